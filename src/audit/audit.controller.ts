@@ -1,0 +1,17 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { type Actor, CurrentActor, RequireRole } from '../common/actor';
+import { AuditService } from './audit.service';
+import { ListAuditEventsQuery } from './dto/list-audit-events.dto';
+
+@Controller('api/v1/audit-events')
+export class AuditController {
+  constructor(private readonly audit: AuditService) {}
+
+  @Get()
+  @RequireRole('admin')
+  async list(@CurrentActor() actor: Actor, @Query() query: ListAuditEventsQuery) {
+    const limit = query.limit ?? 50;
+    const items = await this.audit.list(actor, limit, query.before, query.action);
+    return { items, nextBefore: items.length === limit ? items[items.length - 1].id : null };
+  }
+}

@@ -1,0 +1,58 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { Actor } from '../common/actor';
+import type { AuditEvent } from './audit-event.entity';
+import { AuditRepository } from './audit.repository';
+
+export interface AuditTarget {
+  type: string;
+  id: string;
+}
+
+@Injectable()
+export class AuditService {
+  constructor(private readonly audit: AuditRepository) {}
+
+  /** Records what an authenticated actor did, in the actor's organisation. */
+  record(actor: Actor, action: string, target?: AuditTarget, details: Record<string, unknown> = {}, em?: EntityManager): Promise<void> {
+    return this.audit.append(
+      {
+        organizationId: actor.organizationId,
+        actorType: actor.type,
+        actorId: actor.type === 'api_key' ? actor.apiKeyId! : actor.userId,
+        actorLabel: actor.type === 'api_key' ? `${actor.apiKeyName} (API key of ${actor.email})` : actor.email,
+        action,
+        targetType: target?.type ?? null,
+        targetId: target?.id ?? null,
+        ip: actor.ip,
+        details: actor.type === 'api_key' ? { ...details, onBehalfOf: actor.userId } : details,
+      },
+      em,
+    );
+  }
+
+  /** Records an event with no authenticated actor yet (signup, login attempts). */
+  recordAnonymous(
+    event: { organizationId: string | null; userId?: string | null; email: string; action: string; ip: string; target?: AuditTarget; details?: Record<string, unknown> },
+    em?: EntityManager,
+  ): Promise<void> {
+    return this.audit.append(
+      {
+        organizationId: event.organizationId,
+        actorType: event.userId ? 'user' : 'anonymous',
+        actorId: event.userId ?? null,
+        actorLabel: event.email,
+        action: event.action,
+        targetType: event.target?.type ?? null,
+        targetId: event.target?.id ?? null,
+        ip: event.ip,
+        details: event.details ?? {},
+      },
+      em,
+    );
+  }
+
+  list(actor: Actor, limit: number, before?: string, action?: string): Promise<AuditEvent[]> {
+    return this.audit.findPageForOrganization(actor.organizationId, limit, before, action);
+  }
+}

@@ -1,0 +1,39 @@
+import { createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common';
+import type { Request } from 'express';
+import type { Role } from '../orgs/roles';
+
+/** Who is calling: a console user (session cookie) or an API key acting for its creator. */
+export interface Actor {
+  type: 'user' | 'api_key';
+  userId: string;
+  email: string;
+  organizationId: string;
+  role: Role;
+  sessionId?: string;
+  apiKeyId?: string;
+  apiKeyName?: string;
+  ip: string;
+}
+
+export type AuthenticatedRequest = Request & { actor?: Actor };
+
+export const PUBLIC_ROUTE = 'corral:public';
+export const REQUIRED_ROLE = 'corral:role';
+
+/** The route needs no authentication (signup, login, health). */
+export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
+
+/** The least role that may call the route. Every authenticated route declares one. */
+export const RequireRole = (role: Role) => SetMetadata(REQUIRED_ROLE, role);
+
+export const CurrentActor = createParamDecorator((_: unknown, ctx: ExecutionContext): Actor => {
+  const actor = ctx.switchToHttp().getRequest<AuthenticatedRequest>().actor;
+  if (!actor) throw new Error('CurrentActor used on a route without authentication');
+  return actor;
+});
+
+export const ClientIp = createParamDecorator((_: unknown, ctx: ExecutionContext): string => clientIp(ctx.switchToHttp().getRequest<Request>()));
+
+export function clientIp(req: Request): string {
+  return (req.ip ?? req.socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
+}

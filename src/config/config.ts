@@ -1,0 +1,136 @@
+import { resolve } from 'node:path';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+/** The whole configuration of a control-plane node, read once at boot. */
+export interface CorralConfig {
+  port: number;
+  host: string;
+  publicUrl: string;
+  databaseUrl: string | undefined;
+  databasePoolSize: number;
+  dataDir: string;
+  embeddedPostgresPort: number;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  bodyLimitBytes: number;
+  sessionTtlHours: number;
+  authRateLimitPerIp: number;
+  authRateLimitPerAccount: number;
+  authRateLimitWindowSeconds: number;
+  trustProxy: boolean;
+  runMigrations: boolean;
+}
+
+interface Variable<K extends keyof CorralConfig> {
+  key: K;
+  env: string;
+  default: string | undefined;
+  unit: string;
+  secret?: boolean;
+  doc: string;
+  parse: (raw: string) => CorralConfig[K];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+// Parsers throw a plain message; readConfig collects them so every bad variable is reported at once.
+function integer(min: number, max: number) {
+  return (raw: string): number => {
+    if (!/^\d+$/.test(raw.trim())) throw new Error(`must be a whole number between ${min} and ${max}, got "${raw}"`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+}
+
+function oneOf<T extends string>(...values: T[]) {
+  return (raw: string): T => {
+    const v = raw.trim().toLowerCase() as T;
+    if (!values.includes(v)) throw new Error(`must be one of ${values.join(', ')}, got "${raw}"`);
+    return v;
+  };
+}
+
+function boolean(raw: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new Error(`must be true or false, got "${raw}"`);
+}
+
+function url(protocols: string[]) {
+  return (raw: string): string => {
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      throw new Error(`must be a URL (${protocols.join(' or ')}), got "${redactUrl(raw)}"`);
+    }
+    if (!protocols.includes(parsed.protocol.replace(/:$/, ''))) {
+      throw new Error(`must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+    }
+    return raw;
+  };
+}
+
+function nonEmpty(raw: string): string {
+  if (!raw.trim()) throw new Error('must not be empty');
+  return raw.trim();
+}
+
+/** Hides the password of a connection URL so it can be printed. */
+export function redactUrl(raw: string): string {
+  return raw.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+}
+
+// The single list of variables: validation, defaults and the README table all come from here.
+export const VARIABLES = [
+  { key: 'port', env: 'PORT', default: '3000', unit: 'TCP port', doc: 'port the API, console and agent endpoints listen on', parse: integer(0, 65535) },
+  { key: 'host', env: 'HOST', default: '0.0.0.0', unit: 'address', doc: 'interface to listen on (0.0.0.0 = all; agents must reach it)', parse: nonEmpty },
+  { key: 'publicUrl', env: 'CORRAL_PUBLIC_URL', default: undefined, unit: 'URL', doc: 'URL users and agents use to reach this control plane; default http://localhost:PORT. An https URL makes session cookies Secure', parse: url(['http', 'https']) },
+  { key: 'databaseUrl', env: 'DATABASE_URL', default: undefined, unit: 'URL', secret: true, doc: 'PostgreSQL to use; when unset an embedded PostgreSQL is started under CORRAL_DATA_DIR', parse: url(['postgres', 'postgresql']) },
+  { key: 'databasePoolSize', env: 'DATABASE_POOL_SIZE', default: '10', unit: 'connections', doc: 'maximum database connections of this node', parse: integer(1, 500) },
+  { key: 'dataDir', env: 'CORRAL_DATA_DIR', default: './.corral', unit: 'path', doc: 'where the embedded PostgreSQL keeps its data (unused with DATABASE_URL)', parse: (raw: string) => resolve(nonEmpty(raw)) },
+  { key: 'embeddedPostgresPort', env: 'EMBEDDED_POSTGRES_PORT', default: '0', unit: 'TCP port', doc: 'port of the embedded PostgreSQL on 127.0.0.1; 0 = reuse the last one if free, else pick a free one', parse: integer(0, 65535) },
+  { key: 'logLevel', env: 'LOG_LEVEL', default: 'info', unit: 'level', doc: 'debug, info, warn or error', parse: oneOf<LogLevel>('debug', 'info', 'warn', 'error') },
+  { key: 'logFormat', env: 'LOG_FORMAT', default: 'auto', unit: 'format', doc: 'json, pretty, or auto (pretty on a terminal, JSON otherwise)', parse: oneOf<LogFormat>('auto', 'json', 'pretty') },
+  { key: 'bodyLimitBytes', env: 'HTTP_BODY_LIMIT_BYTES', default: '1048576', unit: 'bytes', doc: 'largest accepted request body; larger ones get 413', parse: integer(1024, 1024 * 1024 * 1024) },
+  { key: 'sessionTtlHours', env: 'SESSION_TTL_HOURS', default: '168', unit: 'hours', doc: 'how long a console session lasts after login', parse: integer(1, 24 * 365) },
+  { key: 'authRateLimitPerIp', env: 'AUTH_RATE_LIMIT_PER_IP', default: '30', unit: 'attempts per window', doc: 'login and signup attempts one IP address may make per window', parse: integer(1, 1_000_000) },
+  { key: 'authRateLimitPerAccount', env: 'AUTH_RATE_LIMIT_PER_ACCOUNT', default: '10', unit: 'attempts per window', doc: 'login attempts against one account per window', parse: integer(1, 1_000_000) },
+  { key: 'authRateLimitWindowSeconds', env: 'AUTH_RATE_LIMIT_WINDOW_SECONDS', default: '300', unit: 'seconds', doc: 'length of the rate-limit window', parse: integer(1, 86_400) },
+  { key: 'trustProxy', env: 'TRUST_PROXY', default: 'false', unit: 'boolean', doc: 'trust X-Forwarded-For/-Proto from a reverse proxy in front of this node', parse: boolean },
+  { key: 'runMigrations', env: 'RUN_MIGRATIONS', default: 'true', unit: 'boolean', doc: 'apply pending migrations at start-up (under an advisory lock)', parse: boolean },
+] as const satisfies readonly Variable<keyof CorralConfig>[];
+
+/**
+ * Reads and validates the configuration from an environment.
+ * Throws ConfigError listing every bad variable; never returns a partial config.
+ */
+export function readConfig(env: Record<string, string | undefined> = process.env): CorralConfig {
+  const problems: string[] = [];
+  const config: Partial<Record<keyof CorralConfig, unknown>> = {};
+  for (const variable of VARIABLES as readonly Variable<keyof CorralConfig>[]) {
+    const raw = env[variable.env];
+    const value = raw === undefined || raw === '' ? variable.default : raw;
+    if (value === undefined) {
+      config[variable.key] = undefined;
+      continue;
+    }
+    try {
+      config[variable.key] = variable.parse(value);
+    } catch (err) {
+      problems.push(`${variable.env}: ${(err as Error).message}`);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  const result = config as CorralConfig;
+  result.publicUrl = (result.publicUrl ?? `http://localhost:${result.port}`).replace(/\/+$/, '');
+  return result;
+}

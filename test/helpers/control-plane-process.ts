@@ -1,0 +1,77 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const ROOT = join(__dirname, '..', '..');
+export const MAIN = join(ROOT, 'dist', 'src', 'main.js');
+
+export interface ControlPlaneProcess {
+  child: ChildProcess;
+  url: string;
+  port: number;
+  output: () => string;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+/** Waits for `predicate` to hold, polling every `intervalMs`, failing after `timeoutMs` with `what`. */
+export async function waitFor<T>(what: string, predicate: () => T | Promise<T>, timeoutMs = 20_000, intervalMs = 50): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await predicate();
+      if (value) return value as NonNullable<T>;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+}
+
+/**
+ * Starts the built control plane (`npm run build` first; `npm test` does it) as a real process
+ * and waits until it listens. PORT=0 lets it pick a free port, which it reports in its log.
+ */
+export async function startControlPlane(env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<ControlPlaneProcess> {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" (npm test does it for you)`);
+  const cleanEnv = { ...process.env };
+  delete cleanEnv.DATABASE_URL;
+  const child = spawn(process.execPath, [MAIN], {
+    cwd: ROOT,
+    env: { ...cleanEnv, PORT: '0', HOST: '127.0.0.1', LOG_FORMAT: 'json', LOG_LEVEL: 'debug', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let exitCode: number | null | undefined;
+  void exited.then((code) => (exitCode = code ?? -1));
+
+  const port = await waitFor(
+    'the control plane to listen',
+    () => {
+      if (exitCode !== undefined) throw Object.assign(new Error(`control plane exited with ${exitCode}:\n${output}`), { fatal: true });
+      const match = /"msg":"Corral control plane listening[^\n]*"port":(\d+)/.exec(output);
+      return match ? Number(match[1]) : 0;
+    },
+    timeoutMs,
+  ).catch((err: Error) => {
+    child.kill('SIGKILL');
+    throw new Error(`${err.message}\n--- output ---\n${output}`);
+  });
+
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (exitCode === undefined) {
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    return exited;
+  };
+  return { child, url: `http://127.0.0.1:${port}`, port, output: () => output, exited, stop };
+}
