@@ -18,16 +18,17 @@ async function main() {
   }
   const logger = new CorralLogger(config.logLevel, config.logFormat);
   const database = await prepareDatabase(config, (line) => logger.event('info', line, {}, 'database'));
+  // Signals may arrive before the app exists; stop closes whatever has started by then.
+  const started: { app?: Awaited<ReturnType<typeof createApp>> } = {};
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.event('info', `received ${signal}, shutting down`);
-    await app?.close().catch((err: Error) => logger.event('error', 'error while closing the application', { err: err.message }));
+    await started.app?.close().catch((err: Error) => logger.event('error', 'error while closing the application', { err: err.message }));
     await database.stop().catch((err: Error) => logger.event('error', 'error while stopping the database', { err: err.message }));
     process.exit(0);
   };
-  let app: Awaited<ReturnType<typeof createApp>> | undefined;
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
@@ -35,7 +36,7 @@ async function main() {
     const applied = await runMigrationsLocked(database.url);
     if (applied.length) logger.event('info', `applied ${applied.length} migration(s)`, { migrations: applied }, 'database');
   }
-  app = await createApp(config, database.url, logger);
+  const app = (started.app = await createApp(config, database.url, logger));
   await app.listen(config.port, config.host);
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;

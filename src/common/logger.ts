@@ -4,6 +4,9 @@ import { requestContext } from './request-context';
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+// Nest's start-up chatter (every module and route) is for debugging, not for an operator's log.
+const FRAMEWORK_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication', 'WebSocketsController']);
+
 // Keys whose values never reach a log line, whatever a caller passes.
 const SECRET_KEY = /pass(word)?|secret|token|key|authorization|cookie/i;
 
@@ -30,7 +33,8 @@ export class CorralLogger implements LoggerService {
   }
 
   log(message: unknown, ...rest: unknown[]) {
-    this.write('info', message, rest);
+    const context = rest[rest.length - 1];
+    this.write(typeof context === 'string' && FRAMEWORK_CONTEXTS.has(context) ? 'debug' : 'info', message, rest);
   }
   error(message: unknown, ...rest: unknown[]) {
     this.write('error', message, rest);

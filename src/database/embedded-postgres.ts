@@ -489,7 +489,7 @@ function hydrateSymlinks(pkgDir: string): void {
       fs.symlinkSync(linkText, linkPath);
     } catch (err) {
       if (errCode(err) === 'EEXIST') continue;
-      throw new Error(`could not create symlink ${linkPath} -> ${linkText} (${errMessage(err)}); run the install as a user that can write to node_modules`);
+      throw new Error(`could not create symlink ${linkPath} -> ${linkText} (${errMessage(err)}); run the install as a user that can write to node_modules`, { cause: err });
     }
   }
 }
@@ -503,7 +503,7 @@ function ensureExecutable(binDir: string, bits: number): void {
       try {
         fs.chmodSync(file, st.mode | bits);
       } catch (err) {
-        throw new Error(`${file} is not executable and chmod failed: ${errMessage(err)}`);
+        throw new Error(`${file} is not executable and chmod failed: ${errMessage(err)}`, { cause: err });
       }
     }
   }
@@ -661,7 +661,7 @@ async function postmasterOwnership(pid: number, cluster: string): Promise<'ours'
 
 async function waitForPostmaster(paths: Paths, pid: number, password: string, timeoutMs: number): Promise<number | undefined> {
   const deadline = Date.now() + timeoutMs;
-  let lastError = 'not ready';
+  let lastError: string;
   for (;;) {
     const info = readPidFile(paths.pidFile);
     // Gone (e.g. it was shutting down): the caller starts a fresh server.
@@ -672,7 +672,7 @@ async function waitForPostmaster(paths: Paths, pid: number, password: string, ti
         return info.port;
       } catch (err) {
         if (isAuthError(err)) {
-          throw new Error(`PostgreSQL (pid ${pid}) rejected the password from ${paths.passwordFile}: ${errMessage(err)}`);
+          throw new Error(`PostgreSQL (pid ${pid}) rejected the password from ${paths.passwordFile}: ${errMessage(err)}`, { cause: err });
         }
         lastError = errMessage(err);
       }
@@ -761,7 +761,7 @@ async function ensureDatabase(port: number, password: string, logFile: string): 
       }
     });
   } catch (err) {
-    throw new Error(`could not prepare database "${DATABASE}" on ${HOST}:${port}: ${errMessage(err)}` + logTail(logFile));
+    throw new Error(`could not prepare database "${DATABASE}" on ${HOST}:${port}: ${errMessage(err)}` + logTail(logFile), { cause: err });
   }
 }
 

@@ -30,5 +30,3 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
     drop: () => admin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
   };
 }
-
-export { admin as withAdminClient };

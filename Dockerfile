@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+# Dependencies first, so source edits do not invalidate the npm ci layer.
+COPY package*.json ./
+RUN npm ci
+COPY . .
+# agent/dist may not exist yet; creating it keeps the runtime COPY below valid.
+RUN npm run build \
+ && npm prune --omit=dev \
+ && mkdir -p agent/dist
+
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=3000
+WORKDIR /app
+# Root-owned and world-readable: the node user only reads them (it writes nothing when DATABASE_URL is set).
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/agent/dist ./agent/dist
+USER node
+EXPOSE 3000
+# Slim images have no curl; Node 20 has fetch built in.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/src/main.js"]
