@@ -1,26 +1,38 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AgentsModule } from './agents/agents.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { CorralLogger } from './common/logger';
 import type { CorralConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/data-source';
 import { HealthModule } from './health/health.module';
 import { OrgsModule } from './orgs/orgs.module';
 
+@Global()
+@Module({})
+class LoggerModule {
+  static forRoot(logger: CorralLogger): DynamicModule {
+    return { module: LoggerModule, providers: [{ provide: CorralLogger, useValue: logger }], exports: [CorralLogger] };
+  }
+}
+
 @Module({})
 export class AppModule {
   /** The application for one control-plane node, on an already prepared database. */
-  static forRoot(config: CorralConfig, databaseUrl: string): DynamicModule {
+  static forRoot(config: CorralConfig, databaseUrl: string, logger: CorralLogger): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        LoggerModule.forRoot(logger),
         TypeOrmModule.forRoot({ ...dataSourceOptions(databaseUrl, config.databasePoolSize), retryAttempts: 3, retryDelay: 1000 }),
         AuditModule,
         OrgsModule,
         AuthModule,
         HealthModule,
+        AgentsModule,
       ],
     };
   }

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { WsAdapter } from '@nestjs/platform-ws';
 import cookieParser from 'cookie-parser';
 import type { NextFunction, Request, Response } from 'express';
 import { AppModule } from './app.module';
@@ -12,7 +13,7 @@ import type { CorralConfig } from './config/config';
 
 /** Builds a listening-ready control-plane application; main.ts and the tests both start it this way. */
 export async function createApp(config: CorralConfig, databaseUrl: string, logger: CorralLogger): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, databaseUrl), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, databaseUrl, logger), {
     logger,
     bodyParser: false,
     abortOnError: false,
@@ -28,6 +29,7 @@ export async function createApp(config: CorralConfig, databaseUrl: string, logge
     const mapped = toDomainException(err);
     res.status(mapped.status).set(mapped.headers).json(mapped.toBody());
   });
+  app.useWebSocketAdapter(new WsAdapter(app));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter(logger));
   const server = app.getHttpServer() as Server;

@@ -29,7 +29,8 @@ export function requestLogging(logger: CorralLogger) {
 
 /** Only JSON bodies are accepted; anything else is 415 before it is read. */
 export function jsonBodyOnly(limitBytes: number) {
-  const parse = express.json({ limit: limitBytes, strict: true });
+  // Agents sign the exact bytes they send, so the raw body is kept for verification.
+  const parse = express.json({ limit: limitBytes, strict: true, verify: (req, _res, buf) => ((req as Request & { rawBody?: Buffer }).rawBody = buf) });
   return (req: Request, res: Response, next: NextFunction) => {
     const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
     if (BODY_METHODS.has(req.method) && hasBody && !req.is('application/json')) {

@@ -21,6 +21,8 @@ export interface CorralConfig {
   authRateLimitWindowSeconds: number;
   trustProxy: boolean;
   runMigrations: boolean;
+  agentClockSkewSeconds: number;
+  agentPingSeconds: number;
 }
 
 interface Variable<K extends keyof CorralConfig> {
@@ -107,6 +109,8 @@ export const VARIABLES = [
   { key: 'authRateLimitWindowSeconds', env: 'AUTH_RATE_LIMIT_WINDOW_SECONDS', default: '300', unit: 'seconds', doc: 'length of the rate-limit window', parse: integer(1, 86_400) },
   { key: 'trustProxy', env: 'TRUST_PROXY', default: 'false', unit: 'boolean', doc: 'trust X-Forwarded-For/-Proto from a reverse proxy in front of this node', parse: boolean },
   { key: 'runMigrations', env: 'RUN_MIGRATIONS', default: 'true', unit: 'boolean', doc: 'apply pending migrations at start-up (under an advisory lock)', parse: boolean },
+  { key: 'agentClockSkewSeconds', env: 'AGENT_CLOCK_SKEW_SECONDS', default: '300', unit: 'seconds', doc: 'largest clock difference accepted in a signed agent request; also how long its nonce is remembered', parse: integer(5, 3600) },
+  { key: 'agentPingSeconds', env: 'AGENT_PING_SECONDS', default: '20', unit: 'seconds', doc: 'how often the control plane pings WebSocket agents; a silent connection is dropped after three missed pings', parse: integer(1, 300) },
 ] as const satisfies readonly Variable<keyof CorralConfig>[];
 
 /**

@@ -1,5 +1,9 @@
 import { join } from 'node:path';
 import { DataSource, type DataSourceOptions } from 'typeorm';
+import { AgentNonce } from '../agents/agent-nonce.entity';
+import { Agent } from '../agents/agent.entity';
+import { EnrollmentToken } from '../agents/enrollment-token.entity';
+import { ServerSigningKey } from '../agents/server-signing-key.entity';
 import { AuditEvent } from '../audit/audit-event.entity';
 import { ApiKey } from '../auth/api-key.entity';
 import { RateLimitBucket } from '../auth/rate-limit-bucket.entity';
@@ -10,7 +14,7 @@ import { Membership } from '../orgs/membership.entity';
 import { Organization } from '../orgs/organization.entity';
 import { SnakeNamingStrategy } from './snake-naming.strategy';
 
-export const ENTITIES = [Organization, User, Membership, Invitation, Session, ApiKey, RateLimitBucket, AuditEvent];
+export const ENTITIES = [Organization, User, Membership, Invitation, Session, ApiKey, RateLimitBucket, AuditEvent, EnrollmentToken, Agent, AgentNonce, ServerSigningKey];
 
 // Resolves to migrations/*.ts from the sources and dist/migrations/*.js once built.
 export const MIGRATIONS_GLOB = join(__dirname, '..', '..', 'migrations', '*.{ts,js}');

@@ -1,0 +1,32 @@
+import { Body, Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
+import type { Request } from 'express';
+import { ClientIp, Public } from '../common/actor';
+import { AgentApiService } from './agent-api.service';
+
+/** What agents call over HTTP: enroll, long-poll, whoami, time. Authenticated by signatures, not sessions. */
+@Controller('api/agent/v1')
+@Public()
+export class AgentApiController {
+  constructor(private readonly api: AgentApiService) {}
+
+  @Post('enroll')
+  enroll(@Req() req: Request, @Body() body: unknown, @ClientIp() ip: string) {
+    return this.api.enroll(req, body, ip);
+  }
+
+  @Post('poll')
+  @HttpCode(200)
+  poll(@Req() req: Request, @Body() body: unknown) {
+    return this.api.poll(req, body);
+  }
+
+  @Get('whoami')
+  whoami(@Req() req: Request) {
+    return this.api.whoami(req);
+  }
+
+  @Get('time')
+  time() {
+    return { serverTime: Date.now() };
+  }
+}

@@ -1,0 +1,96 @@
+import { Injectable } from '@nestjs/common';
+import type { IncomingHttpHeaders } from 'node:http';
+import { DataSource } from 'typeorm';
+import type { CorralConfig } from '../config/config';
+import { InjectConfig } from '../config/config.module';
+import { ENROLLMENT_SIGNER, publicKeyFromRaw, SIGNATURE_HEADERS, verifyRequestSignature } from '../protocol/identity';
+import type { Agent } from './agent.entity';
+import { AgentsErrorCode, AgentsException } from './agents.exception';
+import { AgentsRepository } from './agents.repository';
+
+export interface SignedRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  rawBody?: Buffer;
+}
+
+function header(headers: IncomingHttpHeaders, name: string): string {
+  const value = headers[name];
+  return (Array.isArray(value) ? value[0] : value) ?? '';
+}
+
+/**
+ * Every agent request proves possession of the agent's private key: a signature over method,
+ * path, time, nonce and body. Time bounds the window; a nonce is accepted once within it.
+ */
+@Injectable()
+export class AgentAuthService {
+  constructor(
+    @InjectConfig() private readonly config: CorralConfig,
+    private readonly dataSource: DataSource,
+    private readonly agents: AgentsRepository,
+  ) {}
+
+  /** The enrolling agent signs with the key it presents: proof it holds that key. */
+  async verifyEnrollment(req: SignedRequest, publicKey: string): Promise<void> {
+    const parts = await this.checkFreshness(req, ENROLLMENT_SIGNER);
+    let key;
+    try {
+      key = publicKeyFromRaw(publicKey);
+    } catch (err) {
+      throw new AgentsException(AgentsErrorCode.INVALID_PUBLIC_KEY, (err as Error).message);
+    }
+    if (!verifyRequestSignature({ ...parts, agentId: ENROLLMENT_SIGNER }, parts.signature, key)) {
+      throw new AgentsException(AgentsErrorCode.BAD_SIGNATURE, 'the enrollment request is not signed by the key it presents');
+    }
+    await this.consumeNonce(`enroll:${publicKey}`, parts.nonce, parts.timestamp);
+  }
+
+  /** The agent a signed request comes from, whatever its status; callers decide what it may do. */
+  async authenticate(req: SignedRequest): Promise<Agent> {
+    const agentId = header(req.headers, SIGNATURE_HEADERS.agentId);
+    if (!/^[0-9a-f-]{36}$/i.test(agentId)) throw new AgentsException(AgentsErrorCode.AGENT_UNKNOWN, 'the request does not name an enrolled agent; enroll this host first');
+    const parts = await this.checkFreshness(req, agentId);
+    const agent = await this.agents.findForAuthentication(agentId);
+    if (!agent) throw new AgentsException(AgentsErrorCode.AGENT_UNKNOWN, `no agent ${agentId} exists (it may have been deleted); enroll this host again`);
+    if (!verifyRequestSignature({ ...parts, agentId }, parts.signature, publicKeyFromRaw(agent.publicKey))) {
+      await this.agents.recordError(agent.id, 'bad signature: a request claimed this agent without its key');
+      throw new AgentsException(AgentsErrorCode.BAD_SIGNATURE, 'the request signature does not match the agent key; is the state dir from another enrollment?');
+    }
+    await this.consumeNonce(agentId, parts.nonce, parts.timestamp);
+    return agent;
+  }
+
+  private async checkFreshness(req: SignedRequest, agentId: string) {
+    const timestamp = Number(header(req.headers, SIGNATURE_HEADERS.timestamp));
+    const nonce = header(req.headers, SIGNATURE_HEADERS.nonce);
+    const signature = header(req.headers, SIGNATURE_HEADERS.signature);
+    if (!Number.isSafeInteger(timestamp) || !/^[\w-]{16,64}$/.test(nonce) || !signature) {
+      throw new AgentsException(AgentsErrorCode.BAD_SIGNATURE, `signed agent requests need the headers ${Object.values(SIGNATURE_HEADERS).join(', ')}`);
+    }
+    const skewMs = timestamp - Date.now();
+    if (Math.abs(skewMs) > this.config.agentClockSkewSeconds * 1000) {
+      if (agentId !== ENROLLMENT_SIGNER) await this.agents.recordError(agentId, `clock skew of ${Math.round(skewMs / 1000)} s`).catch(() => undefined);
+      throw new AgentsException(
+        AgentsErrorCode.CLOCK_SKEW,
+        `the agent's clock is ${Math.abs(Math.round(skewMs / 1000))} s ${skewMs > 0 ? 'ahead of' : 'behind'} the server's (at most ${this.config.agentClockSkewSeconds} s allowed); synchronise it with NTP`,
+        { skewMs },
+      );
+    }
+    return { method: req.method, path: req.path, timestamp, nonce, body: req.rawBody, signature };
+  }
+
+  private async consumeNonce(signer: string, nonce: string, timestamp: number): Promise<void> {
+    const expiresAt = new Date(timestamp + this.config.agentClockSkewSeconds * 1000);
+    const rows = await this.dataSource.query<unknown[]>(
+      `INSERT INTO agent_nonces (signer, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1`,
+      [signer, nonce, expiresAt],
+    );
+    if (!rows.length) throw new AgentsException(AgentsErrorCode.REPLAYED_REQUEST, 'this signed request was already used; every request needs a fresh nonce');
+  }
+
+  async pruneNonces(): Promise<void> {
+    await this.dataSource.query(`DELETE FROM agent_nonces WHERE expires_at < now()`);
+  }
+}

@@ -1,0 +1,31 @@
+import { Module } from '@nestjs/common';
+import { AgentApiController } from './agent-api.controller';
+import { AgentApiService } from './agent-api.service';
+import { AgentAuthService } from './agent-auth.service';
+import { AgentConnectionsService } from './agent-connections.service';
+import { AgentEventsService } from './agent-events.service';
+import { AgentGateway } from './agent.gateway';
+import { AgentsController } from './agents.controller';
+import { AgentsRepository } from './agents.repository';
+import { AgentsService } from './agents.service';
+import { EnrollmentTokensController } from './enrollment-tokens.controller';
+import { EnrollmentTokensRepository } from './enrollment-tokens.repository';
+import { EnrollmentTokensService } from './enrollment-tokens.service';
+import { ServerKeysService } from './server-keys.service';
+
+@Module({
+  controllers: [AgentsController, EnrollmentTokensController, AgentApiController],
+  providers: [
+    AgentsRepository,
+    EnrollmentTokensRepository,
+    ServerKeysService,
+    AgentEventsService,
+    AgentAuthService,
+    AgentConnectionsService,
+    AgentsService,
+    EnrollmentTokensService,
+    AgentApiService,
+    AgentGateway,
+  ],
+})
+export class AgentsModule {}

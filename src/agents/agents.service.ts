@@ -1,0 +1,196 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import type { Actor } from '../common/actor';
+import { NotFoundException } from '../common/domain.exception';
+import { sha256Hex } from '../common/secrets';
+import { fingerprintOf, normalizeVerificationCode, publicKeyFromRaw, verificationCodeOf } from '../protocol/identity';
+import type { AgentStatus, EnrollRequest, EnrollResponse } from '../protocol/messages';
+import type { Agent } from './agent.entity';
+import { AgentEventsService } from './agent-events.service';
+import { AgentsErrorCode, AgentsException } from './agents.exception';
+import { AgentsRepository } from './agents.repository';
+import type { ApproveAgentDto } from './dto/approve-agent.dto';
+import { EnrollmentTokensRepository } from './enrollment-tokens.repository';
+import { ServerKeysService } from './server-keys.service';
+
+const ONLINE_WITHIN_MS = 60_000;
+
+/** What the API shows of an agent; `connection.state` derives from the node's last touch. */
+export function agentView(a: Agent, now = Date.now()) {
+  const online = a.connectedNodeId !== null && a.lastSeenAt !== null && now - a.lastSeenAt.getTime() < ONLINE_WITHIN_MS;
+  return {
+    id: a.id,
+    name: a.name,
+    hostname: a.hostname,
+    os: a.os,
+    arch: a.arch,
+    agentVersion: a.agentVersion,
+    fingerprint: a.fingerprint,
+    verificationCode: a.verificationCode,
+    status: a.status,
+    enrolledAt: a.enrolledAt,
+    decidedBy: a.decidedByLabel,
+    decidedById: a.decidedBy,
+    decidedAt: a.decidedAt,
+    decisionReason: a.decisionReason,
+    conflictsWith: a.conflictsWith,
+    environments: a.environments,
+    roles: a.roles,
+    connection: { state: online ? 'online' : 'offline', transport: online ? a.transport : null, lastSeenAt: a.lastSeenAt, lastError: a.lastError },
+    policy: a.policy,
+  };
+}
+
+@Injectable()
+export class AgentsService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly agents: AgentsRepository,
+    private readonly tokens: EnrollmentTokensRepository,
+    private readonly serverKeys: ServerKeysService,
+    private readonly events: AgentEventsService,
+    private readonly audit: AuditService,
+  ) {}
+
+  /** An agent asks to join: always lands pending, whatever the token says. */
+  async enroll(request: EnrollRequest, ip: string): Promise<EnrollResponse> {
+    try {
+      publicKeyFromRaw(request.publicKey);
+    } catch (err) {
+      throw new AgentsException(AgentsErrorCode.INVALID_PUBLIC_KEY, (err as Error).message);
+    }
+    const agent = await this.dataSource.transaction(async (em) => {
+      const token = await this.tokens.findByHashForUpdate(sha256Hex(request.token), em);
+      if (!token) throw new AgentsException(AgentsErrorCode.ENROLLMENT_TOKEN_INVALID, 'this enrollment token is unknown; create one in the console (Enrollment tokens) and copy it exactly');
+      if (token.revokedAt) throw new AgentsException(AgentsErrorCode.ENROLLMENT_TOKEN_REVOKED, 'this enrollment token was revoked; ask an admin for a new one');
+      if (token.expiresAt.getTime() <= Date.now()) throw new AgentsException(AgentsErrorCode.ENROLLMENT_TOKEN_EXPIRED, `this enrollment token expired at ${token.expiresAt.toISOString()}; ask an admin for a new one`);
+      if (token.uses >= token.maxUses) throw new AgentsException(AgentsErrorCode.ENROLLMENT_TOKEN_USED_UP, `this enrollment token was already used ${token.uses} time(s), its limit; ask an admin for a new one`);
+      const existing = await this.agents.findByPublicKey(request.publicKey, em);
+      if (existing) throw new AgentsException(AgentsErrorCode.KEY_ALREADY_ENROLLED, `this key is already enrolled as agent ${existing.id}; use that identity, or enroll with a fresh state dir`);
+      // A rebuilt host with a new key never silently replaces, nor is silently refused as, the old one.
+      const namesake = await this.agents.findApprovedByName(token.organizationId, request.name, em);
+      await this.tokens.countUse(token.id, em);
+      const created = await this.agents.create(
+        {
+          organizationId: token.organizationId,
+          name: request.name,
+          hostname: request.hostname,
+          os: request.os,
+          arch: request.arch,
+          agentVersion: request.agentVersion,
+          publicKey: request.publicKey,
+          fingerprint: fingerprintOf(request.publicKey),
+          verificationCode: verificationCodeOf(request.publicKey),
+          status: 'pending',
+          enrollmentTokenId: token.id,
+          conflictsWith: namesake?.id ?? null,
+          environments: token.environments,
+          roles: token.roles,
+          policy: request.policy,
+        },
+        em,
+      );
+      await this.audit.recordAnonymous(
+        {
+          organizationId: token.organizationId,
+          email: `agent ${request.name}`,
+          action: 'agent.enrolled',
+          ip,
+          target: { type: 'agent', id: created.id },
+          details: { fingerprint: created.fingerprint, hostname: request.hostname, enrollmentTokenId: token.id, conflictsWith: created.conflictsWith },
+        },
+        em,
+      );
+      return created;
+    });
+    await this.events.agentChanged(agent.id);
+    return {
+      agentId: agent.id,
+      name: agent.name,
+      fingerprint: agent.fingerprint,
+      verificationCode: agent.verificationCode,
+      status: 'pending',
+      conflictsWith: agent.conflictsWith,
+      serverKeys: await this.serverKeys.publicKeys(),
+    };
+  }
+
+  async list(actor: Actor, status?: AgentStatus) {
+    const [items, counts] = await Promise.all([this.agents.listForOrganization(actor.organizationId, status), this.agents.countByStatus(actor.organizationId)]);
+    return { items: items.map((a) => agentView(a)), counts };
+  }
+
+  async get(actor: Actor, id: string) {
+    return agentView(await this.require(actor, id));
+  }
+
+  /** Approval is bound to the key: the admin must confirm the fingerprint or code the agent printed. */
+  async approve(actor: Actor, id: string, body: ApproveAgentDto) {
+    const agent = await this.require(actor, id);
+    if (agent.status !== 'pending') throw new AgentsException(AgentsErrorCode.AGENT_NOT_PENDING, `agent "${agent.name}" is ${agent.status}, not pending; only a pending agent can be approved`);
+    if (!body.fingerprint && !body.verificationCode) {
+      throw new AgentsException(AgentsErrorCode.FINGERPRINT_MISMATCH, 'confirm the agent: send the fingerprint or the verification code that the agent printed on its server');
+    }
+    const matches = body.fingerprint ? body.fingerprint.trim() === agent.fingerprint : normalizeVerificationCode(body.verificationCode!) === agent.verificationCode;
+    if (!matches) {
+      await this.audit.record(actor, 'agent.approval_refused', { type: 'agent', id }, { reason: 'fingerprint mismatch', offered: body.fingerprint ?? body.verificationCode });
+      throw new AgentsException(
+        AgentsErrorCode.FINGERPRINT_MISMATCH,
+        `the ${body.fingerprint ? 'fingerprint' : 'verification code'} does not match agent "${agent.name}"; compare it again with what the agent printed — a mismatch can mean someone else enrolled under this name`,
+      );
+    }
+    const retired = await this.dataSource.transaction(async (em) => {
+      const ok = await this.agents.decide(actor.organizationId, id, ['pending'], 'approved', { ...this.decider(actor), reason: null, name: body.name, environments: body.environments, roles: body.roles }, em);
+      if (!ok) throw new AgentsException(AgentsErrorCode.AGENT_NOT_PENDING, `agent "${agent.name}" was decided by someone else meanwhile; reload it`);
+      await this.audit.record(actor, 'agent.approved', { type: 'agent', id }, { fingerprint: agent.fingerprint, name: body.name ?? agent.name }, em);
+      // Approving the new identity of a rebuilt host retires the old one, explicitly.
+      if (agent.conflictsWith) {
+        const replaced = await this.agents.decide(actor.organizationId, agent.conflictsWith, ['approved', 'pending'], 'revoked', { ...this.decider(actor), reason: `replaced by agent ${id}` }, em);
+        if (replaced) await this.audit.record(actor, 'agent.revoked', { type: 'agent', id: agent.conflictsWith }, { reason: `replaced by agent ${id}` }, em);
+        return replaced ? agent.conflictsWith : null;
+      }
+      return null;
+    });
+    await this.events.agentChanged(id);
+    if (retired) await this.events.agentChanged(retired);
+    return this.get(actor, id);
+  }
+
+  async reject(actor: Actor, id: string, reason?: string) {
+    return this.transition(actor, id, ['pending'], 'rejected', 'agent.rejected', reason);
+  }
+
+  async revoke(actor: Actor, id: string, reason?: string) {
+    return this.transition(actor, id, ['approved', 'pending'], 'revoked', 'agent.revoked', reason);
+  }
+
+  async delete(actor: Actor, id: string): Promise<void> {
+    const agent = await this.require(actor, id);
+    if (!(await this.agents.delete(actor.organizationId, id))) throw new NotFoundException('agent', id);
+    await this.audit.record(actor, 'agent.deleted', { type: 'agent', id }, { name: agent.name, fingerprint: agent.fingerprint, status: agent.status });
+    await this.events.agentChanged(id);
+  }
+
+  private async transition(actor: Actor, id: string, from: AgentStatus[], to: AgentStatus, action: string, reason?: string) {
+    const agent = await this.require(actor, id);
+    await this.dataSource.transaction(async (em) => {
+      if (!(await this.agents.decide(actor.organizationId, id, from, to, { ...this.decider(actor), reason: reason ?? null }, em))) {
+        throw new AgentsException(AgentsErrorCode.AGENT_NOT_PENDING, `agent "${agent.name}" is ${agent.status}; it cannot become ${to} (allowed from ${from.join(' or ')})`);
+      }
+      await this.audit.record(actor, action, { type: 'agent', id }, { fingerprint: agent.fingerprint, reason: reason ?? null }, em);
+    });
+    await this.events.agentChanged(id);
+    return this.get(actor, id);
+  }
+
+  private decider(actor: Actor) {
+    return { decidedBy: actor.userId, decidedByLabel: actor.email };
+  }
+
+  private async require(actor: Actor, id: string): Promise<Agent> {
+    const agent = await this.agents.findInOrganization(actor.organizationId, id);
+    if (!agent) throw new NotFoundException('agent', id);
+    return agent;
+  }
+}

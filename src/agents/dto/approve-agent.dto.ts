@@ -1,0 +1,39 @@
+import { ArrayMaxSize, IsArray, IsOptional, IsString, Length, Matches } from 'class-validator';
+
+const LABEL = /^[\w.:-]{1,64}$/;
+
+/** The admin confirms what the agent printed: its fingerprint or its verification code. */
+export class ApproveAgentDto {
+  @IsOptional()
+  @IsString()
+  @Length(10, 100)
+  fingerprint?: string;
+
+  @IsOptional()
+  @IsString()
+  @Length(8, 12, { message: 'verificationCode must look like 4F7Q-K2MD' })
+  verificationCode?: string;
+
+  @IsOptional()
+  @Matches(/^[\w.@-]{1,100}$/, { message: 'name may use letters, digits, ".", "_", "@" and "-"' })
+  name?: string;
+
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(50)
+  @Matches(LABEL, { each: true, message: 'each environment must be 1-64 letters, digits, ".", "_", ":" or "-"' })
+  environments?: string[];
+
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(50)
+  @Matches(LABEL, { each: true, message: 'each role must be 1-64 letters, digits, ".", "_", ":" or "-"' })
+  roles?: string[];
+}
+
+export class DecideAgentDto {
+  @IsOptional()
+  @IsString()
+  @Length(1, 500)
+  reason?: string;
+}

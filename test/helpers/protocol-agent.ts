@@ -1,0 +1,88 @@
+import { hostname } from 'node:os';
+import WebSocket from 'ws';
+import { generateAgentKeyPair, privateKeyFromPem, publicKeyFromRaw, signRequest, verifyServerPayload, ENROLLMENT_SIGNER } from '../../src/protocol/identity';
+import { AGENT_PATHS, type EnrollResponse, PROTOCOL_VERSION, type ServerMessage, StatusPayloadSchema } from '../../src/protocol/messages';
+import type { HttpResponse } from './http-client';
+
+/** An agent speaking the wire protocol from inside a test: signs requests with a real Ed25519 key. */
+export class ProtocolAgent {
+  readonly keys = generateAgentKeyPair();
+  private readonly privateKey = privateKeyFromPem(this.keys.privateKeyPem);
+  agentId = '';
+  serverKeys: EnrollResponse['serverKeys'] = [];
+
+  constructor(
+    readonly baseUrl: string,
+    readonly name = `host-${Math.random().toString(36).slice(2, 8)}`,
+  ) {}
+
+  hello() {
+    return { type: 'agent.hello' as const, v: PROTOCOL_VERSION, hostname: hostname(), os: 'linux', arch: 'x64', agentVersion: '0.1.0-test', policy: null };
+  }
+
+  async signedFetch(method: string, path: string, body?: unknown, opts: { agentId?: string; now?: number; headers?: Record<string, string> } = {}): Promise<HttpResponse> {
+    const text = body === undefined ? '' : JSON.stringify(body);
+    const headers = {
+      ...signRequest({ method, path, body: text, agentId: opts.agentId ?? this.agentId }, this.privateKey, opts.now),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...opts.headers,
+    };
+    return this.send(method, path, text, headers);
+  }
+
+  async send(method: string, path: string, text: string, headers: Record<string, string>): Promise<HttpResponse> {
+    const res = await fetch(this.baseUrl + path, { method, headers, body: text || undefined });
+    const raw = await res.text();
+    return { status: res.status, headers: res.headers, text: raw, body: raw && res.headers.get('content-type')?.includes('json') ? JSON.parse(raw) : raw };
+  }
+
+  async enroll(token: string): Promise<HttpResponse<EnrollResponse>> {
+    const res = await this.signedFetch('POST', AGENT_PATHS.enroll, { token, publicKey: this.keys.publicKey, name: this.name, ...this.hello(), type: undefined, v: undefined }, { agentId: ENROLLMENT_SIGNER });
+    if (res.status === 201) {
+      this.agentId = res.body.agentId;
+      this.serverKeys = res.body.serverKeys;
+    }
+    return res;
+  }
+
+  poll(knownStatus: string | null) {
+    return this.signedFetch('POST', AGENT_PATHS.poll, { ...this.hello(), knownStatus });
+  }
+
+  /** Verifies a server-signed message against the pinned keys and returns its payload. */
+  verify(message: ServerMessage) {
+    if (message.type !== 'signed') throw new Error(`not a signed message: ${message.type}`);
+    const key = this.serverKeys.find((k) => k.keyId === message.keyId);
+    if (!key || !verifyServerPayload(message.payload, message.signature, publicKeyFromRaw(key.publicKey))) throw new Error('server signature does not verify');
+    return StatusPayloadSchema.parse(JSON.parse(message.payload));
+  }
+
+  /** Opens the agent WebSocket and collects what arrives. */
+  connect(): Promise<AgentSocket> {
+    const url = this.baseUrl.replace(/^http/, 'ws') + AGENT_PATHS.ws;
+    const ws = new WebSocket(url, { headers: signRequest({ method: 'GET', path: AGENT_PATHS.ws, body: '', agentId: this.agentId }, this.privateKey) });
+    const socket = new AgentSocket(ws);
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => {
+        ws.send(JSON.stringify(this.hello()));
+        resolve(socket);
+      });
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused with HTTP ${res.statusCode}`)));
+      ws.once('error', reject);
+    });
+  }
+}
+
+export class AgentSocket {
+  readonly messages: ServerMessage[] = [];
+  closed: { code: number; reason: string } | undefined;
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer) => this.messages.push(JSON.parse(data.toString()) as ServerMessage));
+    ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
+  }
+
+  close() {
+    this.ws.close();
+  }
+}
