@@ -2,7 +2,9 @@ import { makeMember, signUp, type SignedUp } from './helpers/factories';
 import { waitFor } from './helpers/control-plane-process';
 import { ProtocolAgent } from './helpers/protocol-agent';
 import { startTestApp, type TestApp } from './helpers/test-app';
+import { privateKeyFromPem, signRequest } from '../src/protocol/identity';
 import { AGENT_PATHS } from '../src/protocol/messages';
+import { Client } from 'pg';
 
 async function token(owner: SignedUp, body: Record<string, unknown> = {}): Promise<string> {
   const res = await owner.client.post('/api/v1/enrollment-tokens', body);
@@ -60,7 +62,6 @@ describe('agent enrollment, approval and identity on the wire', () => {
     expect([unknown.status, unknown.body.error.code]).toEqual([401, 'ENROLLMENT_TOKEN_INVALID']);
 
     const expiring = await owner.client.post('/api/v1/enrollment-tokens', { expiresInMinutes: 1 });
-    const { Client } = await import('pg');
     const db = new Client({ connectionString: app.databaseUrl });
     await db.connect();
     await db.query(`UPDATE enrollment_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, [expiring.body.id]);
@@ -113,7 +114,6 @@ describe('agent enrollment, approval and identity on the wire', () => {
     const agent = new ProtocolAgent(app.url);
     await agent.enroll(await token(owner));
     const body = JSON.stringify({ ...agent.hello(), knownStatus: null });
-    const { signRequest, privateKeyFromPem } = await import('../src/protocol/identity');
     const headers = { ...signRequest({ method: 'POST', path: AGENT_PATHS.poll, body, agentId: agent.agentId }, privateKeyFromPem(agent.keys.privateKeyPem)), 'content-type': 'application/json' };
     expect((await agent.send('POST', AGENT_PATHS.poll, body, headers)).status).toBe(200);
     const replay = await agent.send('POST', AGENT_PATHS.poll, body, headers);
@@ -168,6 +168,9 @@ describe('agent enrollment, approval and identity on the wire', () => {
     expect(again.closed!.code).toBe(4003);
     const poll = await agent.poll('revoked');
     expect([poll.status, poll.body.error.code]).toEqual([403, 'AGENT_REVOKED']);
+    const view = await owner.client.get(`/api/v1/agents/${agent.agentId}`);
+    expect(view.body.connection.state).toBe('offline');
+    expect(view.body.connection.lastError).toMatch(/^refused: AGENT_REVOKED: .*host decommissioned/);
   });
 
   it('keeps another organisation out of agents and tokens (404)', async () => {

@@ -46,7 +46,7 @@ export class AgentApiService {
   async poll(req: Request, body: unknown): Promise<PollResponse> {
     let agent = await this.auth.authenticate(signed(req));
     const poll = parseOrReject(PollRequestSchema, body);
-    if ((agent.status === 'revoked' || agent.status === 'rejected') && poll.knownStatus === agent.status) this.refuse(agent);
+    if ((agent.status === 'revoked' || agent.status === 'rejected') && poll.knownStatus === agent.status) await this.refuse(agent);
     const { hostname, os, arch, agentVersion, policy } = poll;
     await this.agents.markConnected(agent.id, this.connections.nodeId, 'long-poll', { hostname, os, arch, agentVersion, policy });
     if (poll.knownStatus === agent.status) {
@@ -61,7 +61,8 @@ export class AgentApiService {
     return { messages, serverTime: Date.now() };
   }
 
-  private refuse(agent: Agent): never {
+  private async refuse(agent: Agent): Promise<never> {
+    await this.agents.recordError(agent.id, `refused: ${refusal(agent)}`);
     const [code, message] = refusal(agent).split(/: (.*)/s);
     throw new AgentsException(code as AgentsErrorCode, `${message}; this host must be enrolled again to be trusted`);
   }

@@ -47,6 +47,7 @@ export class AgentGateway implements OnGatewayConnection {
     }
     socket.off('message', buffer);
     if (agent.status === 'revoked' || agent.status === 'rejected') {
+      await this.agents.recordError(agent.id, `refused: ${refusal(agent)}`);
       socket.send(JSON.stringify(this.connections.statusMessage(agent)));
       socket.close(CLOSE_CODES.refused, refusal(agent));
       return;

@@ -36,7 +36,8 @@ export class ProtocolAgent {
     return { status: res.status, headers: res.headers, text: raw, body: raw && res.headers.get('content-type')?.includes('json') ? JSON.parse(raw) : raw };
   }
 
-  async enroll(token: string): Promise<HttpResponse<EnrollResponse>> {
+  /** The body is an EnrollResponse on 201, an error body otherwise. */
+  async enroll(token: string): Promise<HttpResponse> {
     const res = await this.signedFetch('POST', AGENT_PATHS.enroll, { token, publicKey: this.keys.publicKey, name: this.name, ...this.hello(), type: undefined, v: undefined }, { agentId: ENROLLMENT_SIGNER });
     if (res.status === 201) {
       this.agentId = res.body.agentId;
