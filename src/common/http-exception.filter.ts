@@ -34,6 +34,10 @@ export function toDomainException(err: unknown): DomainException {
     const detail = typed.type === 'entity.too.large' && typed.limit ? ` (limit ${typed.limit} bytes)` : '';
     return new DomainException(code, message + detail);
   }
+  // Two requests racing for the same unique value: the loser gets a conflict, not a crash.
+  if ((err as { driverError?: { code?: string } })?.driverError?.code === '23505') {
+    return new DomainException('CONFLICT', 'this conflicts with a change made at the same moment; reload and try again');
+  }
   if (err instanceof HttpException) {
     const status = err.getStatus();
     const response = err.getResponse();

@@ -99,16 +99,18 @@ export class OrgsService {
     let user = await this.users.findByEmail(invitation.email, em);
     const created = !user;
     user ??= await this.users.create(invitation.email, await passwordHash(), em);
-    if (!(await this.memberships.findForUserInOrganization(invitation.organizationId, user.id, em))) {
-      await this.memberships.create(invitation.organizationId, user.id, invitation.role, em);
-    }
-    return { user, organizationId: invitation.organizationId, role: invitation.role, created };
+    // Someone added directly since the invitation was sent keeps the role they hold.
+    const membership =
+      (await this.memberships.findForUserInOrganization(invitation.organizationId, user.id, em)) ??
+      (await this.memberships.create(invitation.organizationId, user.id, invitation.role, em));
+    return { user, organizationId: invitation.organizationId, role: membership.role, created };
   }
 
   async changeRole(actor: Actor, membershipId: string, role: Role): Promise<MemberRow> {
-    this.assertCanGrant(actor, role);
     return this.dataSource.transaction(async (em) => {
+      // Existence first: another organisation's member is 404 whatever role was asked for.
       const member = await this.requireMember(actor, membershipId, em);
+      this.assertCanGrant(actor, role);
       this.assertCanManage(actor, member);
       if (member.role === 'owner' && role !== 'owner') await this.assertNotLastOwner(actor.organizationId, em);
       await this.memberships.updateRole(actor.organizationId, membershipId, role, em);
