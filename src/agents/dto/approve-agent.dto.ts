@@ -1,6 +1,5 @@
-import { ArrayMaxSize, IsArray, IsOptional, IsString, Length, Matches } from 'class-validator';
-
-const LABEL = /^[\w.:-]{1,64}$/;
+import { IsOptional, IsString, Length, Matches } from 'class-validator';
+import { LabelList } from './label-list.decorator';
 
 /** The admin confirms what the agent printed: its fingerprint or its verification code. */
 export class ApproveAgentDto {
@@ -18,16 +17,10 @@ export class ApproveAgentDto {
   @Matches(/^[\w.@-]{1,100}$/, { message: 'name may use letters, digits, ".", "_", "@" and "-"' })
   name?: string;
 
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(50)
-  @Matches(LABEL, { each: true, message: 'each environment must be 1-64 letters, digits, ".", "_", ":" or "-"' })
+  @LabelList('environment')
   environments?: string[];
 
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(50)
-  @Matches(LABEL, { each: true, message: 'each role must be 1-64 letters, digits, ".", "_", ":" or "-"' })
+  @LabelList('role')
   roles?: string[];
 }
 

@@ -1,6 +1,5 @@
-import { ArrayMaxSize, IsArray, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
-
-const LABEL = /^[\w.:-]{1,64}$/;
+import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { LabelList } from './label-list.decorator';
 
 export class CreateEnrollmentTokenDto {
   @IsOptional()
@@ -20,15 +19,9 @@ export class CreateEnrollmentTokenDto {
   @Length(1, 200)
   description?: string;
 
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(50)
-  @Matches(LABEL, { each: true, message: 'each environment must be 1-64 letters, digits, ".", "_", ":" or "-"' })
+  @LabelList('environment')
   environments?: string[];
 
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(50)
-  @Matches(LABEL, { each: true, message: 'each role must be 1-64 letters, digits, ".", "_", ":" or "-"' })
+  @LabelList('role')
   roles?: string[];
 }
