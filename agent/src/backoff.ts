@@ -1,0 +1,58 @@
+export interface BackoffOptions {
+  baseMs: number;
+  capMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 1_000, capMs: 60_000 };
+
+/**
+ * Full-jitter exponential backoff: attempt n waits a uniformly random time in
+ * [0, min(cap, base·2^n)). The first attempt is jittered too, so a thousand agents cut off by
+ * one restart do not come back in the same second.
+ */
+export class Backoff {
+  private attempt = 0;
+
+  constructor(
+    private readonly options: BackoffOptions = DEFAULT_BACKOFF,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** The upper bound of the next delay, before jitter. */
+  ceiling(): number {
+    return Math.min(this.options.capMs, this.options.baseMs * 2 ** this.attempt);
+  }
+
+  /**
+   * The delay before the next attempt. With a server's Retry-After the agent waits at least
+   * that long, plus the usual jitter so agents told the same value do not return together.
+   */
+  next(retryAfterMs?: number): number {
+    const ceiling = this.ceiling();
+    if (ceiling < this.options.capMs) this.attempt++;
+    const jitter = Math.floor(this.random() * ceiling);
+    return retryAfterMs === undefined ? jitter : retryAfterMs + jitter;
+  }
+
+  reset() {
+    this.attempt = 0;
+  }
+
+  get attempts(): number {
+    return this.attempt;
+  }
+}
+
+/** Resolves after `ms`, or at once when the signal aborts; never rejects. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,104 @@
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { LocalPolicySchema, type LocalPolicy } from '../../src/protocol/messages';
+import { ConfigError } from './errors';
+
+/** The host-wide policy file, owned by the sysadmin; a policy.json in the state dir wins over it. */
+export const SYSTEM_POLICY_PATH = '/etc/corral/agent-policy.json';
+export const POLICY_FILE_NAME = 'policy.json';
+
+export const JOB_KINDS = ['script', 'deployment', 'health-check'] as const;
+
+export const DEFAULT_POLICY: LocalPolicy = {
+  source: 'default',
+  allowedJobKinds: [...JOB_KINDS],
+  allowScripts: true,
+  runAs: null,
+  allowedOrganizations: null,
+  frozen: false,
+};
+
+// Strict: a misspelt key ("frozn": true) must not silently leave the host unprotected.
+const PolicyFileSchema = z
+  .object({
+    allowedJobKinds: z.array(z.enum(JOB_KINDS, { error: `must be one of ${JOB_KINDS.join(', ')}` })).max(50),
+    allowScripts: z.boolean(),
+    runAs: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]{0,31}\$?$/, 'must be a user name (lower-case letters, digits, "_" and "-")')
+      .nullable(),
+    allowedOrganizations: z.array(z.string().trim().min(1).max(100)).max(50).nullable(),
+    frozen: z.boolean(),
+  })
+  .partial()
+  .strict();
+
+/** Parses a policy file's text; throws a ConfigError naming the file and every bad field. */
+export function parsePolicy(text: string, source: string): LocalPolicy {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`local policy ${source} is not valid JSON (${(err as Error).message}); fix it or remove it`);
+  }
+  const parsed = PolicyFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      if (i.code === 'unrecognized_keys') return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+      return `${i.path.length ? i.path.join('.') : 'policy'}: ${i.message}`;
+    });
+    throw new ConfigError(`local policy ${source} is invalid: ${problems.join('; ')}. Allowed keys: allowedJobKinds, allowScripts, runAs, allowedOrganizations, frozen`);
+  }
+  const p = parsed.data;
+  return LocalPolicySchema.parse({
+    source,
+    allowedJobKinds: p.allowedJobKinds ?? DEFAULT_POLICY.allowedJobKinds,
+    allowScripts: p.allowScripts ?? DEFAULT_POLICY.allowScripts,
+    runAs: p.runAs ?? null,
+    allowedOrganizations: p.allowedOrganizations ?? null,
+    frozen: p.frozen ?? false,
+  });
+}
+
+/** The candidate files, most specific first. */
+export function policyPaths(stateDir: string, systemPath = SYSTEM_POLICY_PATH): string[] {
+  return [join(stateDir, POLICY_FILE_NAME), systemPath];
+}
+
+/**
+ * Loads the first policy file that exists, or the defaults when none does. A file that the
+ * agent's own user could rewrite is no veto at all, so one writable by group or others is refused.
+ */
+export function loadPolicy(stateDir: string, systemPath = SYSTEM_POLICY_PATH): LocalPolicy {
+  for (const path of policyPaths(stateDir, systemPath)) {
+    let mode: number;
+    try {
+      mode = statSync(path).mode;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new ConfigError(`cannot read local policy ${path}: ${(err as Error).message}`);
+    }
+    if (mode & 0o022) throw new ConfigError(`local policy ${path} is writable by group or others (mode ${(mode & 0o777).toString(8)}); run: chmod go-w ${path}`);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read local policy ${path}: ${(err as Error).message}`);
+    }
+    return parsePolicy(text, path);
+  }
+  return { ...DEFAULT_POLICY, allowedJobKinds: [...DEFAULT_POLICY.allowedJobKinds] };
+}
+
+/** One line for logs and `status`. */
+export function describePolicy(policy: LocalPolicy): string {
+  const parts = [
+    `job kinds ${policy.allowedJobKinds.join(', ') || 'none'}`,
+    `scripts ${policy.allowScripts ? 'allowed' : 'forbidden'}`,
+    `run as ${policy.runAs ?? 'the agent user'}`,
+    `organisations ${policy.allowedOrganizations ? policy.allowedOrganizations.join(', ') || 'none' : 'any'}`,
+  ];
+  if (policy.frozen) parts.unshift('FROZEN (no work will run)');
+  return `${policy.source === 'default' ? 'default policy (no policy file)' : policy.source}: ${parts.join('; ')}`;
+}

@@ -1,0 +1,53 @@
+import type { CommandContext } from './command-context';
+import { readConfigFile, resolveSettings, type SettingFlags } from './config';
+import { AgentConnection, type RunOutcome } from './connection';
+import { ConfigError } from './errors';
+import { HttpClient } from './http-client';
+import { buildHello } from './host-facts';
+import { describePolicy, loadPolicy } from './policy';
+import type { Timings } from './session';
+import { StateStore } from './state-store';
+import { AGENT_VERSION } from './version';
+
+export interface RunOverrides {
+  timings?: Partial<Timings>;
+  random?: () => number;
+}
+
+/** `corral-agent run`: loads the identity and policy, then hands over to the connection loop until shutdown or a fatal error. */
+export async function runAgent(ctx: CommandContext, flags: SettingFlags, signal: AbortSignal, overrides: RunOverrides = {}): Promise<RunOutcome> {
+  const settings = resolveSettings({ flags, env: ctx.env, isRoot: ctx.isRoot, home: ctx.home, cwd: ctx.cwd, readConfig: readConfigFile });
+  const store = new StateStore(settings.stateDir);
+  const identity = store.readIdentity();
+  if (!identity) throw new ConfigError(`not enrolled: ${store.identityPath} does not exist; run "corral-agent enroll --server URL --token TOKEN" first${settings.sources.stateDir === 'default' ? '' : ` with --state-dir ${settings.stateDir}`}`);
+  const { key, warning } = store.readPrivateKey();
+  if (warning) ctx.logger.warn(warning);
+  const policy = loadPolicy(settings.stateDir, ctx.systemPolicyPath);
+  const servers = settings.servers.length ? settings.servers : identity.servers;
+  const client = new HttpClient({ caFile: settings.caFile ?? identity.caFile, env: ctx.env });
+  const release = store.acquireRunLock();
+
+  try {
+    ctx.logger.info(
+      `corral-agent ${AGENT_VERSION} starting: agent "${identity.name}" (${identity.agentId}), fingerprint ${identity.fingerprint}, transport ${settings.transport}, server${servers.length > 1 ? 's' : ''} ${servers.join(', ')}`,
+    );
+    ctx.logger.info(`local policy: ${describePolicy(policy)}`);
+    if (policy.frozen) ctx.logger.warn(`the local policy is frozen: this host accepts no work until "frozen" is removed from ${policy.source}`);
+    const connection = new AgentConnection({
+      identity,
+      servers,
+      transport: settings.transport,
+      client,
+      signer: { agentId: identity.agentId, privateKey: key },
+      hello: buildHello(policy),
+      logger: ctx.logger,
+      store,
+      timings: overrides.timings,
+      random: overrides.random,
+    });
+    return await connection.run(signal);
+  } finally {
+    client.close();
+    release();
+  }
+}

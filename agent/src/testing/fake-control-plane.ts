@@ -1,0 +1,278 @@
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import WebSocket, { WebSocketServer } from 'ws';
+import {
+  ENROLLMENT_SIGNER,
+  fingerprintOf,
+  generateAgentKeyPair,
+  privateKeyFromPem,
+  publicKeyFromRaw,
+  rawPublicKey,
+  signServerPayload,
+  verificationCodeOf,
+  verifyRequestSignature,
+  SIGNATURE_HEADERS,
+} from '../../../src/protocol/identity';
+import {
+  AGENT_PATHS,
+  AgentHelloSchema,
+  EnrollRequestSchema,
+  PollRequestSchema,
+  PROTOCOL_VERSION,
+  type AgentHello,
+  type AgentStatus,
+  type EnrollRequest,
+  type PollRequest,
+  type StatusPayload,
+} from '../../../src/protocol/messages';
+import type { Identity } from '../state-store';
+
+/** One request as the fake control plane saw it, with whether its signature verified. */
+export interface SeenRequest {
+  method: string;
+  path: string;
+  agentId: string | undefined;
+  verified: boolean;
+}
+
+interface CannedAnswer {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+function signingKeyPair(): { publicKey: string; privateKey: KeyObject } {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  return { publicKey: rawPublicKey(publicKey), privateKey };
+}
+
+/**
+ * A small stand-in for the control plane's agent endpoints, on 127.0.0.1, over a real socket:
+ * it verifies signatures with the protocol's own functions and behaves as the contract says
+ * (status after the hello, long-polls held until something changes).
+ */
+export class FakeControlPlane {
+  readonly keyId = 'test-key-1';
+  readonly serverKey = signingKeyPair();
+  readonly agentKey = generateAgentKeyPair();
+  readonly agentId = randomUUID();
+  readonly agentName = 'web-01';
+  /** The key requests from agentId must be signed with: the preset one, or the last enrolled. */
+  agentPublicKey = this.agentKey.publicKey;
+  url = '';
+
+  status: AgentStatus = 'pending';
+  statusReason: string | null = null;
+  /** When set, WebSocket upgrades get this HTTP answer instead of 101. */
+  refuseUpgrade: CannedAnswer | null = null;
+  /** Answers served, in order, to the next long-polls instead of the normal behaviour. */
+  readonly pollAnswers: CannedAnswer[] = [];
+  /** Answers served to the next enrollment requests. */
+  readonly enrollAnswers: CannedAnswer[] = [];
+  holdMs = 2_000;
+
+  readonly requests: SeenRequest[] = [];
+  readonly hellos: AgentHello[] = [];
+  readonly polls: PollRequest[] = [];
+  readonly enrollments: EnrollRequest[] = [];
+  readonly closes: number[] = [];
+  upgradeAttempts = 0;
+  wsConnections = 0;
+
+  private readonly server: http.Server;
+  private readonly wss: WebSocketServer;
+  private readonly sockets = new Set<WebSocket>();
+  private readonly waiters = new Set<() => void>();
+  private issuedAt = Date.now();
+
+  constructor(options: { autoPong?: boolean } = {}) {
+    this.wss = new WebSocketServer({ noServer: true, autoPong: options.autoPong ?? true });
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+  }
+
+  static async start(options: { autoPong?: boolean } = {}): Promise<FakeControlPlane> {
+    const cp = new FakeControlPlane(options);
+    await new Promise<void>((resolve) => cp.server.listen(0, '127.0.0.1', resolve));
+    cp.url = `http://127.0.0.1:${(cp.server.address() as AddressInfo).port}`;
+    return cp;
+  }
+
+  /** The identity.json an enrolled agent of this control plane would have. */
+  identity(servers = [this.url]): Identity {
+    return {
+      version: 1,
+      agentId: this.agentId,
+      name: this.agentName,
+      servers,
+      publicKey: this.agentKey.publicKey,
+      fingerprint: fingerprintOf(this.agentKey.publicKey),
+      verificationCode: verificationCodeOf(this.agentKey.publicKey),
+      serverKeys: [{ keyId: this.keyId, publicKey: this.serverKey.publicKey, fingerprint: fingerprintOf(this.serverKey.publicKey) }],
+      caFile: null,
+      enrolledAt: new Date().toISOString(),
+    };
+  }
+
+  signer() {
+    return { agentId: this.agentId, privateKey: privateKeyFromPem(this.agentKey.privateKeyPem) };
+  }
+
+  /** A signed status envelope; `forged` signs it with a key the agent never pinned. */
+  statusEnvelope(status: AgentStatus, options: { forged?: boolean; reason?: string | null } = {}) {
+    const payload: StatusPayload = { type: 'server.status', v: PROTOCOL_VERSION, agentId: this.agentId, status, reason: options.reason ?? this.statusReason, issuedAt: ++this.issuedAt };
+    const text = JSON.stringify(payload);
+    const key = options.forged ? signingKeyPair().privateKey : this.serverKey.privateKey;
+    return { type: 'signed' as const, keyId: this.keyId, payload: text, signature: signServerPayload(text, key) };
+  }
+
+  setStatus(status: AgentStatus, reason: string | null = null) {
+    this.status = status;
+    this.statusReason = reason;
+    const envelope = JSON.stringify(this.statusEnvelope(status));
+    for (const ws of this.sockets) ws.send(envelope);
+    this.wake();
+  }
+
+  /** Sends any message to every connected WebSocket. */
+  broadcast(message: unknown) {
+    for (const ws of this.sockets) ws.send(JSON.stringify(message));
+  }
+
+  closeAll(code: number, reason: string) {
+    for (const ws of this.sockets) ws.close(code, reason);
+  }
+
+  get openSockets(): number {
+    return this.sockets.size;
+  }
+
+  async stop() {
+    for (const ws of this.sockets) ws.terminate();
+    this.wake();
+    this.wss.close();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private wake() {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+
+  private verify(method: string, path: string, headers: http.IncomingHttpHeaders, body: string, publicKey: string | null): SeenRequest {
+    const agentId = headers[SIGNATURE_HEADERS.agentId] as string | undefined;
+    const timestamp = Number(headers[SIGNATURE_HEADERS.timestamp]);
+    const nonce = headers[SIGNATURE_HEADERS.nonce] as string | undefined;
+    const signature = headers[SIGNATURE_HEADERS.signature] as string | undefined;
+    const expectedKey = publicKey ?? (agentId === this.agentId ? this.agentPublicKey : null);
+    const verified =
+      !!agentId && !!nonce && !!signature && !!expectedKey && Math.abs(Date.now() - timestamp) < 60_000 && verifyRequestSignature({ method, path, timestamp, nonce, body, agentId }, signature, publicKeyFromRaw(expectedKey));
+    const seen = { method, path, agentId, verified };
+    this.requests.push(seen);
+    return seen;
+  }
+
+  private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer) {
+    this.upgradeAttempts++;
+    const seen = this.verify('GET', req.url ?? '', req.headers, '', null);
+    const refusal = this.refuseUpgrade ?? (seen.verified ? null : { status: 401, body: { error: { code: 'BAD_SIGNATURE', message: 'signature does not verify' } } });
+    if (req.url !== AGENT_PATHS.ws) return socket.destroy();
+    if (refusal) {
+      const body = JSON.stringify(refusal.body);
+      socket.end(`HTTP/1.1 ${refusal.status} Refused\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.wsConnections++;
+      this.sockets.add(ws);
+      ws.on('close', (code) => {
+        this.closes.push(code);
+        this.sockets.delete(ws);
+      });
+      ws.on('message', (data) => {
+        const hello = AgentHelloSchema.safeParse(JSON.parse(data.toString()));
+        if (!hello.success) return ws.close(4400, 'BAD_HELLO: not a hello');
+        this.hellos.push(hello.data);
+        ws.send(JSON.stringify(this.statusEnvelope(this.status)));
+      });
+    });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const reply = (answer: CannedAnswer) => {
+      res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+      res.end(JSON.stringify(answer.body));
+    };
+    const path = req.url ?? '';
+
+    if (req.method === 'GET' && path === AGENT_PATHS.time) return reply({ status: 200, body: { serverTime: Date.now() } });
+
+    if (req.method === 'POST' && path === AGENT_PATHS.enroll) {
+      const parsed = EnrollRequestSchema.safeParse(JSON.parse(body));
+      if (!parsed.success) return reply({ status: 422, body: { error: { code: 'VALIDATION_FAILED', message: parsed.error.message } } });
+      const seen = this.verify('POST', path, req.headers, body, parsed.data.publicKey);
+      if (!seen.verified || seen.agentId !== ENROLLMENT_SIGNER) return reply({ status: 401, body: { error: { code: 'BAD_SIGNATURE', message: 'enrollment signature does not verify' } } });
+      this.enrollments.push(parsed.data);
+      const canned = this.enrollAnswers.shift();
+      if (canned) return reply(canned);
+      this.agentPublicKey = parsed.data.publicKey;
+      return reply({
+        status: 201,
+        body: {
+          agentId: this.agentId,
+          name: parsed.data.name,
+          fingerprint: fingerprintOf(parsed.data.publicKey),
+          verificationCode: verificationCodeOf(parsed.data.publicKey),
+          status: 'pending',
+          conflictsWith: null,
+          serverKeys: [{ keyId: this.keyId, publicKey: this.serverKey.publicKey, fingerprint: fingerprintOf(this.serverKey.publicKey) }],
+        },
+      });
+    }
+
+    if (req.method === 'GET' && path === AGENT_PATHS.whoami) {
+      const seen = this.verify('GET', path, req.headers, body, null);
+      if (!seen.verified) return reply({ status: 401, body: { error: { code: 'BAD_SIGNATURE', message: 'signature does not verify' } } });
+      return reply({ status: 200, body: { agentId: this.agentId, name: this.agentName, status: this.status } });
+    }
+
+    if (req.method === 'POST' && path === AGENT_PATHS.poll) {
+      const seen = this.verify('POST', path, req.headers, body, null);
+      const canned = this.pollAnswers.shift();
+      if (canned) return reply(canned);
+      if (!seen.verified) return reply({ status: 401, body: { error: { code: 'BAD_SIGNATURE', message: 'signature does not verify' } } });
+      const poll = PollRequestSchema.parse(JSON.parse(body));
+      this.polls.push(poll);
+      if (this.status === 'revoked') return reply({ status: 403, body: { error: { code: 'AGENT_REVOKED', message: `agent "${this.agentName}" was revoked` } } });
+      if (poll.knownStatus === this.status) {
+        // Hold until the status changes, as the real server does, but never past holdMs.
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            this.waiters.delete(done);
+            resolve();
+          };
+          const timer = setTimeout(done, this.holdMs);
+          this.waiters.add(done);
+        });
+      }
+      const messages = poll.knownStatus === this.status ? [] : [this.statusEnvelope(this.status)];
+      return reply({ status: 200, body: { messages, serverTime: Date.now() } });
+    }
+    reply({ status: 404, body: { error: { code: 'ROUTE_NOT_FOUND', message: `no route ${req.method} ${path}` } } });
+  }
+}
+
+/** Waits for a condition, polling; fails after `timeoutMs` with what was awaited. */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
