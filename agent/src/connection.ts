@@ -223,7 +223,7 @@ export class AgentConnection {
       return null;
     }
     const code = payload.status === 'revoked' ? 'AGENT_REVOKED' : 'AGENT_REJECTED';
-    const reason = payload.reason ?? `agent "${identity.name}" was ${payload.status}`;
+    const reason = payload.reason ?? 'the control plane gave no reason';
     return { kind: 'fatal', error: new AgentError(code, reason, 'fatal') };
   }
 

@@ -5,7 +5,7 @@ import tls from 'node:tls';
 import { AGENT_PATHS, WhoAmIResponseSchema } from '../../src/protocol/messages';
 import type { CommandContext } from './command-context';
 import { readConfigFile, resolveSettings, type SettingFlags } from './config';
-import { AgentError, networkHint } from './errors';
+import { AgentError, messageOf, networkHint } from './errors';
 import { HttpClient } from './http-client';
 import { describePolicy, loadPolicy } from './policy';
 import { openTunnel, redactProxyUrl } from './proxy-agent';
@@ -33,7 +33,7 @@ function skip(name: string, detail: string): CheckResult {
 
 function errorText(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = messageOf(err);
   return `${code && !message.includes(code) ? `${code} ` : ''}${message}${networkHint(code)}`;
 }
 

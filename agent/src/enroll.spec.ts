@@ -62,6 +62,13 @@ describe('enroll', () => {
     expect(JSON.parse(out)).toEqual({ agentId: cp.agentId, fingerprint: result.identity.fingerprint, verificationCode: result.identity.verificationCode, status: 'pending' });
   });
 
+  it('says when the control plane marks the enrollment as a conflict with an existing agent', async () => {
+    const result = await enroll(ctx, { server: [cp.url], token: TOKEN, stateDir: join(dir, 'state') });
+    const old = '0b6f3c1e-7a52-4c8e-9d41-2f0e5b7a9c13';
+    const text = formatEnrollment({ ...result, response: { ...result.response, conflictsWith: old } }, false);
+    expect(text).toContain(`already has an agent named "${result.response.name}" (${old})`);
+  });
+
   it('refuses to overwrite an enrolled state dir, and says how to start over', async () => {
     await enroll(ctx, { server: [cp.url], token: TOKEN, stateDir: join(dir, 'state') });
     const key = readFileSync(join(dir, 'state', 'agent.key'), 'utf8');
@@ -85,7 +92,7 @@ describe('enroll', () => {
   it('checks the token and the name before sending anything', async () => {
     await expect(enroll(ctx, { server: [cp.url], token: 'not-a-token', stateDir: join(dir, 'state') })).rejects.toThrow('the enrollment token is malformed');
     await expect(enroll(ctx, { server: [cp.url], stateDir: join(dir, 'state') })).rejects.toThrow('an enrollment token is required');
-    await expect(enroll(ctx, { server: [cp.url], token: TOKEN, name: 'web 01', stateDir: join(dir, 'state') })).rejects.toThrow('cannot be an agent name');
+    await expect(enroll(ctx, { server: [cp.url], token: TOKEN, name: 'web 01', stateDir: join(dir, 'state') })).rejects.toThrow('"web 01" cannot be an agent name');
     await expect(enroll(ctx, { token: TOKEN, stateDir: join(dir, 'state') })).rejects.toThrow('a control-plane URL is required');
     expect(cp.enrollments).toHaveLength(0);
   });

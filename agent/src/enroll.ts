@@ -38,8 +38,8 @@ function checkName(settings: AgentSettings): string {
   const name = settings.name ?? hostname();
   const ok = EnrollRequestSchema.shape.name.safeParse(name);
   if (!ok.success) {
-    const from = settings.name ? 'the agent name' : `the host name "${name}"`;
-    throw new ConfigError(`${from} cannot be an agent name: use 1-100 letters, digits, ".", "_", "@" and "-" (pass --name NAME)`);
+    const what = settings.name ? `"${name}"` : `the host name "${name}"`;
+    throw new ConfigError(`${what} cannot be an agent name: use 1-100 letters, digits, ".", "_", "@" and "-"${settings.name ? '' : ' (pass --name NAME)'}`);
   }
   return ok.data;
 }

@@ -148,11 +148,16 @@ export function networkHint(code: string | undefined): string {
   return '';
 }
 
+/** The message of anything thrown; errors from another realm (a VM context) are not `instanceof Error`. */
+export function messageOf(err: unknown): string {
+  return typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string' ? (err as { message: string }).message : String(err);
+}
+
 /** Network, DNS, TLS and timeout failures: always retryable. */
 export function classifyNetworkError(err: unknown, target: string): AgentError {
   if (err instanceof AgentError) return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = messageOf(err);
   return new AgentError('NETWORK', `cannot reach ${target}: ${code && !message.includes(code) ? `${code} ${message}` : message}${networkHint(code)}`, 'retryable');
 }
 
@@ -161,9 +166,9 @@ export function describeFatal(error: AgentError, files: { identity: string; key:
   const startOver = `to enroll this host again, stop the agent, remove ${files.identity} and ${files.key}, and run "corral-agent enroll" with a new enrollment token`;
   switch (error.code) {
     case 'AGENT_REVOKED':
-      return `agent "${agentName}" was revoked by the control plane (${error.message}); it will not connect again. If that was a mistake, ${startOver}.`;
+      return `agent "${agentName}" was revoked: ${error.message}. It will not connect again; if that was a mistake, ${startOver}.`;
     case 'AGENT_REJECTED':
-      return `agent "${agentName}" was rejected by an administrator (${error.message}); it will not connect again. If the fingerprint was right, ${startOver}.`;
+      return `agent "${agentName}" was rejected by an administrator: ${error.message}. It will not connect again; if the fingerprint was right, ${startOver}.`;
     case 'AGENT_REFUSED':
       return `the control plane refused agent "${agentName}" (${error.message}); ${startOver}.`;
     case 'AGENT_UNKNOWN':

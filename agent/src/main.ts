@@ -3,7 +3,7 @@ import { helpText, parseCommandLine, UsageError, type CliFlags, type Command } f
 import type { CommandContext } from './command-context';
 import { doctor } from './doctor';
 import { enroll, formatEnrollment } from './enroll';
-import { AgentError, ConfigError, EXIT_CODES } from './errors';
+import { AgentError, ConfigError, EXIT_CODES, messageOf } from './errors';
 import { LineLogger, parseLogLevel } from './log';
 import { runAgent } from './run';
 import { statusReport } from './status-report';
@@ -76,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
       logger.error(err.message);
       return err.exitCode;
     }
-    logger.error(`unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    logger.error(`unexpected failure: ${(err as { stack?: string }).stack ?? messageOf(err)}`);
     return EXIT_CODES.failure;
   }
 }

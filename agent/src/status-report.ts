@@ -8,7 +8,7 @@ function connectionLine(status: StatusFile | null, running: boolean): string {
   if (!status) return 'never connected';
   const transport = status.transport === 'long-poll' ? 'HTTP long-poll' : status.transport;
   if (!running) return `not running${status.transport && status.server ? ` (last used ${transport} to ${status.server}, ${status.updatedAt})` : ''}`;
-  if (status.connected) return `connected over ${transport} to ${status.server} (since ${status.updatedAt})`;
+  if (status.connected) return `connected over ${transport} to ${status.server} (as of ${status.updatedAt})`;
   return `running, not connected (${status.updatedAt})`;
 }
 
