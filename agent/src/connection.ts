@@ -194,6 +194,7 @@ export class AgentConnection {
       return null;
     }
     if (message.kind === 'reconnect') return { kind: 'reconnect', delayMs: Math.floor(this.random() * message.maxDelayMs) };
+    if (message.kind !== 'status') return null; // jobs: not handled yet
     return this.applyStatus(message.payload);
   }
 

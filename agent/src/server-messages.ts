@@ -1,9 +1,24 @@
 import type { KeyObject } from 'node:crypto';
 import { publicKeyFromRaw, verifyServerPayload } from '../../src/protocol/identity';
-import { ServerMessageSchema, SignedPayloadSchema, type ServerKey, type StatusPayload } from '../../src/protocol/messages';
+import {
+  ServerMessageSchema,
+  SignedPayloadSchema,
+  type JobCancelPayload,
+  type JobFinishAck,
+  type JobGone,
+  type JobLogAck,
+  type JobOfferPayload,
+  type JobStart,
+  type ServerKey,
+  type StatusPayload,
+} from '../../src/protocol/messages';
 
 export type InterpretedMessage =
   | { kind: 'status'; payload: StatusPayload }
+  | { kind: 'offer'; payload: JobOfferPayload }
+  | { kind: 'cancel'; payload: JobCancelPayload }
+  | { kind: 'job'; message: JobStart | JobGone | JobLogAck | JobFinishAck }
+  | { kind: 'server-error'; code: string; message: string; jobId: string | null }
   | { kind: 'reconnect'; maxDelayMs: number }
   | { kind: 'ignored'; why: string };
 
@@ -25,6 +40,8 @@ export function interpretServerMessage(raw: unknown, keys: Map<string, KeyObject
   }
   const m = message.data;
   if (m.type === 'server.reconnect') return { kind: 'reconnect', maxDelayMs: m.maxDelayMs };
+  if (m.type === 'server.error') return { kind: 'server-error', code: m.code, message: m.message, jobId: m.jobId };
+  if (m.type !== 'signed') return { kind: 'job', message: m };
 
   const key = keys.get(m.keyId);
   if (!key) return { kind: 'ignored', why: `signed by key "${m.keyId}", which was not pinned at enrollment` };
@@ -36,9 +53,12 @@ export function interpretServerMessage(raw: unknown, keys: Map<string, KeyObject
     return { kind: 'ignored', why: 'signed payload is not JSON' };
   }
   const payload = SignedPayloadSchema.safeParse(json);
-  if (!payload.success) return { kind: 'ignored', why: 'signed payload is not a status this agent understands' };
-  if (payload.data.agentId !== agentId) return { kind: 'ignored', why: `signed status is for agent ${payload.data.agentId}, not this one` };
-  return { kind: 'status', payload: payload.data };
+  if (!payload.success) return { kind: 'ignored', why: 'signed payload is not a message this agent understands' };
+  const p = payload.data;
+  if (p.agentId !== agentId) return { kind: 'ignored', why: `signed ${p.type} is for agent ${p.agentId}, not this one` };
+  if (p.type === 'server.job.offer') return { kind: 'offer', payload: p };
+  if (p.type === 'server.job.cancel') return { kind: 'cancel', payload: p };
+  return { kind: 'status', payload: p };
 }
 
 /** Parses a WebSocket text frame; non-JSON becomes an "ignored" verdict through the schema. */

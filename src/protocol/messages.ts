@@ -5,6 +5,8 @@ import { z } from 'zod';
 
 export const PROTOCOL_VERSION = 1;
 
+export const MAX_JOBS_PER_AGENT = 64;
+
 export const AGENT_STATUSES = ['pending', 'approved', 'rejected', 'revoked'] as const;
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
 
@@ -59,10 +61,10 @@ export const AgentHelloSchema = z.object({
   v: z.literal(PROTOCOL_VERSION),
   ...HostFacts,
   policy: LocalPolicySchema.nullable(),
+  /** How many jobs this agent runs at once (`--max-jobs`); the server never offers more. */
+  maxJobs: z.number().int().min(1).max(MAX_JOBS_PER_AGENT).default(1),
 });
-export type AgentHello = z.infer<typeof AgentHelloSchema>;
-
-export const AgentMessageSchema = z.discriminatedUnion('type', [AgentHelloSchema]);
+export type AgentHello = z.input<typeof AgentHelloSchema>;
 
 /** POST /api/agent/v1/poll: the hello, plus the status the agent last verified (null at first). */
 export const PollRequestSchema = AgentHelloSchema.extend({ knownStatus: z.enum(AGENT_STATUSES).nullable() });
@@ -70,7 +72,6 @@ export type PollRequest = z.infer<typeof PollRequestSchema>;
 
 /** GET /api/agent/v1/whoami (signed): lets `doctor` test authentication on its own. */
 export const WhoAmIResponseSchema = z.object({ agentId: z.string().uuid(), name: z.string(), status: z.enum(AGENT_STATUSES) });
-export type AgentMessage = z.infer<typeof AgentMessageSchema>;
 
 /** Signed by the control plane: the agent acts on its approval state only through this. */
 export const StatusPayloadSchema = z.object({
@@ -83,8 +84,111 @@ export const StatusPayloadSchema = z.object({
 });
 export type StatusPayload = z.infer<typeof StatusPayloadSchema>;
 
-export const SignedPayloadSchema = StatusPayloadSchema; // later: job offers join this union
+// ---- Jobs -------------------------------------------------------------------------------
+//
+// offer (signed) ─► agent.job.accept ─► server.job.start ─► log chunks, heartbeats ─► agent.job.finish ─► server.job.finishAck
+//        └─► agent.job.refuse (policy, busy)        └─► server.job.gone: do not start it (cancelled, expired, reassigned)
+// server.job.cancel (signed) may arrive at any point; the agent stops the job and finishes it as cancelled.
+// Every message names the job and its attempt; a message about another attempt is stale and ignored.
+
+export const SCRIPT_SYNTAXES = ['bash', 'sh', 'node', 'pwsh'] as const;
+export type ScriptSyntax = (typeof SCRIPT_SYNTAXES)[number];
+
+export const JOB_KINDS = ['script'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+/** How a job the agent ran ended, as the agent reports it. */
+export const JOB_OUTCOMES = ['succeeded', 'failed', 'timed_out', 'cancelled'] as const;
+export type JobOutcome = (typeof JOB_OUTCOMES)[number];
+
+/** `system` lines are the agent's own words about the job (started as, killed after, ...). */
+export const LOG_STREAMS = ['stdout', 'stderr', 'system'] as const;
+export type LogStream = (typeof LOG_STREAMS)[number];
+
+/** Largest text of one log chunk, in UTF-16 code units (what JSON strings count). */
+export const MAX_LOG_CHUNK_CHARS = 64 * 1024;
+export const MAX_SCRIPT_CHARS = 256 * 1024;
+
+const JobRef = { jobId: z.string().uuid(), attempt: z.number().int().min(1) };
+
+/** Signed: run this. The agent checks its ledger and its local policy before accepting. */
+export const JobOfferPayloadSchema = z.object({
+  type: z.literal('server.job.offer'),
+  v: z.literal(PROTOCOL_VERSION),
+  agentId: z.string().uuid(),
+  ...JobRef,
+  taskId: z.string().uuid(),
+  organizationId: z.string().uuid(),
+  name: z.string().max(200),
+  kind: z.enum(JOB_KINDS),
+  script: z.object({ syntax: z.enum(SCRIPT_SYNTAXES), body: z.string().max(MAX_SCRIPT_CHARS) }),
+  timeoutSeconds: z.number().int().min(1),
+  /** Masked out of the job's output before the agent spools or sends it. */
+  sensitiveValues: z.array(z.string()).max(100),
+  issuedAt: z.number().int(),
+});
+export type JobOfferPayload = z.infer<typeof JobOfferPayloadSchema>;
+
+/** Signed: stop this job (SIGTERM to its process group, SIGKILL after `graceSeconds`). */
+export const JobCancelPayloadSchema = z.object({
+  type: z.literal('server.job.cancel'),
+  v: z.literal(PROTOCOL_VERSION),
+  agentId: z.string().uuid(),
+  ...JobRef,
+  reason: z.string().max(500),
+  graceSeconds: z.number().int().min(0),
+  issuedAt: z.number().int(),
+});
+export type JobCancelPayload = z.infer<typeof JobCancelPayloadSchema>;
+
+export const SignedPayloadSchema = z.discriminatedUnion('type', [StatusPayloadSchema, JobOfferPayloadSchema, JobCancelPayloadSchema]);
 export type SignedPayload = z.infer<typeof SignedPayloadSchema>;
+
+/** The agent took the offer; it starts the job only when `server.job.start` confirms the lease. */
+export const JobAcceptSchema = z.object({ type: z.literal('agent.job.accept'), ...JobRef });
+/** The agent will not run the offered job, and why. `policy` fails the job; `busy` hands it back. */
+export const JobRefuseSchema = z.object({
+  type: z.literal('agent.job.refuse'),
+  ...JobRef,
+  reason: z.enum(['policy', 'busy', 'invalid']),
+  message: z.string().max(1000),
+});
+/** Renews the leases of jobs still running on the agent. */
+export const JobHeartbeatSchema = z.object({ type: z.literal('agent.job.heartbeat'), jobs: z.array(z.object(JobRef)).max(MAX_JOBS_PER_AGENT) });
+/** One chunk of output; `seq` counts from 0 per job attempt and the server stores each once. */
+export const JobLogSchema = z.object({
+  type: z.literal('agent.job.log'),
+  ...JobRef,
+  seq: z.number().int().min(0),
+  stream: z.enum(LOG_STREAMS),
+  text: z.string().max(MAX_LOG_CHUNK_CHARS),
+});
+/** The job ended. Sent after every chunk is acknowledged; `logChunks` is how many there were. */
+export const JobFinishSchema = z.object({
+  type: z.literal('agent.job.finish'),
+  ...JobRef,
+  outcome: z.enum(JOB_OUTCOMES),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().max(20).nullable(),
+  message: z.string().max(1000).nullable(),
+  logChunks: z.number().int().min(0),
+});
+export type JobAccept = z.infer<typeof JobAcceptSchema>;
+export type JobRefuse = z.infer<typeof JobRefuseSchema>;
+export type JobHeartbeat = z.infer<typeof JobHeartbeatSchema>;
+export type JobLog = z.infer<typeof JobLogSchema>;
+export type JobFinish = z.infer<typeof JobFinishSchema>;
+
+/** What an agent sends about jobs: over its WebSocket, or in `POST /api/agent/v1/messages`. */
+export const AgentJobMessageSchema = z.discriminatedUnion('type', [JobAcceptSchema, JobRefuseSchema, JobHeartbeatSchema, JobLogSchema, JobFinishSchema]);
+export type AgentJobMessage = z.infer<typeof AgentJobMessageSchema>;
+
+export const AgentMessageSchema = z.discriminatedUnion('type', [AgentHelloSchema, JobAcceptSchema, JobRefuseSchema, JobHeartbeatSchema, JobLogSchema, JobFinishSchema]);
+export type AgentMessage = z.infer<typeof AgentMessageSchema>;
+
+/** POST /api/agent/v1/messages (signed): job messages from a long-polling agent; the answer carries the replies. */
+export const AgentMessagesRequestSchema = z.object({ messages: z.array(AgentJobMessageSchema).min(1).max(200) });
+export type AgentMessagesRequest = z.infer<typeof AgentMessagesRequestSchema>;
 
 export const SignedEnvelopeSchema = z.object({
   type: z.literal('signed'),
@@ -97,7 +201,30 @@ export type SignedEnvelope = z.infer<typeof SignedEnvelopeSchema>;
 /** Ask the agent to reconnect (to any node) after a jittered delay, e.g. when a node drains. */
 export const ReconnectMessageSchema = z.object({ type: z.literal('server.reconnect'), v: z.literal(PROTOCOL_VERSION), maxDelayMs: z.number().int().min(0) });
 
-export const ServerMessageSchema = z.discriminatedUnion('type', [SignedEnvelopeSchema, ReconnectMessageSchema]);
+/** The lease is the agent's: start the accepted job now. */
+export const JobStartSchema = z.object({ type: z.literal('server.job.start'), ...JobRef, leaseSeconds: z.number().int().min(1) });
+/** Do not start (or stop tracking) this job: it was cancelled, expired or given to another attempt. */
+export const JobGoneSchema = z.object({ type: z.literal('server.job.gone'), ...JobRef, reason: z.string().max(500) });
+/** Every chunk below `nextSeq` is stored; send from `nextSeq` on. */
+export const JobLogAckSchema = z.object({ type: z.literal('server.job.logAck'), ...JobRef, nextSeq: z.number().int().min(0) });
+/** The job's end is recorded; the agent may forget it (its ledger keeps the id). */
+export const JobFinishAckSchema = z.object({ type: z.literal('server.job.finishAck'), ...JobRef });
+/** A message the server could not act on; `jobId` names the job when there is one. */
+export const ServerErrorMessageSchema = z.object({ type: z.literal('server.error'), jobId: z.string().uuid().nullable(), code: z.string(), message: z.string() });
+export type JobStart = z.infer<typeof JobStartSchema>;
+export type JobGone = z.infer<typeof JobGoneSchema>;
+export type JobLogAck = z.infer<typeof JobLogAckSchema>;
+export type JobFinishAck = z.infer<typeof JobFinishAckSchema>;
+
+export const ServerMessageSchema = z.discriminatedUnion('type', [
+  SignedEnvelopeSchema,
+  ReconnectMessageSchema,
+  JobStartSchema,
+  JobGoneSchema,
+  JobLogAckSchema,
+  JobFinishAckSchema,
+  ServerErrorMessageSchema,
+]);
 export type ServerMessage = z.infer<typeof ServerMessageSchema>;
 
 /** The long-poll answer: whatever is waiting, possibly nothing after the hold time. */
@@ -137,6 +264,7 @@ export const AGENT_PATHS = {
   ws: '/api/agent/v1/ws',
   time: '/api/agent/v1/time',
   whoami: '/api/agent/v1/whoami',
+  messages: '/api/agent/v1/messages',
 } as const;
 
 /** Longest a long-poll is held: below the idle timeouts of common corporate proxies. */
