@@ -57,7 +57,7 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
   }
 
   statusMessage(agent: Agent): SignedEnvelope {
-    return this.serverKeys.sign({ type: 'server.status', v: PROTOCOL_VERSION, agentId: agent.id, status: agent.status, reason: agent.decisionReason, issuedAt: Date.now() });
+    return this.serverKeys.sign({ type: 'server.status', v: PROTOCOL_VERSION, agentId: agent.id, status: agent.status, reason: decisionText(agent), issuedAt: Date.now() });
   }
 
   addSocket(agentId: string, connection: AgentConnection) {
@@ -119,6 +119,12 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
     const ids = [...new Set([...this.sockets.keys(), ...this.lastPoll.keys()])];
     await this.agents.touchConnected(this.nodeId, ids).catch((err: Error) => this.logger.event('warn', 'presence update failed', { err: err.message }, 'AgentConnections'));
   }
+}
+
+/** Who decided the agent's status and why, as the agent is told it ("revoked by ops@acme.test: key leaked"). */
+export function decisionText(agent: Agent): string | null {
+  if (agent.status === 'pending' || !agent.decidedByLabel) return agent.decisionReason;
+  return `${agent.status} by ${agent.decidedByLabel}${agent.decisionReason ? `: ${agent.decisionReason}` : ''}`;
 }
 
 /** `CODE: message` for an agent that may not connect, as close reasons and errors carry it. */
