@@ -9,6 +9,7 @@ import { ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/data-source';
 import { HealthModule } from './health/health.module';
 import { OrgsModule } from './orgs/orgs.module';
+import { TasksModule } from './tasks/tasks.module';
 
 @Global()
 @Module({})
@@ -33,6 +34,7 @@ export class AppModule {
         AuthModule,
         HealthModule,
         AgentsModule,
+        TasksModule,
       ],
     };
   }

@@ -172,12 +172,7 @@ describe('the agent program against a control plane', () => {
     expect(run.stderr).toMatch(new RegExp(`agent "${agent.name}" was revoked: revoked by ${escape(owner.email)}: key leaked`));
   });
 
-  // KNOWN BUG (server): AgentApiService.poll (src/agents/agent-api.service.ts:49-51) only refuses a
-  // revoked agent whose knownStatus is already "revoked"; a fresh `run` polls with knownStatus null,
-  // so markConnected records it online over long-poll (and clears lastError) before telling it it
-  // is revoked. The console then shows a revoked agent online for up to a minute. The WebSocket
-  // path refuses before marking anything. Remove `.failing` once poll refuses first.
-  it.failing('a revoked agent that comes back over long-poll never shows online, and the console says it was refused', async () => {
+  it('a revoked agent that comes back over long-poll never shows online, and the console says it was refused', async () => {
     const agent = await enrollAgent(owner, [app.url]);
     await approve(owner, agent);
     expect((await owner.client.post(`/api/v1/agents/${agent.agentId}/revoke`, { reason: 'key leaked' })).status).toBe(200);

@@ -20,6 +20,12 @@ export class AgentApiController {
     return this.api.poll(req, body);
   }
 
+  @Post('messages')
+  @HttpCode(200)
+  messages(@Req() req: Request, @Body() body: unknown) {
+    return this.api.messages(req, body);
+  }
+
   @Get('whoami')
   whoami(@Req() req: Request) {
     return this.api.whoami(req);

@@ -2,13 +2,17 @@ import { Injectable } from '@nestjs/common';
 import type { Request } from 'express';
 import type { z } from 'zod';
 import { DomainException } from '../common/domain.exception';
-import { EnrollRequestSchema, LONG_POLL_HOLD_MS, PollRequestSchema, type PollResponse } from '../protocol/messages';
+import { PROTOCOL_VERSION } from '../protocol/messages';
+import { AgentMessagesRequestSchema, EnrollRequestSchema, LONG_POLL_HOLD_MS, PollRequestSchema, type PollResponse, type ServerMessage } from '../protocol/messages';
 import type { Agent } from './agent.entity';
 import { AgentAuthService, type SignedRequest } from './agent-auth.service';
 import { AgentConnectionsService, refusal } from './agent-connections.service';
 import { AgentsErrorCode, AgentsException } from './agents.exception';
 import { AgentsRepository } from './agents.repository';
 import { AgentsService } from './agents.service';
+
+/** How long a draining node gives its agents to move elsewhere. */
+export const DRAIN_RECONNECT_MS = 10_000;
 
 /** Validates with a protocol schema; failures name each bad field, like every other 422. */
 export function parseOrReject<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
@@ -42,23 +46,59 @@ export class AgentApiService {
     return { agentId: agent.id, name: agent.name, status: agent.status };
   }
 
-  /** Answers at once when the agent's view is stale, else holds until a change or the hold time. */
+  /**
+   * Answers at once when the agent's view of its status is stale or work waits for it; else
+   * holds until something changes or the hold time passes.
+   */
   async poll(req: Request, body: unknown): Promise<PollResponse> {
+    this.admitPoll(req);
     let agent = await this.auth.authenticate(signed(req));
     const poll = parseOrReject(PollRequestSchema, body);
-    if ((agent.status === 'revoked' || agent.status === 'rejected') && poll.knownStatus === agent.status) await this.refuse(agent);
+    if (agent.status === 'revoked' || agent.status === 'rejected') {
+      // Refused, never marked connected: it is told once (signed), then turned away.
+      if (poll.knownStatus === agent.status) await this.refuse(agent);
+      await this.agents.recordError(agent.id, `refused: ${refusal(agent)}`);
+      return { messages: [this.connections.statusMessage(agent)], serverTime: Date.now() };
+    }
     const { hostname, os, arch, agentVersion, policy } = poll;
     await this.agents.markConnected(agent.id, this.connections.nodeId, 'long-poll', { hostname, os, arch, agentVersion, policy });
-    if (poll.knownStatus === agent.status) {
+    let messages = await this.waiting(agent, poll.knownStatus, poll.maxJobs);
+    if (!messages.length) {
       const aborted = new AbortController();
       req.once('close', () => aborted.abort());
       await this.connections.waitForChange(agent.id, LONG_POLL_HOLD_MS, aborted.signal);
+      if (aborted.signal.aborted) return { messages: [], serverTime: Date.now() };
       const fresh = await this.agents.findForAuthentication(agent.id);
       if (!fresh) throw new AgentsException(AgentsErrorCode.AGENT_UNKNOWN, 'this agent was deleted; enroll the host again');
       agent = fresh;
+      messages = await this.waiting(agent, poll.knownStatus, poll.maxJobs);
     }
-    const messages = poll.knownStatus === agent.status ? [] : [this.connections.statusMessage(agent)];
     return { messages, serverTime: Date.now() };
+  }
+
+  /** Job messages from a long-polling agent; the answer carries the replies. */
+  async messages(req: Request, body: unknown): Promise<PollResponse> {
+    const agent = await this.auth.authenticate(signed(req));
+    const request = parseOrReject(AgentMessagesRequestSchema, body);
+    return { messages: await this.connections.workAttached.handle(agent, request.messages), serverTime: Date.now() };
+  }
+
+  private async waiting(agent: Agent, knownStatus: Agent['status'] | null, maxJobs: number): Promise<ServerMessage[]> {
+    const messages: ServerMessage[] = knownStatus === agent.status ? [] : [this.connections.statusMessage(agent)];
+    if (agent.status === 'approved' && this.connections.draining) messages.push({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs: DRAIN_RECONNECT_MS });
+    else if (agent.status === 'approved') messages.push(...(await this.connections.workAttached.pending(agent.id, maxJobs, { claim: true })));
+    return messages;
+  }
+
+  // A poll that starts a session (not one continuing here) is a new connection: admitted at
+  // the node's rate, and refused while the node drains.
+  private admitPoll(req: Request) {
+    const agentId = req.headers['x-corral-agent-id'];
+    if (typeof agentId === 'string' && this.connections.isPolling(agentId) && !this.connections.draining) return;
+    if (this.connections.draining)
+      throw new DomainException('NODE_DRAINING', 'this control-plane node is draining; connect to another', 503, undefined, { 'retry-after': '1' });
+    const wait = this.connections.admit();
+    if (wait !== null) throw new DomainException('RATE_LIMITED', `too many agents connecting at once; retry in ${wait} s`, 429, undefined, { 'retry-after': String(wait) });
   }
 
   private async refuse(agent: Agent): Promise<never> {

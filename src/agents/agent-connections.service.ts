@@ -3,18 +3,28 @@ import { randomUUID } from 'node:crypto';
 import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
-import { PROTOCOL_VERSION, type ServerMessage, type SignedEnvelope, type Transport } from '../protocol/messages';
+import { type AgentJobMessage, PROTOCOL_VERSION, type ServerMessage, type SignedEnvelope, type Transport } from '../protocol/messages';
 import type { Agent } from './agent.entity';
 import { AgentAuthService } from './agent-auth.service';
-import { AgentEventsService } from './agent-events.service';
+import { ClusterEventsService } from './cluster-events.service';
 import { AgentsRepository } from './agents.repository';
 import { ServerKeysService } from './server-keys.service';
 
 /** One live agent connection held by this node. */
 export interface AgentConnection {
   transport: Transport;
+  /** How many jobs the agent runs at once, from its hello. */
+  maxJobs: number;
   send(message: ServerMessage): void;
   close(code: number, reason: string): void;
+}
+
+/** The work side of an agent connection, provided by the task engine. */
+export interface AgentWork {
+  /** What the agent should be sent now: offers it has room for (claimed here) and cancellations. */
+  pending(agentId: string, maxJobs: number, options: { claim: boolean }): Promise<ServerMessage[]>;
+  /** Acts on job messages from the agent, in order; returns the replies. */
+  handle(agent: Agent, messages: AgentJobMessage[]): Promise<ServerMessage[]>;
 }
 
 const POLLER_PRESENT_MS = 35_000;
@@ -29,24 +39,39 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
   private readonly sockets = new Map<string, Set<AgentConnection>>();
   private readonly pollWaiters = new Map<string, Set<() => void>>();
   private readonly lastPoll = new Map<string, number>();
+  private readonly delivering = new Map<string, { again: boolean }>();
   private timers: NodeJS.Timeout[] = [];
+  private work: AgentWork | undefined;
+  private admission = { tokens: 0, at: Date.now() };
+  /** A draining node offers no new work and sends its agents elsewhere. */
+  draining = false;
 
   constructor(
     @InjectConfig() private readonly config: CorralConfig,
     private readonly agents: AgentsRepository,
     private readonly auth: AgentAuthService,
-    private readonly events: AgentEventsService,
+    private readonly events: ClusterEventsService,
     private readonly serverKeys: ServerKeysService,
     private readonly logger: CorralLogger,
   ) {}
 
   onModuleInit() {
+    this.admission.tokens = this.config.agentConnectsPerSecond;
     this.events.on('agent-changed', ({ agentId }: { agentId: string }) => void this.onAgentChanged(agentId));
+    this.events.on('jobs-ready', ({ agentIds }: { agentIds: string[] }) => {
+      for (const id of agentIds) if (this.holds(id)) this.deliver(id);
+    });
     this.events.on('resync', () => {
-      for (const id of new Set([...this.sockets.keys(), ...this.pollWaiters.keys()])) void this.onAgentChanged(id);
+      for (const id of this.heldAgentIds()) void this.onAgentChanged(id);
     });
     this.timers.push(setInterval(() => void this.touch(), this.config.agentPingSeconds * 1000).unref());
     this.timers.push(setInterval(() => void this.auth.pruneNonces().catch(() => undefined), 60_000).unref());
+  }
+
+  /** Asks every agent held here to reconnect (to any node) within `maxDelayMs`, spread at random. */
+  sendAway(maxDelayMs: number) {
+    for (const set of this.sockets.values()) for (const c of set) c.send({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs });
+    for (const waiters of this.pollWaiters.values()) for (const wake of waiters) wake();
   }
 
   async onApplicationShutdown() {
@@ -54,6 +79,84 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
     for (const set of this.sockets.values()) for (const c of set) c.close(1001, 'SERVER_SHUTDOWN: the control plane node is restarting; reconnect');
     for (const waiters of this.pollWaiters.values()) for (const wake of waiters) wake();
     await this.agents.clearNodeConnections(this.nodeId).catch(() => undefined);
+  }
+
+  attachWork(work: AgentWork) {
+    this.work = work;
+  }
+
+  get workAttached(): AgentWork {
+    if (!this.work) throw new Error('no task engine attached to agent connections');
+    return this.work;
+  }
+
+  /**
+   * Admits one new agent connection, or says how many seconds it should wait: a token bucket
+   * refilled at AGENT_CONNECTS_PER_SECOND, with the wait spread at random so that agents turned
+   * away together do not come back together.
+   */
+  admit(): number | null {
+    const rate = this.config.agentConnectsPerSecond;
+    const now = Date.now();
+    this.admission.tokens = Math.min(rate, this.admission.tokens + ((now - this.admission.at) / 1000) * rate);
+    this.admission.at = now;
+    if (this.admission.tokens >= 1) {
+      this.admission.tokens -= 1;
+      return null;
+    }
+    const backlog = Math.max(1, -this.admission.tokens / rate);
+    this.admission.tokens -= 1;
+    return 1 + Math.floor(Math.random() * Math.max(5, backlog * 2));
+  }
+
+  /** Whether this long-poll continues a session this node already serves (not a new connection). */
+  isPolling(agentId: string): boolean {
+    const at = this.lastPoll.get(agentId);
+    return at !== undefined && Date.now() - at < POLLER_PRESENT_MS;
+  }
+
+  heldAgentIds(): string[] {
+    return [...new Set([...this.sockets.keys(), ...this.pollWaiters.keys(), ...this.lastPoll.keys()])];
+  }
+
+  holds(agentId: string): boolean {
+    return this.sockets.has(agentId) || this.pollWaiters.has(agentId);
+  }
+
+  socketsByTransport(): Record<Transport, number> {
+    return { websocket: this.sockets.size, 'long-poll': [...this.lastPoll.keys()].filter((id) => !this.sockets.has(id)).length };
+  }
+
+  /**
+   * Sends a WebSocket agent what is waiting for it, or wakes its long-poll (which then asks
+   * itself). One delivery per agent at a time; a wake-up during one runs it once more after.
+   */
+  deliver(agentId: string) {
+    for (const wake of [...(this.pollWaiters.get(agentId) ?? [])]) wake();
+    const sockets = this.sockets.get(agentId);
+    if (!sockets?.size || !this.work) return;
+    const running = this.delivering.get(agentId);
+    if (running) {
+      running.again = true;
+      return;
+    }
+    const state = { again: true };
+    this.delivering.set(agentId, state);
+    void (async () => {
+      try {
+        while (state.again) {
+          state.again = false;
+          const connection = [...(this.sockets.get(agentId) ?? [])].at(-1);
+          if (!connection) break;
+          const messages = await this.work!.pending(agentId, connection.maxJobs, { claim: !this.draining });
+          for (const m of messages) connection.send(m);
+        }
+      } catch (err) {
+        this.logger.event('warn', 'delivering work to an agent failed; the periodic re-check will retry', { agentId, err: (err as Error).message }, 'AgentConnections');
+      } finally {
+        this.delivering.delete(agentId);
+      }
+    })();
   }
 
   statusMessage(agent: Agent): SignedEnvelope {
@@ -73,7 +176,7 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
     return !this.sockets.has(agentId);
   }
 
-  /** Resolves when the agent changes or after `ms`, whichever first; `signal` ends it early. */
+  /** Resolves when the agent changes, work arrives for it, or after `ms`, whichever first; `signal` ends it early. */
   waitForChange(agentId: string, ms: number, signal: AbortSignal): Promise<void> {
     this.lastPoll.set(agentId, Date.now());
     return new Promise((resolve) => {

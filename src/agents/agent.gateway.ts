@@ -4,7 +4,7 @@ import type { WebSocket } from 'ws';
 import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
-import { AGENT_PATHS, AgentHelloSchema, CLOSE_CODES, type ServerMessage } from '../protocol/messages';
+import { AGENT_PATHS, AgentMessageSchema, CLOSE_CODES, type ServerMessage } from '../protocol/messages';
 import type { Agent } from './agent.entity';
 import { AgentAuthService } from './agent-auth.service';
 import { type AgentConnection, AgentConnectionsService, refusal } from './agent-connections.service';
@@ -36,6 +36,10 @@ export class AgentGateway implements OnGatewayConnection {
     const early: string[] = [];
     const buffer = (data: Buffer) => early.push(data.toString());
     socket.on('message', buffer);
+    if (this.connections.draining) return socket.close(CLOSE_CODES.draining, 'NODE_DRAINING: this control-plane node is draining; connect to another');
+    // Admission comes before authentication, which costs a database write.
+    const wait = this.connections.admit();
+    if (wait !== null) return socket.close(CLOSE_CODES.rateLimited, `RATE_LIMITED: too many agents connecting at once; retry-after=${wait}`);
     let agent: Agent;
     try {
       agent = await this.auth.authenticate({ method: 'GET', path: req.url ?? '', headers: req.headers });
@@ -58,6 +62,7 @@ export class AgentGateway implements OnGatewayConnection {
   private serve(socket: WebSocket, agent: Agent, early: string[]) {
     const connection: AgentConnection = {
       transport: 'websocket',
+      maxJobs: 1,
       send: (message: ServerMessage) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(message)),
       close: (code, reason) => socket.close(code, reason),
     };
@@ -79,24 +84,38 @@ export class AgentGateway implements OnGatewayConnection {
       } catch {
         return socket.close(1007, 'BAD_REQUEST: messages must be JSON');
       }
-      const hello = AgentHelloSchema.safeParse(parsed);
-      if (!hello.success) {
-        this.logger.event('warn', 'agent sent an unknown message', { agentId: agent.id, issues: hello.error.issues.slice(0, 3) }, 'AgentGateway');
+      const message = AgentMessageSchema.safeParse(parsed);
+      if (!message.success) {
+        this.logger.event('warn', 'agent sent a message the server does not understand', { agentId: agent.id, issues: message.error.issues.slice(0, 3) }, 'AgentGateway');
+        const jobId = typeof (parsed as { jobId?: unknown })?.jobId === 'string' ? (parsed as { jobId: string }).jobId : null;
+        const problems = message.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`);
+        return connection.send({ type: 'server.error', jobId: jobId && /^[0-9a-f-]{36}$/i.test(jobId) ? jobId : null, code: 'BAD_MESSAGE', message: problems.join('; ') });
+      }
+      if (message.data.type !== 'agent.hello') {
+        if (!helloSeen) return socket.close(CLOSE_CODES.unauthenticated, 'BAD_REQUEST: send agent.hello first');
+        for (const reply of await this.connections.workAttached.handle(agent, [message.data])) connection.send(reply);
         return;
       }
       helloSeen = true;
-      const { hostname, os, arch, agentVersion, policy } = hello.data;
+      const { hostname, os, arch, agentVersion, policy, maxJobs } = message.data;
+      connection.maxJobs = maxJobs;
       await this.agents.markConnected(agent.id, this.connections.nodeId, 'websocket', { hostname, os, arch, agentVersion, policy });
       const fresh = await this.agents.findForAuthentication(agent.id);
       if (fresh) connection.send(this.connections.statusMessage(fresh));
+      if (fresh?.status === 'approved') this.connections.deliver(agent.id);
     };
-    socket.on('message', (data: Buffer) => void onMessage(data.toString()).catch((err: Error) => this.logger.event('error', 'agent message failed', { err: err.message }, 'AgentGateway')));
+    // One message at a time, in arrival order: log chunks and reports depend on it.
+    let queue = Promise.resolve();
+    const enqueue = (raw: string) => {
+      queue = queue.then(() => onMessage(raw)).catch((err: Error) => this.logger.event('error', 'agent message failed', { agentId: agent.id, err: err.message }, 'AgentGateway'));
+    };
+    socket.on('message', (data: Buffer) => enqueue(data.toString()));
     socket.on('close', () => {
       clearTimeout(helloTimer);
       clearInterval(pinger);
       if (this.connections.removeSocket(agent.id, connection)) void this.agents.markDisconnected(agent.id, this.connections.nodeId, null).catch(() => undefined);
     });
     this.connections.addSocket(agent.id, connection);
-    for (const raw of early) void onMessage(raw);
+    for (const raw of early) enqueue(raw);
   }
 }

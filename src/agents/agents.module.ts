@@ -3,7 +3,7 @@ import { AgentApiController } from './agent-api.controller';
 import { AgentApiService } from './agent-api.service';
 import { AgentAuthService } from './agent-auth.service';
 import { AgentConnectionsService } from './agent-connections.service';
-import { AgentEventsService } from './agent-events.service';
+import { ClusterEventsService } from './cluster-events.service';
 import { AgentGateway } from './agent.gateway';
 import { AgentsController } from './agents.controller';
 import { AgentsRepository } from './agents.repository';
@@ -19,7 +19,7 @@ import { ServerKeysService } from './server-keys.service';
     AgentsRepository,
     EnrollmentTokensRepository,
     ServerKeysService,
-    AgentEventsService,
+    ClusterEventsService,
     AgentAuthService,
     AgentConnectionsService,
     AgentsService,
@@ -27,5 +27,6 @@ import { ServerKeysService } from './server-keys.service';
     AgentApiService,
     AgentGateway,
   ],
+  exports: [ClusterEventsService, AgentConnectionsService, ServerKeysService, AgentsRepository],
 })
 export class AgentsModule {}

@@ -7,7 +7,7 @@ import { sha256Hex } from '../common/secrets';
 import { fingerprintOf, normalizeVerificationCode, publicKeyFromRaw, verificationCodeOf } from '../protocol/identity';
 import type { AgentStatus, EnrollRequest, EnrollResponse } from '../protocol/messages';
 import type { Agent } from './agent.entity';
-import { AgentEventsService } from './agent-events.service';
+import { ClusterEventsService } from './cluster-events.service';
 import { AgentsErrorCode, AgentsException } from './agents.exception';
 import { AgentsRepository } from './agents.repository';
 import type { ApproveAgentDto } from './dto/approve-agent.dto';
@@ -49,7 +49,7 @@ export class AgentsService {
     private readonly agents: AgentsRepository,
     private readonly tokens: EnrollmentTokensRepository,
     private readonly serverKeys: ServerKeysService,
-    private readonly events: AgentEventsService,
+    private readonly events: ClusterEventsService,
     private readonly audit: AuditService,
   ) {}
 

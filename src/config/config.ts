@@ -23,6 +23,15 @@ export interface CorralConfig {
   runMigrations: boolean;
   agentClockSkewSeconds: number;
   agentPingSeconds: number;
+  agentConnectsPerSecond: number;
+  jobLeaseSeconds: number;
+  jobOfferTimeoutSeconds: number;
+  jobDeliveryTimeoutSeconds: number;
+  jobCancelGraceSeconds: number;
+  jobLogMaxBytes: number;
+  jobRequerySeconds: number;
+  nodeHeartbeatSeconds: number;
+  nodeDeadAfterSeconds: number;
 }
 
 interface Variable<K extends keyof CorralConfig> {
@@ -111,6 +120,15 @@ export const VARIABLES = [
   { key: 'runMigrations', env: 'RUN_MIGRATIONS', default: 'true', unit: 'boolean', doc: 'apply pending migrations at start-up (under an advisory lock)', parse: boolean },
   { key: 'agentClockSkewSeconds', env: 'AGENT_CLOCK_SKEW_SECONDS', default: '300', unit: 'seconds', doc: 'largest clock difference accepted in a signed agent request; also how long its nonce is remembered', parse: integer(5, 3600) },
   { key: 'agentPingSeconds', env: 'AGENT_PING_SECONDS', default: '20', unit: 'seconds', doc: 'how often the control plane pings WebSocket agents; a silent connection is dropped after three missed pings', parse: integer(1, 300) },
+  { key: 'agentConnectsPerSecond', env: 'AGENT_CONNECTS_PER_SECOND', default: '500', unit: 'connections per second', doc: 'agent connections one node admits per second; beyond that agents get 429 with a jittered Retry-After, so a restart cannot cause a reconnect storm', parse: integer(1, 100000) },
+  { key: 'jobLeaseSeconds', env: 'JOB_LEASE_SECONDS', default: '60', unit: 'seconds', doc: "how long a running job survives without a heartbeat; then it becomes unknown (or is retried when its task is idempotent)", parse: integer(5, 3600) },
+  { key: 'jobOfferTimeoutSeconds', env: 'JOB_OFFER_TIMEOUT_SECONDS', default: '30', unit: 'seconds', doc: 'how long an offered job waits for the agent to accept before it is queued again', parse: integer(1, 3600) },
+  { key: 'jobDeliveryTimeoutSeconds', env: 'JOB_DELIVERY_TIMEOUT_SECONDS', default: '900', unit: 'seconds', doc: 'a job no agent accepted within this long fails, saying so', parse: integer(5, 604800) },
+  { key: 'jobCancelGraceSeconds', env: 'JOB_CANCEL_GRACE_SECONDS', default: '10', unit: 'seconds', doc: "between SIGTERM and SIGKILL when a job is cancelled", parse: integer(0, 3600) },
+  { key: 'jobLogMaxBytes', env: 'JOB_LOG_MAX_BYTES', default: '10485760', unit: 'bytes', doc: "largest log kept per job attempt; the rest is dropped behind a visible truncation marker", parse: integer(1024, 1073741824) },
+  { key: 'jobRequerySeconds', env: 'JOB_REQUERY_SECONDS', default: '15', unit: 'seconds', doc: 'how often a node re-checks for work it was not notified of (the backstop behind LISTEN/NOTIFY), and sweeps expired offers and leases', parse: integer(1, 600) },
+  { key: 'nodeHeartbeatSeconds', env: 'NODE_HEARTBEAT_SECONDS', default: '10', unit: 'seconds', doc: 'how often a control-plane node records that it is alive', parse: integer(1, 300) },
+  { key: 'nodeDeadAfterSeconds', env: 'NODE_DEAD_AFTER_SECONDS', default: '45', unit: 'seconds', doc: "a node silent this long is presumed dead: another node takes over its agents' presence", parse: integer(3, 3600) },
 ] as const satisfies readonly Variable<keyof CorralConfig>[];
 
 /**

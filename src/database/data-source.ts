@@ -12,9 +12,13 @@ import { User } from '../orgs/user.entity';
 import { Invitation } from '../orgs/invitation.entity';
 import { Membership } from '../orgs/membership.entity';
 import { Organization } from '../orgs/organization.entity';
+import { ServerNode } from '../nodes/server-node.entity';
+import { Job } from '../tasks/job.entity';
+import { LogChunk } from '../tasks/log-chunk.entity';
+import { Task } from '../tasks/task.entity';
 import { SnakeNamingStrategy } from './snake-naming.strategy';
 
-export const ENTITIES = [Organization, User, Membership, Invitation, Session, ApiKey, RateLimitBucket, AuditEvent, EnrollmentToken, Agent, AgentNonce, ServerSigningKey];
+export const ENTITIES = [Organization, User, Membership, Invitation, Session, ApiKey, RateLimitBucket, AuditEvent, EnrollmentToken, Agent, AgentNonce, ServerSigningKey, Task, Job, LogChunk, ServerNode];
 
 // Resolves to migrations/*.ts from the sources and dist/migrations/*.js once built.
 export const MIGRATIONS_GLOB = join(__dirname, '..', '..', 'migrations', '*.{ts,js}');

@@ -1,3 +1,4 @@
 export * from './identity';
 export * from './messages';
 export * from './masking';
+export * from './policy-check';

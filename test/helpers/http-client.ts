@@ -18,6 +18,11 @@ export class HttpClient {
     return client;
   }
 
+  /** The Cookie header this client would send. */
+  cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
   cookie(name: string): string | undefined {
     return this.cookies.get(name);
   }
@@ -39,7 +44,7 @@ export class HttpClient {
   async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResponse<T>> {
     const allHeaders: Record<string, string> = { ...this.defaultHeaders, ...headers };
     if (body !== undefined && !Object.keys(allHeaders).some((h) => h.toLowerCase() === 'content-type')) allHeaders['content-type'] = 'application/json';
-    if (this.cookies.size) allHeaders.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (this.cookies.size) allHeaders.cookie = this.cookieHeader();
     const res = await fetch(this.baseUrl + path, {
       method,
       headers: allHeaders,

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import WebSocket from 'ws';
 import { generateAgentKeyPair, privateKeyFromPem, publicKeyFromRaw, signRequest, verifyServerPayload, ENROLLMENT_SIGNER } from '../../src/protocol/identity';
-import { AGENT_PATHS, type EnrollResponse, PROTOCOL_VERSION, type ServerMessage, StatusPayloadSchema } from '../../src/protocol/messages';
+import { AGENT_PATHS, type AgentJobMessage, type EnrollResponse, PROTOCOL_VERSION, type ServerMessage, SignedPayloadSchema, StatusPayloadSchema } from '../../src/protocol/messages';
+import { waitFor } from './control-plane-process';
 import type { HttpResponse } from './http-client';
 
 /** An agent speaking the wire protocol from inside a test: signs requests with a real Ed25519 key. */
@@ -16,8 +17,11 @@ export class ProtocolAgent {
     readonly name = `host-${Math.random().toString(36).slice(2, 8)}`,
   ) {}
 
+  maxJobs = 1;
+  policy: Record<string, unknown> | null = null;
+
   hello() {
-    return { type: 'agent.hello' as const, v: PROTOCOL_VERSION, hostname: hostname(), os: 'linux', arch: 'x64', agentVersion: '0.1.0-test', policy: null };
+    return { type: 'agent.hello' as const, v: PROTOCOL_VERSION, hostname: hostname(), os: 'linux', arch: 'x64', agentVersion: '0.1.0-test', policy: this.policy, maxJobs: this.maxJobs };
   }
 
   async signedFetch(method: string, path: string, body?: unknown, opts: { agentId?: string; now?: number; headers?: Record<string, string> } = {}): Promise<HttpResponse> {
@@ -48,6 +52,19 @@ export class ProtocolAgent {
 
   poll(knownStatus: string | null) {
     return this.signedFetch('POST', AGENT_PATHS.poll, { ...this.hello(), knownStatus });
+  }
+
+  /** Job messages the long-polling way; the reply carries the server's answers. */
+  post(messages: AgentJobMessage[]) {
+    return this.signedFetch('POST', AGENT_PATHS.messages, { messages });
+  }
+
+  /** Verifies any server-signed message (status, offer, cancel) and returns its payload. */
+  open(message: ServerMessage) {
+    if (message.type !== 'signed') throw new Error(`not a signed message: ${message.type}`);
+    const key = this.serverKeys.find((k) => k.keyId === message.keyId);
+    if (!key || !verifyServerPayload(message.payload, message.signature, publicKeyFromRaw(key.publicKey))) throw new Error('server signature does not verify');
+    return SignedPayloadSchema.parse(JSON.parse(message.payload));
   }
 
   /** Verifies a server-signed message against the pinned keys and returns its payload. */
@@ -85,5 +102,20 @@ export class AgentSocket {
 
   close() {
     this.ws.close();
+  }
+
+  send(message: AgentJobMessage) {
+    this.ws.send(JSON.stringify(message));
+  }
+
+  /** Waits for a message that `match` accepts (returning something), searching from `from`. */
+  next<T>(what: string, match: (m: ServerMessage) => T | undefined | null | false, from = 0, timeoutMs = 10_000): Promise<NonNullable<T>> {
+    return waitFor(what, () => {
+      for (const m of this.messages.slice(from)) {
+        const r = match(m);
+        if (r) return r;
+      }
+      return undefined;
+    }, timeoutMs);
   }
 }

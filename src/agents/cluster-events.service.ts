@@ -1,0 +1,106 @@
+import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { EventEmitter } from 'node:events';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { CorralLogger } from '../common/logger';
+
+const CHANNEL = 'corral_events';
+// NOTIFY payloads are limited to 8000 bytes; lists of ids are sent in slices below that.
+const IDS_PER_NOTIFY = 150;
+
+/** What one node tells every node (itself included). Each only says "look again". */
+export type ClusterEvent =
+  | { kind: 'agent-changed'; agentId: string }
+  | { kind: 'jobs-ready'; agentIds: string[] }
+  | { kind: 'task-changed'; taskId: string }
+  | { kind: 'node-changed'; nodeId: string };
+
+const KINDS = new Set<ClusterEvent['kind']>(['agent-changed', 'jobs-ready', 'task-changed', 'node-changed']);
+
+/**
+ * Cross-node wake-ups over PostgreSQL LISTEN/NOTIFY. A notification only says "look again":
+ * receivers re-read what it names, so a lost or duplicated notification cannot leave stale
+ * state, and every receiver also re-checks on a timer. Emits each event under its kind, and
+ * `resync` after the listener had to reconnect (anything may have been missed).
+ */
+@Injectable()
+export class ClusterEventsService extends EventEmitter implements OnModuleInit, OnApplicationShutdown {
+  private listener: Client | undefined;
+  private closing = false;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly logger: CorralLogger,
+  ) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  async onModuleInit() {
+    await this.listen();
+  }
+
+  async onApplicationShutdown() {
+    this.closing = true;
+    await this.listener?.end().catch(() => undefined);
+  }
+
+  /** Call after the change commits. */
+  async agentChanged(agentId: string): Promise<void> {
+    await this.publish({ kind: 'agent-changed', agentId });
+  }
+
+  /** These agents have work they may be offered (new jobs, released jobs, cancellations). */
+  async jobsReady(agentIds: readonly string[]): Promise<void> {
+    const unique = [...new Set(agentIds)];
+    for (let i = 0; i < unique.length; i += IDS_PER_NOTIFY) await this.publish({ kind: 'jobs-ready', agentIds: unique.slice(i, i + IDS_PER_NOTIFY) });
+  }
+
+  async taskChanged(taskId: string): Promise<void> {
+    await this.publish({ kind: 'task-changed', taskId });
+  }
+
+  async nodeChanged(nodeId: string): Promise<void> {
+    await this.publish({ kind: 'node-changed', nodeId });
+  }
+
+  private async publish(event: ClusterEvent): Promise<void> {
+    await this.dataSource.query(`SELECT pg_notify($1, $2)`, [CHANNEL, JSON.stringify(event)]);
+  }
+
+  private async listen() {
+    const options = this.dataSource.driver.options as { url?: string };
+    const client = new Client({ connectionString: options.url, application_name: 'corral-listen' });
+    client.on('notification', (msg) => {
+      try {
+        const event = JSON.parse(msg.payload ?? '') as ClusterEvent;
+        if (!KINDS.has(event.kind)) throw new Error('unknown kind');
+        this.emit(event.kind, event);
+      } catch {
+        this.logger.event('warn', 'ignored a malformed cluster notification', { payload: msg.payload }, 'ClusterEvents');
+      }
+    });
+    client.on('error', (err) => {
+      this.logger.event('warn', 'cluster event listener lost its connection; reconnecting', { err: err.message }, 'ClusterEvents');
+      void this.reconnect();
+    });
+    await client.connect();
+    await client.query(`LISTEN ${CHANNEL}`);
+    this.listener = client;
+  }
+
+  private async reconnect() {
+    await this.listener?.end().catch(() => undefined);
+    this.listener = undefined;
+    for (let attempt = 0; !this.closing; attempt++) {
+      try {
+        await this.listen();
+        // Anything announced while we were deaf: every holder re-checks what it holds.
+        this.emit('resync');
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt) * Math.random()));
+      }
+    }
+  }
+}

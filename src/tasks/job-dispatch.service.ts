@@ -1,0 +1,256 @@
+import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { Agent } from '../agents/agent.entity';
+import { AgentConnectionsService, type AgentWork } from '../agents/agent-connections.service';
+import { ServerKeysService } from '../agents/server-keys.service';
+import { CorralLogger } from '../common/logger';
+import type { CorralConfig } from '../config/config';
+import { InjectConfig } from '../config/config.module';
+import { maskStep } from '../protocol/masking';
+import { type AgentJobMessage, type JobFinish, type JobLog, LOG_STREAMS, PROTOCOL_VERSION, type ServerMessage } from '../protocol/messages';
+import { type ClaimedJob, type JobRow, JobsRepository } from './jobs.repository';
+import { Announcements, TaskProgress } from './task-progress.service';
+
+// A cancellation already pushed to an agent is not pushed again sooner than this (heartbeat replies repeat it anyway).
+const CANCEL_RESEND_MS = 15_000;
+// An agent that said "busy" is not offered the job again for this long.
+const BUSY_RETRY_SECONDS = 5;
+
+/**
+ * The task engine's side of agent connections: what to offer an agent, what its job messages
+ * mean, and the sweeps that keep the queue honest (lapsed offers and leases, undeliverable
+ * jobs) on every node.
+ */
+@Injectable()
+export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicationShutdown {
+  private timers: NodeJS.Timeout[] = [];
+  private readonly cancelsSent = new Map<string, number>();
+  private sweeping = false;
+
+  constructor(
+    @InjectConfig() private readonly config: CorralConfig,
+    private readonly dataSource: DataSource,
+    private readonly jobs: JobsRepository,
+    private readonly progress: TaskProgress,
+    private readonly connections: AgentConnectionsService,
+    private readonly serverKeys: ServerKeysService,
+    private readonly logger: CorralLogger,
+  ) {}
+
+  onModuleInit() {
+    this.connections.attachWork(this);
+    this.timers.push(setInterval(() => void this.sweep(), this.config.jobRequerySeconds * 1000).unref());
+  }
+
+  onApplicationShutdown() {
+    for (const t of this.timers) clearInterval(t);
+  }
+
+  async pending(agentId: string, maxJobs: number, options: { claim: boolean }): Promise<ServerMessage[]> {
+    const messages: ServerMessage[] = [];
+    if (options.claim) {
+      const claimed = await this.jobs.claimOffers(agentId, maxJobs, this.connections.nodeId, this.config.jobOfferTimeoutSeconds);
+      for (const job of claimed) messages.push(this.offer(agentId, job));
+    }
+    const now = Date.now();
+    for (const c of await this.jobs.findCancelRequested(agentId)) {
+      const key = `${c.id}:${c.attempt}`;
+      if (now - (this.cancelsSent.get(key) ?? 0) < CANCEL_RESEND_MS) continue;
+      this.cancelsSent.set(key, now);
+      messages.push(this.cancel(agentId, c.id, c.attempt));
+    }
+    return messages;
+  }
+
+  async handle(agent: Agent, messages: AgentJobMessage[]): Promise<ServerMessage[]> {
+    const replies: ServerMessage[] = [];
+    const out = new Announcements();
+    for (const message of messages) {
+      const reply = await this.handleOne(agent, message, out);
+      for (const r of reply) {
+        // A run of log chunks needs only the last acknowledgement per job.
+        const last = replies.at(-1);
+        if (r.type === 'server.job.logAck' && last?.type === 'server.job.logAck' && last.jobId === r.jobId) replies.pop();
+        replies.push(r);
+      }
+    }
+    await this.progress.announce(out);
+    return replies;
+  }
+
+  private offer(agentId: string, job: ClaimedJob): ServerMessage {
+    return this.serverKeys.sign({
+      type: 'server.job.offer',
+      v: PROTOCOL_VERSION,
+      agentId,
+      jobId: job.id,
+      attempt: job.attempt,
+      taskId: job.taskId,
+      organizationId: job.organizationId,
+      name: job.name,
+      kind: job.kind,
+      script: { syntax: job.scriptSyntax, body: job.scriptBody },
+      timeoutSeconds: job.timeoutSeconds,
+      sensitiveValues: job.sensitiveValues,
+      issuedAt: Date.now(),
+    });
+  }
+
+  private cancel(agentId: string, jobId: string, attempt: number): ServerMessage {
+    return this.serverKeys.sign({
+      type: 'server.job.cancel',
+      v: PROTOCOL_VERSION,
+      agentId,
+      jobId,
+      attempt,
+      reason: 'the task was cancelled',
+      graceSeconds: this.config.jobCancelGraceSeconds,
+      issuedAt: Date.now(),
+    });
+  }
+
+  private gone(jobId: string, attempt: number, reason: string): ServerMessage {
+    return { type: 'server.job.gone', jobId, attempt, reason };
+  }
+
+  private async handleOne(agent: Agent, m: AgentJobMessage, out: Announcements): Promise<ServerMessage[]> {
+    if (m.type === 'agent.job.heartbeat') return this.heartbeat(agent, m.jobs);
+    return this.dataSource.transaction(async (em) => {
+      const job = await this.jobs.lockJob(em, m.jobId, agent.id);
+      if (!job) return [this.gone(m.jobId, m.attempt, 'no such job for this agent')];
+      if (job.attempt !== m.attempt) {
+        // A report about an earlier attempt: acknowledge it so the agent stops sending, act on nothing.
+        if (m.type === 'agent.job.finish') return [{ type: 'server.job.finishAck', jobId: m.jobId, attempt: m.attempt }];
+        return [this.gone(m.jobId, m.attempt, `attempt ${m.attempt} was superseded by attempt ${job.attempt}`)];
+      }
+      switch (m.type) {
+        case 'agent.job.accept':
+          return this.accept(em, agent, job, out);
+        case 'agent.job.refuse':
+          return this.refuse(em, agent, job, m.reason, m.message, out);
+        case 'agent.job.log':
+          out.tasks.add(job.taskId); // live followers read the new lines
+          return this.log(em, job, m);
+        case 'agent.job.finish':
+          return this.finish(em, agent, job, m, out);
+      }
+    });
+  }
+
+  private async accept(em: EntityManager, agent: Agent, job: JobRow, out: Announcements): Promise<ServerMessage[]> {
+    const start: ServerMessage = { type: 'server.job.start', jobId: job.id, attempt: job.attempt, leaseSeconds: this.config.jobLeaseSeconds };
+    if (job.state === 'running') return [start]; // the first start was lost on the way
+    if (job.state !== 'offered') return [this.gone(job.id, job.attempt, job.state === 'cancelled' ? 'the task was cancelled before the job started' : `the job is ${job.state}`)];
+    if (!(await this.jobs.markRunning(em, job.id, job.attempt, this.config.jobLeaseSeconds)))
+      return [this.gone(job.id, job.attempt, `agent "${agent.name}" is not approved; it may not start work`)];
+    await this.progress.settle(em, job.taskId, out);
+    return [start];
+  }
+
+  private async refuse(em: EntityManager, agent: Agent, job: JobRow, reason: 'policy' | 'busy' | 'invalid', message: string, out: Announcements): Promise<ServerMessage[]> {
+    if (job.state !== 'offered') return [];
+    if (reason === 'busy') {
+      await this.jobs.requeueOffer(em, job.id, job.attempt, BUSY_RETRY_SECONDS);
+      return [];
+    }
+    const why = reason === 'policy' ? `agent "${agent.name}" refused the job: its local policy forbids it (${message})` : `agent "${agent.name}" could not run the job: ${message}`;
+    await this.jobs.finish(em, job.id, job.attempt, ['offered'], { state: 'failed', message: why });
+    await this.progress.settle(em, job.taskId, out);
+    return [];
+  }
+
+  private async heartbeat(agent: Agent, reported: { jobId: string; attempt: number }[]): Promise<ServerMessage[]> {
+    const renewed = await this.jobs.renewLeases(agent.id, reported, this.config.jobLeaseSeconds);
+    const alive = new Set(renewed.map((r) => `${r.id}:${r.attempt}`));
+    const replies: ServerMessage[] = renewed.filter((r) => r.cancelRequested).map((r) => this.cancel(agent.id, r.id, r.attempt));
+    for (const r of reported) if (!alive.has(`${r.jobId}:${r.attempt}`)) replies.push(this.gone(r.jobId, r.attempt, 'the control plane no longer expects this job to run'));
+    return replies;
+  }
+
+  private async log(em: EntityManager, job: JobRow, m: JobLog): Promise<ServerMessage[]> {
+    const ack = (nextSeq: number): ServerMessage[] => [{ type: 'server.job.logAck', jobId: job.id, attempt: job.attempt, nextSeq }];
+    if (m.seq !== job.nextLogSeq) return ack(job.nextLogSeq); // a duplicate, or a gap the agent must fill first
+    const carry = { ...job.maskCarry };
+    const step = maskStep(carry[m.stream] ?? '', m.text, job.sensitiveValues);
+    carry[m.stream] = step.carry;
+    await this.store(em, job, m.seq + 1, [{ stream: m.stream, text: step.emit }], carry);
+    return ack(m.seq + 1);
+  }
+
+  private async finish(em: EntityManager, agent: Agent, job: JobRow, m: JobFinish, out: Announcements): Promise<ServerMessage[]> {
+    const ack: ServerMessage = { type: 'server.job.finishAck', jobId: job.id, attempt: job.attempt };
+    if (job.nextLogSeq < m.logChunks) return [{ type: 'server.job.logAck', jobId: job.id, attempt: job.attempt, nextSeq: job.nextLogSeq }];
+    if (!['offered', 'running', 'unknown'].includes(job.state)) return [ack];
+    // What was held back in case it began a sensitive value is released now, masked.
+    const tails = LOG_STREAMS.map((stream) => ({ stream, text: maskStep(job.maskCarry[stream] ?? '', '', job.sensitiveValues, true).emit }));
+    await this.store(em, job, job.nextLogSeq, tails, {});
+    const signal = m.signal ? ` (${m.signal})` : '';
+    const message = m.message ?? (m.outcome === 'failed' && m.exitCode !== null ? `exit code ${m.exitCode}` : m.outcome === 'failed' ? `killed${signal}` : null);
+    await this.jobs.finish(em, job.id, job.attempt, ['offered', 'running', 'unknown'], { state: m.outcome, exitCode: m.exitCode, signal: m.signal, message });
+    await this.progress.settle(em, job.taskId, out);
+    out.agents.add(agent.id); // a slot is free: offer the agent its next job
+    return [ack];
+  }
+
+  /** Stores masked pieces under the per-attempt size cap, with one visible marker where it cut. */
+  private async store(em: EntityManager, job: JobRow, nextSeq: number, pieces: { stream: JobLog['stream']; text: string }[], carry: Record<string, string>) {
+    let bytes = job.logBytes;
+    let truncated = job.logTruncated;
+    const kept: typeof pieces = [];
+    for (const piece of pieces) {
+      if (truncated || !piece.text) continue;
+      const size = Buffer.byteLength(piece.text);
+      if (bytes + size <= this.config.jobLogMaxBytes) {
+        kept.push(piece);
+        bytes += size;
+        continue;
+      }
+      const room = Math.max(0, this.config.jobLogMaxBytes - bytes);
+      const head = Buffer.from(piece.text).subarray(0, room).toString('utf8').replace(/\uFFFD$/, '');
+      if (head) kept.push({ stream: piece.stream, text: head });
+      kept.push({ stream: 'system', text: `\n[corral] log truncated: this job's output passed ${this.config.jobLogMaxBytes} bytes (JOB_LOG_MAX_BYTES); the rest was not kept\n` });
+      bytes += Buffer.byteLength(head);
+      truncated = true;
+    }
+    await this.jobs.appendLog(em, job, nextSeq, kept, { nextLogSeq: nextSeq, logBytes: bytes, logTruncated: truncated, maskCarry: carry });
+  }
+
+  /** Lapsed offers and leases, undeliverable jobs, and work nobody was told about; every node runs it. */
+  async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    const out = new Announcements();
+    try {
+      for (const agentId of await this.jobs.expireOffers()) out.agents.add(agentId);
+      for (const lapsed of await this.jobs.findLapsedLeases()) {
+        await this.dataSource.transaction(async (em) => {
+          const job = await this.jobs.lockJob(em, lapsed.id, null);
+          if (!job) return;
+          const lease = `no heartbeat from the agent for ${this.config.jobLeaseSeconds} s`;
+          const retried =
+            lapsed.idempotent && lapsed.attempt < lapsed.maxAttempts && (await this.jobs.retry(em, lapsed.id, `attempt ${lapsed.attempt} lost (${lease}); retrying, as the task is idempotent`));
+          if (retried) out.agents.add(lapsed.agentId);
+          else if (!(await this.jobs.markLost(em, lapsed.id, `${lease}: the agent may be gone, and whether the job finished is unknown; it was not run again`))) return;
+          await this.progress.settle(em, job.taskId, out);
+        });
+      }
+      for (const stuck of await this.jobs.findUndelivered(this.config.jobDeliveryTimeoutSeconds)) {
+        await this.dataSource.transaction(async (em) => {
+          const job = await this.jobs.lockJob(em, stuck.id, null);
+          if (!job) return;
+          const why = `no approved agent accepted the job within ${this.config.jobDeliveryTimeoutSeconds} s (JOB_DELIVERY_TIMEOUT_SECONDS); is the agent connected?`;
+          if (await this.jobs.finish(em, job.id, job.attempt, ['queued'], { state: 'failed', message: why })) await this.progress.settle(em, job.taskId, out);
+        });
+      }
+      await this.progress.announce(out);
+      // The backstop: agents held here with work nobody announced (a lost notification).
+      for (const agentId of await this.jobs.agentsWithClaimableJobs(this.connections.heldAgentIds())) this.connections.deliver(agentId);
+      const now = Date.now();
+      for (const [key, at] of this.cancelsSent) if (now - at > CANCEL_RESEND_MS) this.cancelsSent.delete(key);
+    } catch (err) {
+      this.logger.event('warn', 'job sweep failed; the next one retries', { err: (err as Error).message }, 'JobDispatch');
+    } finally {
+      this.sweeping = false;
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import { Column, CreateDateColumn, Entity, Index, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
+import { Agent } from '../agents/agent.entity';
+import type { JobState } from './task-states';
+import { Task } from './task.entity';
+
+/** One agent's part of a task. Only queued, offered and running rows are hot; finished ones stay out of every queue index. */
+@Entity('jobs')
+@Index(['taskId'])
+@Index(['agentId', 'createdAt'])
+// Serves claims: only rows an agent could be offered right now.
+@Index('IDX_jobs_claimable', ['agentId', 'createdAt'], { where: `state = 'queued' AND ready` })
+// Serves the sweeper: offers and leases that may lapse.
+@Index('IDX_jobs_leased', ['leaseExpiresAt'], { where: `state IN ('offered', 'running')` })
+// Serves an agent's busy count and its cancellations: only the jobs it holds now.
+@Index('IDX_jobs_held_by_agent', ['agentId'], { where: `state IN ('offered', 'running')` })
+// Serves delivery timeouts and the backstop re-query.
+@Index('IDX_jobs_waiting', ['queuedAt'], { where: `state = 'queued' AND ready` })
+export class Job {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ type: 'uuid' })
+  taskId: string;
+
+  @ManyToOne(() => Task, { onDelete: 'CASCADE' })
+  task: Relation<Task>;
+
+  @Column({ type: 'uuid' })
+  organizationId: string;
+
+  @Column({ type: 'uuid' })
+  agentId: string;
+
+  @ManyToOne(() => Agent, { onDelete: 'CASCADE' })
+  agent: Relation<Agent>;
+
+  @Column({ type: 'text' })
+  state: JobState;
+
+  @Column({ type: 'int', default: 1 })
+  attempt: number;
+
+  // False while the task waits behind another on its concurrency key.
+  @Column({ type: 'boolean' })
+  ready: boolean;
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt: Date;
+
+  // When the job last became claimable: the delivery timeout counts from here.
+  @Column({ type: 'timestamptz', nullable: true })
+  queuedAt: Date | null;
+
+  // Not offered before this (an agent that said "busy" is not asked again at once).
+  @Column({ type: 'timestamptz', default: () => 'now()' })
+  availableAt: Date;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  offeredAt: Date | null;
+
+  @Column({ type: 'text', nullable: true })
+  offeredByNode: string | null;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  leaseExpiresAt: Date | null;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  startedAt: Date | null;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  finishedAt: Date | null;
+
+  @Column({ type: 'int', nullable: true })
+  exitCode: number | null;
+
+  @Column({ type: 'text', nullable: true })
+  signal: string | null;
+
+  // Why the job ended the way it did, in words (refused by policy, lease lapsed, ...).
+  @Column({ type: 'text', nullable: true })
+  message: string | null;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  cancelRequestedAt: Date | null;
+
+  // Log bookkeeping for the current attempt: the next chunk expected, bytes kept, and the end
+  // of the output held back per stream because it may begin a sensitive value.
+  @Column({ type: 'int', default: 0 })
+  nextLogSeq: number;
+
+  @Column({ type: 'bigint', default: 0, transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
+  logBytes: number;
+
+  @Column({ type: 'boolean', default: false })
+  logTruncated: boolean;
+
+  @Column({ type: 'jsonb', default: () => `'{}'::jsonb` })
+  maskCarry: Record<string, string>;
+}

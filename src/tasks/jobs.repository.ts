@@ -1,0 +1,268 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { JobKind, JobOutcome, LogStream, ScriptSyntax } from '../protocol/messages';
+import type { JobState } from './task-states';
+
+/** What a claim hands over: everything the offer to the agent needs. */
+export interface ClaimedJob {
+  id: string;
+  taskId: string;
+  organizationId: string;
+  attempt: number;
+  name: string;
+  kind: JobKind;
+  scriptSyntax: ScriptSyntax;
+  scriptBody: string;
+  timeoutSeconds: number;
+  sensitiveValues: string[];
+}
+
+export interface JobRow {
+  id: string;
+  taskId: string;
+  agentId: string;
+  state: JobState;
+  attempt: number;
+  nextLogSeq: number;
+  logBytes: number;
+  logTruncated: boolean;
+  maskCarry: Record<string, string>;
+  cancelRequestedAt: Date | null;
+  sensitiveValues: string[];
+}
+
+export interface CancelRow {
+  id: string;
+  attempt: number;
+  agentId: string;
+}
+
+const JOB_ROW = `j.id, j.task_id AS "taskId", j.agent_id AS "agentId", j.state, j.attempt, j.next_log_seq AS "nextLogSeq",
+  j.log_bytes::float8 AS "logBytes", j.log_truncated AS "logTruncated", j.mask_carry AS "maskCarry", j.cancel_requested_at AS "cancelRequestedAt"`;
+
+function rowsOf<T>(result: unknown): T[] {
+  // em.query returns [rows, count] for UPDATE … RETURNING and rows for SELECT.
+  return (Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result) as T[];
+}
+
+/**
+ * The queue, in SQL. Every statement that moves a job names the state it expects, so a race
+ * loses cleanly; claims skip rows another node holds instead of waiting for them.
+ */
+@Injectable()
+export class JobsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Offers an approved agent as many of its claimable jobs as it has free slots, oldest first,
+   * in one statement (served by IDX_jobs_claimable). The offer lapses after `offerSeconds`.
+   */
+  async claimOffers(agentId: string, maxJobs: number, nodeId: string, offerSeconds: number): Promise<ClaimedJob[]> {
+    const result = await this.dataSource.query(
+      `WITH busy AS (
+         SELECT count(*)::int AS n FROM jobs WHERE agent_id = $1 AND state IN ('offered', 'running')
+       ), picked AS (
+         SELECT j.id FROM jobs j JOIN agents a ON a.id = j.agent_id AND a.status = 'approved'
+          WHERE j.agent_id = $1 AND j.state = 'queued' AND j.ready AND j.available_at <= now()
+          ORDER BY j.created_at
+          LIMIT GREATEST(0, $2 - (SELECT n FROM busy))
+          FOR UPDATE OF j SKIP LOCKED
+       )
+       UPDATE jobs SET state = 'offered', offered_at = now(), offered_by_node = $3, lease_expires_at = now() + make_interval(secs => $4)
+         FROM picked, tasks t
+        WHERE jobs.id = picked.id AND t.id = jobs.task_id
+       RETURNING jobs.id, jobs.task_id AS "taskId", jobs.organization_id AS "organizationId", jobs.attempt, t.name, t.kind,
+                 t.script_syntax AS "scriptSyntax", t.script_body AS "scriptBody", t.timeout_seconds AS "timeoutSeconds",
+                 t.sensitive_values AS "sensitiveValues"`,
+      [agentId, maxJobs, nodeId, offerSeconds],
+    );
+    return rowsOf<ClaimedJob>(result);
+  }
+
+  /** Running jobs of the agent whose cancellation was asked for and must be (re)sent. */
+  async findCancelRequested(agentId: string): Promise<CancelRow[]> {
+    return this.dataSource.query(`SELECT id, attempt, agent_id AS "agentId" FROM jobs WHERE agent_id = $1 AND state = 'running' AND cancel_requested_at IS NOT NULL`, [agentId]);
+  }
+
+  /** Which of these agents have a job they could be offered now: the backstop behind NOTIFY. */
+  async agentsWithClaimableJobs(agentIds: string[]): Promise<string[]> {
+    if (!agentIds.length) return [];
+    const rows = await this.dataSource.query<{ agentId: string }[]>(
+      `SELECT DISTINCT agent_id AS "agentId" FROM jobs WHERE state = 'queued' AND ready AND available_at <= now() AND agent_id = ANY($1::uuid[])`,
+      [agentIds],
+    );
+    return rows.map((r) => r.agentId);
+  }
+
+  /**
+   * Locks the job's task, then the job, in that order (every path that changes a task's jobs
+   * takes the task first, so two of them cannot deadlock). Null when the job is not this agent's.
+   */
+  async lockJob(em: EntityManager, jobId: string, agentId: string | null): Promise<JobRow | null> {
+    const task = await em.query<{ taskId: string }[]>(
+      `SELECT t.id AS "taskId" FROM tasks t JOIN jobs j ON j.task_id = t.id WHERE j.id = $1 AND ($2::uuid IS NULL OR j.agent_id = $2) FOR UPDATE OF t`,
+      [jobId, agentId],
+    );
+    if (!task.length) return null;
+    const rows = await em.query<JobRow[]>(
+      `SELECT ${JOB_ROW}, t.sensitive_values AS "sensitiveValues" FROM jobs j JOIN tasks t ON t.id = j.task_id WHERE j.id = $1 FOR UPDATE OF j`,
+      [jobId],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** offered → running under a lease: the agent may start the job now. */
+  async markRunning(em: EntityManager, jobId: string, attempt: number, leaseSeconds: number): Promise<boolean> {
+    // The agent's approval is checked here too, at the moment work starts, whatever the offer said.
+    const result = await em.query(
+      `UPDATE jobs SET state = 'running', started_at = now(), lease_expires_at = now() + make_interval(secs => $3)
+        WHERE id = $1 AND attempt = $2 AND state = 'offered' AND EXISTS (SELECT 1 FROM agents a WHERE a.id = jobs.agent_id AND a.status = 'approved')
+       RETURNING id`,
+      [jobId, attempt, leaseSeconds],
+    );
+    return rowsOf(result).length > 0;
+  }
+
+  /** The agent will not take the offer now: back to the queue, not offered again for `delaySeconds`. */
+  async requeueOffer(em: EntityManager, jobId: string, attempt: number, delaySeconds: number): Promise<boolean> {
+    const result = await em.query(
+      `UPDATE jobs SET state = 'queued', offered_at = NULL, offered_by_node = NULL, lease_expires_at = NULL, available_at = now() + make_interval(secs => $3)
+        WHERE id = $1 AND attempt = $2 AND state = 'offered' RETURNING id`,
+      [jobId, attempt, delaySeconds],
+    );
+    return rowsOf(result).length > 0;
+  }
+
+  /** Ends a job from one of the `from` states; false when it was elsewhere (a lost race). */
+  async finish(
+    em: EntityManager,
+    jobId: string,
+    attempt: number,
+    from: readonly JobState[],
+    outcome: { state: JobOutcome | 'failed' | 'cancelled'; exitCode?: number | null; signal?: string | null; message: string | null },
+  ): Promise<boolean> {
+    const result = await em.query(
+      `UPDATE jobs SET state = $4, exit_code = $5, signal = $6, message = $7, finished_at = now(), lease_expires_at = NULL
+        WHERE id = $1 AND attempt = $2 AND state = ANY($3::text[]) RETURNING id`,
+      [jobId, attempt, from, outcome.state, outcome.exitCode ?? null, outcome.signal ?? null, outcome.message],
+    );
+    return rowsOf(result).length > 0;
+  }
+
+  /**
+   * Renews the leases of the agent's running jobs it still reports. A job marked unknown
+   * because its lease lapsed comes back to running: the agent was alive after all.
+   */
+  async renewLeases(agentId: string, jobs: { jobId: string; attempt: number }[], leaseSeconds: number): Promise<{ id: string; attempt: number; cancelRequested: boolean }[]> {
+    if (!jobs.length) return [];
+    const result = await this.dataSource.query(
+      `UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $4), state = 'running', message = CASE WHEN state = 'unknown' THEN NULL ELSE message END
+        FROM unnest($2::uuid[], $3::int[]) AS r(id, attempt)
+        WHERE jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.agent_id = $1 AND jobs.state IN ('running', 'unknown')
+       RETURNING jobs.id, jobs.attempt, jobs.cancel_requested_at IS NOT NULL AS "cancelRequested"`,
+      [agentId, jobs.map((j) => j.jobId), jobs.map((j) => j.attempt), leaseSeconds],
+    );
+    return rowsOf(result);
+  }
+
+  /** Stores one chunk (already masked) and moves the expected sequence on. */
+  async appendLog(
+    em: EntityManager,
+    job: { id: string; taskId: string; attempt: number },
+    seq: number,
+    pieces: { stream: LogStream; text: string }[],
+    state: { nextLogSeq: number; logBytes: number; logTruncated: boolean; maskCarry: Record<string, string> },
+  ): Promise<void> {
+    // Several pieces (a flushed carry, a truncation marker) may share one agent sequence number;
+    // stored chunks are numbered on their own, so each keeps the order it was written in.
+    for (const piece of pieces) {
+      if (!piece.text) continue;
+      await em.query(
+        `INSERT INTO log_chunks (job_id, attempt, seq, task_id, stream, text)
+         VALUES ($1, $2, (SELECT COALESCE(max(seq) + 1, 0) FROM log_chunks WHERE job_id = $1 AND attempt = $2), $3, $4, $5)`,
+        [job.id, job.attempt, job.taskId, piece.stream, piece.text],
+      );
+    }
+    await em.query(`UPDATE jobs SET next_log_seq = $3, log_bytes = $4, log_truncated = $5, mask_carry = $6 WHERE id = $1 AND attempt = $2`, [
+      job.id,
+      job.attempt,
+      seq,
+      state.logBytes,
+      state.logTruncated,
+      JSON.stringify(state.maskCarry),
+    ]);
+  }
+
+  /** Offers nobody accepted in time go back to the queue. Returns the agents to offer them again. */
+  async expireOffers(): Promise<string[]> {
+    const result = await this.dataSource.query(
+      `UPDATE jobs SET state = 'queued', offered_at = NULL, offered_by_node = NULL, lease_expires_at = NULL
+        WHERE id IN (SELECT id FROM jobs WHERE state = 'offered' AND lease_expires_at < now() LIMIT 1000 FOR UPDATE SKIP LOCKED)
+       RETURNING agent_id AS "agentId"`,
+    );
+    return [...new Set(rowsOf<{ agentId: string }>(result).map((r) => r.agentId))];
+  }
+
+  /** Running jobs whose agent stopped renewing the lease (served by IDX_jobs_leased). */
+  async findLapsedLeases(limit = 500): Promise<{ id: string; agentId: string; idempotent: boolean; attempt: number; maxAttempts: number }[]> {
+    return this.dataSource.query(
+      `SELECT j.id, j.agent_id AS "agentId", t.idempotent, j.attempt, t.max_attempts AS "maxAttempts"
+         FROM jobs j JOIN tasks t ON t.id = j.task_id
+        WHERE j.state = 'running' AND j.lease_expires_at < now() ORDER BY j.lease_expires_at LIMIT $1`,
+      [limit],
+    );
+  }
+
+  /** Claimable jobs that waited longer than the delivery timeout (served by IDX_jobs_waiting). */
+  async findUndelivered(timeoutSeconds: number, limit = 500): Promise<{ id: string; agentId: string }[]> {
+    return this.dataSource.query(
+      `SELECT id, agent_id AS "agentId" FROM jobs WHERE state = 'queued' AND ready AND queued_at < now() - make_interval(secs => $1) ORDER BY queued_at LIMIT $2`,
+      [timeoutSeconds, limit],
+    );
+  }
+
+  /** A lapsed lease on an idempotent task: run it again as the next attempt, with a fresh log. */
+  async retry(em: EntityManager, jobId: string, message: string): Promise<boolean> {
+    const result = await em.query(
+      `UPDATE jobs SET state = 'queued', attempt = attempt + 1, queued_at = now(), available_at = now(), offered_at = NULL, offered_by_node = NULL,
+              lease_expires_at = NULL, started_at = NULL, next_log_seq = 0, log_bytes = 0, log_truncated = false, mask_carry = '{}'::jsonb, message = $2
+        WHERE id = $1 AND state = 'running' AND lease_expires_at < now() RETURNING id`,
+      [jobId, message],
+    );
+    return rowsOf(result).length > 0;
+  }
+
+  /** A lapsed lease: nobody knows whether the job finished, so it is not retried. */
+  async markLost(em: EntityManager, jobId: string, message: string): Promise<boolean> {
+    const result = await em.query(
+      `UPDATE jobs SET state = 'unknown', message = $2, lease_expires_at = NULL WHERE id = $1 AND state = 'running' AND lease_expires_at < now() RETURNING id`,
+      [jobId, message],
+    );
+    return rowsOf(result).length > 0;
+  }
+
+  /** Cancels what has not started and flags what runs; returns the agents that must be told. */
+  async cancelForTask(em: EntityManager, taskId: string, message: string): Promise<{ running: CancelRow[] }> {
+    await em.query(
+      `UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL, message = $2 WHERE task_id = $1 AND state IN ('queued', 'offered')`,
+      [taskId, message],
+    );
+    const result = await em.query(
+      `UPDATE jobs SET cancel_requested_at = COALESCE(cancel_requested_at, now()) WHERE task_id = $1 AND state = 'running' RETURNING id, attempt, agent_id AS "agentId"`,
+      [taskId],
+    );
+    return { running: rowsOf<CancelRow>(result) };
+  }
+
+  async statesOfTask(em: EntityManager, taskId: string): Promise<JobState[]> {
+    const rows = await em.query<{ state: JobState }[]>(`SELECT state FROM jobs WHERE task_id = $1`, [taskId]);
+    return rows.map((r) => r.state);
+  }
+
+  /** Jobs of these tasks become claimable (their task reached the front of its concurrency key). */
+  async release(em: EntityManager, taskIds: string[]): Promise<string[]> {
+    if (!taskIds.length) return [];
+    const result = await em.query(`UPDATE jobs SET ready = true, queued_at = now() WHERE task_id = ANY($1::uuid[]) AND state = 'queued' AND NOT ready RETURNING agent_id AS "agentId"`, [taskIds]);
+    return [...new Set(rowsOf<{ agentId: string }>(result).map((r) => r.agentId))];
+  }
+}

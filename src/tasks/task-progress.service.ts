@@ -1,0 +1,36 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { ClusterEventsService } from '../agents/cluster-events.service';
+import { JobsRepository } from './jobs.repository';
+import { type TaskChange, TasksRepository } from './tasks.repository';
+
+/** What changed in one transaction, to announce once it commits. */
+export class Announcements {
+  readonly tasks = new Set<string>();
+  readonly agents = new Set<string>();
+}
+
+/**
+ * Keeps a task in step with its jobs: every job transition is followed by `settle` in the same
+ * transaction, and by `announce` after it commits, so followers and other nodes look again.
+ */
+@Injectable()
+export class TaskProgress {
+  constructor(
+    private readonly tasks: TasksRepository,
+    private readonly jobs: JobsRepository,
+    private readonly events: ClusterEventsService,
+  ) {}
+
+  async settle(em: EntityManager, taskId: string, out: Announcements): Promise<TaskChange> {
+    const change = await this.tasks.recompute(em, taskId);
+    out.tasks.add(taskId);
+    for (const agentId of await this.jobs.release(em, change.released)) out.agents.add(agentId);
+    return change;
+  }
+
+  async announce(out: Announcements): Promise<void> {
+    if (out.agents.size) await this.events.jobsReady([...out.agents]);
+    for (const taskId of out.tasks) await this.events.taskChanged(taskId);
+  }
+}

@@ -1,0 +1,76 @@
+import { Column, CreateDateColumn, Entity, Index, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
+import { Organization } from '../orgs/organization.entity';
+import type { JobKind, ScriptSyntax } from '../protocol/messages';
+import type { TaskState } from './task-states';
+
+@Entity('tasks')
+@Index(['organizationId', 'createdAt'])
+// Finding the task that holds a concurrency key looks only at unfinished tasks.
+@Index('IDX_tasks_active_concurrency_key', ['organizationId', 'concurrencyKey', 'createdAt'], { where: `concurrency_key IS NOT NULL AND state IN ('queued', 'running', 'cancelling')` })
+@Index('IDX_tasks_blocked_by', ['blockedBy'], { where: 'blocked_by IS NOT NULL' })
+export class Task {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ type: 'uuid' })
+  organizationId: string;
+
+  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
+  organization: Relation<Organization>;
+
+  @Column({ type: 'text' })
+  name: string;
+
+  @Column({ type: 'text' })
+  kind: JobKind;
+
+  @Column({ type: 'text' })
+  state: TaskState;
+
+  @Column({ type: 'text' })
+  scriptSyntax: ScriptSyntax;
+
+  @Column({ type: 'text' })
+  scriptBody: string;
+
+  @Column({ type: 'int' })
+  timeoutSeconds: number;
+
+  @Column({ type: 'text', nullable: true })
+  concurrencyKey: string | null;
+
+  // The task ahead of this one on its concurrency key; its jobs are not claimable until it ends.
+  @Column({ type: 'uuid', nullable: true })
+  blockedBy: string | null;
+
+  @Column({ type: 'boolean', default: false })
+  idempotent: boolean;
+
+  @Column({ type: 'int', default: 1 })
+  maxAttempts: number;
+
+  // Masked out of the logs; never returned by the API, and cleared once the task ends.
+  @Column({ type: 'text', array: true, default: '{}' })
+  sensitiveValues: string[];
+
+  @Column({ type: 'uuid', nullable: true })
+  createdBy: string | null;
+
+  @Column({ type: 'text' })
+  createdByLabel: string;
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt: Date;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  startedAt: Date | null;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  finishedAt: Date | null;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  cancelRequestedAt: Date | null;
+
+  @Column({ type: 'text', nullable: true })
+  cancelRequestedBy: string | null;
+}

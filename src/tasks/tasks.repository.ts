@@ -1,0 +1,130 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { Job } from './job.entity';
+import { deriveTaskState, isFinishedTask, type TaskState } from './task-states';
+import { Task } from './task.entity';
+
+export interface TaskFilter {
+  state?: TaskState;
+  agentId?: string;
+  before?: string;
+  limit: number;
+}
+
+export interface JobWithAgent extends Job {
+  agentName: string;
+}
+
+/** What a change to a task's jobs did to the task. */
+export interface TaskChange {
+  state: TaskState;
+  changed: boolean;
+  finished: boolean;
+  /** Tasks that were waiting behind this one on its concurrency key and may run now. */
+  released: string[];
+}
+
+@Injectable()
+export class TasksRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async create(em: EntityManager, task: Partial<Task>, agentIds: string[], ready: boolean): Promise<{ task: Task; jobs: Job[] }> {
+    const saved = await em.save(Task, em.create(Task, task));
+    const jobs = await em.save(
+      Job,
+      agentIds.map((agentId) => em.create(Job, { taskId: saved.id, organizationId: saved.organizationId, agentId, state: 'queued', ready, queuedAt: ready ? new Date() : null })),
+    );
+    return { task: saved, jobs };
+  }
+
+  /** Serialises everything that touches one concurrency key of one organisation, until the transaction ends. */
+  async lockConcurrencyKey(em: EntityManager, organizationId: string, key: string): Promise<void> {
+    await em.query(`SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))`, [organizationId, key]);
+  }
+
+  /** The last unfinished task in line on a concurrency key: a new task waits behind it. */
+  async findLastInLine(em: EntityManager, organizationId: string, key: string): Promise<Task | null> {
+    return em
+      .getRepository(Task)
+      .createQueryBuilder('t')
+      .where(`t.organization_id = :organizationId AND t.concurrency_key = :key AND t.state IN ('queued', 'running', 'cancelling')`, { organizationId, key })
+      .orderBy('t.created_at', 'DESC')
+      .addOrderBy('t.id', 'DESC')
+      .getOne();
+  }
+
+  lockInOrganization(em: EntityManager, organizationId: string, id: string): Promise<Task | null> {
+    return em.getRepository(Task).createQueryBuilder('t').setLock('pessimistic_write').where('t.organization_id = :organizationId AND t.id = :id', { organizationId, id }).getOne();
+  }
+
+  findInOrganization(organizationId: string, id: string): Promise<Task | null> {
+    return this.dataSource.manager.findOne(Task, { where: { organizationId, id } });
+  }
+
+  findNames(organizationId: string, ids: string[]): Promise<Pick<Task, 'id' | 'name' | 'state'>[]> {
+    if (!ids.length) return Promise.resolve([]);
+    return this.dataSource.query(`SELECT id, name, state FROM tasks WHERE organization_id = $1 AND id = ANY($2::uuid[])`, [organizationId, ids]);
+  }
+
+  /** Newest first; `before` (a task id) pages backwards. */
+  async listForOrganization(organizationId: string, filter: TaskFilter): Promise<Task[]> {
+    const q = this.dataSource.getRepository(Task).createQueryBuilder('t').where('t.organization_id = :organizationId', { organizationId });
+    if (filter.state) q.andWhere('t.state = :state', { state: filter.state });
+    if (filter.agentId) q.andWhere('EXISTS (SELECT 1 FROM jobs j WHERE j.task_id = t.id AND j.agent_id = :agentId)', { agentId: filter.agentId });
+    if (filter.before)
+      q.andWhere('(t.created_at, t.id) < (SELECT b.created_at, b.id FROM tasks b WHERE b.id = :before AND b.organization_id = :organizationId)', { before: filter.before });
+    return q.orderBy('t.created_at', 'DESC').addOrderBy('t.id', 'DESC').limit(filter.limit).getMany();
+  }
+
+  async jobsOfTasks(taskIds: string[]): Promise<JobWithAgent[]> {
+    if (!taskIds.length) return [];
+    const rows = await this.dataSource
+      .getRepository(Job)
+      .createQueryBuilder('j')
+      .innerJoin('j.agent', 'a')
+      .addSelect('a.name', 'agent_name')
+      .where('j.task_id IN (:...taskIds)', { taskIds })
+      .orderBy('j.created_at')
+      .addOrderBy('j.id')
+      .getRawAndEntities();
+    return rows.entities.map((job, i) => Object.assign(job, { agentName: (rows.raw[i] as { agent_name: string }).agent_name }));
+  }
+
+  async markCancelRequested(em: EntityManager, id: string, by: string): Promise<void> {
+    await em.query(`UPDATE tasks SET cancel_requested_at = COALESCE(cancel_requested_at, now()), cancel_requested_by = COALESCE(cancel_requested_by, $2) WHERE id = $1`, [id, by]);
+  }
+
+  /**
+   * Brings the task's state in line with its jobs', under the task's row lock (held by the
+   * caller's transaction). A finished task never becomes active again; when it finishes, its
+   * sensitive values are erased and the task waiting behind it is released.
+   */
+  async recompute(em: EntityManager, taskId: string): Promise<TaskChange> {
+    const [task] = await em.query<{ state: TaskState; cancelRequested: boolean; blockedBy: string | null }[]>(
+      `SELECT state, cancel_requested_at IS NOT NULL AS "cancelRequested", blocked_by AS "blockedBy" FROM tasks WHERE id = $1 FOR UPDATE`,
+      [taskId],
+    );
+    const states = (await em.query<{ state: Job['state'] }[]>(`SELECT state FROM jobs WHERE task_id = $1`, [taskId])).map((r) => r.state);
+    const derived = deriveTaskState(states, task.cancelRequested);
+    const wasFinished = isFinishedTask(task.state);
+    if (derived === task.state || (wasFinished && !isFinishedTask(derived))) return { state: task.state, changed: false, finished: wasFinished, released: [] };
+
+    const finished = isFinishedTask(derived);
+    await em.query(
+      `UPDATE tasks SET state = $2,
+              started_at = CASE WHEN $2 IN ('running', 'cancelling') THEN COALESCE(started_at, now()) ELSE started_at END,
+              finished_at = CASE WHEN $3 THEN COALESCE(finished_at, now()) ELSE finished_at END,
+              sensitive_values = CASE WHEN $3 THEN '{}' ELSE sensitive_values END
+        WHERE id = $1`,
+      [taskId, derived, finished],
+    );
+    let released: string[] = [];
+    if (finished && !wasFinished) {
+      // The task behind this one now waits for whatever this one waited for, or for nothing.
+      const rows = await em.query(`UPDATE tasks SET blocked_by = $2 WHERE blocked_by = $1 RETURNING id`, [taskId, task.blockedBy]);
+      if (!task.blockedBy) released = (Array.isArray(rows[0]) ? rows[0] : rows).map((r: { id: string }) => r.id);
+      await em.query(`UPDATE tasks SET blocked_by = NULL WHERE id = $1`, [taskId]);
+    }
+    return { state: derived, changed: true, finished, released };
+  }
+}

@@ -1,0 +1,182 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import type { Actor } from '../common/actor';
+import { NotFoundException } from '../common/domain.exception';
+import type { LocalPolicy } from '../protocol/messages';
+import { policyRefusal } from '../protocol/policy-check';
+import type { CreateTaskDto } from './dto/create-task.dto';
+import type { ListTasksQuery } from './dto/list-tasks.dto';
+import { JobsRepository } from './jobs.repository';
+import { Announcements, TaskProgress } from './task-progress.service';
+import { isFinishedTask } from './task-states';
+import type { Task } from './task.entity';
+import { TasksErrorCode, TasksException } from './tasks.exception';
+import { type JobWithAgent, TasksRepository } from './tasks.repository';
+
+const DEFAULT_TIMEOUT_SECONDS = 3600;
+
+function actorLabel(actor: Actor): string {
+  return actor.type === 'api_key' ? `${actor.apiKeyName} (API key of ${actor.email})` : actor.email;
+}
+
+function jobView(j: JobWithAgent) {
+  return {
+    id: j.id,
+    agentId: j.agentId,
+    agentName: j.agentName,
+    state: j.state,
+    attempt: j.attempt,
+    exitCode: j.exitCode,
+    signal: j.signal,
+    message: j.message,
+    createdAt: j.createdAt,
+    startedAt: j.startedAt,
+    finishedAt: j.finishedAt,
+    cancelRequestedAt: j.cancelRequestedAt,
+    logTruncated: j.logTruncated,
+  };
+}
+
+@Injectable()
+export class TasksService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly tasks: TasksRepository,
+    private readonly jobs: JobsRepository,
+    private readonly progress: TaskProgress,
+    private readonly audit: AuditService,
+  ) {}
+
+  /** Queues one job per target; every target must be an approved agent whose local policy allows the job. */
+  async create(actor: Actor, body: CreateTaskDto) {
+    const maxAttempts = body.maxAttempts ?? 1;
+    if (maxAttempts > 1 && !body.idempotent)
+      throw new TasksException(TasksErrorCode.RETRIES_NEED_IDEMPOTENT, 'maxAttempts above 1 needs "idempotent": true: a job whose agent was lost is only run again when running it twice is safe');
+    await this.checkTargets(actor, body.targets.agentIds);
+
+    const out = new Announcements();
+    const created = await this.dataSource.transaction(async (em) => {
+      let blocker: Task | null = null;
+      if (body.concurrencyKey) {
+        await this.tasks.lockConcurrencyKey(em, actor.organizationId, body.concurrencyKey);
+        blocker = await this.tasks.findLastInLine(em, actor.organizationId, body.concurrencyKey);
+      }
+      const { task, jobs } = await this.tasks.create(
+        em,
+        {
+          organizationId: actor.organizationId,
+          name: body.name ?? `${body.script.syntax} script`,
+          kind: 'script',
+          state: 'queued',
+          scriptSyntax: body.script.syntax,
+          scriptBody: body.script.body,
+          timeoutSeconds: body.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+          concurrencyKey: body.concurrencyKey ?? null,
+          blockedBy: blocker?.id ?? null,
+          idempotent: body.idempotent ?? false,
+          maxAttempts,
+          sensitiveValues: body.sensitiveValues ?? [],
+          createdBy: actor.userId,
+          createdByLabel: actorLabel(actor),
+        },
+        body.targets.agentIds,
+        blocker === null,
+      );
+      await this.audit.record(actor, 'task.created', { type: 'task', id: task.id }, { name: task.name, agents: body.targets.agentIds, concurrencyKey: task.concurrencyKey }, em);
+      if (!blocker) for (const j of jobs) out.agents.add(j.agentId);
+      out.tasks.add(task.id);
+      return task;
+    });
+    await this.progress.announce(out);
+    return this.get(actor, created.id);
+  }
+
+  async list(actor: Actor, query: ListTasksQuery) {
+    const limit = query.limit ?? 50;
+    const tasks = await this.tasks.listForOrganization(actor.organizationId, { state: query.state, agentId: query.agentId, before: query.before, limit });
+    const views = await this.views(actor.organizationId, tasks);
+    return { items: views, nextBefore: tasks.length === limit ? tasks[tasks.length - 1].id : null };
+  }
+
+  async get(actor: Actor, id: string) {
+    const task = await this.tasks.findInOrganization(actor.organizationId, id);
+    if (!task) throw new NotFoundException('task', id);
+    return (await this.views(actor.organizationId, [task]))[0];
+  }
+
+  /** Cancels what has not started (it never will) and asks agents to stop what runs. */
+  async cancel(actor: Actor, id: string) {
+    const out = new Announcements();
+    await this.dataSource.transaction(async (em) => {
+      const task = await this.tasks.lockInOrganization(em, actor.organizationId, id);
+      if (!task) throw new NotFoundException('task', id);
+      if (isFinishedTask(task.state)) throw new TasksException(TasksErrorCode.TASK_FINISHED, `task "${task.name}" already ended (${task.state}); there is nothing to cancel`);
+      const label = actorLabel(actor);
+      await this.tasks.markCancelRequested(em, id, label);
+      const { running } = await this.jobs.cancelForTask(em, id, `cancelled by ${label} before it started`);
+      for (const r of running) out.agents.add(r.agentId);
+      await this.progress.settle(em, id, out);
+      await this.audit.record(actor, 'task.cancelled', { type: 'task', id }, { name: task.name, runningJobs: running.length }, em);
+    });
+    await this.progress.announce(out);
+    return this.get(actor, id);
+  }
+
+  private async checkTargets(actor: Actor, agentIds: string[]) {
+    const agents = await this.dataSource.query<{ id: string; name: string; status: string; policy: LocalPolicy | null }[]>(
+      `SELECT id, name, status, policy FROM agents WHERE organization_id = $1 AND id = ANY($2::uuid[])`,
+      [actor.organizationId, agentIds],
+    );
+    const byId = new Map(agents.map((a) => [a.id, a]));
+    const refused = agentIds.flatMap((agentId): { agentId: string; name: string | null; reason: string }[] => {
+      const agent = byId.get(agentId);
+      if (!agent) return [{ agentId, name: null, reason: 'no such agent in this organisation' }];
+      if (agent.status !== 'approved') {
+        const what = agent.status === 'pending' ? 'is pending approval; approve it first' : `was ${agent.status}; it can never run work`;
+        return [{ agentId, name: agent.name, reason: `agent "${agent.name}" ${what}` }];
+      }
+      const policy = policyRefusal(agent.policy, { kind: 'script', adHocScript: true, organizationId: actor.organizationId });
+      return policy ? [{ agentId, name: agent.name, reason: `agent "${agent.name}": ${policy}` }] : [];
+    });
+    if (refused.length)
+      throw new TasksException(TasksErrorCode.TARGETS_REFUSED, `${refused.length} of ${agentIds.length} targets cannot run this task: ${refused.map((r) => r.reason).join('; ')}`, refused);
+  }
+
+  private async views(organizationId: string, tasks: Task[]) {
+    const jobs = await this.tasks.jobsOfTasks(tasks.map((t) => t.id));
+    const blockers = new Map((await this.tasks.findNames(organizationId, tasks.flatMap((t) => (t.blockedBy ? [t.blockedBy] : [])))).map((b) => [b.id, b]));
+    return tasks.map((t) => {
+      const blocker = t.blockedBy ? blockers.get(t.blockedBy) : undefined;
+      return {
+        id: t.id,
+        name: t.name,
+        kind: t.kind,
+        state: t.state,
+        script: { syntax: t.scriptSyntax, body: t.scriptBody },
+        timeoutSeconds: t.timeoutSeconds,
+        concurrencyKey: t.concurrencyKey,
+        idempotent: t.idempotent,
+        maxAttempts: t.maxAttempts,
+        createdBy: t.createdByLabel,
+        createdAt: t.createdAt,
+        startedAt: t.startedAt,
+        finishedAt: t.finishedAt,
+        cancelRequestedAt: t.cancelRequestedAt,
+        cancelRequestedBy: t.cancelRequestedBy,
+        waitingFor: blocker
+          ? {
+              taskId: blocker.id,
+              taskName: blocker.name,
+              taskState: blocker.state,
+              reason:
+                blocker.state === 'queued'
+                  ? `queued behind task "${blocker.name}" (also waiting) on concurrency key "${t.concurrencyKey}"`
+                  : `concurrency key "${t.concurrencyKey}" is held by task "${blocker.name}" (${blocker.state})`,
+            }
+          : null,
+        jobs: jobs.filter((j) => j.taskId === t.id).map(jobView),
+      };
+    });
+  }
+}

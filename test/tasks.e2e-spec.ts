@@ -1,0 +1,295 @@
+import { Client } from 'pg';
+import { MASK } from '../src/protocol/masking';
+import type { JobCancelPayload, JobOfferPayload, ServerMessage } from '../src/protocol/messages';
+import { waitFor } from './helpers/control-plane-process';
+import { makeMember, signUp, type SignedUp } from './helpers/factories';
+import { type AgentSocket, ProtocolAgent } from './helpers/protocol-agent';
+import { startTestApp, type TestApp } from './helpers/test-app';
+
+/** An enrolled and approved agent, speaking the protocol from the test. */
+async function makeApprovedAgent(app: TestApp, owner: SignedUp, setup: (a: ProtocolAgent) => void = () => undefined): Promise<ProtocolAgent> {
+  const agent = new ProtocolAgent(app.url);
+  setup(agent);
+  const token = await owner.client.post('/api/v1/enrollment-tokens', {});
+  const enrolled = await agent.enroll(token.body.token);
+  if (enrolled.status !== 201) throw new Error(`enroll: ${enrolled.status} ${enrolled.text}`);
+  const approved = await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, { verificationCode: enrolled.body.verificationCode });
+  if (approved.status !== 200) throw new Error(`approve: ${approved.status} ${approved.text}`);
+  return agent;
+}
+
+function offerIn(agent: ProtocolAgent, m: ServerMessage): JobOfferPayload | undefined {
+  if (m.type !== 'signed') return undefined;
+  const p = agent.open(m);
+  return p.type === 'server.job.offer' ? p : undefined;
+}
+
+function cancelIn(agent: ProtocolAgent, m: ServerMessage): JobCancelPayload | undefined {
+  if (m.type !== 'signed') return undefined;
+  const p = agent.open(m);
+  return p.type === 'server.job.cancel' ? p : undefined;
+}
+
+async function script(owner: SignedUp, agentIds: string[], body: string, extra: Record<string, unknown> = {}) {
+  const res = await owner.client.post('/api/v1/tasks', { targets: { agentIds }, script: { syntax: 'bash', body }, ...extra });
+  if (res.status !== 201) throw new Error(`task: ${res.status} ${res.text}`);
+  return res.body as { id: string; state: string; jobs: { id: string; agentId: string; state: string }[] };
+}
+
+async function taskState(owner: SignedUp, id: string, state: string) {
+  return waitFor(`task ${id} ${state}`, async () => {
+    const res = await owner.client.get(`/api/v1/tasks/${id}`);
+    return res.body.state === state ? res.body : undefined;
+  });
+}
+
+/** Accepts, waits for start, sends output and the finish, as an agent that ran the job would. */
+async function runOffer(socket: AgentSocket, agent: ProtocolAgent, offer: JobOfferPayload, output: { stream: 'stdout' | 'stderr'; text: string }[], exitCode: number) {
+  const from = socket.messages.length;
+  socket.send({ type: 'agent.job.accept', jobId: offer.jobId, attempt: offer.attempt });
+  await socket.next('start', (m) => m.type === 'server.job.start' && m.jobId === offer.jobId, from);
+  output.forEach((o, seq) => socket.send({ type: 'agent.job.log', jobId: offer.jobId, attempt: offer.attempt, seq, ...o }));
+  socket.send({ type: 'agent.job.finish', jobId: offer.jobId, attempt: offer.attempt, outcome: exitCode === 0 ? 'succeeded' : 'failed', exitCode, signal: null, message: null, logChunks: output.length });
+  await socket.next('finish ack', (m) => m.type === 'server.job.finishAck' && m.jobId === offer.jobId, from);
+}
+
+describe('tasks: queue, dispatch, logs, cancellation', () => {
+  let app: TestApp;
+  let owner: SignedUp;
+  let db: Client;
+  beforeAll(async () => {
+    app = await startTestApp({ JOB_REQUERY_SECONDS: '1', JOB_LEASE_SECONDS: '5', JOB_OFFER_TIMEOUT_SECONDS: '2' });
+    owner = await signUp(app);
+    db = new Client({ connectionString: app.databaseUrl });
+    await db.connect();
+  });
+  afterAll(async () => {
+    await db.end();
+    await app.close();
+  });
+
+  it('refuses targets that are pending, unknown or forbidden by their local policy, naming each', async () => {
+    const pending = new ProtocolAgent(app.url);
+    await pending.enroll((await owner.client.post('/api/v1/enrollment-tokens', {})).body.token);
+    const frozen = await makeApprovedAgent(app, owner, (a) => (a.policy = { source: '/etc/corral/agent-policy.json', allowedJobKinds: ['script'], allowScripts: true, runAs: null, allowedOrganizations: null, frozen: true }));
+    (await frozen.connect()).close(); // reports its policy
+    await waitFor('policy reported', async () => (await owner.client.get(`/api/v1/agents/${frozen.agentId}`)).body.policy?.frozen);
+    const missing = '00000000-0000-4000-8000-000000000000';
+    const res = await owner.client.post('/api/v1/tasks', { targets: { agentIds: [pending.agentId, frozen.agentId, missing] }, script: { syntax: 'bash', body: 'true' } });
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('TARGETS_REFUSED');
+    expect(res.body.error.message).toMatch(/pending approval; approve it first/);
+    const reasons = Object.fromEntries(res.body.error.details.map((d: { agentId: string; reason: string }) => [d.agentId, d.reason]));
+    expect(reasons[frozen.agentId]).toMatch(/frozen by its local policy/);
+    expect(reasons[missing]).toMatch(/no such agent/);
+
+    const viewer = await makeMember(app, owner, 'viewer');
+    expect((await viewer.client.post('/api/v1/tasks', { targets: { agentIds: [frozen.agentId] }, script: { syntax: 'bash', body: 'true' } })).status).toBe(403);
+    const bad = await owner.client.post('/api/v1/tasks', { targets: { agentIds: [] }, script: { syntax: 'cmd', body: '' }, maxAttempts: 3 });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.details.map((d: { field: string }) => d.field)).toEqual(expect.arrayContaining(['targets.agentIds', 'script.syntax', 'script.body']));
+  });
+
+  it('offers a job over the WebSocket, starts it only after accept, stores its log and ends failed with the exit code', async () => {
+    const agent = await makeApprovedAgent(app, owner);
+    const socket = await agent.connect();
+    const task = await script(owner, [agent.agentId], 'echo out; echo err >&2; exit 3');
+    expect(task.jobs).toHaveLength(1);
+    const offer = await socket.next('offer', (m) => offerIn(agent, m));
+    expect(offer).toMatchObject({ taskId: task.id, jobId: task.jobs[0].id, attempt: 1, script: { syntax: 'bash', body: 'echo out; echo err >&2; exit 3' } });
+    expect((await owner.client.get(`/api/v1/tasks/${task.id}`)).body.jobs[0].state).toBe('offered');
+
+    await runOffer(socket, agent, offer, [{ stream: 'stdout', text: 'out\n' }, { stream: 'stderr', text: 'err\n' }], 3);
+    const done = await taskState(owner, task.id, 'failed');
+    expect(done.jobs[0]).toMatchObject({ state: 'failed', exitCode: 3, message: 'exit code 3' });
+    const log = await owner.client.get(`/api/v1/tasks/${task.id}/log`);
+    expect(log.text).toBe('out\nerr\n');
+    socket.close();
+  });
+
+  it('a replayed accept or log chunk changes nothing: each chunk is stored once, the start is repeated', async () => {
+    const agent = await makeApprovedAgent(app, owner);
+    const socket = await agent.connect();
+    const task = await script(owner, [agent.agentId], 'echo once');
+    const offer = await socket.next('offer', (m) => offerIn(agent, m));
+    const ref = { jobId: offer.jobId, attempt: offer.attempt };
+    socket.send({ type: 'agent.job.accept', ...ref });
+    socket.send({ type: 'agent.job.accept', ...ref });
+    await waitFor('two starts', () => socket.messages.filter((m) => m.type === 'server.job.start').length === 2 || undefined);
+    for (let i = 0; i < 3; i++) socket.send({ type: 'agent.job.log', ...ref, seq: 0, stream: 'stdout', text: 'once\n' });
+    socket.send({ type: 'agent.job.log', ...ref, seq: 5, stream: 'stdout', text: 'gap\n' });
+    const ack = await socket.next('ack for the gap', (m) => m.type === 'server.job.logAck' && m.nextSeq === 1 && socket.messages.filter((x) => x.type === 'server.job.logAck').length >= 4 && m);
+    expect(ack.nextSeq).toBe(1);
+    // A finish that claims more chunks than were stored is answered with where to resume.
+    socket.send({ type: 'agent.job.finish', ...ref, outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 2 });
+    await waitFor('resume point', () => socket.messages.filter((m) => m.type === 'server.job.logAck').length >= 5 || undefined);
+    socket.send({ type: 'agent.job.finish', ...ref, outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 1 });
+    await taskState(owner, task.id, 'succeeded');
+    expect((await owner.client.get(`/api/v1/tasks/${task.id}/log`)).text).toBe('once\n');
+    socket.close();
+  });
+
+  it('masks sensitive values, also when one is split across chunks, and never returns them', async () => {
+    const agent = await makeApprovedAgent(app, owner);
+    const socket = await agent.connect();
+    const task = await script(owner, [agent.agentId], 'echo "$PASS"', { sensitiveValues: ['hunter2-secret'] });
+    expect(JSON.stringify((await owner.client.get(`/api/v1/tasks/${task.id}`)).body)).not.toContain('hunter2-secret');
+    const offer = await socket.next('offer', (m) => offerIn(agent, m));
+    expect(offer.sensitiveValues).toEqual(['hunter2-secret']);
+    await runOffer(socket, agent, offer, [{ stream: 'stdout', text: 'pw=hunter2-' }, { stream: 'stdout', text: 'secret ok\nend hunter' }], 0);
+    await taskState(owner, task.id, 'succeeded');
+    const log = await owner.client.get(`/api/v1/tasks/${task.id}/log`);
+    expect(log.text).toBe(`pw=${MASK} ok\nend hunter`);
+    const stored = await db.query(`SELECT string_agg(text, '') AS all FROM log_chunks WHERE task_id = $1`, [task.id]);
+    expect(stored.rows[0].all).not.toContain('hunter2-secret');
+    const row = await db.query(`SELECT sensitive_values FROM tasks WHERE id = $1`, [task.id]);
+    expect(row.rows[0].sensitive_values).toEqual([]);
+    socket.close();
+  });
+
+  it('cancels a queued job so it never starts, and asks the agent to stop a running one', async () => {
+    const agent = await makeApprovedAgent(app, owner);
+    const socket = await agent.connect();
+    const running = await script(owner, [agent.agentId], 'sleep 300');
+    const offer = await socket.next('offer', (m) => offerIn(agent, m));
+    socket.send({ type: 'agent.job.accept', jobId: offer.jobId, attempt: 1 });
+    await taskState(owner, running.id, 'running');
+    // One job at a time: the second task stays queued while the first runs.
+    const queued = await script(owner, [agent.agentId], 'echo never');
+    expect((await owner.client.post(`/api/v1/tasks/${queued.id}/cancel`)).body.state).toBe('cancelled');
+
+    const from = socket.messages.length;
+    const cancelling = await owner.client.post(`/api/v1/tasks/${running.id}/cancel`);
+    expect(cancelling.body.state).toBe('cancelling');
+    const cancel = await socket.next('cancel', (m) => cancelIn(agent, m), from);
+    expect(cancel).toMatchObject({ jobId: offer.jobId, attempt: 1, graceSeconds: 10 });
+    socket.send({ type: 'agent.job.finish', jobId: offer.jobId, attempt: 1, outcome: 'cancelled', exitCode: null, signal: 'SIGTERM', message: 'cancelled', logChunks: 0 });
+    await taskState(owner, running.id, 'cancelled');
+    expect((await owner.client.post(`/api/v1/tasks/${running.id}/cancel`)).status).toBe(409);
+    // The cancelled queued task was never offered.
+    expect(socket.messages.map((m) => offerIn(agent, m)?.taskId).filter(Boolean)).not.toContain(queued.id);
+    socket.close();
+  });
+
+  it('a job whose agent stops heartbeating becomes unknown, not failed and not re-run; an idempotent one is retried', async () => {
+    const agent = await makeApprovedAgent(app, owner);
+    const socket = await agent.connect();
+    const lost = await script(owner, [agent.agentId], 'deploy');
+    const offer = await socket.next('offer', (m) => offerIn(agent, m));
+    socket.send({ type: 'agent.job.accept', jobId: offer.jobId, attempt: 1 });
+    const failed = await taskState(owner, lost.id, 'failed');
+    expect(failed.jobs[0]).toMatchObject({ state: 'unknown', attempt: 1 });
+    expect(failed.jobs[0].message).toMatch(/no heartbeat .* whether the job finished is unknown/);
+    // Later the agent turns out to have finished it: the real outcome is recorded.
+    socket.send({ type: 'agent.job.finish', jobId: offer.jobId, attempt: 1, outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 0 });
+    await taskState(owner, lost.id, 'succeeded');
+
+    const retried = await script(owner, [agent.agentId], 'idempotent', { idempotent: true, maxAttempts: 2 });
+    const first = await socket.next('first offer', (m) => offerIn(agent, m)?.taskId === retried.id && offerIn(agent, m));
+    socket.send({ type: 'agent.job.accept', jobId: first.jobId, attempt: 1 });
+    const second = await socket.next('second attempt', (m) => offerIn(agent, m)?.attempt === 2 && offerIn(agent, m), 0, 20_000);
+    expect(second.jobId).toBe(first.jobId);
+    // A report about the lost attempt is acknowledged and ignored.
+    socket.send({ type: 'agent.job.finish', jobId: first.jobId, attempt: 1, outcome: 'failed', exitCode: 1, signal: null, message: null, logChunks: 0 });
+    await runOffer(socket, agent, second, [], 0);
+    const done = await taskState(owner, retried.id, 'succeeded');
+    expect(done.jobs[0].attempt).toBe(2);
+    socket.close();
+  });
+
+  it('runs one task per concurrency key at a time; the next waits naming its blocker and starts when it ends', async () => {
+    const agent = await makeApprovedAgent(app, owner, (a) => (a.maxJobs = 4));
+    const socket = await agent.connect();
+    const first = await script(owner, [agent.agentId], 'one', { concurrencyKey: 'web/prod' });
+    const second = await script(owner, [agent.agentId], 'two', { concurrencyKey: 'web/prod' });
+    const other = await script(owner, [agent.agentId], 'other key', { concurrencyKey: 'db/prod' });
+    const offer1 = await socket.next('first offer', (m) => offerIn(agent, m)?.taskId === first.id && offerIn(agent, m));
+    await socket.next('other key runs alongside', (m) => offerIn(agent, m)?.taskId === other.id);
+    socket.send({ type: 'agent.job.accept', jobId: offer1.jobId, attempt: 1 });
+    await taskState(owner, first.id, 'running');
+    const waiting = (await owner.client.get(`/api/v1/tasks/${second.id}`)).body;
+    expect(waiting.state).toBe('queued');
+    expect(waiting.waitingFor).toMatchObject({ taskId: first.id, taskState: 'running' });
+    expect(waiting.waitingFor.reason).toMatch(/concurrency key "web\/prod" is held by task/);
+    expect(socket.messages.some((m) => offerIn(agent, m)?.taskId === second.id)).toBe(false);
+
+    const from = socket.messages.length;
+    await runOffer(socket, agent, offer1, [], 0);
+    const offer2 = await socket.next('second offer after the first ends', (m) => offerIn(agent, m)?.taskId === second.id && offerIn(agent, m), from);
+    expect(offer2.attempt).toBe(1);
+    expect((await owner.client.get(`/api/v1/tasks/${second.id}`)).body.waitingFor).toBeNull();
+    socket.close();
+  });
+
+  it('serves long-polling agents: offers in the poll answer, job messages by POST /messages', async () => {
+    const agent = await makeApprovedAgent(app, owner);
+    expect((await agent.poll(null)).status).toBe(200);
+    const task = await script(owner, [agent.agentId], 'echo polled');
+    const polled = await agent.poll('approved');
+    const offer = polled.body.messages.map((m: ServerMessage) => offerIn(agent, m)).find(Boolean) as JobOfferPayload;
+    expect(offer.taskId).toBe(task.id);
+    const ref = { jobId: offer.jobId, attempt: 1 };
+    const started = await agent.post([{ type: 'agent.job.accept', ...ref }]);
+    expect(started.body.messages).toEqual([{ type: 'server.job.start', ...ref, leaseSeconds: 5 }]);
+    const logged = await agent.post([
+      { type: 'agent.job.log', ...ref, seq: 0, stream: 'stdout', text: 'pol' },
+      { type: 'agent.job.log', ...ref, seq: 1, stream: 'stdout', text: 'led\n' },
+      { type: 'agent.job.finish', ...ref, outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 2 },
+    ]);
+    expect(logged.body.messages).toEqual([
+      { type: 'server.job.logAck', ...ref, nextSeq: 2 },
+      { type: 'server.job.finishAck', ...ref },
+    ]);
+    await taskState(owner, task.id, 'succeeded');
+    expect((await owner.client.get(`/api/v1/tasks/${task.id}/log`)).text).toBe('polled\n');
+    const bad = await agent.post([{ type: 'agent.job.log', ...ref, seq: -1, stream: 'stdout', text: 'x' } as never]);
+    expect(bad.status).toBe(422);
+  });
+
+  it('streams a live log as server-sent events until the task ends', async () => {
+    const agent = await makeApprovedAgent(app, owner);
+    const socket = await agent.connect();
+    const task = await script(owner, [agent.agentId], 'echo live');
+    const offer = await socket.next('offer', (m) => offerIn(agent, m));
+    const ref = { jobId: offer.jobId, attempt: 1 };
+    socket.send({ type: 'agent.job.accept', ...ref });
+    await taskState(owner, task.id, 'running');
+
+    const res = await fetch(`${app.url}/api/v1/tasks/${task.id}/log`, { headers: { accept: 'text/event-stream', cookie: owner.client.cookieHeader() } });
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const reader = res.body!.getReader();
+    let text = '';
+    const readUntil = async (pattern: RegExp) => {
+      while (!pattern.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += Buffer.from(value).toString();
+      }
+    };
+    socket.send({ type: 'agent.job.log', ...ref, seq: 0, stream: 'stdout', text: 'first line\n' });
+    await readUntil(/first line/);
+    socket.send({ type: 'agent.job.log', ...ref, seq: 1, stream: 'stdout', text: 'second line\n' });
+    socket.send({ type: 'agent.job.finish', ...ref, outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 2 });
+    await readUntil(/event: end/);
+    expect(text).toMatch(/second line/);
+    expect(text).toMatch(/event: end\ndata: \{"state":"succeeded"\}/);
+    socket.close();
+  });
+
+  it('lists tasks newest first, filtered by state and agent, and hides other organisations', async () => {
+    const agent = await makeApprovedAgent(app, owner);
+    const a = await script(owner, [agent.agentId], 'a');
+    const b = await script(owner, [agent.agentId], 'b');
+    const list = await owner.client.get(`/api/v1/tasks?agentId=${agent.agentId}`);
+    expect(list.body.items.map((t: { id: string }) => t.id)).toEqual([b.id, a.id]);
+    const page = await owner.client.get(`/api/v1/tasks?agentId=${agent.agentId}&limit=1`);
+    expect(page.body.nextBefore).toBe(b.id);
+    const next = await owner.client.get(`/api/v1/tasks?agentId=${agent.agentId}&limit=1&before=${b.id}`);
+    expect(next.body.items[0].id).toBe(a.id);
+    expect((await owner.client.get('/api/v1/tasks?state=bogus')).status).toBe(422);
+    const stranger = await signUp(app);
+    expect((await stranger.client.get(`/api/v1/tasks/${a.id}`)).status).toBe(404);
+    expect((await stranger.client.post(`/api/v1/tasks/${a.id}/cancel`)).status).toBe(404);
+    expect((await stranger.client.post('/api/v1/tasks', { targets: { agentIds: [agent.agentId] }, script: { syntax: 'bash', body: 'x' } })).status).toBe(422);
+  });
+});
