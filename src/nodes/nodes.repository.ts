@@ -1,0 +1,73 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+
+export interface NodeRow {
+  id: string;
+  address: string;
+  pid: number;
+  startedAt: Date;
+  lastSeenAt: Date;
+  draining: boolean;
+  stoppedAt: Date | null;
+  secondsSilent: number;
+  connectedAgents: number;
+  runningJobs: number;
+}
+
+// Nodes that stopped or died this long ago are forgotten.
+const FORGET_AFTER = '1 day';
+
+@Injectable()
+export class NodesRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async register(id: string, address: string, pid: number): Promise<void> {
+    await this.dataSource.query(`INSERT INTO server_nodes (id, address, pid) VALUES ($1, $2, $3)`, [id, address, pid]);
+  }
+
+  /** Records that the node is alive; returns whether it was asked to drain. */
+  async heartbeat(id: string): Promise<boolean> {
+    const rows = await this.dataSource.query<{ draining: boolean }[]>(`UPDATE server_nodes SET last_seen_at = now() WHERE id = $1 RETURNING draining`, [id]);
+    const [row] = Array.isArray(rows[0]) ? (rows[0] as { draining: boolean }[]) : rows;
+    return row?.draining ?? false;
+  }
+
+  /**
+   * Agents held by a node that stopped beating are no longer connected anywhere: their presence
+   * is cleared so they show offline at once instead of after a minute. Also forgets old nodes.
+   */
+  async releaseDeadNodes(deadAfterSeconds: number): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE agents SET connected_node_id = NULL
+        WHERE connected_node_id IN (SELECT id FROM server_nodes WHERE stopped_at IS NULL AND last_seen_at < now() - make_interval(secs => $1))`,
+      [deadAfterSeconds],
+    );
+    await this.dataSource.query(`DELETE FROM server_nodes WHERE COALESCE(stopped_at, last_seen_at) < now() - interval '${FORGET_AFTER}'`);
+  }
+
+  async markStopped(id: string): Promise<void> {
+    await this.dataSource.query(`UPDATE server_nodes SET stopped_at = now(), last_seen_at = now() WHERE id = $1`, [id]);
+  }
+
+  async setDraining(id: string): Promise<boolean> {
+    const rows = await this.dataSource.query(`UPDATE server_nodes SET draining = true WHERE id = $1 AND stopped_at IS NULL RETURNING id`, [id]);
+    return (Array.isArray(rows[0]) ? rows[0] : rows).length > 0;
+  }
+
+  /** Every node, with the caller's organisation's agents and running jobs on each (nothing of other organisations). */
+  list(organizationId: string, onlineWithinSeconds: number): Promise<NodeRow[]> {
+    return this.dataSource.query(
+      `SELECT n.id, n.address, n.pid, n.started_at AS "startedAt", n.last_seen_at AS "lastSeenAt", n.draining, n.stopped_at AS "stoppedAt",
+              EXTRACT(EPOCH FROM now() - n.last_seen_at)::float8 AS "secondsSilent",
+              (SELECT count(*)::int FROM agents a WHERE a.organization_id = $1 AND a.connected_node_id = n.id AND a.last_seen_at > now() - make_interval(secs => $2)) AS "connectedAgents",
+              (SELECT count(*)::int FROM jobs j JOIN agents a ON a.id = j.agent_id
+                WHERE j.organization_id = $1 AND j.state = 'running' AND a.connected_node_id = n.id) AS "runningJobs"
+         FROM server_nodes n ORDER BY n.started_at DESC`,
+      [organizationId, onlineWithinSeconds],
+    );
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return (await this.dataSource.query(`SELECT 1 FROM server_nodes WHERE id = $1`, [id])).length > 0;
+  }
+}
