@@ -8,6 +8,7 @@ import type { CorralConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/data-source';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { NodesModule } from './nodes/nodes.module';
 import { OrgsModule } from './orgs/orgs.module';
 import { TasksModule } from './tasks/tasks.module';
@@ -37,6 +38,7 @@ export class AppModule {
         AgentsModule,
         TasksModule,
         NodesModule,
+        MetricsModule,
       ],
     };
   }

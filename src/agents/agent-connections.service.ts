@@ -119,6 +119,10 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
     return [...new Set([...this.sockets.keys(), ...this.pollWaiters.keys(), ...this.lastPoll.keys()])];
   }
 
+  holdsSocket(agentId: string): boolean {
+    return this.sockets.has(agentId);
+  }
+
   holds(agentId: string): boolean {
     return this.sockets.has(agentId) || this.pollWaiters.has(agentId);
   }

@@ -3,6 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import express from 'express';
 import { DomainException } from './domain.exception';
 import type { CorralLogger } from './logger';
+import { httpRequestDuration } from '../metrics/metrics';
 import { requestContext } from './request-context';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -17,6 +18,10 @@ export function requestLogging(logger: CorralLogger) {
     requestContext.run({ requestId }, () => {
       res.on('finish', () => {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        // By route template, so ids do not explode the label set.
+        const route = (req.route as { path?: string } | undefined)?.path ?? (res.statusCode === 404 ? 'unmatched' : req.baseUrl || 'other');
+        if (!(res.getHeader('content-type') as string | undefined)?.startsWith('text/event-stream'))
+          httpRequestDuration.observe({ method: req.method, route, status: String(res.statusCode) }, ms / 1000);
         // Query strings are left out: they may carry tokens.
         requestContext.run({ requestId }, () =>
           logger.event(res.statusCode >= 500 ? 'error' : 'info', 'request', { method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }),

@@ -32,6 +32,7 @@ export interface CorralConfig {
   jobRequerySeconds: number;
   nodeHeartbeatSeconds: number;
   nodeDeadAfterSeconds: number;
+  metricsToken: string | undefined;
 }
 
 interface Variable<K extends keyof CorralConfig> {
@@ -128,6 +129,7 @@ export const VARIABLES = [
   { key: 'jobLogMaxBytes', env: 'JOB_LOG_MAX_BYTES', default: '10485760', unit: 'bytes', doc: "largest log kept per job attempt; the rest is dropped behind a visible truncation marker", parse: integer(1024, 1073741824) },
   { key: 'jobRequerySeconds', env: 'JOB_REQUERY_SECONDS', default: '15', unit: 'seconds', doc: 'how often a node re-checks for work it was not notified of (the backstop behind LISTEN/NOTIFY), and sweeps expired offers and leases', parse: integer(1, 600) },
   { key: 'nodeHeartbeatSeconds', env: 'NODE_HEARTBEAT_SECONDS', default: '10', unit: 'seconds', doc: 'how often a control-plane node records that it is alive', parse: integer(1, 300) },
+  { key: 'metricsToken', env: 'METRICS_TOKEN', default: undefined, unit: 'secret', secret: true, doc: 'when set, /metrics requires "Authorization: Bearer <token>"; when unset, /metrics is open', parse: (raw: string) => raw },
   { key: 'nodeDeadAfterSeconds', env: 'NODE_DEAD_AFTER_SECONDS', default: '45', unit: 'seconds', doc: "a node silent this long is presumed dead: another node takes over its agents' presence", parse: integer(3, 3600) },
 ] as const satisfies readonly Variable<keyof CorralConfig>[];
 

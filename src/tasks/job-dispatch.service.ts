@@ -8,6 +8,7 @@ import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { maskStep } from '../protocol/masking';
 import { type AgentJobMessage, type JobFinish, type JobLog, LOG_STREAMS, PROTOCOL_VERSION, type ServerMessage } from '../protocol/messages';
+import { dispatchLatency, jobsFinished, leaseExpiries } from '../metrics/metrics';
 import { type ClaimedJob, type JobRow, JobsRepository } from './jobs.repository';
 import { Announcements, TaskProgress } from './task-progress.service';
 
@@ -50,7 +51,11 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     const messages: ServerMessage[] = [];
     if (options.claim) {
       const claimed = await this.jobs.claimOffers(agentId, maxJobs, this.connections.nodeId, this.config.jobOfferTimeoutSeconds);
-      for (const job of claimed) messages.push(this.offer(agentId, job));
+      const transport = this.connections.holdsSocket(agentId) ? 'websocket' : 'long-poll';
+      for (const job of claimed) {
+        messages.push(this.offer(agentId, job));
+        if (job.queuedAt) dispatchLatency.observe({ transport }, Math.max(0, Date.now() - new Date(job.queuedAt).getTime()) / 1000);
+      }
     }
     const now = Date.now();
     for (const c of await this.jobs.findCancelRequested(agentId)) {
@@ -154,7 +159,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
       return [];
     }
     const why = reason === 'policy' ? `agent "${agent.name}" refused the job: its local policy forbids it (${message})` : `agent "${agent.name}" could not run the job: ${message}`;
-    await this.jobs.finish(em, job.id, job.attempt, ['offered'], { state: 'failed', message: why });
+    if (await this.jobs.finish(em, job.id, job.attempt, ['offered'], { state: 'failed', message: why })) jobsFinished.inc({ state: 'failed' });
     await this.progress.settle(em, job.taskId, out);
     return [];
   }
@@ -186,7 +191,8 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     await this.store(em, job, job.nextLogSeq, tails, {});
     const signal = m.signal ? ` (${m.signal})` : '';
     const message = m.message ?? (m.outcome === 'failed' && m.exitCode !== null ? `exit code ${m.exitCode}` : m.outcome === 'failed' ? `killed${signal}` : null);
-    await this.jobs.finish(em, job.id, job.attempt, ['offered', 'running', 'unknown'], { state: m.outcome, exitCode: m.exitCode, signal: m.signal, message });
+    if (await this.jobs.finish(em, job.id, job.attempt, ['offered', 'running', 'unknown'], { state: m.outcome, exitCode: m.exitCode, signal: m.signal, message }))
+      jobsFinished.inc({ state: m.outcome });
     await this.progress.settle(em, job.taskId, out);
     out.agents.add(agent.id); // a slot is free: offer the agent its next job
     return [ack];
@@ -221,7 +227,9 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     this.sweeping = true;
     const out = new Announcements();
     try {
-      for (const agentId of await this.jobs.expireOffers()) out.agents.add(agentId);
+      const lapsedOffers = await this.jobs.expireOffers();
+      leaseExpiries.inc({ kind: 'offer' }, lapsedOffers.length);
+      for (const agentId of lapsedOffers) out.agents.add(agentId);
       for (const lapsed of await this.jobs.findLapsedLeases()) {
         await this.dataSource.transaction(async (em) => {
           const job = await this.jobs.lockJob(em, lapsed.id, null);
@@ -231,6 +239,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
             lapsed.idempotent && lapsed.attempt < lapsed.maxAttempts && (await this.jobs.retry(em, lapsed.id, `attempt ${lapsed.attempt} lost (${lease}); retrying, as the task is idempotent`));
           if (retried) out.agents.add(lapsed.agentId);
           else if (!(await this.jobs.markLost(em, lapsed.id, `${lease}: the agent may be gone, and whether the job finished is unknown; it was not run again`))) return;
+          leaseExpiries.inc({ kind: retried ? 'retried' : 'lost' });
           await this.progress.settle(em, job.taskId, out);
         });
       }
@@ -239,7 +248,9 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
           const job = await this.jobs.lockJob(em, stuck.id, null);
           if (!job) return;
           const why = `no approved agent accepted the job within ${this.config.jobDeliveryTimeoutSeconds} s (JOB_DELIVERY_TIMEOUT_SECONDS); is the agent connected?`;
-          if (await this.jobs.finish(em, job.id, job.attempt, ['queued'], { state: 'failed', message: why })) await this.progress.settle(em, job.taskId, out);
+          if (!(await this.jobs.finish(em, job.id, job.attempt, ['queued'], { state: 'failed', message: why }))) return;
+          jobsFinished.inc({ state: 'failed' });
+          await this.progress.settle(em, job.taskId, out);
         });
       }
       await this.progress.announce(out);

@@ -15,6 +15,7 @@ export interface ClaimedJob {
   scriptBody: string;
   timeoutSeconds: number;
   sensitiveValues: string[];
+  queuedAt: Date | null;
 }
 
 export interface JobRow {
@@ -73,7 +74,7 @@ export class JobsRepository {
         WHERE jobs.id = picked.id AND t.id = jobs.task_id
        RETURNING jobs.id, jobs.task_id AS "taskId", jobs.organization_id AS "organizationId", jobs.attempt, t.name, t.kind,
                  t.script_syntax AS "scriptSyntax", t.script_body AS "scriptBody", t.timeout_seconds AS "timeoutSeconds",
-                 t.sensitive_values AS "sensitiveValues"`,
+                 t.sensitive_values AS "sensitiveValues", jobs.queued_at AS "queuedAt"`,
       [agentId, maxJobs, nodeId, offerSeconds],
     );
     return rowsOf<ClaimedJob>(result);
@@ -195,12 +196,13 @@ export class JobsRepository {
 
   /** Offers nobody accepted in time go back to the queue. Returns the agents to offer them again. */
   async expireOffers(): Promise<string[]> {
+    // One agent id per lapsed offer (the caller counts them), possibly repeated.
     const result = await this.dataSource.query(
       `UPDATE jobs SET state = 'queued', offered_at = NULL, offered_by_node = NULL, lease_expires_at = NULL
         WHERE id IN (SELECT id FROM jobs WHERE state = 'offered' AND lease_expires_at < now() LIMIT 1000 FOR UPDATE SKIP LOCKED)
        RETURNING agent_id AS "agentId"`,
     );
-    return [...new Set(rowsOf<{ agentId: string }>(result).map((r) => r.agentId))];
+    return rowsOf<{ agentId: string }>(result).map((r) => r.agentId);
   }
 
   /** Running jobs whose agent stopped renewing the lease (served by IDX_jobs_leased). */

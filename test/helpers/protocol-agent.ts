@@ -17,6 +17,11 @@ export class ProtocolAgent {
     readonly name = `host-${Math.random().toString(36).slice(2, 8)}`,
   ) {}
 
+  /** The same agent (same key and identity), talking to another control-plane node. */
+  at(baseUrl: string): ProtocolAgent {
+    return Object.assign(Object.create(ProtocolAgent.prototype) as ProtocolAgent, this, { baseUrl });
+  }
+
   maxJobs = 1;
   policy: Record<string, unknown> | null = null;
 

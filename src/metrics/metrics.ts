@@ -1,0 +1,39 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The node's one metrics registry: what `/metrics` serves. */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'corral_process_' });
+
+export const httpRequestDuration = new Histogram({
+  name: 'corral_http_request_duration_seconds',
+  help: 'HTTP request durations by route template, method and status',
+  labelNames: ['method', 'route', 'status'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [registry],
+});
+
+export const dispatchLatency = new Histogram({
+  name: 'corral_dispatch_latency_seconds',
+  help: 'From a job becoming claimable to its offer leaving this node, by transport',
+  labelNames: ['transport'] as const,
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+  registers: [registry],
+});
+
+export const jobsFinished = new Counter({
+  name: 'corral_jobs_finished_total',
+  help: 'Jobs that ended on this node, by final state',
+  labelNames: ['state'] as const,
+  registers: [registry],
+});
+
+export const leaseExpiries = new Counter({
+  name: 'corral_lease_expiries_total',
+  help: 'Leases that lapsed: offers not accepted in time (offer), running jobs that became unknown (lost) or were retried (retried)',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
+export const jobsByState = new Gauge({ name: 'corral_jobs', help: 'Jobs not yet finished, by state (whole cluster)', labelNames: ['state'] as const, registers: [registry] });
+export const queueDepth = new Gauge({ name: 'corral_queue_depth', help: 'Jobs an agent could be offered now (whole cluster)', registers: [registry] });
+export const connectedAgents = new Gauge({ name: 'corral_connected_agents', help: 'Agents connected to this node, by transport', labelNames: ['transport'] as const, registers: [registry] });

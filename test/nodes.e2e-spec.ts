@@ -1,0 +1,95 @@
+import type { JobOfferPayload, ServerMessage } from '../src/protocol/messages';
+import { waitFor } from './helpers/control-plane-process';
+import { makeMember, signUp, type SignedUp } from './helpers/factories';
+import { ProtocolAgent } from './helpers/protocol-agent';
+import { startTestApp, type TestApp } from './helpers/test-app';
+
+async function approvedAgent(app: TestApp, owner: SignedUp): Promise<ProtocolAgent> {
+  const agent = new ProtocolAgent(app.url);
+  const enrolled = await agent.enroll((await owner.client.post('/api/v1/enrollment-tokens', {})).body.token);
+  await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, { verificationCode: enrolled.body.verificationCode });
+  return agent;
+}
+
+function offerIn(agent: ProtocolAgent, m: ServerMessage): JobOfferPayload | undefined {
+  if (m.type !== 'signed') return undefined;
+  const p = agent.open(m);
+  return p.type === 'server.job.offer' ? p : undefined;
+}
+
+describe('control-plane nodes: registry, drain, metrics', () => {
+  let a: TestApp;
+  let b: TestApp;
+  let owner: SignedUp;
+  beforeAll(async () => {
+    a = await startTestApp({ NODE_HEARTBEAT_SECONDS: '1', METRICS_TOKEN: 'scrape-me-please' });
+    b = await startTestApp({ NODE_HEARTBEAT_SECONDS: '1' }, { url: a.databaseUrl, drop: async () => undefined });
+    owner = await signUp(a);
+  });
+  afterAll(async () => {
+    await b.close();
+    await a.close();
+  });
+
+  it('lists every node with the organisation\'s connected agents and running jobs on each', async () => {
+    const agent = await approvedAgent(a, owner);
+    const socket = await agent.at(b.url).connect();
+    const task = await owner.client.post('/api/v1/tasks', { targets: { agentIds: [agent.agentId] }, script: { syntax: 'sh', body: 'sleep 1' } });
+    const offer = await socket.next('offer via node B', (m) => offerIn(agent, m));
+    socket.send({ type: 'agent.job.accept', jobId: offer.jobId, attempt: 1 });
+    const nodes = await waitFor('node B shows the agent and its running job', async () => {
+      const res = await owner.client.get('/api/v1/nodes');
+      const nodeB = res.body.find((n: { connectedAgents: number; runningJobs: number }) => n.connectedAgents === 1 && n.runningJobs === 1);
+      return nodeB ? res.body : undefined;
+    });
+    expect(nodes).toHaveLength(2);
+    expect(nodes.every((n: { state: string; draining: boolean }) => n.state === 'alive' && !n.draining)).toBe(true);
+    // Another organisation sees the nodes but none of these agents or jobs.
+    const stranger = await signUp(a);
+    const theirs = (await stranger.client.get('/api/v1/nodes')).body;
+    expect(theirs.map((n: { connectedAgents: number; runningJobs: number }) => n.connectedAgents + n.runningJobs)).toEqual([0, 0]);
+    socket.send({ type: 'agent.job.finish', jobId: offer.jobId, attempt: 1, outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 0 });
+    await waitFor('task done', async () => (await owner.client.get(`/api/v1/tasks/${task.body.id}`)).body.state === 'succeeded' || undefined);
+    socket.close();
+  });
+
+  it('drains a node through the other: its agents are sent away, it refuses new ones and offers no work', async () => {
+    const agent = await approvedAgent(a, owner);
+    // The node serving the request marks itself: drain the other one (B) through A.
+    const nodes = (await owner.client.get('/api/v1/nodes')).body as { id: string; self: boolean }[];
+    const other = nodes.find((n) => !n.self)!;
+    const bAgent = agent.at(b.url);
+    const socket = await bAgent.connect();
+
+    const admin = await makeMember(a, owner, 'admin');
+    expect((await admin.client.post(`/api/v1/nodes/${other.id}/drain`)).status).toBe(403);
+    expect((await owner.client.post('/api/v1/nodes/no-such-node/drain')).status).toBe(404);
+    const drained = await owner.client.post(`/api/v1/nodes/${other.id}/drain`);
+    expect(drained.status).toBe(200);
+    expect(drained.body.draining).toBe(true);
+    const reconnect = await socket.next('reconnect request', (m) => m.type === 'server.reconnect' && m);
+    expect(reconnect.maxDelayMs).toBeGreaterThan(0);
+    socket.close();
+
+    await expect(bAgent.connect().then(async (s) => (await waitFor('closed', () => s.closed)).code)).resolves.toBe(4012);
+    const polled = await bAgent.poll('approved');
+    expect([polled.status, polled.body.error.code]).toEqual([503, 'NODE_DRAINING']);
+    // Node A still serves the agent and its work.
+    const onA = await agent.connect();
+    await owner.client.post('/api/v1/tasks', { targets: { agentIds: [agent.agentId] }, script: { syntax: 'sh', body: 'true' } });
+    await onA.next('offer via node A', (m) => offerIn(agent, m));
+    onA.close();
+    const audit = await owner.client.get('/api/v1/audit-events?action=node.drained');
+    expect(audit.body.items[0]).toMatchObject({ targetId: other.id, actorLabel: owner.email });
+  });
+
+  it('serves Prometheus metrics behind METRICS_TOKEN', async () => {
+    expect((await fetch(`${a.url}/metrics`)).status).toBe(401);
+    const res = await fetch(`${a.url}/metrics`, { headers: { authorization: 'Bearer scrape-me-please' } });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    for (const name of ['corral_jobs{state="queued"}', 'corral_queue_depth', 'corral_dispatch_latency_seconds_bucket', 'corral_connected_agents{transport="websocket"}', 'corral_http_request_duration_seconds_bucket'])
+      expect(text).toContain(name);
+    expect(text).toMatch(/corral_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/tasks",status="201"\} \d+/);
+  });
+});
