@@ -2,7 +2,7 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'agent/dist/', 'node_modules/', 'coverage/', '.corral/', 'test-artifacts/'] },
+  { ignores: ['dist/', 'agent/dist/', 'bench/dist/', 'node_modules/', 'coverage/', '.corral/', 'test-artifacts/'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,0 +1,112 @@
+import type { KeyObject } from 'node:crypto';
+import WebSocket from 'ws';
+import { signRequest } from '../src/protocol/identity';
+import { AGENT_PATHS, PROTOCOL_VERSION, type JobOfferPayload, type ServerMessage } from '../src/protocol/messages';
+
+export interface SimAgentOptions {
+  id: string;
+  privateKey: KeyObject;
+  server: string;
+  maxJobs: number;
+  /** Called when an offer arrives, with the time it arrived. */
+  onOffer?: (offer: JobOfferPayload, at: number) => void;
+  onFinished?: (jobId: string) => void;
+}
+
+const HELLO = { type: 'agent.hello', v: PROTOCOL_VERSION, hostname: 'bench', os: 'linux', arch: 'x64', agentVersion: 'bench', policy: null } as const;
+
+/**
+ * A simulated agent speaking the real protocol (signed upgrade or requests, hello, accept,
+ * finish), finishing every job at once. Many run in one process. Offers are parsed without
+ * checking the server signature: that is the real agent's cost, not the control plane's.
+ */
+export class SimAgent {
+  ws: WebSocket | undefined;
+  connected = false; // the control plane has answered the hello with the agent's status
+  private stopped = false;
+  private attempt = 0;
+
+  constructor(readonly o: SimAgentOptions) {}
+
+  /** Opens the WebSocket and keeps it open: reconnects with full-jitter backoff, honouring retry-after. */
+  connectWs() {
+    if (this.stopped) return;
+    const url = this.o.server.replace(/^http/, 'ws') + AGENT_PATHS.ws;
+    const ws = new WebSocket(url, { headers: signRequest({ method: 'GET', path: AGENT_PATHS.ws, body: '', agentId: this.o.id }, this.o.privateKey), perMessageDeflate: false });
+    this.ws = ws;
+    ws.on('open', () => ws.send(JSON.stringify({ ...HELLO, maxJobs: this.o.maxJobs })));
+    ws.on('message', (data: Buffer) => this.onMessage(JSON.parse(data.toString()) as ServerMessage, (m) => ws.send(JSON.stringify(m))));
+    ws.on('error', () => undefined);
+    ws.on('close', (code: number, reason: Buffer) => {
+      this.connected = false;
+      if (this.stopped) return;
+      const retryAfter = /retry-after=(\d+)/.exec(reason.toString())?.[1];
+      const cap = Math.min(60_000, 1000 * 2 ** Math.min(this.attempt++, 6));
+      const delay = retryAfter ? Number(retryAfter) * 1000 * (0.5 + Math.random() / 2) : Math.random() * cap;
+      setTimeout(() => this.connectWs(), code === 4029 ? delay : Math.random() * cap).unref();
+    });
+  }
+
+  /** Long-polls until stopped; job messages go by POST /messages. */
+  async pollLoop() {
+    let known: string | null = null;
+    while (!this.stopped) {
+      const res: { messages?: unknown[] } | null = await this.post(AGENT_PATHS.poll, { ...HELLO, maxJobs: this.o.maxJobs, knownStatus: known }).catch(() => null);
+      if (!res || !res.messages) {
+        await new Promise((r) => setTimeout(r, 500 * Math.random()));
+        continue;
+      }
+      this.connected = true;
+      const messages = res.messages as ServerMessage[];
+      for (const m of messages) {
+        const payload: { type: string; status?: string } | null = m.type === 'signed' ? JSON.parse(m.payload) : null;
+        if (payload?.type === 'server.status') known = payload.status ?? null;
+        await this.onPolledMessage(m);
+      }
+    }
+  }
+
+  stop() {
+    this.stopped = true;
+    this.ws?.terminate();
+  }
+
+  private async onPolledMessage(m: ServerMessage) {
+    const outbox: unknown[] = [];
+    this.onMessage(m, (x) => outbox.push(x));
+    while (outbox.length) {
+      const res = await this.post(AGENT_PATHS.messages, { messages: outbox.splice(0) });
+      for (const reply of (res?.messages ?? []) as ServerMessage[]) this.onMessage(reply, (x) => outbox.push(x));
+    }
+  }
+
+  private onMessage(m: ServerMessage, send: (m: unknown) => void) {
+    const at = performance.now();
+    if (m.type === 'signed') {
+      const payload = JSON.parse(m.payload) as { type: string };
+      if (payload.type === 'server.status') {
+        this.connected = true;
+        this.attempt = 0;
+      } else if (payload.type === 'server.job.offer') {
+        const offer = payload as JobOfferPayload;
+        this.o.onOffer?.(offer, at);
+        send({ type: 'agent.job.accept', jobId: offer.jobId, attempt: offer.attempt });
+      }
+    } else if (m.type === 'server.job.start') {
+      send({ type: 'agent.job.finish', jobId: m.jobId, attempt: m.attempt, outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 0 });
+    } else if (m.type === 'server.job.finishAck') {
+      this.o.onFinished?.(m.jobId);
+    }
+  }
+
+  private async post(path: string, body: unknown): Promise<{ messages?: unknown[] } | null> {
+    const text = JSON.stringify(body);
+    const headers = { ...signRequest({ method: 'POST', path, body: text, agentId: this.o.id }, this.o.privateKey), 'content-type': 'application/json' };
+    const res = await fetch(this.o.server + path, { method: 'POST', headers, body: text });
+    if (res.status === 429 || res.status === 503) {
+      await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after') ?? 1) * 1000 * Math.random()));
+      return null;
+    }
+    return (await res.json()) as { messages?: unknown[] };
+  }
+}
