@@ -14,7 +14,7 @@ import { SimAgent } from './sim-agent';
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
 const SIZES = quick
-  ? { dispatchWs: 100, dispatchPoll: 20, rate: 100, seconds: 3, throughputTasks: 2000, throughputAgents: 20, idle: 1000 }
+  ? { dispatchWs: 100, dispatchPoll: 20, rate: Number(process.env.BENCH_RATE ?? 100), seconds: 3, throughputTasks: 2000, throughputAgents: 20, idle: 1000 }
   : { dispatchWs: 1000, dispatchPoll: 100, rate: 200, seconds: 10, throughputTasks: 20_000, throughputAgents: 100, idle: 10_000 };
 
 const say = (line: string) => !json && process.stdout.write(`${line}\n`);
@@ -38,7 +38,7 @@ interface Node {
 
 /** The built control plane as a process on a fixed port (agents come back to the same address after a restart). */
 async function startNode(env: Record<string, string>): Promise<Node> {
-  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ') ?? []), MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${env.PORT}`;
   await waitFor('the control plane to be ready', async () => child.exitCode === null && (await fetch(`${url}/readyz`)).ok, 120_000, 100);
@@ -116,6 +116,14 @@ async function main() {
     for (const a of pollAgents) void a.pollLoop();
     await waitFor('dispatch agents connected', () => [...wsAgents, ...pollAgents].every((a) => a.connected), 120_000);
     say(`dispatch: ${SIZES.rate} tasks/s for ${SIZES.seconds} s over ${wsAgents.length} WebSocket agents, then over ${pollAgents.length} long-polling agents`);
+    const waits = new Map<string, number>();
+    const sampler = process.argv.includes('--verbose')
+      ? setInterval(() => {
+          void db
+            .query(`SELECT coalesce(wait_event_type, '-') || '/' || coalesce(wait_event, '-') || ' ' || state || ' ' || left(regexp_replace(query, '\\s+', ' ', 'g'), 70) AS k FROM pg_stat_activity WHERE datname = 'corral_bench' AND pid <> pg_backend_pid()`)
+            .then((r) => r.rows.forEach((row: { k: string }) => waits.set(row.k, (waits.get(row.k) ?? 0) + 1)));
+        }, 100)
+      : undefined;
     for (const [kind, group] of [['websocket', wsAgents], ['longPoll', pollAgents]] as const) {
       const n = SIZES.rate * SIZES.seconds;
       const posts: Promise<unknown>[] = [];
@@ -130,6 +138,12 @@ async function main() {
       }
       await Promise.all(posts);
       await waitFor(`${kind} offers`, () => latency[kind].length >= n, 60_000).catch(() => undefined);
+    }
+    clearInterval(sampler);
+    if (process.argv.includes('--verbose')) {
+      say([...waits].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, n]) => `${String(n).padStart(5)} ${k}`).join('\n'));
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      say(metrics.split('\n').filter((l) => /^corral_(dispatch_latency_seconds_(sum|count)|http_request_duration_seconds_(sum|count))/.test(l)).join('\n'));
     }
     for (const a of agents.splice(0)) a.stop();
 
