@@ -214,13 +214,12 @@ export class JobManager {
       logger.warn(`refused ${label(offer)}: it was issued ${new Date(offer.issuedAt).toISOString()}, longer ago than the ledger remembers`);
       return this.refuse(offer, 'invalid', 'the offer is older than the agent ledger remembers; it may have run already');
     }
-    if (this.stopping) return this.refuse(offer, 'busy', 'the agent is stopping');
-
     const verdict = this.checkPolicy(offer);
     if (!verdict.allowed) {
       logger.warn(`refused ${label(offer)}: ${verdict.message}`);
       return this.refuse(offer, 'policy', verdict.message);
     }
+    if (this.stopping) return this.refuse(offer, 'busy', 'the agent is stopping');
     const load = this.load - (existing?.state === 'accepted' ? 1 : 0);
     if (load >= this.options.maxJobs) {
       logger.info(`refused ${label(offer)}: busy (${load} of ${this.options.maxJobs} job${this.options.maxJobs === 1 ? '' : 's'} accepted or running)`);
@@ -319,6 +318,7 @@ export class JobManager {
         logger.info(`agent stopping: waiting up to ${Math.round(t.shutdownGraceMs / 1000)} s for ${live().length} running job(s) before cancelling them`);
         await this.waitUntil(() => live().length === 0, t.shutdownGraceMs);
         const rest = live();
+        if (rest.length) logger.info(`agent stopping: cancelling ${rest.length} job(s) still running`);
         for (const job of rest) job.runner?.stop('cancelled', t.shutdownKillGraceMs, 'agent stopping: SIGTERM sent to process group', 'agent stopping');
         await this.waitUntil(() => live().length === 0, t.shutdownKillGraceMs + (t.runner.drainMs ?? 2_000) + 1_000);
       }
