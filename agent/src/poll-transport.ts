@@ -10,6 +10,8 @@ import type { SessionEnd, SessionHooks, Timings } from './session';
 // Each message is checked on its own (verified, then parsed), so one the agent does not know
 // yet cannot hide the others in the same answer.
 const PollEnvelopeSchema = PollResponseSchema.extend({ messages: z.array(z.unknown()) });
+// The answer to POST /messages: only the replies matter.
+const MessagesAnswerSchema = z.object({ messages: z.array(z.unknown()) });
 
 /** Most messages in one POST /messages (the protocol's limit). */
 const MAX_MESSAGES_PER_POST = 200;
@@ -102,7 +104,7 @@ class MessagePoster implements JobLink {
         if (res.status === 200) {
           let parsed;
           try {
-            parsed = PollEnvelopeSchema.safeParse(JSON.parse(res.text));
+            parsed = MessagesAnswerSchema.safeParse(JSON.parse(res.text));
           } catch {
             parsed = null;
           }

@@ -132,6 +132,7 @@ export class JobManager {
   private draining: Promise<void> | null = null;
   private readonly waiters = new Set<() => void>();
   private traversableChecked = false;
+  private closed = false;
 
   constructor(private readonly options: JobManagerOptions) {
     if (!Number.isInteger(options.maxJobs) || options.maxJobs < 1 || options.maxJobs > MAX_JOBS_PER_AGENT) throw new Error(`maxJobs must be 1..${MAX_JOBS_PER_AGENT}`);
@@ -343,6 +344,7 @@ export class JobManager {
 
   /** Releases timers and files; running processes are left alone (call drain or terminate first). */
   close(): void {
+    this.closed = true;
     clearInterval(this.ticker);
     this.ticker = undefined;
     this.link = null;
@@ -445,6 +447,7 @@ export class JobManager {
   }
 
   private processEnded(job: Job, result: RunResult) {
+    if (this.closed) return; // the agent is exiting; the ledger keeps the job as running (abandoned at the next start)
     if (this.entry(job)?.state !== 'running' && !job.dropped) return; // already settled (e.g. refused at start)
     const spool = job.spool;
     spool?.end();
