@@ -314,16 +314,17 @@ export class JobManager {
     this.draining = (async () => {
       const { logger } = this.options;
       const t = this.timings;
-      const live = () => [...this.jobs.values()].filter((j) => j.runner?.running);
-      if (live().length) {
-        logger.info(`agent stopping: waiting up to ${Math.round(t.shutdownGraceMs / 1000)} s for ${live().length} running job(s) before cancelling them`);
-        await this.waitUntil(() => live().length === 0, t.shutdownGraceMs);
-        const rest = live();
+      // Unsettled: started and not finished yet (running, or its output still draining).
+      const unsettled = () => [...this.jobs.values()].filter((j) => !j.dropped && this.entry(j)?.state === 'running');
+      if (unsettled().length) {
+        logger.info(`agent stopping: waiting up to ${Math.round(t.shutdownGraceMs / 1000)} s for ${unsettled().length} running job(s) before cancelling them`);
+        await this.waitUntil(() => unsettled().length === 0, t.shutdownGraceMs);
+        const rest = unsettled().filter((j) => j.runner?.running);
         if (rest.length) logger.info(`agent stopping: cancelling ${rest.length} job(s) still running`);
         for (const job of rest) job.runner?.stop('cancelled', t.shutdownKillGraceMs, 'agent stopping: SIGTERM sent to process group', 'agent stopping');
-        await this.waitUntil(() => live().length === 0, t.shutdownKillGraceMs + (t.runner.drainMs ?? 2_000) + 1_000);
+        await this.waitUntil(() => unsettled().length === 0, t.shutdownKillGraceMs + (t.runner.drainMs ?? 2_000) + 1_000);
       }
-      const unreported = () => [...this.jobs.values()].filter((j) => !j.dropped && (j.runner ? !j.runner.running : true) && this.entry(j)?.state === 'finished').length + live().length;
+      const unreported = () => [...this.jobs.values()].filter((j) => !j.dropped && this.entry(j)?.state === 'finished').length + unsettled().length;
       if (unreported()) {
         await this.waitUntil(() => unreported() === 0, t.shutdownReportMs);
         if (unreported()) logger.warn(`agent stopping with ${unreported()} job outcome(s) not yet acknowledged; they are re-sent when the agent starts again`);
@@ -335,11 +336,11 @@ export class JobManager {
   /** Stops every running job now (SIGTERM, then SIGKILL after `killGraceMs`), e.g. when the agent was revoked; reports nothing. */
   async terminate(reason: string): Promise<void> {
     this.stopping = true;
-    const live = [...this.jobs.values()].filter((j) => j.runner?.running);
-    if (!live.length) return;
-    this.options.logger.warn(`stopping ${live.length} running job(s): ${reason}`);
+    const unsettled = () => [...this.jobs.values()].filter((j) => !j.dropped && this.entry(j)?.state === 'running');
+    const live = unsettled().filter((j) => j.runner?.running);
+    if (live.length) this.options.logger.warn(`stopping ${live.length} running job(s): ${reason}`);
     for (const job of live) job.runner?.stop('cancelled', this.timings.killGraceMs, `${reason}: SIGTERM sent to process group`, reason);
-    await this.waitUntil(() => live.every((j) => !j.runner?.running), this.timings.killGraceMs + 3_000);
+    await this.waitUntil(() => unsettled().length === 0, this.timings.killGraceMs + (this.timings.runner.drainMs ?? 2_000) + 1_000);
   }
 
   /** Releases timers and files; running processes are left alone (call drain or terminate first). */
