@@ -50,7 +50,7 @@ export async function runAgent(ctx: CommandContext, flags: SettingFlags, signal:
       const now = loadPolicy(settings.stateDir, ctx.systemPolicyPath);
       const described = describePolicy(now);
       if (described !== reported) {
-        ctx.logger.warn(`local policy changed: ${described} (enforced now; reported to the control plane on the next connection)`);
+        ctx.logger.warn(`local policy changed: ${described} (enforced now; the control plane sees it after the agent restarts)`);
         reported = described;
       }
       return now;
