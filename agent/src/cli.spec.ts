@@ -8,6 +8,7 @@ describe('command line', () => {
       flags: { server: ['https://a', 'https://b'], token: 't', name: 'web-01', json: true },
     });
     expect(parseCommandLine(['run', '--transport', 'poll', '--state-dir', '/s'])).toEqual({ kind: 'command', command: 'run', flags: { transport: 'poll', stateDir: '/s' } });
+    expect(parseCommandLine(['run', '--max-jobs', '4'])).toEqual({ kind: 'command', command: 'run', flags: { maxJobs: '4' } });
   });
 
   it('answers help and version', () => {
@@ -17,6 +18,7 @@ describe('command line', () => {
     expect(parseCommandLine(['--version'])).toEqual({ kind: 'version' });
     expect(helpText(null)).toContain('corral-agent enroll --server URL --token TOKEN');
     expect(helpText('run')).toContain('--transport auto|ws|poll');
+    expect(helpText('run')).toContain('--max-jobs N       CORRAL_MAX_JOBS');
   });
 
   it.each([
@@ -24,6 +26,7 @@ describe('command line', () => {
     [['launch'], 'unknown command "launch"'],
     [['--server', 'x', 'run'], 'expected a command before --server'],
     [['run', '--token', 't'], 'unknown option --token for "run"'],
+    [['enroll', '--max-jobs', '2'], 'unknown option --max-jobs for "enroll"'],
     [['status', '--frobnicate'], 'unknown option --frobnicate for "status"'],
     [['enroll', '--server'], '--server needs a value'],
     [['enroll', '--server', '--json'], '--server needs a value'],

@@ -33,12 +33,13 @@ const OPTIONS: Record<string, OptionSpec> = {
   '--state-dir': { key: 'stateDir', takesValue: true },
   '--transport': { key: 'transport', takesValue: true },
   '--ca-file': { key: 'caFile', takesValue: true },
+  '--max-jobs': { key: 'maxJobs', takesValue: true },
   '--json': { key: 'json', takesValue: false },
 };
 
 const ACCEPTS: Record<Command, string[]> = {
   enroll: ['--server', '--token', '--name', '--state-dir', '--ca-file', '--json'],
-  run: ['--state-dir', '--transport', '--server', '--ca-file'],
+  run: ['--state-dir', '--transport', '--server', '--ca-file', '--max-jobs'],
   status: ['--state-dir', '--json'],
   doctor: ['--state-dir', '--server', '--ca-file'],
 };
@@ -99,6 +100,7 @@ const SETTINGS_HELP = `Settings, first found wins: flag, environment variable, "
                                                     /var/lib/corral-agent as root, else ~/.corral-agent)
   --transport MODE   CORRAL_TRANSPORT  "transport"  auto (WebSocket, falling back to HTTP long-poll), ws or poll
   --ca-file FILE     CORRAL_CA_FILE    "caFile"     extra PEM CA bundle trusted for TLS (e.g. an intercepting proxy's)
+  --max-jobs N       CORRAL_MAX_JOBS   "maxJobs"    jobs run at once, 1 to 64 (default 1; run only)
   HTTPS_PROXY, HTTP_PROXY and NO_PROXY (or lower case) are honoured for every connection.
   CORRAL_LOG_LEVEL=debug|info|warn|error sets how much is logged on stderr (default info).`;
 
@@ -109,12 +111,20 @@ Generates this host's key pair (the private key stays in <state dir>/agent.key, 
 asks the control plane to enroll it, and prints the agent id, key fingerprint and verification
 code. An administrator compares them in the Corral console before approving the agent.
 --json prints only {"agentId","fingerprint","verificationCode","status"} on stdout.`,
-  run: `Usage: corral-agent run [--state-dir DIR] [--transport auto|ws|poll] [--server URL]... [--ca-file FILE]
+  run: `Usage: corral-agent run [--state-dir DIR] [--transport auto|ws|poll] [--server URL]... [--ca-file FILE] [--max-jobs N]
 
 Connects out to the control plane and stays connected: waits while the agent is pending,
-reports when it is approved, and exits with code 3 if it is rejected or revoked.
-SIGTERM or SIGINT disconnects cleanly and exits 0. The local policy
-(<state dir>/policy.json, else /etc/corral/agent-policy.json) is reported to the server.`,
+then, once approved, runs the jobs it is offered (up to --max-jobs at once), streaming their
+output (sensitive values masked) and reporting how they ended. Exits with code 3 if the agent
+is rejected or revoked (running jobs are stopped first).
+
+Every offer is checked against the local policy (<state dir>/policy.json, else
+/etc/corral/agent-policy.json; re-read for each offer): "frozen", "allowedJobKinds",
+"allowScripts", "allowedOrganizations" and "runAs" (switching users needs root). A job id is
+recorded in the ledger (<state dir>/jobs/) before it starts and is never run twice.
+
+SIGTERM or SIGINT: no new jobs; running jobs get 10 s to end, then are cancelled (SIGTERM to
+their process group, SIGKILL 5 s later); outcomes are reported, then the agent exits 0.`,
   status: `Usage: corral-agent status [--state-dir DIR] [--json]
 
 Shows the identity, server(s), the last known approval state and connection, from the state
@@ -133,14 +143,14 @@ export function helpText(topic: Command | null): string {
 
 Usage:
   corral-agent enroll --server URL --token TOKEN [--name NAME] [--state-dir DIR] [--ca-file FILE] [--json]
-  corral-agent run [--state-dir DIR] [--transport auto|ws|poll] [--server URL]... [--ca-file FILE]
+  corral-agent run [--state-dir DIR] [--transport auto|ws|poll] [--server URL]... [--ca-file FILE] [--max-jobs N]
   corral-agent status [--state-dir DIR] [--json]
   corral-agent doctor [--state-dir DIR] [--server URL]... [--ca-file FILE]
   corral-agent help [COMMAND]      corral-agent --version
 
 Commands:
   enroll   create this host's key and ask the control plane to enroll it (then approve it in the console)
-  run      connect and stay connected; exits 3 when the agent is rejected or revoked
+  run      connect, stay connected and run the jobs offered; exits 3 when the agent is rejected or revoked
   status   show identity, server(s), approval state and connection from the state files
   doctor   check DNS, TCP, proxy, TLS, clock and authentication, one line each
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ConfigError } from './errors';
-import { parseServerList, resolveSettings, type ConfigFile, type ResolveInput } from './config';
+import { parseMaxJobs, parseServerList, resolveSettings, type ConfigFile, type ResolveInput } from './config';
 
 function input(partial: Partial<ResolveInput> & { file?: ConfigFile | null } = {}): ResolveInput {
   const { file = null, ...rest } = partial;
@@ -67,5 +67,19 @@ describe('settings precedence', () => {
     expect(() => resolveSettings(input({ env: { CORRAL_TRANSPORT: 'carrier-pigeon' } }))).toThrow('CORRAL_TRANSPORT: transport must be auto, ws or poll');
     expect(resolveSettings(input({ flags: { transport: 'websocket' } })).transport).toBe('ws');
     expect(resolveSettings(input({ flags: { transport: 'long-poll' } })).transport).toBe('poll');
+  });
+});
+
+describe('--max-jobs', () => {
+  it('defaults to 1 and follows flag, environment, agent.json', () => {
+    expect(resolveSettings(input())).toMatchObject({ maxJobs: 1, sources: { maxJobs: 'default' } });
+    expect(resolveSettings(input({ file: { maxJobs: 4 } }))).toMatchObject({ maxJobs: 4, sources: { maxJobs: 'config' } });
+    expect(resolveSettings(input({ env: { CORRAL_MAX_JOBS: '8' }, file: { maxJobs: 4 } }))).toMatchObject({ maxJobs: 8, sources: { maxJobs: 'env' } });
+    expect(resolveSettings(input({ flags: { maxJobs: '64' }, env: { CORRAL_MAX_JOBS: '8' } }))).toMatchObject({ maxJobs: 64, sources: { maxJobs: 'flag' } });
+  });
+
+  it.each(['0', '65', '2.5', 'two', '-1'])('refuses %s, naming where it came from', (value) => {
+    expect(() => resolveSettings(input({ flags: { maxJobs: value } }))).toThrow(`--max-jobs: max jobs must be a whole number from 1 to 64 (got "${value}")`);
+    expect(() => parseMaxJobs(value, 'CORRAL_MAX_JOBS')).toThrow(ConfigError);
   });
 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { MAX_JOBS_PER_AGENT } from '../../src/protocol/messages';
 import { ConfigError } from './errors';
 
 export const TRANSPORT_MODES = ['auto', 'ws', 'poll'] as const;
@@ -17,6 +18,7 @@ export interface SettingFlags {
   stateDir?: string;
   transport?: string;
   caFile?: string;
+  maxJobs?: string;
 }
 
 export type SettingSource = 'flag' | 'env' | 'config' | 'identity' | 'default';
@@ -28,7 +30,17 @@ export interface AgentSettings {
   name: string | null;
   transport: TransportMode;
   caFile: string | null;
-  sources: { stateDir: SettingSource; servers: SettingSource | null; token: SettingSource | null; name: SettingSource | null; transport: SettingSource; caFile: SettingSource | null };
+  /** How many jobs run at once. */
+  maxJobs: number;
+  sources: {
+    stateDir: SettingSource;
+    servers: SettingSource | null;
+    token: SettingSource | null;
+    name: SettingSource | null;
+    transport: SettingSource;
+    caFile: SettingSource | null;
+    maxJobs: SettingSource;
+  };
 }
 
 /** Environment variables, with the setting each one feeds. */
@@ -39,6 +51,7 @@ export const ENV_VARS = {
   stateDir: 'CORRAL_STATE_DIR',
   transport: 'CORRAL_TRANSPORT',
   caFile: 'CORRAL_CA_FILE',
+  maxJobs: 'CORRAL_MAX_JOBS',
 } as const;
 
 // agent.json: the same settings, for hosts configured by a file. Unknown keys are errors.
@@ -49,6 +62,7 @@ const ConfigFileSchema = z
     name: z.string(),
     transport: z.string(),
     caFile: z.string(),
+    maxJobs: z.union([z.number(), z.string()]),
   })
   .partial()
   .strict();
@@ -111,9 +125,17 @@ export function readConfigFile(path: string): ConfigFile | null {
     const problems = parsed.error.issues.map((i) =>
       i.code === 'unrecognized_keys' ? `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}` : `${i.path.join('.') || 'file'}: ${i.message}`,
     );
-    throw new ConfigError(`${path} is invalid: ${problems.join('; ')} (allowed keys: server, token, name, transport, caFile)`);
+    throw new ConfigError(`${path} is invalid: ${problems.join('; ')} (allowed keys: server, token, name, transport, caFile, maxJobs)`);
   }
   return parsed.data;
+}
+
+/** A whole number of jobs from 1 to MAX_JOBS_PER_AGENT. */
+export function parseMaxJobs(value: string | number, from: string): number {
+  const text = String(value).trim();
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_JOBS_PER_AGENT) throw new ConfigError(`${from}: max jobs must be a whole number from 1 to ${MAX_JOBS_PER_AGENT} (got "${text}")`);
+  return n;
 }
 
 export interface ResolveInput {
@@ -176,6 +198,14 @@ export function resolveSettings(input: ResolveInput): AgentSettings {
     caFileSetting ? (isAbsolute(caFileSetting) ? caFileSetting : resolve(stateDir, caFileSetting)) : undefined,
   );
 
+  const flagMaxJobs = nonEmpty(flags.maxJobs);
+  const envMaxJobs = nonEmpty(env[ENV_VARS.maxJobs]);
+  const maxJobs = pick(
+    flagMaxJobs ? parseMaxJobs(flagMaxJobs, '--max-jobs') : undefined,
+    envMaxJobs ? parseMaxJobs(envMaxJobs, ENV_VARS.maxJobs) : undefined,
+    file.maxJobs !== undefined ? parseMaxJobs(file.maxJobs, `${configPath} "maxJobs"`) : undefined,
+  ) ?? { value: 1, source: 'default' as SettingSource };
+
   return {
     stateDir,
     servers: servers?.value ?? [],
@@ -183,6 +213,7 @@ export function resolveSettings(input: ResolveInput): AgentSettings {
     name: name?.value ?? null,
     transport: transport.value,
     caFile: caFile?.value ?? null,
+    maxJobs: maxJobs.value,
     sources: {
       stateDir: stateDirSource,
       servers: servers?.source ?? null,
@@ -190,6 +221,7 @@ export function resolveSettings(input: ResolveInput): AgentSettings {
       name: name?.source ?? null,
       transport: transport.source,
       caFile: caFile?.source ?? null,
+      maxJobs: maxJobs.source,
     },
   };
 }

@@ -7,6 +7,7 @@ import type { TransportMode } from './config';
 import { AgentConnection, type RunOutcome } from './connection';
 import { HttpClient } from './http-client';
 import { buildHello } from './host-facts';
+import { JobManager } from './jobs/job-manager';
 import { LineLogger } from './log';
 import { DEFAULT_POLICY } from './policy';
 import type { Timings } from './session';
@@ -36,6 +37,7 @@ describe('the connection loop against a fake control plane', () => {
   let cp: FakeControlPlane;
   let dir: string;
   const running: AbortController[] = [];
+  const managers: JobManager[] = [];
 
   beforeEach(async () => {
     cp = await FakeControlPlane.start();
@@ -43,6 +45,7 @@ describe('the connection loop against a fake control plane', () => {
   });
   afterEach(async () => {
     for (const c of running.splice(0)) c.abort();
+    for (const m of managers.splice(0)) m.close();
     await cp.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -53,6 +56,9 @@ describe('the connection loop against a fake control plane', () => {
     const store = new StateStore(dir);
     const controller = new AbortController();
     running.push(controller);
+    const jobs = new JobManager({ stateDir: dir, agentId: cp.agentId, agentName: cp.agentName, maxJobs: 1, policy: () => DEFAULT_POLICY, logger });
+    jobs.init();
+    managers.push(jobs);
     const connection = new AgentConnection({
       identity: cp.identity(),
       servers: options.servers ?? [cp.url],
@@ -61,6 +67,7 @@ describe('the connection loop against a fake control plane', () => {
       signer: cp.signer(),
       hello: buildHello(DEFAULT_POLICY),
       logger,
+      jobs,
       store,
       timings: { ...FAST, ...options.timings },
     });

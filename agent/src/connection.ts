@@ -3,6 +3,7 @@ import { Backoff, sleep } from './backoff';
 import type { TransportMode } from './config';
 import { AgentError, describeFatal, EXIT_CODES } from './errors';
 import type { HttpClient, Signer } from './http-client';
+import type { JobManager } from './jobs/job-manager';
 import type { Logger } from './log';
 import { runPollSession } from './poll-transport';
 import { interpretServerMessage, pinnedKeys } from './server-messages';
@@ -18,6 +19,8 @@ export interface ConnectionOptions {
   signer: Signer;
   hello: AgentHello;
   logger: Logger;
+  /** Runs the jobs this agent is offered; initialised by the caller. */
+  jobs: JobManager;
   /** Where status.json goes; null keeps the state in memory only. */
   store: StateStore | null;
   timings?: Partial<Timings>;
@@ -73,13 +76,24 @@ export class AgentConnection {
     return { ...this.state };
   }
 
+  /**
+   * Runs until `signal` aborts (then: stop taking offers, let running jobs end or cancel them,
+   * report, and only then disconnect) or a fatal error (running jobs are stopped).
+   */
   async run(signal: AbortSignal): Promise<RunOutcome> {
-    const { servers, transport, logger } = this.options;
+    const { servers, transport, logger, jobs } = this.options;
     let mode: Transport = transport === 'poll' ? 'long-poll' : 'websocket';
     let serverIndex = 0;
     let wsRetryAt = 0;
     let probing = false; // a WebSocket attempt made from long-poll mode
     this.save({ pid: process.pid, connected: false });
+
+    // The connection outlives the stop request until the jobs are drained and reported.
+    const stop = new AbortController();
+    const onStop = () => void jobs.drain().finally(() => stop.abort());
+    if (signal.aborted) onStop();
+    else signal.addEventListener('abort', onStop, { once: true });
+    signal = stop.signal;
 
     try {
       for (;;) {
@@ -97,12 +111,14 @@ export class AgentConnection {
             ? await runWebSocketSession({ ...this.sessionParams(server, hooks, signal), logger })
             : await runPollSession({
                 ...this.sessionParams(server, hooks, signal),
+                logger,
                 random: this.random,
                 shouldYield: () => transport === 'auto' && wsRetryAt > 0 && this.now() >= wsRetryAt,
               });
+        jobs.disconnected();
 
         if (end.kind === 'stopped') return this.stopped();
-        if (end.kind === 'fatal') return this.fatal(end.error);
+        if (end.kind === 'fatal') return await this.fatal(end.error);
         if (end.kind === 'yield') continue;
         if (end.kind === 'reconnect') {
           this.save({ connected: false });
@@ -113,7 +129,7 @@ export class AgentConnection {
         }
 
         const { error } = end;
-        if (error.fatal) return this.fatal(error);
+        if (error.fatal) return await this.fatal(error);
         this.save({ connected: false, lastError: error.message });
 
         if (mode === 'websocket' && transport === 'auto' && end.beforeOpen) {
@@ -146,6 +162,7 @@ export class AgentConnection {
         await sleep(delay, signal);
       }
     } finally {
+      signal.removeEventListener('abort', onStop);
       this.options.client.close();
     }
   }
@@ -175,11 +192,12 @@ export class AgentConnection {
 
   private hooks(): SessionHooks {
     return {
-      connected: (transport, server) => {
+      connected: (transport, server, link) => {
         const { logger, client } = this.options;
         const route = client.routeOf(new URL(server));
         logger.info(`connected over ${TRANSPORT_WORDS[transport]} to ${server}${route === 'directly' ? '' : ` ${route}`}`);
         this.save({ transport, server, connected: true, lastError: null });
+        this.options.jobs.connected(link);
       },
       message: (raw, server) => this.handleMessage(raw, server),
       knownStatus: () => this.state.status,
@@ -194,8 +212,25 @@ export class AgentConnection {
       return null;
     }
     if (message.kind === 'reconnect') return { kind: 'reconnect', delayMs: Math.floor(this.random() * message.maxDelayMs) };
-    if (message.kind !== 'status') return null; // jobs: not handled yet
-    return this.applyStatus(message.payload);
+    const { jobs } = this.options;
+    switch (message.kind) {
+      case 'status':
+        return this.applyStatus(message.payload);
+      case 'offer':
+        // Work is taken only while the last verified status says approved.
+        if (this.state.status !== 'approved') logger.warn(`ignored an offer of job ${message.payload.jobId} from ${server}: this agent is ${this.state.status ?? 'not yet known to be approved'}`);
+        else jobs.offer(message.payload);
+        return null;
+      case 'cancel':
+        jobs.cancel(message.payload);
+        return null;
+      case 'job':
+        jobs.handle(message.message);
+        return null;
+      case 'server-error':
+        jobs.serverError(message.code, message.message, message.jobId);
+        return null;
+    }
   }
 
   private applyStatus(payload: StatusPayload): SessionEnd | null {
@@ -228,12 +263,14 @@ export class AgentConnection {
     return { kind: 'fatal', error: new AgentError(code, reason, 'fatal') };
   }
 
-  private fatal(error: AgentError): RunOutcome {
+  private async fatal(error: AgentError): Promise<RunOutcome> {
     const { store, identity, logger } = this.options;
     const message = describeFatal(error, { identity: store?.identityPath ?? 'identity.json', key: store?.keyPath ?? 'agent.key' }, identity.name);
     if (error.code === 'AGENT_REVOKED' || error.code === 'AGENT_REJECTED') this.save({ status: error.code === 'AGENT_REVOKED' ? 'revoked' : 'rejected' });
     this.save({ connected: false, lastError: message, pid: null });
     logger.error(message);
+    // The agent is leaving for good: nothing it started may outlive it unattended.
+    await this.options.jobs.terminate(`agent stopping: ${error.code}`);
     return { exitCode: error.exitCode, message };
   }
 

@@ -12,6 +12,6 @@ export function hostFacts(): { hostname: string; os: string; arch: string; agent
   };
 }
 
-export function buildHello(policy: LocalPolicy): AgentHello {
-  return { type: 'agent.hello', v: PROTOCOL_VERSION, ...hostFacts(), policy };
+export function buildHello(policy: LocalPolicy, maxJobs = 1): AgentHello {
+  return { type: 'agent.hello', v: PROTOCOL_VERSION, ...hostFacts(), policy, maxJobs };
 }

@@ -5,12 +5,13 @@ import { doctor } from './doctor';
 import { enroll, formatEnrollment } from './enroll';
 import { AgentError, ConfigError, EXIT_CODES, messageOf } from './errors';
 import { LineLogger, parseLogLevel } from './log';
-import { runAgent } from './run';
+import { runAgent, shutdownBudgetMs } from './run';
 import { statusReport } from './status-report';
 import { AGENT_VERSION } from './version';
 
-// After SIGTERM the agent closes its connection; if that hangs, it leaves anyway.
-const SHUTDOWN_DEADLINE_MS = 10_000;
+// After SIGTERM the agent lets running jobs end (or cancels them), reports and closes its
+// connection; if that hangs, it leaves anyway.
+const SHUTDOWN_DEADLINE_MS = shutdownBudgetMs();
 
 async function dispatch(command: Command, flags: CliFlags, ctx: CommandContext): Promise<number> {
   switch (command) {
@@ -30,10 +31,10 @@ async function dispatch(command: Command, flags: CliFlags, ctx: CommandContext):
           ctx.logger.warn(`${name} again: exiting now`);
           process.exit(EXIT_CODES.ok);
         }
-        ctx.logger.info(`${name} received: disconnecting`);
+        ctx.logger.info(`${name} received: stopping (no new jobs; running jobs get a grace period, then are cancelled)`);
         controller.abort();
         setTimeout(() => {
-          ctx.logger.warn(`the connection did not close within ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting anyway`);
+          ctx.logger.warn(`the agent did not stop within ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting anyway`);
           process.exit(EXIT_CODES.ok);
         }, SHUTDOWN_DEADLINE_MS).unref();
       };

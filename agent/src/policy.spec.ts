@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalPolicySchema } from '../../src/protocol/messages';
 import { ConfigError } from './errors';
-import { DEFAULT_POLICY, describePolicy, loadPolicy, parsePolicy } from './policy';
+import { checkJobAgainstPolicy, DEFAULT_POLICY, describePolicy, loadPolicy, parsePolicy } from './policy';
 
 describe('local policy', () => {
   it('fills what a file leaves out with the defaults, and reports its source', () => {
@@ -60,5 +60,50 @@ describe('local policy', () => {
       expect(describePolicy(DEFAULT_POLICY)).toBe('default policy (no policy file): job kinds script, deployment, health-check; scripts allowed; run as the agent user; organisations any');
       expect(describePolicy({ ...DEFAULT_POLICY, source: '/p', frozen: true })).toContain('/p: FROZEN');
     });
+  });
+});
+
+describe('enforcing the local policy on a job', () => {
+  let dir: string;
+  let passwd: string;
+  const job = { kind: 'script', organizationId: '0B6F3C1E-7A52-4C8E-9D41-2F0E5B7A9C13' };
+  const root = { uid: 0, name: 'root' };
+  const policy = (p: Partial<typeof DEFAULT_POLICY>) => ({ ...DEFAULT_POLICY, source: '/etc/corral/agent-policy.json', ...p });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'corral-policy-'));
+    passwd = join(dir, 'passwd');
+    writeFileSync(passwd, 'root:x:0:0:root:/root:/bin/bash\ndeploy:x:1001:1002:Deploy:/home/deploy:/bin/bash\n');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('allows what the policy allows, with no user switch by default', () => {
+    expect(checkJobAgainstPolicy(DEFAULT_POLICY, job, root, passwd)).toEqual({ allowed: true, runAs: null });
+    expect(checkJobAgainstPolicy(policy({ allowedOrganizations: ['0b6f3c1e-7a52-4c8e-9d41-2f0e5b7a9c13'] }), job, root, passwd).allowed).toBe(true);
+  });
+
+  it.each([
+    [{ frozen: true }, 'this host is frozen by /etc/corral/agent-policy.json ("frozen": true): it runs no work'],
+    [{ allowedJobKinds: ['health-check'] }, 'job kind "script" is not allowed by /etc/corral/agent-policy.json ("allowedJobKinds": ["health-check"])'],
+    [{ allowScripts: false }, 'scripts are not allowed by /etc/corral/agent-policy.json ("allowScripts": false)'],
+    [{ allowedOrganizations: ['acme'] }, 'organisation 0B6F3C1E-7A52-4C8E-9D41-2F0E5B7A9C13 is not in "allowedOrganizations" of /etc/corral/agent-policy.json'],
+    [{ runAs: 'nobody-here' }, `"runAs": "nobody-here" in /etc/corral/agent-policy.json names a user that does not exist on this host`],
+  ])('refuses under %j, saying which rule and file', (p, message) => {
+    const verdict = checkJobAgainstPolicy(policy(p), job, root, passwd);
+    expect(verdict.allowed).toBe(false);
+    expect(!verdict.allowed && verdict.message).toContain(message);
+  });
+
+  it('switches to the runAs user only as root; as that user itself it needs no switch', () => {
+    expect(checkJobAgainstPolicy(policy({ runAs: 'deploy' }), job, root, passwd)).toEqual({ allowed: true, runAs: { user: 'deploy', uid: 1001, gid: 1002, home: '/home/deploy' } });
+    expect(checkJobAgainstPolicy(policy({ runAs: 'deploy' }), job, { uid: 1001, name: 'deploy' }, passwd)).toEqual({ allowed: true, runAs: null });
+    expect(checkJobAgainstPolicy(policy({ runAs: 'deploy' }), job, { uid: 1500, name: 'corral' }, passwd)).toEqual({
+      allowed: false,
+      message: '"runAs": "deploy" in /etc/corral/agent-policy.json needs the agent to run as root to switch users (it runs as corral)',
+    });
+  });
+
+  it('names the default policy when there is no file', () => {
+    const verdict = checkJobAgainstPolicy({ ...DEFAULT_POLICY, allowScripts: false }, job, root, passwd);
+    expect(!verdict.allowed && verdict.message).toBe('scripts are not allowed by the default policy (no policy file) ("allowScripts": false)');
   });
 });

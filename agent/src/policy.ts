@@ -102,3 +102,69 @@ export function describePolicy(policy: LocalPolicy): string {
   if (policy.frozen) parts.unshift('FROZEN (no work will run)');
   return `${policy.source === 'default' ? 'default policy (no policy file)' : policy.source}: ${parts.join('; ')}`;
 }
+
+/** A user from /etc/passwd, for the policy's `runAs`. */
+export interface PasswdUser {
+  user: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+/** Looks a user up in /etc/passwd (users known only to LDAP or another NSS source are not found). */
+export function lookupUser(name: string, passwdPath = '/etc/passwd'): PasswdUser | null {
+  let text: string;
+  try {
+    text = readFileSync(passwdPath, 'utf8');
+  } catch {
+    return null;
+  }
+  for (const line of text.split('\n')) {
+    const fields = line.split(':');
+    if (fields.length < 7 || fields[0] !== name) continue;
+    const uid = Number(fields[2]);
+    const gid = Number(fields[3]);
+    if (!Number.isInteger(uid) || !Number.isInteger(gid)) return null;
+    return { user: name, uid, gid, home: fields[5] || '/' };
+  }
+  return null;
+}
+
+/** What the agent runs as, as far as the policy check is concerned. */
+export interface HostUser {
+  uid: number;
+  name: string;
+}
+
+export type PolicyVerdict = { allowed: true; runAs: PasswdUser | null } | { allowed: false; message: string };
+
+/** The policy file in words: "/etc/corral/agent-policy.json" or "the default policy (no policy file)". */
+export function policyWhere(policy: LocalPolicy): string {
+  return policy.source === 'default' ? 'the default policy (no policy file)' : policy.source;
+}
+
+/**
+ * The host's veto over one job: frozen, job kind, scripts, organisation, run-as user. A
+ * refusal names the rule and the file it comes from, so the operator knows what to change.
+ * `runAs` is the user to switch to, or null to run as the agent's own user.
+ */
+export function checkJobAgainstPolicy(
+  policy: LocalPolicy,
+  job: { kind: string; organizationId: string },
+  host: HostUser,
+  passwdPath = '/etc/passwd',
+): PolicyVerdict {
+  const where = policyWhere(policy);
+  if (policy.frozen) return { allowed: false, message: `this host is frozen by ${where} ("frozen": true): it runs no work` };
+  if (!policy.allowedJobKinds.includes(job.kind))
+    return { allowed: false, message: `job kind "${job.kind}" is not allowed by ${where} ("allowedJobKinds": ${JSON.stringify(policy.allowedJobKinds)})` };
+  if (job.kind === 'script' && !policy.allowScripts) return { allowed: false, message: `scripts are not allowed by ${where} ("allowScripts": false)` };
+  if (policy.allowedOrganizations && !policy.allowedOrganizations.some((o) => o.toLowerCase() === job.organizationId.toLowerCase()))
+    return { allowed: false, message: `organisation ${job.organizationId} is not in "allowedOrganizations" of ${where}` };
+  if (policy.runAs === null) return { allowed: true, runAs: null };
+  const user = lookupUser(policy.runAs, passwdPath);
+  if (!user) return { allowed: false, message: `"runAs": "${policy.runAs}" in ${where} names a user that does not exist on this host (${passwdPath})` };
+  if (user.uid === host.uid) return { allowed: true, runAs: null };
+  if (host.uid !== 0) return { allowed: false, message: `"runAs": "${policy.runAs}" in ${where} needs the agent to run as root to switch users (it runs as ${host.name})` };
+  return { allowed: true, runAs: user };
+}

@@ -5,6 +5,7 @@ import { AGENT_PATHS } from '../../src/protocol/messages';
 import { AgentConnection } from './connection';
 import { HttpClient } from './http-client';
 import { buildHello } from './host-facts';
+import { JobManager } from './jobs/job-manager';
 import { LineLogger } from './log';
 import { DEFAULT_POLICY } from './policy';
 import { matchesNoProxy, proxyForUrl, proxySettingsFromEnv, redactProxyUrl } from './proxy-agent';
@@ -93,6 +94,9 @@ describe('the CONNECT tunnel', () => {
   it('carries the WebSocket connection, and signed requests still verify', async () => {
     const lines: string[] = [];
     const controller = new AbortController();
+    const logger = new LineLogger({ write: (s: string) => lines.push(s) });
+    const jobs = new JobManager({ stateDir: dir, agentId: cp.agentId, agentName: cp.agentName, maxJobs: 1, policy: () => DEFAULT_POLICY, logger });
+    jobs.init();
     const connection = new AgentConnection({
       identity: cp.identity(),
       servers: [cp.url],
@@ -100,7 +104,8 @@ describe('the CONNECT tunnel', () => {
       client: new HttpClient({ env: { http_proxy: proxy.url } }),
       signer: cp.signer(),
       hello: buildHello(DEFAULT_POLICY),
-      logger: new LineLogger({ write: (s: string) => lines.push(s) }),
+      logger,
+      jobs,
       store: new StateStore(dir),
       timings: { backoff: { baseMs: 10, capMs: 50 } },
     });
@@ -113,6 +118,7 @@ describe('the CONNECT tunnel', () => {
     } finally {
       controller.abort();
       await done;
+      jobs.close();
     }
   });
 

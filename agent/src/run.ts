@@ -4,6 +4,7 @@ import { AgentConnection, type RunOutcome } from './connection';
 import { ConfigError } from './errors';
 import { HttpClient } from './http-client';
 import { buildHello } from './host-facts';
+import { DEFAULT_JOB_TIMINGS, JobManager, type JobManagerTimings } from './jobs/job-manager';
 import { describePolicy, loadPolicy } from './policy';
 import type { Timings } from './session';
 import { StateStore } from './state-store';
@@ -11,7 +12,14 @@ import { AGENT_VERSION } from './version';
 
 export interface RunOverrides {
   timings?: Partial<Timings>;
+  jobTimings?: Partial<JobManagerTimings>;
   random?: () => number;
+}
+
+/** How long after SIGTERM the agent may take: running jobs' grace, their kill, the report, the close. */
+export function shutdownBudgetMs(jobTimings: Partial<JobManagerTimings> = {}): number {
+  const t = { ...DEFAULT_JOB_TIMINGS, ...jobTimings };
+  return t.shutdownGraceMs + t.shutdownKillGraceMs + t.shutdownReportMs + 10_000;
 }
 
 /** `corral-agent run`: loads the identity and policy, then hands over to the connection loop until shutdown or a fatal error. */
@@ -26,6 +34,7 @@ export async function runAgent(ctx: CommandContext, flags: SettingFlags, signal:
   const servers = settings.servers.length ? settings.servers : identity.servers;
   const client = new HttpClient({ caFile: settings.caFile ?? identity.caFile, env: ctx.env });
   const release = store.acquireRunLock();
+  let jobs: JobManager | null = null;
 
   try {
     ctx.logger.info(
@@ -33,20 +42,46 @@ export async function runAgent(ctx: CommandContext, flags: SettingFlags, signal:
     );
     ctx.logger.info(`local policy: ${describePolicy(policy)}`);
     if (policy.frozen) ctx.logger.warn(`the local policy is frozen: this host accepts no work until "frozen" is removed from ${policy.source}`);
+    ctx.logger.info(`runs up to ${settings.maxJobs} job${settings.maxJobs === 1 ? '' : 's'} at once`);
+
+    // The policy is read again for every offer, so the sysadmin's veto applies without a restart.
+    let reported = describePolicy(policy);
+    const currentPolicy = () => {
+      const now = loadPolicy(settings.stateDir, ctx.systemPolicyPath);
+      const described = describePolicy(now);
+      if (described !== reported) {
+        ctx.logger.warn(`local policy changed: ${described} (enforced now; the control plane sees it after the agent restarts)`);
+        reported = described;
+      }
+      return now;
+    };
+    jobs = new JobManager({
+      stateDir: settings.stateDir,
+      agentId: identity.agentId,
+      agentName: identity.name,
+      maxJobs: settings.maxJobs,
+      policy: currentPolicy,
+      logger: ctx.logger,
+      env: ctx.env,
+      timings: overrides.jobTimings,
+    });
+    jobs.init();
     const connection = new AgentConnection({
       identity,
       servers,
       transport: settings.transport,
       client,
       signer: { agentId: identity.agentId, privateKey: key },
-      hello: buildHello(policy),
+      hello: buildHello(policy, settings.maxJobs),
       logger: ctx.logger,
+      jobs,
       store,
       timings: overrides.timings,
       random: overrides.random,
     });
     return await connection.run(signal);
   } finally {
+    jobs?.close();
     client.close();
     release();
   }

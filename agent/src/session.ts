@@ -2,6 +2,7 @@ import type { AgentStatus, Transport } from '../../src/protocol/messages';
 import { LONG_POLL_HOLD_MS } from '../../src/protocol/messages';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import type { AgentError } from './errors';
+import type { JobLink } from './jobs/job-manager';
 
 /** Why one connection (a WebSocket, or a run of long-polls) ended. */
 export type SessionEnd =
@@ -19,8 +20,8 @@ export type SessionEnd =
 
 /** What a transport reports back to the connection loop, which alone decides what it means. */
 export interface SessionHooks {
-  /** The server accepted the connection. */
-  connected(transport: Transport, server: string): void;
+  /** The server accepted the connection; `link` carries job messages to it until the session ends. */
+  connected(transport: Transport, server: string, link: JobLink): void;
   /** One message from the server; returning an end closes the session. */
   message(raw: unknown, server: string): SessionEnd | null;
   /** The approval status the agent last verified (the long-poll's knownStatus). */
@@ -36,6 +37,7 @@ export interface Timings {
   wsRetryIntervalMs: number; // while on long-poll, WebSocket is tried again this often
   healthyAfterMs: number; // a connection up this long resets the backoff
   closeGraceMs: number; // wait this long for the close handshake on shutdown
+  messagesTimeoutMs: number; // long-poll: a POST /messages answer later than this failed
   backoff: BackoffOptions;
 }
 
@@ -48,5 +50,6 @@ export const DEFAULT_TIMINGS: Timings = {
   wsRetryIntervalMs: 5 * 60_000,
   healthyAfterMs: 30_000,
   closeGraceMs: 2_000,
+  messagesTimeoutMs: 30_000,
   backoff: DEFAULT_BACKOFF,
 };

@@ -119,7 +119,13 @@ export function runWebSocketSession(p: WebSocketSessionParams): Promise<SessionE
       pingTimer = setInterval(() => {
         if (ws.readyState === WebSocket.OPEN) ws.ping();
       }, p.timings.pingIntervalMs);
-      p.hooks.connected('websocket', p.server);
+      p.hooks.connected('websocket', p.server, {
+        send: (messages) => {
+          if (done || ws.readyState !== WebSocket.OPEN) return false;
+          for (const message of messages) ws.send(JSON.stringify(message));
+          return true;
+        },
+      });
     });
 
     ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {

@@ -18,13 +18,20 @@ import {
 import {
   AGENT_PATHS,
   AgentHelloSchema,
+  AgentJobMessageSchema,
+  AgentMessagesRequestSchema,
   EnrollRequestSchema,
   PollRequestSchema,
   PROTOCOL_VERSION,
   type AgentHello,
+  type AgentJobMessage,
   type AgentStatus,
   type EnrollRequest,
+  type JobCancelPayload,
+  type JobLog,
+  type JobOfferPayload,
   type PollRequest,
+  type ServerMessage,
   type StatusPayload,
 } from '../../../src/protocol/messages';
 import type { Identity } from '../state-store';
@@ -80,6 +87,27 @@ export class FakeControlPlane {
   readonly closes: number[] = [];
   upgradeAttempts = 0;
   wsConnections = 0;
+
+  // ---- jobs ----
+  readonly organizationId = randomUUID();
+  /** Every job message the agent sent (WebSocket frames and POST /messages), in order. */
+  readonly jobMessages: AgentJobMessage[] = [];
+  /** Job messages that did not parse: the agent must never send one. */
+  readonly invalidMessages: unknown[] = [];
+  /** Answers served, in order, to the next POST /messages instead of the normal behaviour. */
+  readonly messagesAnswers: CannedAnswer[] = [];
+  messagePosts = 0;
+  /** Reply to an accept with a start. */
+  autoStart = true;
+  leaseSeconds = 30;
+  /** Reply to each log chunk with a logAck. */
+  ackLogs = true;
+  /** Reply to a finish with a finishAck. */
+  ackFinish = true;
+  /** Stored chunks, by "jobId:attempt" then seq: each stored once, as the real server does. */
+  readonly logs = new Map<string, Map<number, JobLog>>();
+  /** Server messages waiting for the next long-poll (when no WebSocket is open). */
+  private readonly outbox: unknown[] = [];
 
   private readonly server: http.Server;
   private readonly wss: WebSocketServer;
@@ -141,6 +169,110 @@ export class FakeControlPlane {
     for (const ws of this.sockets) ws.send(JSON.stringify(message));
   }
 
+  /** Over an open WebSocket if there is one, else with the next long-poll answer. */
+  deliver(message: unknown) {
+    if (this.sockets.size) return this.broadcast(message);
+    this.outbox.push(message);
+    this.wake();
+  }
+
+  private sign(payload: JobOfferPayload | JobCancelPayload | StatusPayload) {
+    const text = JSON.stringify(payload);
+    return { type: 'signed' as const, keyId: this.keyId, payload: text, signature: signServerPayload(text, this.serverKey.privateKey) };
+  }
+
+  /** A signed offer of a bash script (by default), and its payload. */
+  offer(overrides: Partial<JobOfferPayload> = {}): { payload: JobOfferPayload; envelope: ReturnType<FakeControlPlane['sign']> } {
+    const payload: JobOfferPayload = {
+      type: 'server.job.offer',
+      v: PROTOCOL_VERSION,
+      agentId: this.agentId,
+      jobId: randomUUID(),
+      attempt: 1,
+      taskId: randomUUID(),
+      organizationId: this.organizationId,
+      name: 'test job',
+      kind: 'script',
+      script: { syntax: 'bash', body: 'echo hello' },
+      timeoutSeconds: 60,
+      sensitiveValues: [],
+      issuedAt: Date.now(),
+      ...overrides,
+    };
+    return { payload, envelope: this.sign(payload) };
+  }
+
+  /** Signs and delivers an offer; returns its payload. */
+  sendOffer(overrides: Partial<JobOfferPayload> = {}): JobOfferPayload {
+    const { payload, envelope } = this.offer(overrides);
+    this.deliver(envelope);
+    return payload;
+  }
+
+  sendCancel(jobId: string, options: { attempt?: number; reason?: string; graceSeconds?: number } = {}): JobCancelPayload {
+    const payload: JobCancelPayload = {
+      type: 'server.job.cancel',
+      v: PROTOCOL_VERSION,
+      agentId: this.agentId,
+      jobId,
+      attempt: options.attempt ?? 1,
+      reason: options.reason ?? 'cancelled by admin@x',
+      graceSeconds: options.graceSeconds ?? 1,
+      issuedAt: Date.now(),
+    };
+    this.deliver(this.sign(payload));
+    return payload;
+  }
+
+  /** Job messages of one type (and job), as the agent sent them. */
+  sent<T extends AgentJobMessage['type']>(type: T, jobId?: string): Extract<AgentJobMessage, { type: T }>[] {
+    return this.jobMessages.filter((m): m is Extract<AgentJobMessage, { type: T }> => m.type === type && (jobId === undefined || ('jobId' in m && m.jobId === jobId)));
+  }
+
+  /** The stored output of a job attempt, in sequence order; one stream, or all. */
+  logText(jobId: string, stream?: JobLog['stream'], attempt = 1): string {
+    const chunks = [...(this.logs.get(`${jobId}:${attempt}`)?.values() ?? [])].sort((a, b) => a.seq - b.seq);
+    return chunks
+      .filter((c) => !stream || c.stream === stream)
+      .map((c) => c.text)
+      .join('');
+  }
+
+  /** The next sequence the server expects: every chunk below it is stored. */
+  nextSeq(jobId: string, attempt = 1): number {
+    const stored = this.logs.get(`${jobId}:${attempt}`);
+    let next = 0;
+    while (stored?.has(next)) next++;
+    return next;
+  }
+
+  /** Makes long-polls fail once (the agent reconnects) and drops every WebSocket. */
+  dropConnections() {
+    this.pollAnswers.push({ status: 503, body: { error: { code: 'UNAVAILABLE', message: 'dropped by the test' } } });
+    for (const ws of this.sockets) ws.terminate();
+    this.wake();
+  }
+
+  /** What the server answers to one job message: start, logAck, finishAck, per the switches above. */
+  private replyTo(message: AgentJobMessage): ServerMessage[] {
+    this.jobMessages.push(message);
+    switch (message.type) {
+      case 'agent.job.accept':
+        return this.autoStart ? [{ type: 'server.job.start', jobId: message.jobId, attempt: message.attempt, leaseSeconds: this.leaseSeconds }] : [];
+      case 'agent.job.log': {
+        const key = `${message.jobId}:${message.attempt}`;
+        const stored = this.logs.get(key) ?? new Map<number, JobLog>();
+        this.logs.set(key, stored);
+        if (!stored.has(message.seq)) stored.set(message.seq, message);
+        return this.ackLogs ? [{ type: 'server.job.logAck', jobId: message.jobId, attempt: message.attempt, nextSeq: this.nextSeq(message.jobId, message.attempt) }] : [];
+      }
+      case 'agent.job.finish':
+        return this.ackFinish ? [{ type: 'server.job.finishAck', jobId: message.jobId, attempt: message.attempt }] : [];
+      default:
+        return [];
+    }
+  }
+
   closeAll(code: number, reason: string) {
     for (const ws of this.sockets) ws.close(code, reason);
   }
@@ -191,11 +323,24 @@ export class FakeControlPlane {
         this.closes.push(code);
         this.sockets.delete(ws);
       });
+      let helloSeen = false;
       ws.on('message', (data) => {
-        const hello = AgentHelloSchema.safeParse(JSON.parse(data.toString()));
-        if (!hello.success) return ws.close(4400, 'BAD_HELLO: not a hello');
-        this.hellos.push(hello.data);
-        ws.send(JSON.stringify(this.statusEnvelope(this.status)));
+        const json: unknown = JSON.parse(data.toString());
+        if (!helloSeen) {
+          const hello = AgentHelloSchema.safeParse(json);
+          if (!hello.success) return ws.close(4400, 'BAD_HELLO: not a hello');
+          helloSeen = true;
+          this.hellos.push(hello.data);
+          ws.send(JSON.stringify(this.statusEnvelope(this.status)));
+          for (const message of this.outbox.splice(0)) ws.send(JSON.stringify(message));
+          return;
+        }
+        const message = AgentJobMessageSchema.safeParse(json);
+        if (!message.success) {
+          this.invalidMessages.push(json);
+          return ws.send(JSON.stringify({ type: 'server.error', jobId: null, code: 'VALIDATION_FAILED', message: message.error.message }));
+        }
+        for (const reply of this.replyTo(message.data)) ws.send(JSON.stringify(reply));
       });
     });
   }
@@ -249,8 +394,8 @@ export class FakeControlPlane {
       const poll = PollRequestSchema.parse(JSON.parse(body));
       this.polls.push(poll);
       if (this.status === 'revoked') return reply({ status: 403, body: { error: { code: 'AGENT_REVOKED', message: `agent "${this.agentName}" was revoked` } } });
-      if (poll.knownStatus === this.status) {
-        // Hold until the status changes, as the real server does, but never past holdMs.
+      if (poll.knownStatus === this.status && !this.outbox.length) {
+        // Hold until the status changes or there is news, as the real server does, but never past holdMs.
         await new Promise<void>((resolve) => {
           const done = () => {
             clearTimeout(timer);
@@ -262,7 +407,23 @@ export class FakeControlPlane {
         });
       }
       const messages = poll.knownStatus === this.status ? [] : [this.statusEnvelope(this.status)];
+      messages.push(...(this.outbox.splice(0) as typeof messages));
       return reply({ status: 200, body: { messages, serverTime: Date.now() } });
+    }
+
+    if (req.method === 'POST' && path === AGENT_PATHS.messages) {
+      this.messagePosts++;
+      const seen = this.verify('POST', path, req.headers, body, null);
+      const canned = this.messagesAnswers.shift();
+      if (canned) return reply(canned);
+      if (!seen.verified) return reply({ status: 401, body: { error: { code: 'BAD_SIGNATURE', message: 'signature does not verify' } } });
+      const parsed = AgentMessagesRequestSchema.safeParse(JSON.parse(body));
+      if (!parsed.success) {
+        this.invalidMessages.push(JSON.parse(body));
+        return reply({ status: 422, body: { error: { code: 'VALIDATION_FAILED', message: parsed.error.message } } });
+      }
+      const replies = parsed.data.messages.flatMap((m) => this.replyTo(m));
+      return reply({ status: 200, body: { messages: replies, serverTime: Date.now() } });
     }
     reply({ status: 404, body: { error: { code: 'ROUTE_NOT_FOUND', message: `no route ${req.method} ${path}` } } });
   }
