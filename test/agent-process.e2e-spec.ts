@@ -2,22 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from './helpers/control-plane-process';
-import { type AgentProcess, deadPort, newStateDir, removeTempDirs, runAgentCommand, spawnAgent, stopAllAgents } from './helpers/agent-process';
+import { type AgentProcess, approve, deadPort, enrollAgent, enrollmentToken, newStateDir, removeTempDirs, runAgentCommand, spawnAgent, stopAllAgents } from './helpers/agent-process';
 import { signUp, type SignedUp } from './helpers/factories';
 import { startTestApp, type TestApp } from './helpers/test-app';
 
 // The real agent program (agent/dist/corral-agent.js) against real control-plane processes:
 // what an operator types on the host and what an admin sees in the API.
-
-interface Enrolled {
-  stateDir: string;
-  /** What `enroll` logged on stderr. */
-  log: string;
-  name: string;
-  agentId: string;
-  fingerprint: string;
-  verificationCode: string;
-}
 
 /** Exit code and output together, so a failed expectation shows what the agent said. */
 function outcome(agent: AgentProcess) {
@@ -26,27 +16,6 @@ function outcome(agent: AgentProcess) {
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-async function enrollmentToken(owner: SignedUp, body: Record<string, unknown> = {}): Promise<string> {
-  const res = await owner.client.post('/api/v1/enrollment-tokens', body);
-  if (res.status !== 201) throw new Error(`enrollment token: ${res.status} ${res.text}`);
-  return res.body.token;
-}
-
-/** `corral-agent enroll --json` into a fresh state directory, as an operator would run it. */
-async function enrollAgent(owner: SignedUp, servers: string[]): Promise<Enrolled> {
-  const stateDir = newStateDir();
-  const name = `web-${randomBytes(3).toString('hex')}`;
-  const token = await enrollmentToken(owner);
-  const enroll = await runAgentCommand(['enroll', ...servers.flatMap((s) => ['--server', s]), '--token', token, '--name', name, '--state-dir', stateDir, '--json']);
-  if (enroll.exitCode !== 0) throw new Error(`enroll failed\n${enroll.describe()}`);
-  return { stateDir, name, log: enroll.stderr, ...JSON.parse(enroll.stdout) };
-}
-
-async function approve(owner: SignedUp, agent: Enrolled) {
-  const res = await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, { verificationCode: agent.verificationCode });
-  if (res.status !== 200) throw new Error(`approve: ${res.status} ${res.text}`);
 }
 
 async function agentView(owner: SignedUp, agentId: string) {

@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './control-plane-process';
+import type { SignedUp } from './factories';
 
 export const AGENT_BUNDLE = join(ROOT, 'agent', 'dist', 'corral-agent.js');
 
@@ -159,3 +161,35 @@ export async function deadPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+export interface Enrolled {
+  stateDir: string;
+  /** What `enroll` logged on stderr. */
+  log: string;
+  name: string;
+  agentId: string;
+  fingerprint: string;
+  verificationCode: string;
+}
+
+export async function enrollmentToken(owner: SignedUp, body: Record<string, unknown> = {}): Promise<string> {
+  const res = await owner.client.post('/api/v1/enrollment-tokens', body);
+  if (res.status !== 201) throw new Error(`enrollment token: ${res.status} ${res.text}`);
+  return res.body.token;
+}
+
+/** `corral-agent enroll --json` into a fresh state directory, as an operator would run it. */
+export async function enrollAgent(owner: SignedUp, servers: string[]): Promise<Enrolled> {
+  const stateDir = newStateDir();
+  const name = `web-${randomBytes(3).toString('hex')}`;
+  const token = await enrollmentToken(owner);
+  const enroll = await runAgentCommand(['enroll', ...servers.flatMap((s) => ['--server', s]), '--token', token, '--name', name, '--state-dir', stateDir, '--json']);
+  if (enroll.exitCode !== 0) throw new Error(`enroll failed\n${enroll.describe()}`);
+  return { stateDir, name, log: enroll.stderr, ...JSON.parse(enroll.stdout) };
+}
+
+export async function approve(owner: SignedUp, agent: Enrolled) {
+  const res = await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, { verificationCode: agent.verificationCode });
+  if (res.status !== 200) throw new Error(`approve: ${res.status} ${res.text}`);
+}
+

@@ -16,7 +16,7 @@ export function uniqueEmail(prefix = 'user'): string {
 }
 
 /** A new organisation with its owner logged in. */
-export async function signUp(app: TestApp, organization = `Org ${randomBytes(3).toString('hex')}`, email = uniqueEmail('owner')): Promise<SignedUp> {
+export async function signUp(app: Pick<TestApp, 'client'>, organization = `Org ${randomBytes(3).toString('hex')}`, email = uniqueEmail('owner')): Promise<SignedUp> {
   const client = app.client();
   const res = await client.post('/api/v1/signup', { organization, email, password: PASSWORD });
   if (res.status !== 201) throw new Error(`signup failed: ${res.status} ${res.text}`);

@@ -179,7 +179,7 @@ describe('the job manager', () => {
     expect(of('agent.job.heartbeat')[0]).toEqual({ type: 'agent.job.heartbeat', jobs: [{ jobId: o.jobId, attempt: 1 }] });
   });
 
-  it('takes a newer attempt of a job that never started, and refuses one of a job that ran', async () => {
+  it('takes a newer attempt of a job (a retry of an idempotent task), but never a second run of the same attempt', async () => {
     const { m, of } = manager();
     const o = offer();
     m.offer(o);
@@ -189,10 +189,11 @@ describe('the job manager', () => {
     expect(m.runningPids()).toEqual([]);
     m.handle({ type: 'server.job.start', jobId: o.jobId, attempt: 2, leaseSeconds: 30 });
     await waitFor(() => m.ledger.get(o.jobId)?.state === 'finished', 'attempt 2 to finish');
+    m.offer({ ...o, attempt: 2 });
+    expect(of('agent.job.accept', o.jobId).map((a) => a.attempt)).toEqual([1, 2]);
     m.offer({ ...o, attempt: 3 });
-    expect(of('agent.job.refuse', o.jobId)).toEqual([
-      { type: 'agent.job.refuse', jobId: o.jobId, attempt: 3, reason: 'invalid', message: `attempt 2 of job ${o.jobId} already ran on this agent; an agent never runs a job twice` },
-    ]);
+    expect(of('agent.job.refuse', o.jobId)).toEqual([]);
+    expect(of('agent.job.accept', o.jobId).map((a) => a.attempt)).toEqual([1, 2, 3]);
   });
 
   it('checks the policy again at start: a host frozen since the offer fails the job without running it', async () => {

@@ -208,8 +208,13 @@ export class JobManager {
     if (existing && offer.attempt < existing.attempt) return logger.debug(`ignored a stale offer for ${label(offer)}: attempt ${existing.attempt} is newer`);
     if (existing && offer.attempt === existing.attempt) return this.replayedOffer(existing);
     if (existing?.started || (existing && existing.state !== 'accepted' && existing.state !== 'dropped')) {
-      logger.warn(`refused ${label(offer)}: attempt ${existing.attempt} of that job already ${existing.started ? 'ran' : 'ended'} on this agent, which never runs a job twice`);
-      return this.refuse(offer, 'invalid', `attempt ${existing.attempt} of job ${offer.jobId} already ${existing.started ? 'ran' : 'ended'} on this agent; an agent never runs a job twice`);
+      // A newer attempt is the control plane's decision to run the job again, which it makes only
+      // for a task declared idempotent whose earlier attempt it lost track of.
+      if (this.jobs.get(offer.jobId)?.runner?.running) {
+        logger.warn(`refused ${label(offer)} for now: attempt ${existing.attempt} of that job is still running here`);
+        return this.refuse(offer, 'busy', `attempt ${existing.attempt} of this job is still running on this agent`);
+      }
+      logger.warn(`${label(offer)} replaces attempt ${existing.attempt}, which ${existing.started ? 'ran' : 'ended'} here: the control plane runs the job again because its task is declared idempotent`);
     }
     if (this.now() - offer.issuedAt > this.timings.retentionMs) {
       logger.warn(`refused ${label(offer)}: it was issued ${new Date(offer.issuedAt).toISOString()}, longer ago than the ledger remembers`);

@@ -19,10 +19,12 @@ export type LedgerState = (typeof LEDGER_STATES)[number];
 export const LEDGER_TRANSITIONS: Record<LedgerState, readonly LedgerState[]> = {
   accepted: ['accepted', 'running', 'finished', 'dropped'], // accepted again: a newer attempt of a job that never started
   running: ['finished', 'dropped', 'abandoned'],
-  finished: ['reported', 'dropped'],
-  reported: [],
+  // accepted from finished, reported or abandoned: the control plane retries the job as a newer
+  // attempt (only ever for a task declared idempotent); the older attempt is over here.
+  finished: ['reported', 'dropped', 'accepted'],
+  reported: ['accepted'],
   dropped: ['accepted', 'finished'], // only when it never started: a newer attempt of it, or a cancel of one
-  abandoned: [],
+  abandoned: ['accepted'],
 };
 
 const FinishSchema = z.object({
@@ -154,7 +156,7 @@ export class Ledger {
   accept(offer: JobOfferPayload): LedgerEntry {
     const previous = this.get(offer.jobId);
     if (previous) this.check(previous, 'accepted');
-    if (previous?.started) throw new LedgerError(`job ${offer.jobId} already started on this agent; it never runs twice`);
+    if (previous?.started && previous.attempt >= offer.attempt) throw new LedgerError(`attempt ${previous.attempt} of job ${offer.jobId} already started on this agent; it never runs twice`);
     const at = new Date(this.now()).toISOString();
     return this.write({
       version: 1,
