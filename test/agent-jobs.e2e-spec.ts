@@ -114,7 +114,7 @@ describe('jobs run by the agent program', () => {
     const done = await ended(owner, task.id);
     expect(done.state).toBe('timed_out');
     expect(done.jobs[0].state).toBe('timed_out');
-    expect((await owner.client.get(`/api/v1/tasks/${task.id}/log`)).text).toMatch(/started\n[\s\S]*timeout/);
+    expect((await owner.client.get(`/api/v1/tasks/${task.id}/log`)).text).toMatch(/started\n[\s\S]*timed out after 1 s/);
   });
 
   it('the agent refuses a job its local policy forbids, saying why, even when the server thought it allowed', async () => {
