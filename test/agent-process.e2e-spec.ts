@@ -208,7 +208,7 @@ describe('the agent program against a control plane', () => {
     run.child.kill('SIGTERM');
     // Well under the agent's 10 s "exiting anyway" deadline: the clean path, not the fallback.
     expect(await run.waitForExit(5_000)).toBe(0);
-    expect(run.stderr).toMatch(/SIGTERM received: disconnecting/);
+    expect(run.stderr).toMatch(/SIGTERM received: stopping/);
     expect(run.stderr).toMatch(/disconnected; agent stopped/);
     expect(run.stderr).not.toMatch(/exiting anyway/);
     await waitFor('the agent to show offline', async () => (await agentView(owner, agent.agentId)).connection.state === 'offline', 10_000);

@@ -52,28 +52,37 @@ export class AgentApiService {
    */
   async poll(req: Request, body: unknown): Promise<PollResponse> {
     this.admitPoll(req);
-    let agent = await this.auth.authenticate(signed(req));
-    const poll = parseOrReject(PollRequestSchema, body);
-    if (agent.status === 'revoked' || agent.status === 'rejected') {
-      // Refused, never marked connected: it is told once (signed), then turned away.
-      if (poll.knownStatus === agent.status) await this.refuse(agent);
-      await this.agents.recordError(agent.id, `refused: ${refusal(agent)}`);
-      return { messages: [this.connections.statusMessage(agent)], serverTime: Date.now() };
-    }
-    const { hostname, os, arch, agentVersion, policy } = poll;
-    await this.agents.markConnected(agent.id, this.connections.nodeId, 'long-poll', { hostname, os, arch, agentVersion, policy });
-    let messages = await this.waiting(agent, poll.knownStatus, poll.maxJobs);
-    if (!messages.length) {
-      const aborted = new AbortController();
-      req.once('close', () => aborted.abort());
-      await this.connections.waitForChange(agent.id, LONG_POLL_HOLD_MS, aborted.signal);
-      if (aborted.signal.aborted) return { messages: [], serverTime: Date.now() };
+    // Watch for changes before reading anything, so one that lands while we read is not missed.
+    const watch = new AbortController();
+    // The response closes early only when the agent (or a proxy) hung up; the request's own
+    // 'close' fires as soon as its body has been read.
+    req.res?.once('close', () => watch.abort());
+    const agentId = String(req.headers['x-corral-agent-id'] ?? '');
+    const changed = this.connections.waitForChange(agentId, LONG_POLL_HOLD_MS, watch.signal);
+    try {
+      let agent = await this.auth.authenticate(signed(req));
+      const poll = parseOrReject(PollRequestSchema, body);
+      if (agent.status === 'revoked' || agent.status === 'rejected') {
+        // Refused, never marked connected: it is told once (signed), then turned away.
+        if (poll.knownStatus === agent.status) await this.refuse(agent);
+        await this.agents.recordError(agent.id, `refused: ${refusal(agent)}`);
+        return { messages: [this.connections.statusMessage(agent)], serverTime: Date.now() };
+      }
+      const { hostname, os, arch, agentVersion, policy } = poll;
+      this.connections.markPolling(agent.id);
+      await this.agents.markConnected(agent.id, this.connections.nodeId, 'long-poll', { hostname, os, arch, agentVersion, policy });
+      let messages = await this.waiting(agent, poll.knownStatus, poll.maxJobs);
+      if (messages.length) return { messages, serverTime: Date.now() };
+      await changed;
+      if (req.socket.destroyed) return { messages: [], serverTime: Date.now() };
       const fresh = await this.agents.findForAuthentication(agent.id);
       if (!fresh) throw new AgentsException(AgentsErrorCode.AGENT_UNKNOWN, 'this agent was deleted; enroll the host again');
       agent = fresh;
       messages = await this.waiting(agent, poll.knownStatus, poll.maxJobs);
+      return { messages, serverTime: Date.now() };
+    } finally {
+      watch.abort();
     }
-    return { messages, serverTime: Date.now() };
   }
 
   /** Job messages from a long-polling agent; the answer carries the replies. */

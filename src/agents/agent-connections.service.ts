@@ -109,6 +109,11 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
     return 1 + Math.floor(Math.random() * Math.max(5, backlog * 2));
   }
 
+  /** An authenticated long-poll: the agent counts as connected here (presence) for a while. */
+  markPolling(agentId: string) {
+    this.lastPoll.set(agentId, Date.now());
+  }
+
   /** Whether this long-poll continues a session this node already serves (not a new connection). */
   isPolling(agentId: string): boolean {
     const at = this.lastPoll.get(agentId);
@@ -182,7 +187,6 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
 
   /** Resolves when the agent changes, work arrives for it, or after `ms`, whichever first; `signal` ends it early. */
   waitForChange(agentId: string, ms: number, signal: AbortSignal): Promise<void> {
-    this.lastPoll.set(agentId, Date.now());
     return new Promise((resolve) => {
       const waiters = this.pollWaiters.get(agentId) ?? new Set();
       const done = () => {

@@ -101,8 +101,11 @@ export class AgentGateway implements OnGatewayConnection {
       connection.maxJobs = maxJobs;
       await this.agents.markConnected(agent.id, this.connections.nodeId, 'websocket', { hostname, os, arch, agentVersion, policy });
       const fresh = await this.agents.findForAuthentication(agent.id);
-      if (fresh) connection.send(this.connections.statusMessage(fresh));
-      if (fresh?.status === 'approved') this.connections.deliver(agent.id);
+      if (!fresh) return socket.close(CLOSE_CODES.unauthenticated, 'AGENT_UNKNOWN: this agent was deleted; enroll the host again');
+      connection.send(this.connections.statusMessage(fresh));
+      // Revoked between the upgrade and now: told, and turned away here too.
+      if (fresh.status === 'revoked' || fresh.status === 'rejected') return socket.close(CLOSE_CODES.refused, refusal(fresh));
+      if (fresh.status === 'approved') this.connections.deliver(agent.id);
     };
     // One message at a time, in arrival order: log chunks and reports depend on it.
     let queue = Promise.resolve();

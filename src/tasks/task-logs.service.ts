@@ -104,7 +104,7 @@ export class TaskLogsService {
     this.events.on('task-changed', onChange);
     const recheck = setInterval(() => void pump(), FOLLOW_RECHECK_MS);
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
-    req.on('close', stop);
+    res.on('close', stop); // the follower went away
     void pump();
   }
 }
