@@ -181,8 +181,15 @@ async function main() {
     const rssAfter = rssBytes(server!.child.pid!);
     const xacts = async () => Number((await db.query(`SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = 'corral_bench'`)).rows[0].n);
     const windowMs = quick ? 10_000 : 30_000;
+    const tableStats = async () =>
+      new Map((await db.query<{ relname: string; n: string }>(`SELECT relname, (n_tup_ins + n_tup_upd + n_tup_del + coalesce(seq_scan, 0) + coalesce(idx_scan, 0))::text AS n FROM pg_stat_user_tables`)).rows.map((r) => [r.relname, Number(r.n)]));
+    const tablesBefore = await tableStats();
     const before = await xacts();
     await new Promise((r) => setTimeout(r, windowMs));
+    if (process.argv.includes('--verbose')) {
+      const after = await tableStats();
+      say(`idle table activity in ${windowMs / 1000} s: ${[...after].map(([t, n]) => [t, n - (tablesBefore.get(t) ?? 0)] as const).filter(([, d]) => d > 0).map(([t, d]) => `${t} ${d}`).join(', ')}`);
+    }
     // Our own two reads of the counter are transactions too.
     const idleQueries = Math.max(0, (await xacts()) - before - 1) * (60_000 / windowMs);
 
