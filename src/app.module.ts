@@ -9,6 +9,7 @@ import { ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/data-source';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { QueryCounter } from './metrics/query-counter';
 import { NodesModule } from './nodes/nodes.module';
 import { OrgsModule } from './orgs/orgs.module';
 import { TasksModule } from './tasks/tasks.module';
@@ -30,7 +31,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggerModule.forRoot(logger),
-        TypeOrmModule.forRoot({ ...dataSourceOptions(databaseUrl, config.databasePoolSize), retryAttempts: 3, retryDelay: 1000 }),
+        TypeOrmModule.forRoot({ ...dataSourceOptions(databaseUrl, config.databasePoolSize), logging: ['query'], logger: new QueryCounter(), retryAttempts: 3, retryDelay: 1000 }),
         AuditModule,
         OrgsModule,
         AuthModule,

@@ -34,6 +34,8 @@ export const leaseExpiries = new Counter({
   registers: [registry],
 });
 
+export const dbQueries = new Counter({ name: 'corral_db_queries_total', help: 'Statements this node sent to PostgreSQL (the event listener aside)', registers: [registry] });
+
 export const jobsByState = new Gauge({ name: 'corral_jobs', help: 'Jobs not yet finished, by state (whole cluster)', labelNames: ['state'] as const, registers: [registry] });
 export const queueDepth = new Gauge({ name: 'corral_queue_depth', help: 'Jobs an agent could be offered now (whole cluster)', registers: [registry] });
 export const connectedAgents = new Gauge({ name: 'corral_connected_agents', help: 'Agents connected to this node, by transport', labelNames: ['transport'] as const, registers: [registry] });
