@@ -95,7 +95,7 @@ export class AgentApiService {
   private async waiting(agent: Agent, knownStatus: Agent['status'] | null, maxJobs: number): Promise<ServerMessage[]> {
     const messages: ServerMessage[] = knownStatus === agent.status ? [] : [this.connections.statusMessage(agent)];
     if (agent.status === 'approved' && this.connections.draining) messages.push({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs: DRAIN_RECONNECT_MS });
-    else if (agent.status === 'approved') messages.push(...(await this.connections.workAttached.pending(agent.id, maxJobs, { claim: true })));
+    else if (agent.status === 'approved') messages.push(...(await this.connections.workAttached.pending(agent.id, maxJobs, { claim: true, cancels: true })));
     return messages;
   }
 

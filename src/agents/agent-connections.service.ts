@@ -22,7 +22,7 @@ export interface AgentConnection {
 /** The work side of an agent connection, provided by the task engine. */
 export interface AgentWork {
   /** What the agent should be sent now: offers it has room for (claimed here) and cancellations. */
-  pending(agentId: string, maxJobs: number, options: { claim: boolean }): Promise<ServerMessage[]>;
+  pending(agentId: string, maxJobs: number, options: { claim: boolean; cancels: boolean }): Promise<ServerMessage[]>;
   /** Acts on job messages from the agent, in order; returns the replies. */
   handle(agent: Agent, messages: AgentJobMessage[]): Promise<ServerMessage[]>;
 }
@@ -39,7 +39,7 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
   private readonly sockets = new Map<string, Set<AgentConnection>>();
   private readonly pollWaiters = new Map<string, Set<() => void>>();
   private readonly lastPoll = new Map<string, number>();
-  private readonly delivering = new Map<string, { again: boolean }>();
+  private readonly delivering = new Map<string, { again: boolean; cancels: boolean }>();
   private timers: NodeJS.Timeout[] = [];
   private work: AgentWork | undefined;
   private admission = { tokens: 0, at: Date.now() };
@@ -58,8 +58,8 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
   onModuleInit() {
     this.admission.tokens = this.config.agentConnectsPerSecond;
     this.events.on('agent-changed', ({ agentId }: { agentId: string }) => void this.onAgentChanged(agentId));
-    this.events.on('jobs-ready', ({ agentIds }: { agentIds: string[] }) => {
-      for (const id of agentIds) if (this.holds(id)) this.deliver(id);
+    this.events.on('jobs-ready', ({ agentIds, cancels }: { agentIds: string[]; cancels?: boolean }) => {
+      for (const id of agentIds) if (this.holds(id)) this.deliver(id, cancels ?? false);
     });
     this.events.on('resync', () => {
       for (const id of this.heldAgentIds()) void this.onAgentChanged(id);
@@ -140,16 +140,17 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
    * Sends a WebSocket agent what is waiting for it, or wakes its long-poll (which then asks
    * itself). One delivery per agent at a time; a wake-up during one runs it once more after.
    */
-  deliver(agentId: string) {
+  deliver(agentId: string, cancels = false) {
     for (const wake of [...(this.pollWaiters.get(agentId) ?? [])]) wake();
     const sockets = this.sockets.get(agentId);
     if (!sockets?.size || !this.work) return;
     const running = this.delivering.get(agentId);
     if (running) {
       running.again = true;
+      running.cancels ||= cancels;
       return;
     }
-    const state = { again: true };
+    const state = { again: true, cancels };
     this.delivering.set(agentId, state);
     void (async () => {
       try {
@@ -157,7 +158,8 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
           state.again = false;
           const connection = [...(this.sockets.get(agentId) ?? [])].at(-1);
           if (!connection) break;
-          const messages = await this.work!.pending(agentId, connection.maxJobs, { claim: !this.draining });
+          const messages = await this.work!.pending(agentId, connection.maxJobs, { claim: !this.draining, cancels: state.cancels });
+          state.cancels = false;
           for (const m of messages) connection.send(m);
         }
       } catch (err) {

@@ -105,7 +105,7 @@ export class AgentGateway implements OnGatewayConnection {
       connection.send(this.connections.statusMessage(fresh));
       // Revoked between the upgrade and now: told, and turned away here too.
       if (fresh.status === 'revoked' || fresh.status === 'rejected') return socket.close(CLOSE_CODES.refused, refusal(fresh));
-      if (fresh.status === 'approved') this.connections.deliver(agent.id);
+      if (fresh.status === 'approved') this.connections.deliver(agent.id, true);
     };
     // One message at a time, in arrival order: log chunks and reports depend on it.
     let queue = Promise.resolve();

@@ -1,7 +1,7 @@
 import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { CorralLogger } from '../common/logger';
 
 const CHANNEL = 'corral_events';
@@ -11,7 +11,7 @@ const IDS_PER_NOTIFY = 150;
 /** What one node tells every node (itself included). Each only says "look again". */
 export type ClusterEvent =
   | { kind: 'agent-changed'; agentId: string }
-  | { kind: 'jobs-ready'; agentIds: string[] }
+  | { kind: 'jobs-ready'; agentIds: string[]; cancels?: boolean }
   | { kind: 'task-changed'; taskId: string }
   | { kind: 'node-changed'; nodeId: string };
 
@@ -50,14 +50,21 @@ export class ClusterEventsService extends EventEmitter implements OnModuleInit, 
     await this.publish({ kind: 'agent-changed', agentId });
   }
 
-  /** These agents have work they may be offered (new jobs, released jobs, cancellations). */
-  async jobsReady(agentIds: readonly string[]): Promise<void> {
+  /** Events saying that these agents have work to be offered (or, with `cancels`, jobs to stop). */
+  static jobsReady(agentIds: Iterable<string>, cancels = false): ClusterEvent[] {
     const unique = [...new Set(agentIds)];
-    for (let i = 0; i < unique.length; i += IDS_PER_NOTIFY) await this.publish({ kind: 'jobs-ready', agentIds: unique.slice(i, i + IDS_PER_NOTIFY) });
+    const events: ClusterEvent[] = [];
+    for (let i = 0; i < unique.length; i += IDS_PER_NOTIFY) events.push({ kind: 'jobs-ready', agentIds: unique.slice(i, i + IDS_PER_NOTIFY), ...(cancels ? { cancels } : {}) });
+    return events;
   }
 
-  async taskChanged(taskId: string): Promise<void> {
-    await this.publish({ kind: 'task-changed', taskId });
+  /**
+   * Sends several events in one statement. Inside a transaction (`em`), PostgreSQL delivers
+   * them only if and when it commits, which is exactly when receivers should look again.
+   */
+  async publishAll(events: ClusterEvent[], em: EntityManager = this.dataSource.manager): Promise<void> {
+    if (!events.length) return;
+    await em.query(`SELECT pg_notify($1, e) FROM unnest($2::text[]) AS e`, [CHANNEL, events.map((e) => JSON.stringify(e))]);
   }
 
   async nodeChanged(nodeId: string): Promise<void> {

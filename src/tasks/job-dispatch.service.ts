@@ -47,7 +47,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     for (const t of this.timers) clearInterval(t);
   }
 
-  async pending(agentId: string, maxJobs: number, options: { claim: boolean }): Promise<ServerMessage[]> {
+  async pending(agentId: string, maxJobs: number, options: { claim: boolean; cancels: boolean }): Promise<ServerMessage[]> {
     const messages: ServerMessage[] = [];
     if (options.claim) {
       const claimed = await this.jobs.claimOffers(agentId, maxJobs, this.connections.nodeId, this.config.jobOfferTimeoutSeconds);
@@ -57,6 +57,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
         if (job.queuedAt) dispatchLatency.observe({ transport }, Math.max(0, Date.now() - new Date(job.queuedAt).getTime()) / 1000);
       }
     }
+    if (!options.cancels) return messages;
     const now = Date.now();
     for (const c of await this.jobs.findCancelRequested(agentId)) {
       const key = `${c.id}:${c.attempt}`;
@@ -69,9 +70,8 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
 
   async handle(agent: Agent, messages: AgentJobMessage[]): Promise<ServerMessage[]> {
     const replies: ServerMessage[] = [];
-    const out = new Announcements();
     for (const message of messages) {
-      const reply = await this.handleOne(agent, message, out);
+      const reply = await this.handleOne(agent, message);
       for (const r of reply) {
         // A run of log chunks needs only the last acknowledgement per job.
         const last = replies.at(-1);
@@ -79,7 +79,6 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
         replies.push(r);
       }
     }
-    await this.progress.announce(out);
     return replies;
   }
 
@@ -118,28 +117,35 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     return { type: 'server.job.gone', jobId, attempt, reason };
   }
 
-  private async handleOne(agent: Agent, m: AgentJobMessage, out: Announcements): Promise<ServerMessage[]> {
+  private async handleOne(agent: Agent, m: AgentJobMessage): Promise<ServerMessage[]> {
     if (m.type === 'agent.job.heartbeat') return this.heartbeat(agent, m.jobs);
     return this.dataSource.transaction(async (em) => {
-      const job = await this.jobs.lockJob(em, m.jobId, agent.id);
-      if (!job) return [this.gone(m.jobId, m.attempt, 'no such job for this agent')];
-      if (job.attempt !== m.attempt) {
-        // A report about an earlier attempt: acknowledge it so the agent stops sending, act on nothing.
-        if (m.type === 'agent.job.finish') return [{ type: 'server.job.finishAck', jobId: m.jobId, attempt: m.attempt }];
-        return [this.gone(m.jobId, m.attempt, `attempt ${m.attempt} was superseded by attempt ${job.attempt}`)];
-      }
-      switch (m.type) {
-        case 'agent.job.accept':
-          return this.accept(em, agent, job, out);
-        case 'agent.job.refuse':
-          return this.refuse(em, agent, job, m.reason, m.message, out);
-        case 'agent.job.log':
-          out.tasks.add(job.taskId); // live followers read the new lines
-          return this.log(em, job, m);
-        case 'agent.job.finish':
-          return this.finish(em, agent, job, m, out);
-      }
+      const out = new Announcements();
+      const replies = await this.handleJobMessage(em, agent, m, out);
+      await this.progress.announce(out, em);
+      return replies;
     });
+  }
+
+  private async handleJobMessage(em: EntityManager, agent: Agent, m: Exclude<AgentJobMessage, { type: 'agent.job.heartbeat' }>, out: Announcements): Promise<ServerMessage[]> {
+    const job = await this.jobs.lockJob(em, m.jobId, agent.id);
+    if (!job) return [this.gone(m.jobId, m.attempt, 'no such job for this agent')];
+    if (job.attempt !== m.attempt) {
+      // A report about an earlier attempt: acknowledge it so the agent stops sending, act on nothing.
+      if (m.type === 'agent.job.finish') return [{ type: 'server.job.finishAck', jobId: m.jobId, attempt: m.attempt }];
+      return [this.gone(m.jobId, m.attempt, `attempt ${m.attempt} was superseded by attempt ${job.attempt}`)];
+    }
+    switch (m.type) {
+      case 'agent.job.accept':
+        return this.accept(em, agent, job, out);
+      case 'agent.job.refuse':
+        return this.refuse(em, agent, job, m.reason, m.message, out);
+      case 'agent.job.log':
+        out.tasks.add(job.taskId); // live followers read the new lines
+        return this.log(em, job, m);
+      case 'agent.job.finish':
+        return this.finish(em, agent, job, m, out);
+    }
   }
 
   private async accept(em: EntityManager, agent: Agent, job: JobRow, out: Announcements): Promise<ServerMessage[]> {
@@ -187,8 +193,8 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     if (job.nextLogSeq < m.logChunks) return [{ type: 'server.job.logAck', jobId: job.id, attempt: job.attempt, nextSeq: job.nextLogSeq }];
     if (!['offered', 'running', 'unknown'].includes(job.state)) return [ack];
     // What was held back in case it began a sensitive value is released now, masked.
-    const tails = LOG_STREAMS.map((stream) => ({ stream, text: maskStep(job.maskCarry[stream] ?? '', '', job.sensitiveValues, true).emit }));
-    await this.store(em, job, job.nextLogSeq, tails, {});
+    const tails = LOG_STREAMS.map((stream) => ({ stream, text: maskStep(job.maskCarry[stream] ?? '', '', job.sensitiveValues, true).emit })).filter((t) => t.text);
+    if (tails.length) await this.store(em, job, job.nextLogSeq, tails, {});
     const signal = m.signal ? ` (${m.signal})` : '';
     const message = m.message ?? (m.outcome === 'failed' && m.exitCode !== null ? `exit code ${m.exitCode}` : m.outcome === 'failed' ? `killed${signal}` : null);
     if (await this.jobs.finish(em, job.id, job.attempt, ['offered', 'running', 'unknown'], { state: m.outcome, exitCode: m.exitCode, signal: m.signal, message }))
@@ -237,7 +243,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
           const lease = `no heartbeat from the agent for ${this.config.jobLeaseSeconds} s`;
           const retried =
             lapsed.idempotent && lapsed.attempt < lapsed.maxAttempts && (await this.jobs.retry(em, lapsed.id, `attempt ${lapsed.attempt} lost (${lease}); retrying, as the task is idempotent`));
-          if (retried) out.agents.add(lapsed.agentId);
+          if (retried) out.agents.add(lapsed.agentId); // announced after the sweep, with the rest
           else if (!(await this.jobs.markLost(em, lapsed.id, `${lease}: the agent may be gone, and whether the job finished is unknown; it was not run again`))) return;
           leaseExpiries.inc({ kind: retried ? 'retried' : 'lost' });
           await this.progress.settle(em, job.taskId, out);

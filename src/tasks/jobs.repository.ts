@@ -100,14 +100,13 @@ export class JobsRepository {
    * takes the task first, so two of them cannot deadlock). Null when the job is not this agent's.
    */
   async lockJob(em: EntityManager, jobId: string, agentId: string | null): Promise<JobRow | null> {
-    const task = await em.query<{ taskId: string }[]>(
-      `SELECT t.id AS "taskId" FROM tasks t JOIN jobs j ON j.task_id = t.id WHERE j.id = $1 AND ($2::uuid IS NULL OR j.agent_id = $2) FOR UPDATE OF t`,
-      [jobId, agentId],
-    );
-    if (!task.length) return null;
+    // FOR UPDATE OF t, j locks in range-table order: the task first.
     const rows = await em.query<JobRow[]>(
-      `SELECT ${JOB_ROW}, t.sensitive_values AS "sensitiveValues" FROM jobs j JOIN tasks t ON t.id = j.task_id WHERE j.id = $1 FOR UPDATE OF j`,
-      [jobId],
+      `SELECT ${JOB_ROW}, t.sensitive_values AS "sensitiveValues"
+         FROM tasks t JOIN jobs j ON j.task_id = t.id
+        WHERE j.id = $1 AND ($2::uuid IS NULL OR j.agent_id = $2)
+          FOR UPDATE OF t, j`,
+      [jobId, agentId],
     );
     return rows[0] ?? null;
   }

@@ -4,10 +4,12 @@ import { ClusterEventsService } from '../agents/cluster-events.service';
 import { JobsRepository } from './jobs.repository';
 import { type TaskChange, TasksRepository } from './tasks.repository';
 
-/** What changed in one transaction, to announce once it commits. */
+/** What changed in one transaction, announced with it. */
 export class Announcements {
   readonly tasks = new Set<string>();
   readonly agents = new Set<string>();
+  /** Agents with running jobs whose cancellation was just asked for. */
+  readonly cancels = new Set<string>();
 }
 
 /**
@@ -29,8 +31,15 @@ export class TaskProgress {
     return change;
   }
 
-  async announce(out: Announcements): Promise<void> {
-    if (out.agents.size) await this.events.jobsReady([...out.agents]);
-    for (const taskId of out.tasks) await this.events.taskChanged(taskId);
+  /** One NOTIFY statement for everything; inside the transaction, it is delivered on commit. */
+  async announce(out: Announcements, em?: EntityManager): Promise<void> {
+    await this.events.publishAll(
+      [
+        ...ClusterEventsService.jobsReady(out.agents),
+        ...ClusterEventsService.jobsReady(out.cancels, true),
+        ...[...out.tasks].map((taskId) => ({ kind: 'task-changed' as const, taskId })),
+      ],
+      em,
+    );
   }
 }

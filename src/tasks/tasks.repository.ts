@@ -100,12 +100,13 @@ export class TasksRepository {
    * sensitive values are erased and the task waiting behind it is released.
    */
   async recompute(em: EntityManager, taskId: string): Promise<TaskChange> {
-    const [task] = await em.query<{ state: TaskState; cancelRequested: boolean; blockedBy: string | null }[]>(
-      `SELECT state, cancel_requested_at IS NOT NULL AS "cancelRequested", blocked_by AS "blockedBy" FROM tasks WHERE id = $1 FOR UPDATE`,
+    const [task] = await em.query<{ state: TaskState; cancelRequested: boolean; blockedBy: string | null; keyed: boolean; states: Job['state'][] }[]>(
+      `SELECT t.state, t.cancel_requested_at IS NOT NULL AS "cancelRequested", t.blocked_by AS "blockedBy", t.concurrency_key IS NOT NULL AS keyed,
+              ARRAY(SELECT state FROM jobs WHERE task_id = t.id) AS states
+         FROM tasks t WHERE t.id = $1 FOR UPDATE OF t`,
       [taskId],
     );
-    const states = (await em.query<{ state: Job['state'] }[]>(`SELECT state FROM jobs WHERE task_id = $1`, [taskId])).map((r) => r.state);
-    const derived = deriveTaskState(states, task.cancelRequested);
+    const derived = deriveTaskState(task.states, task.cancelRequested);
     const wasFinished = isFinishedTask(task.state);
     if (derived === task.state || (wasFinished && !isFinishedTask(derived))) return { state: task.state, changed: false, finished: wasFinished, released: [] };
 
@@ -119,7 +120,7 @@ export class TasksRepository {
       [taskId, derived, finished],
     );
     let released: string[] = [];
-    if (finished && !wasFinished) {
+    if (finished && !wasFinished && task.keyed) {
       // The task behind this one now waits for whatever this one waited for, or for nothing.
       const rows = await em.query(`UPDATE tasks SET blocked_by = $2 WHERE blocked_by = $1 RETURNING id`, [taskId, task.blockedBy]);
       if (!task.blockedBy) released = (Array.isArray(rows[0]) ? rows[0] : rows).map((r: { id: string }) => r.id);

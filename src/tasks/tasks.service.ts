@@ -53,10 +53,10 @@ export class TasksService {
     const maxAttempts = body.maxAttempts ?? 1;
     if (maxAttempts > 1 && !body.idempotent)
       throw new TasksException(TasksErrorCode.RETRIES_NEED_IDEMPOTENT, 'maxAttempts above 1 needs "idempotent": true: a job whose agent was lost is only run again when running it twice is safe');
-    await this.checkTargets(actor, body.targets.agentIds);
+    const names = await this.checkTargets(actor, body.targets.agentIds);
 
     const out = new Announcements();
-    const created = await this.dataSource.transaction(async (em) => {
+    return this.dataSource.transaction(async (em) => {
       let blocker: Task | null = null;
       if (body.concurrencyKey) {
         await this.tasks.lockConcurrencyKey(em, actor.organizationId, body.concurrencyKey);
@@ -79,6 +79,10 @@ export class TasksService {
           sensitiveValues: body.sensitiveValues ?? [],
           createdBy: actor.userId,
           createdByLabel: actorLabel(actor),
+          startedAt: null,
+          finishedAt: null,
+          cancelRequestedAt: null,
+          cancelRequestedBy: null,
         },
         body.targets.agentIds,
         blocker === null,
@@ -86,10 +90,9 @@ export class TasksService {
       await this.audit.record(actor, 'task.created', { type: 'task', id: task.id }, { name: task.name, agents: body.targets.agentIds, concurrencyKey: task.concurrencyKey }, em);
       if (!blocker) for (const j of jobs) out.agents.add(j.agentId);
       out.tasks.add(task.id);
-      return task;
+      await this.progress.announce(out, em);
+      return taskView(task, jobs.map((j) => Object.assign(j, { agentName: names.get(j.agentId)! })), blocker);
     });
-    await this.progress.announce(out);
-    return this.get(actor, created.id);
   }
 
   async list(actor: Actor, query: ListTasksQuery) {
@@ -115,15 +118,16 @@ export class TasksService {
       const label = actorLabel(actor);
       await this.tasks.markCancelRequested(em, id, label);
       const { running } = await this.jobs.cancelForTask(em, id, `cancelled by ${label} before it started`);
-      for (const r of running) out.agents.add(r.agentId);
+      for (const r of running) out.cancels.add(r.agentId);
       await this.progress.settle(em, id, out);
       await this.audit.record(actor, 'task.cancelled', { type: 'task', id }, { name: task.name, runningJobs: running.length }, em);
+      await this.progress.announce(out, em);
     });
-    await this.progress.announce(out);
     return this.get(actor, id);
   }
 
-  private async checkTargets(actor: Actor, agentIds: string[]) {
+  /** The targets' names by id, once every one of them may run the task. */
+  private async checkTargets(actor: Actor, agentIds: string[]): Promise<Map<string, string>> {
     const agents = await this.dataSource.query<{ id: string; name: string; status: string; policy: LocalPolicy | null }[]>(
       `SELECT id, name, status, policy FROM agents WHERE organization_id = $1 AND id = ANY($2::uuid[])`,
       [actor.organizationId, agentIds],
@@ -141,42 +145,45 @@ export class TasksService {
     });
     if (refused.length)
       throw new TasksException(TasksErrorCode.TARGETS_REFUSED, `${refused.length} of ${agentIds.length} targets cannot run this task: ${refused.map((r) => r.reason).join('; ')}`, refused);
+    return new Map(agents.map((a) => [a.id, a.name]));
   }
 
   private async views(organizationId: string, tasks: Task[]) {
     const jobs = await this.tasks.jobsOfTasks(tasks.map((t) => t.id));
     const blockers = new Map((await this.tasks.findNames(organizationId, tasks.flatMap((t) => (t.blockedBy ? [t.blockedBy] : [])))).map((b) => [b.id, b]));
-    return tasks.map((t) => {
-      const blocker = t.blockedBy ? blockers.get(t.blockedBy) : undefined;
-      return {
-        id: t.id,
-        name: t.name,
-        kind: t.kind,
-        state: t.state,
-        script: { syntax: t.scriptSyntax, body: t.scriptBody },
-        timeoutSeconds: t.timeoutSeconds,
-        concurrencyKey: t.concurrencyKey,
-        idempotent: t.idempotent,
-        maxAttempts: t.maxAttempts,
-        createdBy: t.createdByLabel,
-        createdAt: t.createdAt,
-        startedAt: t.startedAt,
-        finishedAt: t.finishedAt,
-        cancelRequestedAt: t.cancelRequestedAt,
-        cancelRequestedBy: t.cancelRequestedBy,
-        waitingFor: blocker
-          ? {
-              taskId: blocker.id,
-              taskName: blocker.name,
-              taskState: blocker.state,
-              reason:
-                blocker.state === 'queued'
-                  ? `queued behind task "${blocker.name}" (also waiting) on concurrency key "${t.concurrencyKey}"`
-                  : `concurrency key "${t.concurrencyKey}" is held by task "${blocker.name}" (${blocker.state})`,
-            }
-          : null,
-        jobs: jobs.filter((j) => j.taskId === t.id).map(jobView),
-      };
-    });
+    return tasks.map((t) => taskView(t, jobs.filter((j) => j.taskId === t.id), t.blockedBy ? blockers.get(t.blockedBy) : undefined));
   }
+}
+
+/** What the API shows of a task: its jobs, and what it waits for while queued behind another. */
+function taskView(t: Task, jobs: JobWithAgent[], blocker: Pick<Task, 'id' | 'name' | 'state'> | null | undefined) {
+  return {
+    id: t.id,
+    name: t.name,
+    kind: t.kind,
+    state: t.state,
+    script: { syntax: t.scriptSyntax, body: t.scriptBody },
+    timeoutSeconds: t.timeoutSeconds,
+    concurrencyKey: t.concurrencyKey,
+    idempotent: t.idempotent,
+    maxAttempts: t.maxAttempts,
+    createdBy: t.createdByLabel,
+    createdAt: t.createdAt,
+    startedAt: t.startedAt,
+    finishedAt: t.finishedAt,
+    cancelRequestedAt: t.cancelRequestedAt,
+    cancelRequestedBy: t.cancelRequestedBy,
+    waitingFor: blocker
+      ? {
+          taskId: blocker.id,
+          taskName: blocker.name,
+          taskState: blocker.state,
+          reason:
+            blocker.state === 'queued'
+              ? `queued behind task "${blocker.name}" (also waiting) on concurrency key "${t.concurrencyKey}"`
+              : `concurrency key "${t.concurrencyKey}" is held by task "${blocker.name}" (${blocker.state})`,
+        }
+      : null,
+    jobs: jobs.map(jobView),
+  };
 }
