@@ -1,4 +1,4 @@
-import type { AgentHello, AgentStatus, StatusPayload, Transport } from '../../src/protocol/messages';
+import type { AgentHello, AgentStatus, ServerKey, StatusPayload, Transport } from '../../src/protocol/messages';
 import { Backoff, sleep } from './backoff';
 import type { TransportMode } from './config';
 import { AgentError, describeFatal, EXIT_CODES } from './errors';
@@ -50,7 +50,7 @@ export class AgentConnection {
   private readonly timings: Timings;
   private readonly random: () => number;
   private readonly now: () => number;
-  private readonly keys;
+  private keys;
   private readonly backoff: Backoff;
   private state: Omit<StatusFile, 'updatedAt'>;
   private pendingAnnouncedAt: number | null = null;
@@ -62,6 +62,7 @@ export class AgentConnection {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
     this.keys = pinnedKeys(options.identity.serverKeys);
+    options.hello.pinnedKeys = options.identity.serverKeys.map((k) => k.keyId);
     this.backoff = new Backoff(this.timings.backoff, this.random);
     this.state = { ...EMPTY_STATUS, pid: process.pid };
   }
@@ -216,6 +217,9 @@ export class AgentConnection {
     switch (message.kind) {
       case 'status':
         return this.applyStatus(message.payload);
+      case 'keys':
+        this.applyKeys(message.payload.keys, server);
+        return null;
       case 'offer':
         // Work is taken only while the last verified status says approved.
         if (this.state.status !== 'approved') logger.warn(`ignored an offer of job ${message.payload.jobId} from ${server}: this agent is ${this.state.status ?? 'not yet known to be approved'}`);
@@ -230,6 +234,23 @@ export class AgentConnection {
       case 'server-error':
         jobs.serverError(message.code, message.message, message.jobId);
         return null;
+    }
+  }
+
+  /**
+   * Key rotation: a key set signed by a key this agent already trusts replaces the pinned keys,
+   * here and in identity.json, and the next hello says so.
+   */
+  private applyKeys(keys: ServerKey[], server: string) {
+    const { identity, logger, store } = this.options;
+    this.keys = pinnedKeys(keys);
+    identity.serverKeys = keys;
+    this.options.hello.pinnedKeys = keys.map((k) => k.keyId);
+    logger.info(`${server} rotated its signing keys: this agent now trusts ${keys.map((k) => `${k.keyId} (${k.fingerprint})`).join(', ')}`);
+    try {
+      store?.writeIdentity(identity);
+    } catch (err) {
+      logger.warn(`cannot save the new server keys to ${store?.identityPath}: ${(err as Error).message}; after a restart the agent trusts the old ones until told again`);
     }
   }
 

@@ -10,11 +10,13 @@ import {
   type JobOfferPayload,
   type JobStart,
   type ServerKey,
+  type ServerKeysPayload,
   type StatusPayload,
 } from '../../src/protocol/messages';
 
 export type InterpretedMessage =
   | { kind: 'status'; payload: StatusPayload }
+  | { kind: 'keys'; payload: ServerKeysPayload }
   | { kind: 'offer'; payload: JobOfferPayload }
   | { kind: 'cancel'; payload: JobCancelPayload }
   | { kind: 'job'; message: JobStart | JobGone | JobLogAck | JobFinishAck }
@@ -58,6 +60,7 @@ export function interpretServerMessage(raw: unknown, keys: Map<string, KeyObject
   if (p.agentId !== agentId) return { kind: 'ignored', why: `signed ${p.type} is for agent ${p.agentId}, not this one` };
   if (p.type === 'server.job.offer') return { kind: 'offer', payload: p };
   if (p.type === 'server.job.cancel') return { kind: 'cancel', payload: p };
+  if (p.type === 'server.keys') return { kind: 'keys', payload: p };
   return { kind: 'status', payload: p };
 }
 

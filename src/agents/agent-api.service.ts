@@ -3,13 +3,14 @@ import type { Request } from 'express';
 import type { z } from 'zod';
 import { DomainException } from '../common/domain.exception';
 import { PROTOCOL_VERSION } from '../protocol/messages';
-import { AgentMessagesRequestSchema, EnrollRequestSchema, LONG_POLL_HOLD_MS, PollRequestSchema, type PollResponse, type ServerMessage } from '../protocol/messages';
+import { AgentMessagesRequestSchema, EnrollRequestSchema, LONG_POLL_HOLD_MS, type PollRequest, PollRequestSchema, type PollResponse, type ServerMessage } from '../protocol/messages';
 import type { Agent } from './agent.entity';
 import { AgentAuthService, type SignedRequest } from './agent-auth.service';
 import { AgentConnectionsService, refusal } from './agent-connections.service';
 import { AgentsErrorCode, AgentsException } from './agents.exception';
 import { AgentsRepository } from './agents.repository';
 import { AgentsService } from './agents.service';
+import { ServerKeysService } from './server-keys.service';
 
 /** How long a draining node gives its agents to move elsewhere. */
 export const DRAIN_RECONNECT_MS = 10_000;
@@ -33,6 +34,7 @@ export class AgentApiService {
     private readonly agentsService: AgentsService,
     private readonly agents: AgentsRepository,
     private readonly connections: AgentConnectionsService,
+    private readonly serverKeys: ServerKeysService,
   ) {}
 
   async enroll(req: Request, body: unknown, ip: string) {
@@ -71,14 +73,14 @@ export class AgentApiService {
       const { hostname, os, arch, agentVersion, policy } = poll;
       this.connections.markPolling(agent.id);
       await this.agents.markConnected(agent.id, this.connections.nodeId, 'long-poll', { hostname, os, arch, agentVersion, policy });
-      let messages = await this.waiting(agent, poll.knownStatus, poll.maxJobs);
+      let messages = await this.waiting(agent, poll);
       if (messages.length) return { messages, serverTime: Date.now() };
       await changed;
       if (req.socket.destroyed) return { messages: [], serverTime: Date.now() };
       const fresh = await this.agents.findForAuthentication(agent.id);
       if (!fresh) throw new AgentsException(AgentsErrorCode.AGENT_UNKNOWN, 'this agent was deleted; enroll the host again');
       agent = fresh;
-      messages = await this.waiting(agent, poll.knownStatus, poll.maxJobs);
+      messages = await this.waiting(agent, poll);
       return { messages, serverTime: Date.now() };
     } finally {
       watch.abort();
@@ -92,8 +94,11 @@ export class AgentApiService {
     return { messages: await this.connections.workAttached.handle(agent, request.messages), serverTime: Date.now() };
   }
 
-  private async waiting(agent: Agent, knownStatus: Agent['status'] | null, maxJobs: number): Promise<ServerMessage[]> {
+  private async waiting(agent: Agent, poll: PollRequest): Promise<ServerMessage[]> {
+    const { knownStatus, maxJobs } = poll;
     const messages: ServerMessage[] = knownStatus === agent.status ? [] : [this.connections.statusMessage(agent)];
+    const keySet = this.serverKeys.keySetFor(agent.id, poll.pinnedKeys);
+    if (keySet) messages.push(keySet);
     if (agent.status === 'approved' && this.connections.draining) messages.push({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs: DRAIN_RECONNECT_MS });
     else if (agent.status === 'approved') messages.push(...(await this.connections.workAttached.pending(agent.id, maxJobs, { claim: true, cancels: true })));
     return messages;

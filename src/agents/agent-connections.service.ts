@@ -15,6 +15,8 @@ export interface AgentConnection {
   transport: Transport;
   /** How many jobs the agent runs at once, from its hello. */
   maxJobs: number;
+  /** The server key ids the agent trusts, from its hello. */
+  pinnedKeys?: string[];
   send(message: ServerMessage): void;
   close(code: number, reason: string): void;
 }
@@ -61,6 +63,7 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
     this.events.on('jobs-ready', ({ agentIds, cancels }: { agentIds: string[]; cancels?: boolean }) => {
       for (const id of agentIds) if (this.holds(id)) this.deliver(id, cancels ?? false);
     });
+    this.events.on('keys-changed', () => void this.onKeysChanged());
     this.events.on('resync', () => {
       for (const id of this.heldAgentIds()) void this.onAgentChanged(id);
     });
@@ -207,6 +210,23 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
 
   get connectedCount() {
     return this.sockets.size;
+  }
+
+  /** A rotation step: sign with the new active key, and give every agent here the new key set. */
+  private async onKeysChanged() {
+    try {
+      await this.serverKeys.reload();
+    } catch (err) {
+      return this.logger.event('error', 'cannot reload the server signing keys', { err: (err as Error).message }, 'AgentConnections');
+    }
+    for (const [agentId, set] of this.sockets)
+      for (const connection of set) {
+        const keySet = this.serverKeys.keySetFor(agentId, connection.pinnedKeys);
+        if (!keySet) continue;
+        connection.send(keySet);
+        connection.pinnedKeys = this.serverKeys.publicKeys().map((k) => k.keyId);
+      }
+    for (const waiters of this.pollWaiters.values()) for (const wake of waiters) wake();
   }
 
   private async onAgentChanged(agentId: string) {

@@ -10,6 +10,7 @@ import { AgentAuthService } from './agent-auth.service';
 import { type AgentConnection, AgentConnectionsService, refusal } from './agent-connections.service';
 import { AgentsException } from './agents.exception';
 import { AgentsRepository } from './agents.repository';
+import { ServerKeysService } from './server-keys.service';
 
 const HELLO_TIMEOUT_MS = 10_000;
 const MISSED_PINGS_ALLOWED = 3;
@@ -28,6 +29,7 @@ export class AgentGateway implements OnGatewayConnection {
     private readonly auth: AgentAuthService,
     private readonly connections: AgentConnectionsService,
     private readonly agents: AgentsRepository,
+    private readonly serverKeys: ServerKeysService,
     private readonly logger: CorralLogger,
   ) {}
 
@@ -97,12 +99,15 @@ export class AgentGateway implements OnGatewayConnection {
         return;
       }
       helloSeen = true;
-      const { hostname, os, arch, agentVersion, policy, maxJobs } = message.data;
+      const { hostname, os, arch, agentVersion, policy, maxJobs, pinnedKeys } = message.data;
       connection.maxJobs = maxJobs;
+      connection.pinnedKeys = pinnedKeys;
       await this.agents.markConnected(agent.id, this.connections.nodeId, 'websocket', { hostname, os, arch, agentVersion, policy });
       const fresh = await this.agents.findForAuthentication(agent.id);
       if (!fresh) return socket.close(CLOSE_CODES.unauthenticated, 'AGENT_UNKNOWN: this agent was deleted; enroll the host again');
       connection.send(this.connections.statusMessage(fresh));
+      const keySet = this.serverKeys.keySetFor(agent.id, pinnedKeys);
+      if (keySet) connection.send(keySet);
       // Revoked between the upgrade and now: told, and turned away here too.
       if (fresh.status === 'revoked' || fresh.status === 'rejected') return socket.close(CLOSE_CODES.refused, refusal(fresh));
       if (fresh.status === 'approved') this.connections.deliver(agent.id, true);

@@ -112,7 +112,7 @@ export class AgentsService {
       verificationCode: agent.verificationCode,
       status: 'pending',
       conflictsWith: agent.conflictsWith,
-      serverKeys: await this.serverKeys.publicKeys(),
+      serverKeys: this.serverKeys.publicKeys(),
     };
   }
 

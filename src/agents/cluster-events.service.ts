@@ -4,7 +4,8 @@ import { Client } from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
 import { CorralLogger } from '../common/logger';
 
-const CHANNEL = 'corral_events';
+export const CLUSTER_CHANNEL = 'corral_events';
+const CHANNEL = CLUSTER_CHANNEL;
 // NOTIFY payloads are limited to 8000 bytes; lists of ids are sent in slices below that.
 const IDS_PER_NOTIFY = 150;
 
@@ -13,9 +14,10 @@ export type ClusterEvent =
   | { kind: 'agent-changed'; agentId: string }
   | { kind: 'jobs-ready'; agentIds: string[]; cancels?: boolean }
   | { kind: 'task-changed'; taskId: string }
-  | { kind: 'node-changed'; nodeId: string };
+  | { kind: 'node-changed'; nodeId: string }
+  | { kind: 'keys-changed' };
 
-const KINDS = new Set<ClusterEvent['kind']>(['agent-changed', 'jobs-ready', 'task-changed', 'node-changed']);
+const KINDS = new Set<ClusterEvent['kind']>(['agent-changed', 'jobs-ready', 'task-changed', 'node-changed', 'keys-changed']);
 
 /**
  * Cross-node wake-ups over PostgreSQL LISTEN/NOTIFY. A notification only says "look again":
@@ -69,6 +71,11 @@ export class ClusterEventsService extends EventEmitter implements OnModuleInit, 
 
   async nodeChanged(nodeId: string): Promise<void> {
     await this.publish({ kind: 'node-changed', nodeId });
+  }
+
+  /** The server signing keys changed (a rotation step): nodes reload them and tell their agents. */
+  async keysChanged(): Promise<void> {
+    await this.publish({ kind: 'keys-changed' });
   }
 
   private async publish(event: ClusterEvent): Promise<void> {

@@ -12,6 +12,11 @@ export class ServerSigningKey {
   @Column({ type: 'text' })
   privateKeyPem: string;
 
+  // Signing starts when a key is activated (the newest active key signs); until then agents
+  // only learn it. Retired keys are neither used nor trusted.
+  @Column({ type: 'timestamptz', nullable: true })
+  activatedAt: Date | null;
+
   @Column({ type: 'timestamptz', nullable: true })
   retiredAt: Date | null;
 

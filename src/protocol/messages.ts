@@ -63,6 +63,8 @@ export const AgentHelloSchema = z.object({
   policy: LocalPolicySchema.nullable(),
   /** How many jobs this agent runs at once (`--max-jobs`); the server never offers more. */
   maxJobs: z.number().int().min(1).max(MAX_JOBS_PER_AGENT).default(1),
+  /** The server key ids this agent trusts; when they differ from the server's, it sends `server.keys`. */
+  pinnedKeys: z.array(z.string().max(64)).max(20).optional(),
 });
 export type AgentHello = z.input<typeof AgentHelloSchema>;
 
@@ -141,7 +143,20 @@ export const JobCancelPayloadSchema = z.object({
 });
 export type JobCancelPayload = z.infer<typeof JobCancelPayloadSchema>;
 
-export const SignedPayloadSchema = z.discriminatedUnion('type', [StatusPayloadSchema, JobOfferPayloadSchema, JobCancelPayloadSchema]);
+/**
+ * Signed: the server keys to trust from now on (key rotation). Signed by a key the agent
+ * already pins, so only the control plane itself can hand over trust to a new key.
+ */
+export const ServerKeysPayloadSchema = z.object({
+  type: z.literal('server.keys'),
+  v: z.literal(PROTOCOL_VERSION),
+  agentId: z.string().uuid(),
+  keys: z.array(ServerKeySchema).min(1).max(20),
+  issuedAt: z.number().int(),
+});
+export type ServerKeysPayload = z.infer<typeof ServerKeysPayloadSchema>;
+
+export const SignedPayloadSchema = z.discriminatedUnion('type', [StatusPayloadSchema, JobOfferPayloadSchema, JobCancelPayloadSchema, ServerKeysPayloadSchema]);
 export type SignedPayload = z.infer<typeof SignedPayloadSchema>;
 
 /** The agent took the offer; it starts the job only when `server.job.start` confirms the lease. */

@@ -94,6 +94,6 @@ export class Job {
   @Column({ type: 'boolean', default: false })
   logTruncated: boolean;
 
-  @Column({ type: 'jsonb', default: () => `'{}'::jsonb` })
+  @Column({ type: 'jsonb', default: () => "'{}'" })
   maskCarry: Record<string, string>;
 }
