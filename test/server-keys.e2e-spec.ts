@@ -34,7 +34,7 @@ describe('server signing key rotation', () => {
     const rotated = await serverKey('rotate');
     expect(rotated.stdout).toMatch(/published srv-2 .* signed by srv-1/);
     await agentRun.waitForOutput(/rotated its signing keys: this agent now trusts srv-2 .*srv-1/);
-    expect(pinned()).toEqual(['srv-1', 'srv-2']);
+    await waitFor('identity.json to pin both keys', () => (pinned().join() === 'srv-1,srv-2' ? true : undefined));
 
     expect((await serverKey('activate', 'srv-2')).stdout).toMatch(/srv-2 signs from now on/);
     // Work offered under the new key is trusted and runs.

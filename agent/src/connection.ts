@@ -246,12 +246,12 @@ export class AgentConnection {
     this.keys = pinnedKeys(keys);
     identity.serverKeys = keys;
     this.options.hello.pinnedKeys = keys.map((k) => k.keyId);
-    logger.info(`${server} rotated its signing keys: this agent now trusts ${keys.map((k) => `${k.keyId} (${k.fingerprint})`).join(', ')}`);
     try {
       store?.writeIdentity(identity);
     } catch (err) {
       logger.warn(`cannot save the new server keys to ${store?.identityPath}: ${(err as Error).message}; after a restart the agent trusts the old ones until told again`);
     }
+    logger.info(`${server} rotated its signing keys: this agent now trusts ${keys.map((k) => `${k.keyId} (${k.fingerprint})`).join(', ')}`);
   }
 
   private applyStatus(payload: StatusPayload): SessionEnd | null {
