@@ -62,7 +62,10 @@ export function ApproveAgentDialog({ agent, onClose, onDone }: { agent: Agent; o
             id="approve-code"
             name="verificationCode"
             value={code}
-            onChange={(e) => setCode(e.target.value)}
+            onChange={(e) => {
+              setCode(e.target.value);
+              setError(null);
+            }}
             placeholder="XXXX-XXXX"
             autoComplete="off"
             spellCheck={false}
@@ -72,7 +75,14 @@ export function ApproveAgentDialog({ agent, onClose, onDone }: { agent: Agent; o
           />
           <span className="hint">
             The console shows <code>{agent.verificationCode}</code>.{' '}
-            <button type="button" className="button-link" onClick={() => setCode(agent.verificationCode)}>
+            <button
+              type="button"
+              className="button-link"
+              onClick={() => {
+                setCode(agent.verificationCode);
+                setError(null);
+              }}
+            >
               It matches what the agent printed
             </button>
           </span>

@@ -11,8 +11,10 @@ import { StatusBadge } from '../components/status-badge';
 import { useSession } from '../session/session-context';
 import { ApproveAgentDialog, DecideAgentDialog } from './agent-decision-dialogs';
 
-// Presence (online/offline) is not pushed as an event: it is re-read on this timer.
+// Approval changes arrive as events; presence (online/offline) is not pushed, so the approved
+// tab re-reads it on a short timer, the others only as a backstop.
 const PRESENCE_POLL_MS = 5_000;
+const BACKSTOP_POLL_MS = 60_000;
 
 /** Re-reads `reload` when agents change, at most once per animation of changes. */
 export function useReloadOnAgentChange(reload: () => void, relevant: (agentId: string) => boolean = () => true) {
@@ -32,7 +34,7 @@ export function useReloadOnAgentChange(reload: () => void, relevant: (agentId: s
 export function AgentsPage() {
   const [params, setParams] = useSearchParams();
   const tab = (AGENT_STATUSES as readonly string[]).includes(params.get('status') ?? '') ? (params.get('status') as AgentStatus) : 'pending';
-  const agents = useResource<AgentList>(withQuery('/api/v1/agents', { status: tab }), { pollMs: PRESENCE_POLL_MS });
+  const agents = useResource<AgentList>(withQuery('/api/v1/agents', { status: tab }), { pollMs: tab === 'approved' ? PRESENCE_POLL_MS : BACKSTOP_POLL_MS });
   useReloadOnAgentChange(agents.reload);
   const { can } = useSession();
   const [dialog, setDialog] = useState<{ agent: Agent; kind: 'approve' | 'reject' } | null>(null);

@@ -15,6 +15,23 @@ function TargetLink({ event }: { event: AuditEvent }) {
   return <span>{short}</span>;
 }
 
+function Details({ details }: { details: Record<string, unknown> }) {
+  const entries = Object.entries(details).filter(([, v]) => v !== null && v !== undefined);
+  if (!entries.length) return null;
+  return (
+    <dl className="details-list">
+      {entries.map(([k, v]) => (
+        <div key={k}>
+          <dt>{k}</dt>
+          <dd>
+            <code>{typeof v === 'string' ? v : JSON.stringify(v)}</code>
+          </dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
 export function AuditPage() {
   const [params, setParams] = useSearchParams();
   const action = params.get('action') ?? '';
@@ -77,7 +94,7 @@ export function AuditPage() {
                   <tbody>
                     {items.map((e) => (
                       <tr key={e.id}>
-                        <td>
+                        <td className="nowrap">
                           <RelativeTime value={e.createdAt} />
                         </td>
                         <td>{e.actorLabel ?? e.actorType}</td>
@@ -88,7 +105,9 @@ export function AuditPage() {
                           <TargetLink event={e} />
                         </td>
                         <td>{e.ip ?? '—'}</td>
-                        <td className="details">{Object.keys(e.details).length ? <code>{JSON.stringify(e.details)}</code> : ''}</td>
+                        <td className="details">
+                          <Details details={e.details} />
+                        </td>
                       </tr>
                     ))}
                   </tbody>

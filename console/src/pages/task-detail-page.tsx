@@ -58,7 +58,14 @@ export function TaskDetailPage() {
             <ErrorMessage error={cancelError} />
             {t.waitingFor && t.state === 'queued' && (
               <p className="notice" role="status" data-testid="waiting-for">
-                Waiting for <Link to={`/tasks/${t.waitingFor.taskId}`}>{t.waitingFor.taskName}</Link> ({labelOf(t.waitingFor.taskState)}): {t.waitingFor.reason}.
+                Waiting for <Link to={`/tasks/${t.waitingFor.taskId}`}>{t.waitingFor.taskName}</Link> ({labelOf(t.waitingFor.taskState)})
+                {t.concurrencyKey && (
+                  <>
+                    {' '}
+                    on concurrency key <code>{t.concurrencyKey}</code>
+                  </>
+                )}
+                {t.waitingFor.taskState === 'queued' ? ', which is itself waiting in line.' : '.'}
               </p>
             )}
             {t.cancelRequestedBy && (
