@@ -1,6 +1,11 @@
 // Unit tests (src/**/*.spec.ts) are pure; e2e tests (test/**/*.e2e-spec.ts) share one PostgreSQL
-// started by the global setup and each get a database cloned from a migrated template.
+// started by the global setup and each get a database cloned from a migrated template. The web
+// console's own tests (console/src/**/*.spec.ts[x]) run in jsdom.
 const swc = ['@swc/jest', { swcrc: true }];
+const swcReact = [
+  '@swc/jest',
+  { swcrc: false, jsc: { parser: { syntax: 'typescript', tsx: true }, transform: { react: { runtime: 'automatic' } }, target: 'es2022' }, module: { type: 'commonjs' } },
+];
 
 module.exports = {
   testTimeout: 60_000,
@@ -11,6 +16,14 @@ module.exports = {
       roots: ['<rootDir>/src', '<rootDir>/agent/src'],
       testMatch: ['**/*.spec.ts'],
       transform: { '^.+\\.ts$': swc },
+    },
+    {
+      displayName: 'console',
+      testEnvironment: 'jsdom',
+      roots: ['<rootDir>/console/src'],
+      testMatch: ['**/*.spec.ts', '**/*.spec.tsx'],
+      transform: { '^.+\\.tsx?$': swcReact },
+      moduleNameMapper: { '\\.css$': '<rootDir>/console/test/style-stub.js' },
     },
     {
       displayName: 'e2e',

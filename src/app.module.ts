@@ -6,6 +6,7 @@ import { AuthModule } from './auth/auth.module';
 import { CorralLogger } from './common/logger';
 import type { CorralConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
+import { ConsoleModule } from './console/console.module';
 import { dataSourceOptions } from './database/data-source';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -40,6 +41,7 @@ export class AppModule {
         TasksModule,
         NodesModule,
         MetricsModule,
+        ConsoleModule,
       ],
     };
   }

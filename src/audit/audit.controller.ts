@@ -11,7 +11,7 @@ export class AuditController {
   @RequireRole('admin')
   async list(@CurrentActor() actor: Actor, @Query() query: ListAuditEventsQuery) {
     const limit = query.limit ?? 50;
-    const items = await this.audit.list(actor, limit, query.before, query.action);
+    const items = await this.audit.list(actor, limit, query.before, query.action, query.targetId);
     return { items, nextBefore: items.length === limit ? items[items.length - 1].id : null };
   }
 }

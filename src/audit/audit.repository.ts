@@ -13,7 +13,7 @@ export class AuditRepository {
   }
 
   /** Newest first; `beforeId` pages backwards through history. */
-  findPageForOrganization(organizationId: string, limit: number, beforeId?: string, action?: string): Promise<AuditEvent[]> {
+  findPageForOrganization(organizationId: string, limit: number, beforeId?: string, action?: string, targetId?: string): Promise<AuditEvent[]> {
     const query = this.dataSource
       .getRepository(AuditEvent)
       .createQueryBuilder('e')
@@ -22,6 +22,7 @@ export class AuditRepository {
       .limit(limit);
     if (beforeId) query.andWhere('e.id < :beforeId', { beforeId });
     if (action) query.andWhere('e.action = :action', { action });
+    if (targetId) query.andWhere('e.target_id = :targetId', { targetId });
     return query.getMany();
   }
 }

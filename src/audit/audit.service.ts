@@ -52,7 +52,7 @@ export class AuditService {
     );
   }
 
-  list(actor: Actor, limit: number, before?: string, action?: string): Promise<AuditEvent[]> {
-    return this.audit.findPageForOrganization(actor.organizationId, limit, before, action);
+  list(actor: Actor, limit: number, before?: string, action?: string, targetId?: string): Promise<AuditEvent[]> {
+    return this.audit.findPageForOrganization(actor.organizationId, limit, before, action, targetId);
   }
 }

@@ -7,6 +7,8 @@ import { Task } from './task.entity';
 export interface TaskFilter {
   state?: TaskState;
   agentId?: string;
+  /** Tasks with a job running on an agent connected to this node. */
+  nodeId?: string;
   before?: string;
   limit: number;
 }
@@ -71,6 +73,8 @@ export class TasksRepository {
     const q = this.dataSource.getRepository(Task).createQueryBuilder('t').where('t.organization_id = :organizationId', { organizationId });
     if (filter.state) q.andWhere('t.state = :state', { state: filter.state });
     if (filter.agentId) q.andWhere('EXISTS (SELECT 1 FROM jobs j WHERE j.task_id = t.id AND j.agent_id = :agentId)', { agentId: filter.agentId });
+    if (filter.nodeId)
+      q.andWhere(`EXISTS (SELECT 1 FROM jobs j JOIN agents a ON a.id = j.agent_id WHERE j.task_id = t.id AND j.state = 'running' AND a.connected_node_id = :nodeId)`, { nodeId: filter.nodeId });
     if (filter.before)
       q.andWhere('(t.created_at, t.id) < (SELECT b.created_at, b.id FROM tasks b WHERE b.id = :before AND b.organization_id = :organizationId)', { before: filter.before });
     return q.orderBy('t.created_at', 'DESC').addOrderBy('t.id', 'DESC').limit(filter.limit).getMany();

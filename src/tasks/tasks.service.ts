@@ -97,7 +97,7 @@ export class TasksService {
 
   async list(actor: Actor, query: ListTasksQuery) {
     const limit = query.limit ?? 50;
-    const tasks = await this.tasks.listForOrganization(actor.organizationId, { state: query.state, agentId: query.agentId, before: query.before, limit });
+    const tasks = await this.tasks.listForOrganization(actor.organizationId, { state: query.state, agentId: query.agentId, nodeId: query.nodeId, before: query.before, limit });
     const views = await this.views(actor.organizationId, tasks);
     return { items: views, nextBefore: tasks.length === limit ? tasks[tasks.length - 1].id : null };
   }

@@ -16,4 +16,8 @@ export class ListAuditEventsQuery {
   @IsOptional()
   @Matches(/^[a-z_.]{1,64}$/, { message: 'action must look like "auth.login"' })
   action?: string;
+
+  @IsOptional()
+  @Matches(/^[\w.:@-]{1,100}$/, { message: 'targetId must be the id of an audit event\'s target (an agent, task, key…)' })
+  targetId?: string;
 }

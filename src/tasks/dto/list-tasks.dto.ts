@@ -12,6 +12,10 @@ export class ListTasksQuery {
   agentId?: string;
 
   @IsOptional()
+  @IsUUID('all', { message: 'nodeId must be the id of a control-plane node (GET /api/v1/nodes)' })
+  nodeId?: string;
+
+  @IsOptional()
   @IsUUID('all', { message: 'before must be the id of a task (from nextBefore)' })
   before?: string;
 

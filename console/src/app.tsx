@@ -1,0 +1,111 @@
+import { useEffect } from 'react';
+import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router';
+import { Layout } from './components/layout';
+import { AgentDetailPage } from './pages/agent-detail-page';
+import { AgentsPage } from './pages/agents-page';
+import { ApiKeysPage } from './pages/api-keys-page';
+import { AuditPage } from './pages/audit-page';
+import { LoginPage, SignupPage } from './pages/auth-pages';
+import { EnrollmentTokensPage } from './pages/enrollment-tokens-page';
+import { MembersPage } from './pages/members-page';
+import { NodesPage } from './pages/nodes-page';
+import { RunScriptPage } from './pages/run-script-page';
+import { TaskDetailPage } from './pages/task-detail-page';
+import { TasksPage } from './pages/tasks-page';
+import { SessionProvider, useSession } from './session/session-context';
+
+const TITLES: [RegExp, string][] = [
+  [/^\/agents\/.+/, 'Agent'],
+  [/^\/agents/, 'Agents'],
+  [/^\/tasks\/.+/, 'Task'],
+  [/^\/tasks/, 'Tasks'],
+  [/^\/run/, 'Run a script'],
+  [/^\/enrollment-tokens/, 'Enrollment tokens'],
+  [/^\/nodes/, 'Nodes'],
+  [/^\/audit/, 'Audit log'],
+  [/^\/members/, 'Members'],
+  [/^\/api-keys/, 'API keys'],
+  [/^\/signup/, 'Sign up'],
+  [/^\/login/, 'Log in'],
+];
+
+function DocumentTitle() {
+  const { pathname } = useLocation();
+  useEffect(() => {
+    const title = TITLES.find(([pattern]) => pattern.test(pathname))?.[1];
+    document.title = title ? `${title} · Corral` : 'Corral';
+  }, [pathname]);
+  return null;
+}
+
+function SignedInRoutes() {
+  return (
+    <Routes>
+      <Route element={<Layout />}>
+        <Route index element={<Navigate to="/agents" replace />} />
+        <Route path="agents" element={<AgentsPage />} />
+        <Route path="agents/:id" element={<AgentDetailPage />} />
+        <Route path="tasks" element={<TasksPage />} />
+        <Route path="tasks/:id" element={<TaskDetailPage />} />
+        <Route path="run" element={<RunScriptPage />} />
+        <Route path="enrollment-tokens" element={<EnrollmentTokensPage />} />
+        <Route path="nodes" element={<NodesPage />} />
+        <Route path="audit" element={<AuditPage />} />
+        <Route path="members" element={<MembersPage />} />
+        <Route path="api-keys" element={<ApiKeysPage />} />
+        <Route path="login" element={<AfterLogin />} />
+        <Route path="signup" element={<Navigate to="/agents" replace />} />
+        <Route path="*" element={<NotFound />} />
+      </Route>
+    </Routes>
+  );
+}
+
+/** Back to where the user was sent to log in from. */
+function AfterLogin() {
+  const from = (useLocation().state as { from?: string } | null)?.from;
+  return <Navigate to={from && from.startsWith('/') && !from.startsWith('/login') ? from : '/agents'} replace />;
+}
+
+function SignedOutRoutes() {
+  const location = useLocation();
+  return (
+    <Routes>
+      <Route path="signup" element={<SignupPage />} />
+      <Route path="login" element={<LoginPage />} />
+      {/* Anything else asks to log in first, then returns there. */}
+      <Route path="*" element={<Navigate to="/login" replace state={{ from: location.pathname + location.search }} />} />
+    </Routes>
+  );
+}
+
+function NotFound() {
+  return (
+    <>
+      <h1>Page not found</h1>
+      <p>There is nothing at this address. Use the navigation to find your way.</p>
+    </>
+  );
+}
+
+function Routed() {
+  const { me } = useSession();
+  if (me === undefined)
+    return (
+      <p className="boot muted" role="status">
+        Loading Corral…
+      </p>
+    );
+  return me ? <SignedInRoutes /> : <SignedOutRoutes />;
+}
+
+export function App() {
+  return (
+    <BrowserRouter>
+      <DocumentTitle />
+      <SessionProvider>
+        <Routed />
+      </SessionProvider>
+    </BrowserRouter>
+  );
+}

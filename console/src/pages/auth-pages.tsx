@@ -1,0 +1,119 @@
+import { type FormEvent, useState } from 'react';
+import { Link, useLocation } from 'react-router';
+import { api, ApiError, messageOf } from '../api/api-client';
+import type { Me } from '../api/types';
+import { ErrorMessage } from '../components/feedback';
+import { useSession } from '../session/session-context';
+
+function AuthFrame({ title, intro, children }: { title: string; intro: string; children: React.ReactNode }) {
+  const { notice } = useSession();
+  return (
+    <main className="auth" id="main">
+      <div className="auth-card">
+        <p className="brand brand-large">Corral</p>
+        <p className="muted">Deploy to servers behind firewalls: agents connect out, you approve each one.</p>
+        <h1>{title}</h1>
+        <p>{intro}</p>
+        {notice && (
+          <p className="notice" role="status">
+            {notice}
+          </p>
+        )}
+        {children}
+      </div>
+    </main>
+  );
+}
+
+/** Field-level problems from a 422, by field name, when the API names them. */
+function fieldProblems(err: unknown): Record<string, string> {
+  if (!(err instanceof ApiError) || !Array.isArray(err.details)) return {};
+  const out: Record<string, string> = {};
+  for (const d of err.details as { field?: string; problems?: string[] }[]) if (d.field && d.problems) out[d.field] = d.problems.join(', ');
+  return out;
+}
+
+function useAuthForm(path: string) {
+  const { signedIn } = useSession();
+  const [error, setError] = useState<string | null>(null);
+  const [fields, setFields] = useState<Record<string, string>>({});
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const body = Object.fromEntries(new FormData(e.currentTarget).entries());
+    setBusy(true);
+    setError(null);
+    setFields({});
+    try {
+      signedIn(await api<Me>(path, { method: 'POST', body }));
+    } catch (err) {
+      setError(messageOf(err));
+      setFields(fieldProblems(err));
+      setBusy(false);
+    }
+  };
+  return { error, fields, busy, submit };
+}
+
+function Field({ name, label, type = 'text', autoComplete, problem, hint }: { name: string; label: string; type?: string; autoComplete: string; problem?: string; hint?: string }) {
+  const describedBy = [hint ? `${name}-hint` : '', problem ? `${name}-problem` : ''].filter(Boolean).join(' ') || undefined;
+  return (
+    <div className="field">
+      <label htmlFor={name}>{label}</label>
+      <input id={name} name={name} type={type} autoComplete={autoComplete} required aria-invalid={problem ? true : undefined} aria-describedby={describedBy} />
+      {hint && (
+        <span className="hint" id={`${name}-hint`}>
+          {hint}
+        </span>
+      )}
+      {problem && (
+        <span className="field-problem" id={`${name}-problem`}>
+          {problem}
+        </span>
+      )}
+    </div>
+  );
+}
+
+export function LoginPage() {
+  const { error, fields, busy, submit } = useAuthForm('/api/v1/auth/login');
+  const from = (useLocation().state as { from?: string } | null)?.from;
+  return (
+    <AuthFrame title="Log in" intro="Welcome back. Log in to your organisation.">
+      <form onSubmit={(e) => void submit(e)} noValidate aria-label="Log in">
+        <Field name="email" label="Email" type="email" autoComplete="username" problem={fields.email} />
+        <Field name="password" label="Password" type="password" autoComplete="current-password" problem={fields.password} />
+        <ErrorMessage error={error} />
+        <button type="submit" disabled={busy}>
+          {busy ? 'Logging in…' : 'Log in'}
+        </button>
+      </form>
+      <p className="auth-switch">
+        New to Corral?{' '}
+        <Link to="/signup" state={{ from }}>
+          Sign up: create an organisation
+        </Link>
+      </p>
+    </AuthFrame>
+  );
+}
+
+export function SignupPage() {
+  const { error, fields, busy, submit } = useAuthForm('/api/v1/signup');
+  return (
+    <AuthFrame title="Sign up" intro="Create an organisation; you become its owner.">
+      <form onSubmit={(e) => void submit(e)} noValidate aria-label="Sign up">
+        <Field name="organization" label="Organisation name" autoComplete="organization" problem={fields.organization} />
+        <Field name="email" label="Email" type="email" autoComplete="username" problem={fields.email} />
+        <Field name="password" label="Password" type="password" autoComplete="new-password" problem={fields.password} hint="A long passphrase: at least 10 characters." />
+        <ErrorMessage error={error} />
+        <button type="submit" disabled={busy}>
+          {busy ? 'Creating…' : 'Create organisation'}
+        </button>
+      </form>
+      <p className="auth-switch">
+        Already have an account? <Link to="/login">Log in</Link>
+      </p>
+    </AuthFrame>
+  );
+}
