@@ -211,3 +211,32 @@ describe('two control-plane nodes on one database', () => {
     expect(socket.closed!.code).toBe(4003);
   });
 });
+
+describe('reconnect storms', () => {
+  let app: TestApp;
+  let owner: SignedUp;
+  beforeAll(async () => {
+    app = await startTestApp({ AGENT_CONNECTS_PER_SECOND: '1' });
+    owner = await signUp(app);
+  });
+  afterAll(() => app.close());
+
+  it('admits new agent connections at the configured rate and tells the rest when to come back, spread at random', async () => {
+    const agents = await Promise.all(
+      [1, 2, 3].map(async () => {
+        const agent = new ProtocolAgent(app.url);
+        const enrolled = (await agent.enroll(await token(owner))).body;
+        await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, { verificationCode: enrolled.verificationCode });
+        return agent;
+      }),
+    );
+    const sockets = await Promise.all(agents.slice(0, 2).map((a) => a.connect()));
+    const closed = await waitFor('one of two simultaneous connections turned away', () => sockets.find((s) => s.closed)?.closed);
+    expect(closed.code).toBe(4029);
+    expect(closed.reason).toMatch(/^RATE_LIMITED: .*retry-after=\d+$/);
+    const polled = await agents[2].poll(null);
+    expect([polled.status, polled.body.error.code]).toEqual([429, 'RATE_LIMITED']);
+    expect(Number(polled.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    for (const s of sockets) s.close();
+  });
+});

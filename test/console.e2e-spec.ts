@@ -261,7 +261,9 @@ describe('the web console', () => {
     await browser.screenshot('13-audit');
 
     await nav(page, 'Members').click();
-    await page.getByRole('cell', { name: new RegExp(email) }).waitFor();
+    // The audit log's rows name the same email: wait for the members page itself first.
+    await page.getByRole('heading', { name: 'Members', level: 1 }).waitFor();
+    await page.getByRole('cell', { name: new RegExp(email) }).first().waitFor();
     await browser.screenshot('14-members');
 
     await nav(page, 'API keys').click();

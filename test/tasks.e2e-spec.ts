@@ -58,7 +58,7 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
   let owner: SignedUp;
   let db: Client;
   beforeAll(async () => {
-    app = await startTestApp({ JOB_REQUERY_SECONDS: '1', JOB_LEASE_SECONDS: '5', JOB_OFFER_TIMEOUT_SECONDS: '2' });
+    app = await startTestApp({ JOB_REQUERY_SECONDS: '1', JOB_LEASE_SECONDS: '5', JOB_OFFER_TIMEOUT_SECONDS: '2', JOB_DELIVERY_TIMEOUT_SECONDS: '5' });
     owner = await signUp(app);
     db = new Client({ connectionString: app.databaseUrl });
     await db.connect();
@@ -274,6 +274,13 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
     expect(text).toMatch(/second line/);
     expect(text).toMatch(/event: end\ndata: \{"state":"succeeded"\}/);
     socket.close();
+  });
+
+  it('fails a job no agent accepted within the delivery timeout, saying why', async () => {
+    const offline = await makeApprovedAgent(app, owner);
+    const task = await script(owner, [offline.agentId], 'echo never delivered');
+    const done = await taskState(owner, task.id, 'failed');
+    expect(done.jobs[0].message).toMatch(/no approved agent accepted the job within 5 s .*is the agent connected/);
   });
 
   it('lists tasks newest first, filtered by state and agent, and hides other organisations', async () => {
