@@ -119,13 +119,20 @@ async function main() {
     await waitFor('dispatch agents connected', () => [...wsAgents, ...pollAgents].every((a) => a.connected), 120_000);
     say(`dispatch: ${SIZES.rate} tasks/s for ${SIZES.seconds} s over ${wsAgents.length} WebSocket agents, then over ${pollAgents.length} long-polling agents`);
     const waits = new Map<string, number>();
-    const sampler = process.argv.includes('--verbose')
-      ? setInterval(() => {
+    const sample = () =>
+      process.argv.includes('--verbose')
+        ? setInterval(() => {
           void db
             .query(`SELECT coalesce(wait_event_type, '-') || '/' || coalesce(wait_event, '-') || ' ' || state || ' ' || left(regexp_replace(query, '\\s+', ' ', 'g'), 70) AS k FROM pg_stat_activity WHERE datname = 'corral_bench' AND pid <> pg_backend_pid()`)
             .then((r) => r.rows.forEach((row: { k: string }) => waits.set(row.k, (waits.get(row.k) ?? 0) + 1)));
-        }, 100)
-      : undefined;
+          }, 100)
+        : undefined;
+    const showWaits = (phase: string) => {
+      say(`where database connections were during ${phase} (samples every 100 ms):`);
+      say([...waits].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, n]) => `${String(n).padStart(5)} ${k}`).join('\n'));
+      waits.clear();
+    };
+    let sampler = sample();
     for (const [kind, group] of [['websocket', wsAgents], ['longPoll', pollAgents]] as const) {
       const n = SIZES.rate * SIZES.seconds;
       const posts: Promise<unknown>[] = [];
@@ -143,7 +150,7 @@ async function main() {
     }
     clearInterval(sampler);
     if (process.argv.includes('--verbose')) {
-      say([...waits].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, n]) => `${String(n).padStart(5)} ${k}`).join('\n'));
+      showWaits('dispatch');
       const metrics = await (await fetch(`${url}/metrics`)).text();
       say(metrics.split('\n').filter((l) => /^corral_(dispatch_latency_seconds_(sum|count)|http_request_duration_seconds_(sum|count))/.test(l)).join('\n'));
     }
@@ -163,10 +170,13 @@ async function main() {
     let finished = 0;
     const tpAgents = drainers.map((s) => new SimAgent({ ...s, server: url, maxJobs: 8, onFinished: () => finished++ }));
     agents.push(...tpAgents);
+    sampler = sample();
     const tpStart = performance.now();
     for (const a of tpAgents) a.connectWs();
     await waitFor('backlog drained', async () => (await db.query(`SELECT count(*)::int AS n FROM tasks WHERE name LIKE 'tp-%' AND state = 'succeeded'`)).rows[0].n >= SIZES.throughputTasks, 240_000, 200);
     const tpSeconds = (performance.now() - tpStart) / 1000;
+    clearInterval(sampler);
+    if (process.argv.includes('--verbose')) showWaits('throughput');
     for (const a of agents.splice(0)) a.stop();
 
     // 3. Idle: many connected agents doing nothing, on a freshly started node.

@@ -61,7 +61,8 @@ export class SimAgent {
       for (const m of messages) {
         const payload: { type: string; status?: string } | null = m.type === 'signed' ? JSON.parse(m.payload) : null;
         if (payload?.type === 'server.status') known = payload.status ?? null;
-        await this.onPolledMessage(m);
+        // As the real agent does: job messages go out beside the next poll, not before it.
+        void this.onPolledMessage(m).catch(() => undefined);
       }
     }
   }

@@ -71,8 +71,10 @@ export class AgentApiService {
         return { messages: [this.connections.statusMessage(agent)], serverTime: Date.now() };
       }
       const { hostname, os, arch, agentVersion, policy } = poll;
+      // A poll continuing a session here costs no write: presence is flushed in batches.
+      const continuing = this.connections.isPolling(agent.id);
       this.connections.markPolling(agent.id);
-      await this.agents.markConnected(agent.id, this.connections.nodeId, 'long-poll', { hostname, os, arch, agentVersion, policy });
+      if (!continuing) await this.agents.markConnected(agent.id, this.connections.nodeId, 'long-poll', { hostname, os, arch, agentVersion, policy });
       let messages = await this.waiting(agent, poll);
       if (messages.length) return { messages, serverTime: Date.now() };
       await changed;

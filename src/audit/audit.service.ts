@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { Actor } from '../common/actor';
 import type { AuditEvent } from './audit-event.entity';
-import { AuditRepository } from './audit.repository';
+import { AuditRepository, type NewAuditEvent } from './audit.repository';
 
 export interface AuditTarget {
   type: string;
@@ -15,20 +15,22 @@ export class AuditService {
 
   /** Records what an authenticated actor did, in the actor's organisation. */
   record(actor: Actor, action: string, target?: AuditTarget, details: Record<string, unknown> = {}, em?: EntityManager): Promise<void> {
-    return this.audit.append(
-      {
-        organizationId: actor.organizationId,
-        actorType: actor.type,
-        actorId: actor.type === 'api_key' ? actor.apiKeyId! : actor.userId,
-        actorLabel: actor.type === 'api_key' ? `${actor.apiKeyName} (API key of ${actor.email})` : actor.email,
-        action,
-        targetType: target?.type ?? null,
-        targetId: target?.id ?? null,
-        ip: actor.ip,
-        details: actor.type === 'api_key' ? { ...details, onBehalfOf: actor.userId } : details,
-      },
-      em,
-    );
+    return this.audit.append(this.eventFor(actor, action, target, details), em);
+  }
+
+  /** The event `record` would write, for a caller that writes it in its own statement. */
+  eventFor(actor: Actor, action: string, target?: AuditTarget, details: Record<string, unknown> = {}): NewAuditEvent {
+    return {
+      organizationId: actor.organizationId,
+      actorType: actor.type,
+      actorId: actor.type === 'api_key' ? actor.apiKeyId! : actor.userId,
+      actorLabel: actor.type === 'api_key' ? `${actor.apiKeyName} (API key of ${actor.email})` : actor.email,
+      action,
+      targetType: target?.type ?? null,
+      targetId: target?.id ?? null,
+      ip: actor.ip,
+      details: actor.type === 'api_key' ? { ...details, onBehalfOf: actor.userId } : details,
+    };
   }
 
   /** Records an event with no authenticated actor yet (signup, login attempts). */

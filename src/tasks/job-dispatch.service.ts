@@ -2,6 +2,7 @@ import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nest
 import { DataSource, type EntityManager } from 'typeorm';
 import type { Agent } from '../agents/agent.entity';
 import { AgentConnectionsService, type AgentWork } from '../agents/agent-connections.service';
+import { CLUSTER_CHANNEL } from '../agents/cluster-events.service';
 import { ServerKeysService } from '../agents/server-keys.service';
 import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
@@ -16,6 +17,7 @@ import { Announcements, TaskProgress } from './task-progress.service';
 const CANCEL_RESEND_MS = 15_000;
 // An agent that said "busy" is not offered the job again for this long.
 const BUSY_RETRY_SECONDS = 5;
+const DEADLOCK = '40P01';
 
 /**
  * The task engine's side of agent connections: what to offer an agent, what its job messages
@@ -119,12 +121,49 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
 
   private async handleOne(agent: Agent, m: AgentJobMessage): Promise<ServerMessage[]> {
     if (m.type === 'agent.job.heartbeat') return this.heartbeat(agent, m.jobs);
+    const fast = await this.atOnce(agent, m);
+    if (fast) return fast;
     return this.dataSource.transaction(async (em) => {
       const out = new Announcements();
       const replies = await this.handleJobMessage(em, agent, m, out);
       await this.progress.announce(out, em);
       return replies;
     });
+  }
+
+  /**
+   * Accepts and finishes of the common kind, each in one statement (most of a job's cost is
+   * round trips to the database). Null hands the message to the careful path, which locks the
+   * task and knows every answer; so does a deadlock with a concurrent cancel.
+   */
+  private async atOnce(agent: Agent, m: AgentJobMessage): Promise<ServerMessage[] | null> {
+    try {
+      if (m.type === 'agent.job.accept') {
+        const done = await this.jobs.acceptAtOnce(agent.id, m.jobId, m.attempt, this.config.jobLeaseSeconds);
+        return done && [{ type: 'server.job.start', jobId: m.jobId, attempt: m.attempt, leaseSeconds: this.config.jobLeaseSeconds }];
+      }
+      if (m.type === 'agent.job.finish') {
+        const done = await this.jobs.finishAtOnce(agent.id, { ...m, message: this.finishMessage(m) }, CLUSTER_CHANNEL);
+        if (!done) return null;
+        jobsFinished.inc({ state: m.outcome });
+        // A slot is free: offer the agent its next job, here when this node holds it, else through whichever does.
+        if (this.connections.holds(agent.id)) this.connections.deliver(agent.id);
+        else {
+          const out = new Announcements();
+          out.agents.add(agent.id);
+          await this.progress.announce(out);
+        }
+        return [{ type: 'server.job.finishAck', jobId: m.jobId, attempt: m.attempt }];
+      }
+    } catch (err) {
+      if ((err as { driverError?: { code?: string } }).driverError?.code !== DEADLOCK) throw err;
+    }
+    return null;
+  }
+
+  private finishMessage(m: JobFinish): string | null {
+    const signal = m.signal ? ` (${m.signal})` : '';
+    return m.message ?? (m.outcome === 'failed' && m.exitCode !== null ? `exit code ${m.exitCode}` : m.outcome === 'failed' ? `killed${signal}` : null);
   }
 
   private async handleJobMessage(em: EntityManager, agent: Agent, m: Exclude<AgentJobMessage, { type: 'agent.job.heartbeat' }>, out: Announcements): Promise<ServerMessage[]> {
@@ -183,7 +222,9 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     if (m.seq !== job.nextLogSeq) return ack(job.nextLogSeq); // a duplicate, or a gap the agent must fill first
     const carry = { ...job.maskCarry };
     const step = maskStep(carry[m.stream] ?? '', m.text, job.sensitiveValues);
-    carry[m.stream] = step.carry;
+    // Only what is really held back is kept, so a job with nothing held back finishes at once.
+    if (step.carry) carry[m.stream] = step.carry;
+    else delete carry[m.stream];
     await this.store(em, job, m.seq + 1, [{ stream: m.stream, text: step.emit }], carry);
     return ack(m.seq + 1);
   }
@@ -195,8 +236,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     // What was held back in case it began a sensitive value is released now, masked.
     const tails = LOG_STREAMS.map((stream) => ({ stream, text: maskStep(job.maskCarry[stream] ?? '', '', job.sensitiveValues, true).emit })).filter((t) => t.text);
     if (tails.length) await this.store(em, job, job.nextLogSeq, tails, {});
-    const signal = m.signal ? ` (${m.signal})` : '';
-    const message = m.message ?? (m.outcome === 'failed' && m.exitCode !== null ? `exit code ${m.exitCode}` : m.outcome === 'failed' ? `killed${signal}` : null);
+    const message = this.finishMessage(m);
     if (await this.jobs.finish(em, job.id, job.attempt, ['offered', 'running', 'unknown'], { state: m.outcome, exitCode: m.exitCode, signal: m.signal, message }))
       jobsFinished.inc({ state: m.outcome });
     await this.progress.settle(em, job.taskId, out);

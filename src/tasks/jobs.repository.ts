@@ -111,6 +111,61 @@ export class JobsRepository {
     return rows[0] ?? null;
   }
 
+  /**
+   * The common accept in one statement: offered → running under a lease, and a queued task to
+   * running. Not announced: live followers wait for output, and every notifying commit takes
+   * PostgreSQL's one global notify lock. Null when the job is not an offered one of this agent's (the
+   * caller then takes the careful path, which knows what to answer).
+   */
+  async acceptAtOnce(agentId: string, jobId: string, attempt: number, leaseSeconds: number): Promise<{ taskId: string } | null> {
+    const rows = await this.dataSource.query<{ taskId: string }[]>(
+      `WITH j AS (
+         UPDATE jobs SET state = 'running', started_at = now(), lease_expires_at = now() + make_interval(secs => $4)
+          WHERE id = $1 AND attempt = $2 AND agent_id = $3 AND state = 'offered'
+            AND EXISTS (SELECT 1 FROM agents a WHERE a.id = $3 AND a.status = 'approved')
+         RETURNING task_id
+       ), t AS (
+         UPDATE tasks SET state = 'running', started_at = COALESCE(started_at, now())
+          WHERE id = (SELECT task_id FROM j) AND state = 'queued' AND cancel_requested_at IS NULL
+         RETURNING id
+       )
+       SELECT j.task_id AS "taskId", (SELECT count(*) FROM t) AS started FROM j`,
+      [jobId, attempt, agentId, leaseSeconds],
+    );
+    return rows[0] ?? null;
+  }
+
+  /**
+   * The common finish in one statement: the only job of a task without a concurrency key, its
+   * log complete and nothing held back for masking. The task takes the job's outcome (what
+   * deriveTaskState gives for one job). Null when any of that does not hold.
+   */
+  async finishAtOnce(
+    agentId: string,
+    m: { jobId: string; attempt: number; outcome: JobOutcome; exitCode: number | null; signal: string | null; message: string | null; logChunks: number },
+    channel: string,
+  ): Promise<{ taskId: string } | null> {
+    const rows = await this.dataSource.query<{ taskId: string }[]>(
+      `WITH j AS (
+         UPDATE jobs SET state = $4, exit_code = $5, signal = $6, message = $7, finished_at = now(), lease_expires_at = NULL
+          WHERE id = $1 AND attempt = $2 AND agent_id = $3 AND state IN ('offered', 'running', 'unknown')
+            AND next_log_seq >= $8 AND mask_carry = '{}'::jsonb
+            AND EXISTS (SELECT 1 FROM tasks t WHERE t.id = jobs.task_id AND t.concurrency_key IS NULL)
+            AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.task_id = jobs.task_id AND o.id <> jobs.id)
+         RETURNING task_id
+       ), t AS (
+         UPDATE tasks SET state = $4, started_at = COALESCE(started_at, now()), finished_at = now(), sensitive_values = '{}'
+          WHERE id = (SELECT task_id FROM j) AND state <> $4
+         RETURNING id
+       )
+       SELECT j.task_id AS "taskId", (SELECT count(*) FROM t) AS changed,
+              pg_notify($9, json_build_object('kind', 'task-changed', 'taskId', j.task_id)::text)
+         FROM j`,
+      [m.jobId, m.attempt, agentId, m.outcome, m.exitCode, m.signal, m.message, m.logChunks, channel],
+    );
+    return rows[0] ?? null;
+  }
+
   /** offered → running under a lease: the agent may start the job now. */
   async markRunning(em: EntityManager, jobId: string, attempt: number, leaseSeconds: number): Promise<boolean> {
     // The agent's approval is checked here too, at the moment work starts, whatever the offer said.

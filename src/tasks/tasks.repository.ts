@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import type { NewAuditEvent } from '../audit/audit.repository';
 import { Job } from './job.entity';
 import { deriveTaskState, isFinishedTask, type TaskState } from './task-states';
 import { Task } from './task.entity';
@@ -37,6 +38,57 @@ export class TasksRepository {
       agentIds.map((agentId) => em.create(Job, { taskId: saved.id, organizationId: saved.organizationId, agentId, state: 'queued', ready, queuedAt: ready ? new Date() : null })),
     );
     return { task: saved, jobs };
+  }
+
+  /**
+   * A task without a concurrency key, its jobs (claimable at once), its audit event and the
+   * wake-up for its agents, in one statement.
+   */
+  async createAtOnce(
+    task: Omit<Task, 'id' | 'createdAt' | 'organization'>,
+    agentIds: string[],
+    audit: NewAuditEvent,
+    channel: string,
+  ): Promise<{ id: string; createdAt: Date; jobs: { id: string; agentId: string; createdAt: string }[] }> {
+    const [row] = await this.dataSource.query<{ id: string; createdAt: Date; jobs: { id: string; agentId: string; createdAt: string }[] }[]>(
+      `WITH t AS (
+         INSERT INTO tasks (organization_id, name, kind, state, script_syntax, script_body, timeout_seconds, idempotent, max_attempts, sensitive_values, created_by, created_by_label)
+         VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11)
+         RETURNING id, created_at
+       ), j AS (
+         INSERT INTO jobs (task_id, organization_id, agent_id, state, ready, queued_at)
+         SELECT t.id, $1, a.id, 'queued', true, now() FROM t, unnest($12::uuid[]) WITH ORDINALITY AS a(id, n) ORDER BY a.n
+         RETURNING id, agent_id, created_at
+       ), e AS (
+         INSERT INTO audit_events (organization_id, actor_type, actor_id, actor_label, action, target_type, target_id, ip, details)
+         SELECT $1, $13, $14, $15, $16, 'task', t.id::text, $17, $18::jsonb FROM t
+       )
+       SELECT t.id, t.created_at AS "createdAt", (SELECT json_agg(json_build_object('id', id, 'agentId', agent_id, 'createdAt', created_at)) FROM j) AS jobs,
+              pg_notify($19, json_build_object('kind', 'jobs-ready', 'agentIds', $12::text[])::text)
+         FROM t`,
+      [
+        task.organizationId,
+        task.name,
+        task.kind,
+        task.scriptSyntax,
+        task.scriptBody,
+        task.timeoutSeconds,
+        task.idempotent,
+        task.maxAttempts,
+        task.sensitiveValues,
+        task.createdBy,
+        task.createdByLabel,
+        agentIds,
+        audit.actorType,
+        audit.actorId,
+        audit.actorLabel,
+        audit.action,
+        audit.ip,
+        JSON.stringify(audit.details),
+        channel,
+      ],
+    );
+    return row;
   }
 
   /** Serialises everything that touches one concurrency key of one organisation, until the transaction ends. */

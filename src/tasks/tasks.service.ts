@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { CLUSTER_CHANNEL } from '../agents/cluster-events.service';
 import { AuditService } from '../audit/audit.service';
 import type { Actor } from '../common/actor';
 import { NotFoundException } from '../common/domain.exception';
@@ -10,7 +11,8 @@ import type { ListTasksQuery } from './dto/list-tasks.dto';
 import { JobsRepository } from './jobs.repository';
 import { Announcements, TaskProgress } from './task-progress.service';
 import { isFinishedTask } from './task-states';
-import type { Task } from './task.entity';
+import { Job } from './job.entity';
+import { Task } from './task.entity';
 import { TasksErrorCode, TasksException } from './tasks.exception';
 import { type JobWithAgent, TasksRepository } from './tasks.repository';
 
@@ -55,43 +57,49 @@ export class TasksService {
       throw new TasksException(TasksErrorCode.RETRIES_NEED_IDEMPOTENT, 'maxAttempts above 1 needs "idempotent": true: a job whose agent was lost is only run again when running it twice is safe');
     const names = await this.checkTargets(actor, body.targets.agentIds);
 
+    const fields = {
+      organizationId: actor.organizationId,
+      name: body.name ?? `${body.script.syntax} script`,
+      kind: 'script' as const,
+      state: 'queued' as const,
+      scriptSyntax: body.script.syntax,
+      scriptBody: body.script.body,
+      timeoutSeconds: body.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+      concurrencyKey: body.concurrencyKey ?? null,
+      blockedBy: null,
+      idempotent: body.idempotent ?? false,
+      maxAttempts,
+      sensitiveValues: body.sensitiveValues ?? [],
+      createdBy: actor.userId,
+      createdByLabel: actorLabel(actor),
+      startedAt: null,
+      finishedAt: null,
+      cancelRequestedAt: null,
+      cancelRequestedBy: null,
+    };
+    const details = { name: fields.name, agents: body.targets.agentIds, concurrencyKey: fields.concurrencyKey };
+    const withNames = (jobs: Job[]) => jobs.map((j) => Object.assign(j, { agentName: names.get(j.agentId)! }));
+
+    // Without a concurrency key nothing needs locking: one statement does it all.
+    if (!body.concurrencyKey) {
+      const created = await this.tasks.createAtOnce(fields, body.targets.agentIds, this.audit.eventFor(actor, 'task.created', undefined, details), CLUSTER_CHANNEL);
+      const task = Object.assign(new Task(), fields, { id: created.id, createdAt: created.createdAt });
+      const jobs = created.jobs.map((j) =>
+        Object.assign(new Job(), { ...j, createdAt: new Date(j.createdAt), taskId: task.id, state: 'queued', attempt: 1, exitCode: null, signal: null, message: null, startedAt: null, finishedAt: null, cancelRequestedAt: null, logTruncated: false }),
+      );
+      return taskView(task, withNames(jobs), null);
+    }
+
     const out = new Announcements();
     return this.dataSource.transaction(async (em) => {
-      let blocker: Task | null = null;
-      if (body.concurrencyKey) {
-        await this.tasks.lockConcurrencyKey(em, actor.organizationId, body.concurrencyKey);
-        blocker = await this.tasks.findLastInLine(em, actor.organizationId, body.concurrencyKey);
-      }
-      const { task, jobs } = await this.tasks.create(
-        em,
-        {
-          organizationId: actor.organizationId,
-          name: body.name ?? `${body.script.syntax} script`,
-          kind: 'script',
-          state: 'queued',
-          scriptSyntax: body.script.syntax,
-          scriptBody: body.script.body,
-          timeoutSeconds: body.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
-          concurrencyKey: body.concurrencyKey ?? null,
-          blockedBy: blocker?.id ?? null,
-          idempotent: body.idempotent ?? false,
-          maxAttempts,
-          sensitiveValues: body.sensitiveValues ?? [],
-          createdBy: actor.userId,
-          createdByLabel: actorLabel(actor),
-          startedAt: null,
-          finishedAt: null,
-          cancelRequestedAt: null,
-          cancelRequestedBy: null,
-        },
-        body.targets.agentIds,
-        blocker === null,
-      );
-      await this.audit.record(actor, 'task.created', { type: 'task', id: task.id }, { name: task.name, agents: body.targets.agentIds, concurrencyKey: task.concurrencyKey }, em);
+      await this.tasks.lockConcurrencyKey(em, actor.organizationId, body.concurrencyKey!);
+      const blocker = await this.tasks.findLastInLine(em, actor.organizationId, body.concurrencyKey!);
+      const { task, jobs } = await this.tasks.create(em, { ...fields, blockedBy: blocker?.id ?? null }, body.targets.agentIds, blocker === null);
+      await this.audit.record(actor, 'task.created', { type: 'task', id: task.id }, details, em);
       if (!blocker) for (const j of jobs) out.agents.add(j.agentId);
       out.tasks.add(task.id);
       await this.progress.announce(out, em);
-      return taskView(task, jobs.map((j) => Object.assign(j, { agentName: names.get(j.agentId)! })), blocker);
+      return taskView(task, withNames(jobs), blocker);
     });
   }
 
