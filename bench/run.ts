@@ -1,6 +1,7 @@
 // npm run bench [-- --json] [-- --quick]: measures the control plane against simulated agents
 // that speak the real protocol. Prints a table, or with --json one JSON object on the last line.
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -15,7 +16,7 @@ const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
 const SIZES = quick
   ? { dispatchWs: 100, dispatchPoll: 20, rate: Number(process.env.BENCH_RATE ?? 100), seconds: 3, throughputTasks: 2000, throughputAgents: 20, idle: 1000 }
-  : { dispatchWs: 1000, dispatchPoll: 100, rate: 200, seconds: 10, throughputTasks: 20_000, throughputAgents: 100, idle: 10_000 };
+  : { dispatchWs: 1000, dispatchPoll: 100, rate: 200, seconds: 10, throughputTasks: 20_000, throughputAgents: 100, idle: Number(process.env.BENCH_IDLE ?? 10_000) };
 
 const say = (line: string) => !json && process.stdout.write(`${line}\n`);
 
@@ -41,7 +42,15 @@ async function startNode(env: Record<string, string>): Promise<Node> {
   const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ') ?? []), MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${env.PORT}`;
-  await waitFor('the control plane to be ready', async () => child.exitCode === null && (await fetch(`${url}/readyz`)).ok, 120_000, 100);
+  await waitFor(
+    'the control plane to be ready',
+    async () => {
+      if (child.exitCode !== null) throw Object.assign(new Error(`the control plane exited with ${child.exitCode}`), { fatal: true });
+      return (await fetch(`${url}/readyz`)).ok;
+    },
+    120_000,
+    100,
+  );
   return {
     child,
     url,
@@ -50,6 +59,16 @@ async function startNode(env: Record<string, string>): Promise<Node> {
       await exited;
     },
   };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
 }
 
 function rssBytes(pid: number): number {
@@ -72,7 +91,7 @@ async function main() {
   const db = new Client({ connectionString: dbUrl });
   let server: Node | undefined;
   const agents: SimAgent[] = [];
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const port = await freePort();
   const start = async () => {
     server = await startNode({ DATABASE_URL: dbUrl, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', LOG_FORMAT: 'json' });
     return server;
@@ -104,6 +123,8 @@ async function main() {
       rows.rows.forEach((r, j) => seeded.push({ id: r.id, privateKey: privateKeyFromPem(batch[j].privateKeyPem) }));
     }
 
+    // --connections-only skips the work phases (dispatch, throughput).
+    const work = !process.argv.includes('--connections-only');
     // 1. Dispatch latency: tasks created through the API at a steady rate, until the agent holds the offer.
     const sent = new Map<string, number>();
     const latency: Record<'websocket' | 'longPoll', number[]> = { websocket: [], longPoll: [] };
@@ -114,9 +135,9 @@ async function main() {
     const wsAgents = seeded.slice(0, SIZES.dispatchWs).map((s) => new SimAgent({ ...s, server: url, maxJobs: 4, onOffer: onOffer('websocket') }));
     const pollAgents = seeded.slice(SIZES.dispatchWs, SIZES.dispatchWs + SIZES.dispatchPoll).map((s) => new SimAgent({ ...s, server: url, maxJobs: 4, onOffer: onOffer('longPoll') }));
     agents.push(...wsAgents, ...pollAgents);
-    for (const a of wsAgents) a.connectWs();
-    for (const a of pollAgents) void a.pollLoop();
-    await waitFor('dispatch agents connected', () => [...wsAgents, ...pollAgents].every((a) => a.connected), 120_000);
+    if (work) for (const a of wsAgents) a.connectWs();
+    if (work) for (const a of pollAgents) void a.pollLoop();
+    if (work) await waitFor('dispatch agents connected', () => [...wsAgents, ...pollAgents].every((a) => a.connected), 120_000);
     say(`dispatch: ${SIZES.rate} tasks/s for ${SIZES.seconds} s over ${wsAgents.length} WebSocket agents, then over ${pollAgents.length} long-polling agents`);
     const waits = new Map<string, number>();
     const sample = () =>
@@ -133,7 +154,7 @@ async function main() {
       waits.clear();
     };
     let sampler = sample();
-    for (const [kind, group] of [['websocket', wsAgents], ['longPoll', pollAgents]] as const) {
+    for (const [kind, group] of work ? ([['websocket', wsAgents], ['longPoll', pollAgents]] as const) : []) {
       const n = SIZES.rate * SIZES.seconds;
       const posts: Promise<unknown>[] = [];
       const begin = performance.now();
@@ -158,6 +179,7 @@ async function main() {
 
     // 2. Throughput: a backlog drained by agents that finish at once.
     say(`throughput: a backlog of ${SIZES.throughputTasks} one-job tasks, drained by ${SIZES.throughputAgents} agents`);
+    if (!work) SIZES.throughputTasks = 0;
     const drainers = seeded.slice(SIZES.dispatchWs + SIZES.dispatchPoll, SIZES.dispatchWs + SIZES.dispatchPoll + SIZES.throughputAgents);
     await db.query(
       `WITH t AS (
@@ -188,7 +210,8 @@ async function main() {
     const idleAgents = seeded.slice(0, SIZES.idle).map((s) => new SimAgent({ ...s, server: url, maxJobs: 1 }));
     agents.push(...idleAgents);
     for (const a of idleAgents) a.connectWs();
-    await waitFor('idle agents connected', () => idleAgents.every((a) => a.connected), 180_000, 200);
+    const progress = setInterval(() => say(`  ${idleAgents.filter((a) => a.connected).length} connected`), 10_000);
+    await waitFor('idle agents connected', () => idleAgents.every((a) => a.connected), 180_000, 200).finally(() => clearInterval(progress));
     await new Promise((r) => setTimeout(r, 3000)); // let the connect burst's garbage go
     const rssAfter = rssBytes(server!.child.pid!);
     // The node counts the statements it sends; PostgreSQL's own counters lag by seconds.

@@ -44,7 +44,7 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
   private readonly delivering = new Map<string, { again: boolean; cancels: boolean }>();
   private timers: NodeJS.Timeout[] = [];
   private work: AgentWork | undefined;
-  private admission = { tokens: 0, at: Date.now() };
+  private admission = { tokens: 0, at: Date.now(), windowStart: Date.now(), turnedAway: 0 };
   /** A draining node offers no new work and sends its agents elsewhere. */
   draining = false;
 
@@ -103,13 +103,19 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
     const now = Date.now();
     this.admission.tokens = Math.min(rate, this.admission.tokens + ((now - this.admission.at) / 1000) * rate);
     this.admission.at = now;
+    if (now - this.admission.windowStart >= 1000) {
+      this.admission.windowStart = now;
+      this.admission.turnedAway = 0;
+    }
     if (this.admission.tokens >= 1) {
       this.admission.tokens -= 1;
       return null;
     }
-    const backlog = Math.max(1, -this.admission.tokens / rate);
-    this.admission.tokens -= 1;
-    return 1 + Math.floor(Math.random() * Math.max(5, backlog * 2));
+    // Spread the ones turned away over as many seconds as the crowd needs at this rate: a
+    // refused attempt costs nothing, so coming back cannot make the queue worse.
+    this.admission.turnedAway += 1;
+    const spread = Math.max(5, Math.ceil((2 * this.admission.turnedAway) / rate));
+    return 1 + Math.floor(Math.random() * spread);
   }
 
   /** An authenticated long-poll: the agent counts as connected here (presence) for a while. */
