@@ -1,9 +1,10 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { privateKeyFromPem } from '../../src/protocol/identity';
 import { AGENT_STATUSES, ServerKeySchema, TRANSPORTS } from '../../src/protocol/messages';
+import { writeFileDurably } from './durable-file';
 import { ConfigError } from './errors';
 
 /** What enrollment leaves behind: who this agent is and which server keys it trusts. */
@@ -46,18 +47,6 @@ export const EMPTY_STATUS: Omit<StatusFile, 'updatedAt'> = {
   pid: null,
 };
 
-/** Writes through a temporary file and a rename, so a reader never sees half a file. */
-function writeFileAtomic(path: string, contents: string, mode: number) {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    writeSync(fd, contents);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}
 
 function readJson(path: string): unknown | undefined {
   let text: string;
@@ -118,7 +107,7 @@ export class StateStore {
   }
 
   writeIdentity(identity: Identity) {
-    writeFileAtomic(this.identityPath, `${JSON.stringify(IdentitySchema.parse(identity), null, 2)}\n`, 0o644);
+    writeFileDurably(this.identityPath, `${JSON.stringify(IdentitySchema.parse(identity), null, 2)}\n`, 0o644);
   }
 
   hasPrivateKey(): boolean {
@@ -168,7 +157,7 @@ export class StateStore {
   }
 
   writeStatus(status: Omit<StatusFile, 'updatedAt'>, now = new Date()) {
-    writeFileAtomic(this.statusPath, `${JSON.stringify({ ...status, updatedAt: now.toISOString() }, null, 2)}\n`, 0o644);
+    writeFileDurably(this.statusPath, `${JSON.stringify({ ...status, updatedAt: now.toISOString() }, null, 2)}\n`, 0o644);
   }
 
   /**

@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { writeFileDurably } from '../durable-file';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { JOB_OUTCOMES, JobOfferPayloadSchema, type JobOfferPayload } from '../../../src/protocol/messages';
@@ -64,24 +65,6 @@ export class LedgerError extends Error {
   }
 }
 
-/** Writes through a temporary file, fsync and rename, then fsyncs the directory so the rename itself survives a crash. */
-export function writeFileDurably(path: string, contents: string, mode = 0o600) {
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    writeSync(fd, contents);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dir = openSync(join(path, '..'), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
-}
 
 /**
  * The agent's durable record of every job it has taken, one directory per job id under
