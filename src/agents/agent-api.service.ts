@@ -6,14 +6,11 @@ import { PROTOCOL_VERSION } from '../protocol/messages';
 import { AgentMessagesRequestSchema, EnrollRequestSchema, LONG_POLL_HOLD_MS, type PollRequest, PollRequestSchema, type PollResponse, type ServerMessage } from '../protocol/messages';
 import type { Agent } from './agent.entity';
 import { AgentAuthService, type SignedRequest } from './agent-auth.service';
-import { AgentConnectionsService, refusal } from './agent-connections.service';
+import { AgentConnectionsService, DRAIN_RECONNECT_MS, refusal } from './agent-connections.service';
 import { AgentsErrorCode, AgentsException } from './agents.exception';
 import { AgentsRepository } from './agents.repository';
 import { AgentsService } from './agents.service';
 import { ServerKeysService } from './server-keys.service';
-
-/** How long a draining node gives its agents to move elsewhere. */
-export const DRAIN_RECONNECT_MS = 10_000;
 
 /** Validates with a protocol schema; failures name each bad field, like every other 422. */
 export function parseOrReject<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {

@@ -31,6 +31,9 @@ export interface AgentWork {
 
 const POLLER_PRESENT_MS = 35_000;
 
+/** How long a draining node gives its agents to move elsewhere. */
+export const DRAIN_RECONNECT_MS = 10_000;
+
 /**
  * The agents this node holds (WebSockets and waiting long-polls). Nothing here is needed by
  * another node: presence goes to PostgreSQL, changes arrive as NOTIFY and are re-read.
@@ -212,10 +215,6 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
       waiters.add(done);
       this.pollWaiters.set(agentId, waiters);
     });
-  }
-
-  get connectedCount() {
-    return this.sockets.size;
   }
 
   /** A rotation step: sign with the new active key, and give every agent here the new key set. */

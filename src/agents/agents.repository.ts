@@ -28,6 +28,11 @@ export class AgentsRepository {
     return em.findOne(Agent, { where: { organizationId, name, status: 'approved' } });
   }
 
+  /** The named agents of the organisation that exist, with what decides whether they may run work. */
+  findTargets(organizationId: string, ids: string[]): Promise<Pick<Agent, 'id' | 'name' | 'status' | 'policy'>[]> {
+    return this.dataSource.query(`SELECT id, name, status, policy FROM agents WHERE organization_id = $1 AND id = ANY($2::uuid[])`, [organizationId, ids]);
+  }
+
   listForOrganization(organizationId: string, status?: AgentStatus): Promise<Agent[]> {
     return this.dataSource.manager.find(Agent, { where: { organizationId, ...(status ? { status } : {}) }, order: { enrolledAt: 'DESC' } });
   }

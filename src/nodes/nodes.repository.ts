@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { rowsOf } from '../database/query-rows';
 
 export interface NodeRow {
   id: string;
@@ -27,8 +28,7 @@ export class NodesRepository {
 
   /** Records that the node is alive; returns whether it was asked to drain. */
   async heartbeat(id: string): Promise<boolean> {
-    const rows = await this.dataSource.query<{ draining: boolean }[]>(`UPDATE server_nodes SET last_seen_at = now() WHERE id = $1 RETURNING draining`, [id]);
-    const [row] = Array.isArray(rows[0]) ? (rows[0] as { draining: boolean }[]) : rows;
+    const [row] = rowsOf<{ draining: boolean }>(await this.dataSource.query(`UPDATE server_nodes SET last_seen_at = now() WHERE id = $1 RETURNING draining`, [id]));
     return row?.draining ?? false;
   }
 
@@ -50,8 +50,7 @@ export class NodesRepository {
   }
 
   async setDraining(id: string): Promise<boolean> {
-    const rows = await this.dataSource.query(`UPDATE server_nodes SET draining = true WHERE id = $1 AND stopped_at IS NULL RETURNING id`, [id]);
-    return (Array.isArray(rows[0]) ? rows[0] : rows).length > 0;
+    return rowsOf(await this.dataSource.query(`UPDATE server_nodes SET draining = true WHERE id = $1 AND stopped_at IS NULL RETURNING id`, [id])).length > 0;
   }
 
   /** Every node, with the caller's organisation's agents and running jobs on each (nothing of other organisations). */

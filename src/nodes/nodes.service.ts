@@ -1,7 +1,6 @@
 import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { hostname } from 'node:os';
-import { AgentConnectionsService } from '../agents/agent-connections.service';
-import { DRAIN_RECONNECT_MS } from '../agents/agent-api.service';
+import { AgentConnectionsService, DRAIN_RECONNECT_MS } from '../agents/agent-connections.service';
 import { ClusterEventsService } from '../agents/cluster-events.service';
 import { AuditService } from '../audit/audit.service';
 import type { Actor } from '../common/actor';

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { rowsOf } from '../database/query-rows';
 import type { JobKind, JobOutcome, LogStream, ScriptSyntax } from '../protocol/messages';
 import type { JobState } from './task-states';
 
@@ -32,6 +33,17 @@ export interface JobRow {
   sensitiveValues: string[];
 }
 
+/** One stored chunk of a task's log, as readers get it. */
+export interface LogLine {
+  jobId: string;
+  agentName: string;
+  attempt: number;
+  seq: number;
+  stream: LogStream;
+  text: string;
+  at: Date;
+}
+
 export interface CancelRow {
   id: string;
   attempt: number;
@@ -40,11 +52,6 @@ export interface CancelRow {
 
 const JOB_ROW = `j.id, j.task_id AS "taskId", j.agent_id AS "agentId", j.state, j.attempt, j.next_log_seq AS "nextLogSeq",
   j.log_bytes::float8 AS "logBytes", j.log_truncated AS "logTruncated", j.mask_carry AS "maskCarry", j.cancel_requested_at AS "cancelRequestedAt"`;
-
-function rowsOf<T>(result: unknown): T[] {
-  // em.query returns [rows, count] for UPDATE … RETURNING and rows for SELECT.
-  return (Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result) as T[];
-}
 
 /**
  * The queue, in SQL. Every statement that moves a job names the state it expects, so a race
@@ -310,9 +317,28 @@ export class JobsRepository {
     return { running: rowsOf<CancelRow>(result) };
   }
 
-  async statesOfTask(em: EntityManager, taskId: string): Promise<JobState[]> {
-    const rows = await em.query<{ state: JobState }[]>(`SELECT state FROM jobs WHERE task_id = $1`, [taskId]);
-    return rows.map((r) => r.state);
+  async isInTask(jobId: string, taskId: string): Promise<boolean> {
+    return (await this.dataSource.query(`SELECT 1 FROM jobs WHERE id = $1 AND task_id = $2`, [jobId, taskId])).length > 0;
+  }
+
+  /** A task's chunks not yet seen, in order: `seen` maps "job:attempt" to the last chunk already read. */
+  readLog(taskId: string, jobId: string | undefined, seen: ReadonlyMap<string, number>): Promise<LogLine[]> {
+    return this.dataSource.query(
+      `SELECT c.job_id AS "jobId", a.name AS "agentName", c.attempt, c.seq, c.stream, c.text, c.created_at AS "at"
+         FROM log_chunks c JOIN jobs j ON j.id = c.job_id JOIN agents a ON a.id = j.agent_id
+        WHERE c.task_id = $1 AND ($2::uuid IS NULL OR c.job_id = $2)
+          AND c.seq > COALESCE(($3::jsonb ->> (c.job_id::text || ':' || c.attempt))::int, -1)
+        ORDER BY c.created_at, c.job_id, c.attempt, c.seq`,
+      [taskId, jobId ?? null, JSON.stringify(Object.fromEntries(seen))],
+    );
+  }
+
+  /** Unfinished jobs by state across the cluster, and how many an agent could be offered now (served by the partial indexes). */
+  countActive(): Promise<{ state: string; n: number; ready: number }[]> {
+    return this.dataSource.query(
+      `SELECT state, count(*)::int AS n, count(*) FILTER (WHERE state = 'queued' AND ready AND available_at <= now())::int AS ready
+         FROM jobs WHERE state IN ('queued', 'offered', 'running') GROUP BY state`,
+    );
   }
 
   /** Jobs of these tasks become claimable (their task reached the front of its concurrency key). */

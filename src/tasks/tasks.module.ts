@@ -12,5 +12,6 @@ import { TasksService } from './tasks.service';
   imports: [AgentsModule],
   controllers: [TasksController],
   providers: [TasksRepository, JobsRepository, TaskProgress, TasksService, TaskLogsService, JobDispatchService],
+  exports: [JobsRepository],
 })
 export class TasksModule {}

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { NewAuditEvent } from '../audit/audit.repository';
+import { rowsOf } from '../database/query-rows';
 import { Job } from './job.entity';
 import { deriveTaskState, isFinishedTask, type TaskState } from './task-states';
 import { Task } from './task.entity';
@@ -115,6 +116,11 @@ export class TasksRepository {
     return this.dataSource.manager.findOne(Task, { where: { organizationId, id } });
   }
 
+  async stateOf(id: string): Promise<TaskState | undefined> {
+    const [row] = await this.dataSource.query<{ state: TaskState }[]>(`SELECT state FROM tasks WHERE id = $1`, [id]);
+    return row?.state;
+  }
+
   findNames(organizationId: string, ids: string[]): Promise<Pick<Task, 'id' | 'name' | 'state'>[]> {
     if (!ids.length) return Promise.resolve([]);
     return this.dataSource.query(`SELECT id, name, state FROM tasks WHERE organization_id = $1 AND id = ANY($2::uuid[])`, [organizationId, ids]);
@@ -179,7 +185,7 @@ export class TasksRepository {
     if (finished && !wasFinished && task.keyed) {
       // The task behind this one now waits for whatever this one waited for, or for nothing.
       const rows = await em.query(`UPDATE tasks SET blocked_by = $2 WHERE blocked_by = $1 RETURNING id`, [taskId, task.blockedBy]);
-      if (!task.blockedBy) released = (Array.isArray(rows[0]) ? rows[0] : rows).map((r: { id: string }) => r.id);
+      if (!task.blockedBy) released = rowsOf<{ id: string }>(rows).map((r) => r.id);
       await em.query(`UPDATE tasks SET blocked_by = NULL WHERE id = $1`, [taskId]);
     }
     return { state: derived, changed: true, finished, released };

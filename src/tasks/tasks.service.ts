@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { AgentsRepository } from '../agents/agents.repository';
 import { CLUSTER_CHANNEL } from '../agents/cluster-events.service';
 import { AuditService } from '../audit/audit.service';
 import type { Actor } from '../common/actor';
 import { NotFoundException } from '../common/domain.exception';
-import type { LocalPolicy } from '../protocol/messages';
 import { policyRefusal } from '../protocol/policy-check';
 import type { CreateTaskDto } from './dto/create-task.dto';
 import type { ListTasksQuery } from './dto/list-tasks.dto';
@@ -47,6 +47,7 @@ export class TasksService {
     private readonly tasks: TasksRepository,
     private readonly jobs: JobsRepository,
     private readonly progress: TaskProgress,
+    private readonly agents: AgentsRepository,
     private readonly audit: AuditService,
   ) {}
 
@@ -136,10 +137,7 @@ export class TasksService {
 
   /** The targets' names by id, once every one of them may run the task. */
   private async checkTargets(actor: Actor, agentIds: string[]): Promise<Map<string, string>> {
-    const agents = await this.dataSource.query<{ id: string; name: string; status: string; policy: LocalPolicy | null }[]>(
-      `SELECT id, name, status, policy FROM agents WHERE organization_id = $1 AND id = ANY($2::uuid[])`,
-      [actor.organizationId, agentIds],
-    );
+    const agents = await this.agents.findTargets(actor.organizationId, agentIds);
     const byId = new Map(agents.map((a) => [a.id, a]));
     const refused = agentIds.flatMap((agentId): { agentId: string; name: string | null; reason: string }[] => {
       const agent = byId.get(agentId);
