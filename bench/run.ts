@@ -1,5 +1,7 @@
-// npm run bench [-- --json] [-- --quick]: measures the control plane against simulated agents
-// that speak the real protocol. Prints a table, or with --json one JSON object on the last line.
+// npm run bench [-- --json] [-- --quick] [-- --only=dispatch,throughput,idle,reconnect] [-- --verbose]:
+// measures the control plane against simulated agents that speak the real protocol. Prints a
+// table, or with --json one JSON object on the last line.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,15 +10,25 @@ import { Client } from 'pg';
 import { withDatabase } from '../src/database/database-url';
 import { EmbeddedPostgres } from '../src/database/embedded-postgres';
 import { fingerprintOf, generateAgentKeyPair, privateKeyFromPem, verificationCodeOf } from '../src/protocol/identity';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { MAIN, waitFor } from '../test/helpers/control-plane-process';
 import { SimAgent } from './sim-agent';
 
+const PHASES = ['dispatch', 'throughput', 'idle', 'reconnect'] as const;
+type Phase = (typeof PHASES)[number];
+
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
+const verbose = process.argv.includes('--verbose');
+const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+const only = new Set<Phase>(onlyArg ? (onlyArg.split(',') as Phase[]) : PHASES);
+// --connections-only: the phases without work, as before --only existed.
+if (process.argv.includes('--connections-only')) ['dispatch', 'throughput'].forEach((p) => only.delete(p as Phase));
+for (const p of only) if (!PHASES.includes(p)) throw new Error(`--only takes ${PHASES.join(', ')}; got "${p}"`);
+
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const SIZES = quick
-  ? { dispatchWs: 100, dispatchPoll: 20, rate: Number(process.env.BENCH_RATE ?? 100), seconds: 3, throughputTasks: 2000, throughputAgents: 20, idle: 1000 }
-  : { dispatchWs: 1000, dispatchPoll: 100, rate: 200, seconds: 10, throughputTasks: 20_000, throughputAgents: 100, idle: Number(process.env.BENCH_IDLE ?? 10_000) };
+  ? { dispatchWs: 100, dispatchPoll: 20, rate: env('BENCH_RATE', 100), seconds: 3, throughputTasks: env('BENCH_TASKS', 2000), throughputAgents: 20, idle: env('BENCH_IDLE', 1000) }
+  : { dispatchWs: 1000, dispatchPoll: 100, rate: env('BENCH_RATE', 200), seconds: 10, throughputTasks: env('BENCH_TASKS', 20_000), throughputAgents: 100, idle: env('BENCH_IDLE', 10_000) };
 
 const say = (line: string) => !json && process.stdout.write(`${line}\n`);
 
@@ -25,7 +37,14 @@ interface Seeded {
   privateKey: ReturnType<typeof privateKeyFromPem>;
 }
 
-function percentiles(values: number[]) {
+interface Percentiles {
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  n: number;
+}
+
+function percentiles(values: number[]): Percentiles {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (p: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] * 100) / 100 : null);
   return { p50: at(50), p95: at(95), p99: at(99), n: sorted.length };
@@ -35,30 +54,6 @@ interface Node {
   child: ChildProcess;
   url: string;
   stop(): Promise<void>;
-}
-
-/** The built control plane as a process on a fixed port (agents come back to the same address after a restart). */
-async function startNode(env: Record<string, string>): Promise<Node> {
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ') ?? []), MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${env.PORT}`;
-  await waitFor(
-    'the control plane to be ready',
-    async () => {
-      if (child.exitCode !== null) throw Object.assign(new Error(`the control plane exited with ${child.exitCode}`), { fatal: true });
-      return (await fetch(`${url}/readyz`)).ok;
-    },
-    120_000,
-    100,
-  );
-  return {
-    child,
-    url,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 function freePort(): Promise<number> {
@@ -76,6 +71,212 @@ function rssBytes(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Everything the phases share: the database, the one node (on a fixed port, so agents find it again after a restart), the seeded agents. */
+class Bench {
+  node: Node | undefined;
+  readonly agents: SimAgent[] = [];
+  seeded: Seeded[] = [];
+  orgId = '';
+  apiKey = '';
+  private readonly waits = new Map<string, number>();
+
+  constructor(
+    readonly db: Client,
+    readonly dbUrl: string,
+    readonly port: number,
+  ) {}
+
+  get url() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<Node> {
+    const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN], {
+      env: { ...process.env, DATABASE_URL: this.dbUrl, PORT: String(this.port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', LOG_FORMAT: 'json' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    let dead = false;
+    void exited.then(() => (dead = true));
+    await waitFor(
+      'the control plane to be ready',
+      async () => {
+        if (dead) throw new Error(`the control plane exited with ${child.exitCode}`);
+        return (await fetch(`${this.url}/readyz`)).ok;
+      },
+      120_000,
+      100,
+    ).catch((err: Error) => {
+      if (dead) throw new Error(`the control plane exited with ${child.exitCode} while starting`);
+      throw err;
+    });
+    this.node = { child, url: this.url, stop: async () => void (child.kill('SIGTERM'), await exited) };
+    return this.node;
+  }
+
+  async stopAgents() {
+    for (const a of this.agents.splice(0)) a.stop();
+  }
+
+  /** An organisation, an API key, and approved agents (seeded in SQL: enrolling 10,000 by hand measures nothing here). */
+  async seed(total: number) {
+    const url = this.url;
+    const signup = await fetch(`${url}/api/v1/signup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ organization: 'Bench', email: 'bench@example.test', password: 'bench bench bench' }),
+    });
+    const cookie = signup.headers.get('set-cookie')!.split(';')[0];
+    this.orgId = ((await signup.json()) as { organization: { id: string } }).organization.id;
+    const key = await fetch(`${url}/api/v1/api-keys`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, origin: url }, body: JSON.stringify({ name: 'bench' }) });
+    this.apiKey = ((await key.json()) as { key: string }).key;
+    say(`seeding ${total} approved agents`);
+    for (let i = 0; i < total; i += 1000) {
+      const batch = Array.from({ length: Math.min(1000, total - i) }, () => generateAgentKeyPair());
+      const rows = await this.db.query<{ id: string }>(
+        `INSERT INTO agents (organization_id, name, hostname, os, arch, agent_version, public_key, fingerprint, verification_code, status, decided_by_label, decided_at)
+         SELECT $1, 'bench-' || n, 'bench', 'linux', 'x64', 'bench', pk, fp, vc, 'approved', 'bench', now()
+           FROM unnest($2::text[], $3::text[], $4::text[], $5::int[]) AS u(pk, fp, vc, n) RETURNING id`,
+        [this.orgId, batch.map((k) => k.publicKey), batch.map((k) => fingerprintOf(k.publicKey)), batch.map((k) => verificationCodeOf(k.publicKey)), batch.map((_, j) => i + j)],
+      );
+      rows.rows.forEach((r, j) => this.seeded.push({ id: r.id, privateKey: privateKeyFromPem(batch[j].privateKeyPem) }));
+    }
+  }
+
+  createTask(body: unknown) {
+    return fetch(`${this.url}/api/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${this.apiKey}` }, body: JSON.stringify(body) });
+  }
+
+  async metric(name: string): Promise<number> {
+    const text = await (await fetch(`${this.url}/metrics`)).text();
+    return Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+  }
+
+  /** With --verbose, samples where the node's database connections are every 100 ms. */
+  sampleWaits(): () => void {
+    if (!verbose) return () => undefined;
+    const timer = setInterval(() => {
+      void this.db
+        .query(
+          `SELECT coalesce(wait_event_type, '-') || '/' || coalesce(wait_event, '-') || ' ' || state || ' ' || left(regexp_replace(query, '\\s+', ' ', 'g'), 70) AS k
+             FROM pg_stat_activity WHERE datname = 'corral_bench' AND pid <> pg_backend_pid()`,
+        )
+        .then((r) => r.rows.forEach((row: { k: string }) => this.waits.set(row.k, (this.waits.get(row.k) ?? 0) + 1)));
+    }, 100);
+    return () => clearInterval(timer);
+  }
+
+  showWaits(phase: string) {
+    if (!verbose) return;
+    say(`where database connections were during ${phase} (samples every 100 ms):`);
+    say([...this.waits].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, n]) => `${String(n).padStart(5)} ${k}`).join('\n'));
+    this.waits.clear();
+  }
+}
+
+/** Tasks created through the API at a steady rate, timed until the agent holds the offer. */
+async function dispatch(bench: Bench) {
+  const sent = new Map<string, number>();
+  const latency: Record<'websocket' | 'longPoll', number[]> = { websocket: [], longPoll: [] };
+  const onOffer = (kind: 'websocket' | 'longPoll') => (offer: { name: string }, at: number) => {
+    const t0 = sent.get(offer.name);
+    if (t0 !== undefined) latency[kind].push(at - t0);
+  };
+  const wsAgents = bench.seeded.slice(0, SIZES.dispatchWs).map((s) => new SimAgent({ ...s, server: bench.url, maxJobs: 4, onOffer: onOffer('websocket') }));
+  const pollAgents = bench.seeded.slice(SIZES.dispatchWs, SIZES.dispatchWs + SIZES.dispatchPoll).map((s) => new SimAgent({ ...s, server: bench.url, maxJobs: 4, onOffer: onOffer('longPoll') }));
+  bench.agents.push(...wsAgents, ...pollAgents);
+  for (const a of wsAgents) a.connectWs();
+  for (const a of pollAgents) void a.pollLoop();
+  await waitFor('dispatch agents connected', () => [...wsAgents, ...pollAgents].every((a) => a.connected), 120_000);
+  say(`dispatch: ${SIZES.rate} tasks/s for ${SIZES.seconds} s over ${wsAgents.length} WebSocket agents, then over ${pollAgents.length} long-polling agents`);
+  const stopSampling = bench.sampleWaits();
+  for (const [kind, group] of [['websocket', wsAgents], ['longPoll', pollAgents]] as const) {
+    const n = SIZES.rate * SIZES.seconds;
+    const posts: Promise<unknown>[] = [];
+    const begin = performance.now();
+    for (let i = 0; i < n; i++) {
+      const wait = begin + (i * 1000) / SIZES.rate - performance.now();
+      if (wait > 0) await sleep(wait);
+      const name = `${kind}-${i}`;
+      sent.set(name, performance.now());
+      posts.push(bench.createTask({ name, targets: { agentIds: [group[i % group.length].o.id] }, script: { syntax: 'sh', body: 'true' } }));
+    }
+    await Promise.all(posts);
+    await waitFor(`${kind} offers`, () => latency[kind].length >= n, 60_000).catch(() => undefined);
+  }
+  stopSampling();
+  bench.showWaits('dispatch');
+  await bench.stopAgents();
+  return { websocket: percentiles(latency.websocket), longPoll: percentiles(latency.longPoll) };
+}
+
+/** A backlog of one-job tasks drained by agents that finish at once: jobs completed and recorded per second. */
+async function throughput(bench: Bench) {
+  say(`throughput: a backlog of ${SIZES.throughputTasks} one-job tasks, drained by ${SIZES.throughputAgents} agents`);
+  const drainers = bench.seeded.slice(0, SIZES.throughputAgents);
+  await bench.db.query(
+    `WITH t AS (
+       INSERT INTO tasks (organization_id, name, kind, state, script_syntax, script_body, timeout_seconds, created_by_label)
+       SELECT $1, 'tp-' || n, 'script', 'queued', 'sh', 'true', 60, 'bench' FROM generate_series(1, $2) AS n RETURNING id, name)
+     INSERT INTO jobs (task_id, organization_id, agent_id, state, ready, queued_at)
+     SELECT t.id, $1, ($3::uuid[])[1 + (substr(t.name, 4)::int % $4)], 'queued', true, now() FROM t`,
+    [bench.orgId, SIZES.throughputTasks, drainers.map((d) => d.id), drainers.length],
+  );
+  await bench.db.query('VACUUM ANALYZE jobs, tasks');
+  let finished = 0;
+  const tpAgents = drainers.map((s) => new SimAgent({ ...s, server: bench.url, maxJobs: 8, onFinished: () => finished++ }));
+  bench.agents.push(...tpAgents);
+  const stopSampling = bench.sampleWaits();
+  const started = performance.now();
+  for (const a of tpAgents) a.connectWs();
+  await waitFor('backlog drained', () => finished >= SIZES.throughputTasks, 240_000, 20);
+  const seconds = (performance.now() - started) / 1000;
+  stopSampling();
+  bench.showWaits('throughput');
+  await bench.stopAgents();
+  // Every acknowledged finish is recorded: the count in the database says so.
+  const recorded = (await bench.db.query(`SELECT count(*)::int AS n FROM tasks WHERE name LIKE 'tp-%' AND state = 'succeeded'`)).rows[0].n as number;
+  if (recorded < SIZES.throughputTasks) throw new Error(`only ${recorded} of ${SIZES.throughputTasks} tasks are recorded as succeeded`);
+  return Math.round(SIZES.throughputTasks / seconds);
+}
+
+/** Many connected agents doing nothing, on a freshly started node: memory per agent and statements per minute. */
+async function idle(bench: Bench, agents: SimAgent[]) {
+  await bench.node!.stop();
+  await bench.start();
+  const rssBefore = rssBytes(bench.node!.child.pid!);
+  say(`idle: connecting ${agents.length} WebSocket agents`);
+  await connectAll(bench, agents);
+  await sleep(3000); // let the connect burst's garbage go
+  const rssAfter = rssBytes(bench.node!.child.pid!);
+  // The node counts the statements it sends; PostgreSQL's own counters lag by seconds.
+  const windowMs = quick ? 10_000 : 30_000;
+  const before = await bench.metric('corral_db_queries_total');
+  await sleep(windowMs);
+  // Reading /metrics costs one statement itself (the queue gauges).
+  const queries = Math.max(0, (await bench.metric('corral_db_queries_total')) - before - 1) * (60_000 / windowMs);
+  return { agents: agents.length, rssBytesPerAgent: Math.round(Math.max(0, rssAfter - rssBefore) / agents.length), dbQueriesPerMinute: Math.round(queries) };
+}
+
+async function connectAll(bench: Bench, agents: SimAgent[]) {
+  for (const a of agents) a.connectWs();
+  const progress = setInterval(() => say(`  ${agents.filter((a) => a.connected).length} connected`), 10_000);
+  await waitFor('agents connected', () => agents.every((a) => a.connected), 300_000, 100).finally(() => clearInterval(progress));
+}
+
+/** The node restarts under all the agents: how long until every one is back. */
+async function reconnect(bench: Bench, agents: SimAgent[]) {
+  say(`reconnect: restarting the node under ${agents.length} agents`);
+  const stopped = bench.node!.stop();
+  const restartAt = performance.now();
+  await stopped;
+  await bench.start();
+  await waitFor('agents back', () => agents.every((a) => a.connected), 300_000, 100);
+  return { agents: agents.length, seconds: Math.round(((performance.now() - restartAt) / 1000) * 10) / 10 };
+}
+
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'corral-bench-'));
   chmodSync(dataDir, 0o755); // as root, PostgreSQL runs as "postgres" and must reach it
@@ -89,160 +290,35 @@ async function main() {
   await admin.query('CREATE DATABASE corral_bench');
   await admin.end();
   const db = new Client({ connectionString: dbUrl });
-  let server: Node | undefined;
-  const agents: SimAgent[] = [];
-  const port = await freePort();
-  const start = async () => {
-    server = await startNode({ DATABASE_URL: dbUrl, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', LOG_FORMAT: 'json' });
-    return server;
-  };
+  const bench = new Bench(db, dbUrl, await freePort());
+  const result: {
+    dispatchLatencyMs: { websocket: Percentiles; longPoll: Percentiles } | null;
+    throughputJobsPerSec: number | null;
+    idle: { agents: number; rssBytesPerAgent: number; dbQueriesPerMinute: number } | null;
+    reconnect: { agents: number; seconds: number } | null;
+  } = { dispatchLatencyMs: null, throughputJobsPerSec: null, idle: null, reconnect: null };
   try {
     say(`starting a control plane on ${postgres ? 'an embedded' : 'the given'} PostgreSQL (${pg.url.replace(/:[^:@/]*@/, ':***@')})`);
-    await start();
+    await bench.start();
     await db.connect();
-    const url = server!.url;
+    const connections = only.has('idle') || only.has('reconnect');
+    await bench.seed(Math.max(connections ? SIZES.idle : 0, SIZES.dispatchWs + SIZES.dispatchPoll, SIZES.throughputAgents));
 
-    // An organisation, an API key, and approved agents (seeded in SQL: enrolling 10,000 by hand measures nothing here).
-    const signup = await fetch(`${url}/api/v1/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ organization: 'Bench', email: 'bench@example.test', password: 'bench bench bench' }) });
-    const cookie = signup.headers.get('set-cookie')!.split(';')[0];
-    const orgId = ((await signup.json()) as { organization: { id: string } }).organization.id;
-    const key = (await (await fetch(`${url}/api/v1/api-keys`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, origin: url }, body: JSON.stringify({ name: 'bench' }) })).json()) as { key: string };
-    const api = (path: string, body: unknown) => fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key.key}` }, body: JSON.stringify(body) });
-
-    const total = Math.max(SIZES.idle, SIZES.dispatchWs + SIZES.dispatchPoll + SIZES.throughputAgents);
-    say(`seeding ${total} approved agents`);
-    const seeded: Seeded[] = [];
-    for (let i = 0; i < total; i += 1000) {
-      const batch = Array.from({ length: Math.min(1000, total - i) }, () => generateAgentKeyPair());
-      const rows = await db.query<{ id: string }>(
-        `INSERT INTO agents (organization_id, name, hostname, os, arch, agent_version, public_key, fingerprint, verification_code, status, decided_by_label, decided_at)
-         SELECT $1, 'bench-' || n, 'bench', 'linux', 'x64', 'bench', pk, fp, vc, 'approved', 'bench', now()
-           FROM unnest($2::text[], $3::text[], $4::text[], $5::int[]) AS u(pk, fp, vc, n) RETURNING id`,
-        [orgId, batch.map((k) => k.publicKey), batch.map((k) => fingerprintOf(k.publicKey)), batch.map((k) => verificationCodeOf(k.publicKey)), batch.map((_, j) => i + j)],
-      );
-      rows.rows.forEach((r, j) => seeded.push({ id: r.id, privateKey: privateKeyFromPem(batch[j].privateKeyPem) }));
+    if (only.has('dispatch')) result.dispatchLatencyMs = await dispatch(bench);
+    if (only.has('throughput')) result.throughputJobsPerSec = await throughput(bench);
+    if (connections) {
+      const agents = bench.seeded.slice(0, SIZES.idle).map((s) => new SimAgent({ ...s, server: bench.url, maxJobs: 1 }));
+      bench.agents.push(...agents);
+      if (only.has('idle')) result.idle = await idle(bench, agents);
+      else await connectAll(bench, agents);
+      if (only.has('reconnect')) result.reconnect = await reconnect(bench, agents);
+      await bench.stopAgents();
     }
-
-    // --connections-only skips the work phases (dispatch, throughput).
-    const work = !process.argv.includes('--connections-only');
-    // 1. Dispatch latency: tasks created through the API at a steady rate, until the agent holds the offer.
-    const sent = new Map<string, number>();
-    const latency: Record<'websocket' | 'longPoll', number[]> = { websocket: [], longPoll: [] };
-    const onOffer = (kind: 'websocket' | 'longPoll') => (offer: { name: string }, at: number) => {
-      const t0 = sent.get(offer.name);
-      if (t0 !== undefined) latency[kind].push(at - t0);
-    };
-    const wsAgents = seeded.slice(0, SIZES.dispatchWs).map((s) => new SimAgent({ ...s, server: url, maxJobs: 4, onOffer: onOffer('websocket') }));
-    const pollAgents = seeded.slice(SIZES.dispatchWs, SIZES.dispatchWs + SIZES.dispatchPoll).map((s) => new SimAgent({ ...s, server: url, maxJobs: 4, onOffer: onOffer('longPoll') }));
-    agents.push(...wsAgents, ...pollAgents);
-    if (work) for (const a of wsAgents) a.connectWs();
-    if (work) for (const a of pollAgents) void a.pollLoop();
-    if (work) await waitFor('dispatch agents connected', () => [...wsAgents, ...pollAgents].every((a) => a.connected), 120_000);
-    say(`dispatch: ${SIZES.rate} tasks/s for ${SIZES.seconds} s over ${wsAgents.length} WebSocket agents, then over ${pollAgents.length} long-polling agents`);
-    const waits = new Map<string, number>();
-    const sample = () =>
-      process.argv.includes('--verbose')
-        ? setInterval(() => {
-          void db
-            .query(`SELECT coalesce(wait_event_type, '-') || '/' || coalesce(wait_event, '-') || ' ' || state || ' ' || left(regexp_replace(query, '\\s+', ' ', 'g'), 70) AS k FROM pg_stat_activity WHERE datname = 'corral_bench' AND pid <> pg_backend_pid()`)
-            .then((r) => r.rows.forEach((row: { k: string }) => waits.set(row.k, (waits.get(row.k) ?? 0) + 1)));
-          }, 100)
-        : undefined;
-    const showWaits = (phase: string) => {
-      say(`where database connections were during ${phase} (samples every 100 ms):`);
-      say([...waits].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, n]) => `${String(n).padStart(5)} ${k}`).join('\n'));
-      waits.clear();
-    };
-    let sampler = sample();
-    for (const [kind, group] of work ? ([['websocket', wsAgents], ['longPoll', pollAgents]] as const) : []) {
-      const n = SIZES.rate * SIZES.seconds;
-      const posts: Promise<unknown>[] = [];
-      const begin = performance.now();
-      for (let i = 0; i < n; i++) {
-        const due = begin + (i * 1000) / SIZES.rate;
-        const wait = due - performance.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        const name = `${kind}-${i}`;
-        sent.set(name, performance.now());
-        posts.push(api('/api/v1/tasks', { name, targets: { agentIds: [group[i % group.length].o.id] }, script: { syntax: 'sh', body: 'true' } }));
-      }
-      await Promise.all(posts);
-      await waitFor(`${kind} offers`, () => latency[kind].length >= n, 60_000).catch(() => undefined);
-    }
-    clearInterval(sampler);
-    if (process.argv.includes('--verbose')) {
-      showWaits('dispatch');
-      const metrics = await (await fetch(`${url}/metrics`)).text();
-      say(metrics.split('\n').filter((l) => /^corral_(dispatch_latency_seconds_(sum|count)|http_request_duration_seconds_(sum|count))/.test(l)).join('\n'));
-    }
-    for (const a of agents.splice(0)) a.stop();
-
-    // 2. Throughput: a backlog drained by agents that finish at once.
-    say(`throughput: a backlog of ${SIZES.throughputTasks} one-job tasks, drained by ${SIZES.throughputAgents} agents`);
-    if (!work) SIZES.throughputTasks = 0;
-    const drainers = seeded.slice(SIZES.dispatchWs + SIZES.dispatchPoll, SIZES.dispatchWs + SIZES.dispatchPoll + SIZES.throughputAgents);
-    await db.query(
-      `WITH t AS (
-         INSERT INTO tasks (organization_id, name, kind, state, script_syntax, script_body, timeout_seconds, created_by_label)
-         SELECT $1, 'tp-' || n, 'script', 'queued', 'sh', 'true', 60, 'bench' FROM generate_series(1, $2) AS n RETURNING id, name)
-       INSERT INTO jobs (task_id, organization_id, agent_id, state, ready, queued_at)
-       SELECT t.id, $1, ($3::uuid[])[1 + (substr(t.name, 4)::int % $4)], 'queued', true, now() FROM t`,
-      [orgId, SIZES.throughputTasks, drainers.map((d) => d.id), drainers.length],
-    );
-    let finished = 0;
-    const tpAgents = drainers.map((s) => new SimAgent({ ...s, server: url, maxJobs: 8, onFinished: () => finished++ }));
-    agents.push(...tpAgents);
-    sampler = sample();
-    const tpStart = performance.now();
-    for (const a of tpAgents) a.connectWs();
-    await waitFor('backlog drained', async () => (await db.query(`SELECT count(*)::int AS n FROM tasks WHERE name LIKE 'tp-%' AND state = 'succeeded'`)).rows[0].n >= SIZES.throughputTasks, 240_000, 200);
-    const tpSeconds = (performance.now() - tpStart) / 1000;
-    clearInterval(sampler);
-    if (process.argv.includes('--verbose')) showWaits('throughput');
-    for (const a of agents.splice(0)) a.stop();
-
-    // 3. Idle: many connected agents doing nothing, on a freshly started node.
-    await server!.stop();
-    await start();
-    await waitFor('node settled', async () => (await fetch(`${url}/readyz`)).ok, 30_000);
-    const rssBefore = rssBytes(server!.child.pid!);
-    say(`idle: connecting ${SIZES.idle} WebSocket agents`);
-    const idleAgents = seeded.slice(0, SIZES.idle).map((s) => new SimAgent({ ...s, server: url, maxJobs: 1 }));
-    agents.push(...idleAgents);
-    for (const a of idleAgents) a.connectWs();
-    const progress = setInterval(() => say(`  ${idleAgents.filter((a) => a.connected).length} connected`), 10_000);
-    await waitFor('idle agents connected', () => idleAgents.every((a) => a.connected), 180_000, 200).finally(() => clearInterval(progress));
-    await new Promise((r) => setTimeout(r, 3000)); // let the connect burst's garbage go
-    const rssAfter = rssBytes(server!.child.pid!);
-    // The node counts the statements it sends; PostgreSQL's own counters lag by seconds.
-    const queries = async () => Number(/^corral_db_queries_total (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())![1]);
-    const windowMs = quick ? 10_000 : 30_000;
-    const before = await queries();
-    await new Promise((r) => setTimeout(r, windowMs));
-    // Reading /metrics costs one statement itself (the queue gauges).
-    const idleQueries = Math.max(0, (await queries()) - before - 1) * (60_000 / windowMs);
-
-    // 4. Reconnect: the node restarts under all of them.
-    say(`reconnect: restarting the node under ${SIZES.idle} agents`);
-    await server!.stop();
-    await waitFor('agents noticed', () => idleAgents.every((a) => !a.connected), 30_000);
-    const restartAt = performance.now();
-    await start();
-    await waitFor('agents back', () => idleAgents.every((a) => a.connected), 300_000, 200);
-    const reconnectSeconds = (performance.now() - restartAt) / 1000;
-    for (const a of agents.splice(0)) a.stop();
-
-    const result = {
-      dispatchLatencyMs: { websocket: percentiles(latency.websocket), longPoll: percentiles(latency.longPoll) },
-      throughputJobsPerSec: Math.round(SIZES.throughputTasks / tpSeconds),
-      idle: { agents: SIZES.idle, rssBytesPerAgent: Math.round(Math.max(0, rssAfter - rssBefore) / SIZES.idle), dbQueriesPerMinute: Math.round(idleQueries) },
-      reconnect: { agents: SIZES.idle, seconds: Math.round(reconnectSeconds * 10) / 10 },
-    };
     if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
     else printTable(result);
   } finally {
-    for (const a of agents) a.stop();
-    await server?.stop().catch(() => undefined);
+    await bench.stopAgents();
+    await bench.node?.stop().catch(() => undefined);
     await db.end().catch(() => undefined);
     await postgres?.stop().catch(() => undefined);
     rmSync(dataDir, { recursive: true, force: true });
@@ -250,18 +326,19 @@ async function main() {
 }
 
 function printTable(r: {
-  dispatchLatencyMs: Record<string, { p50: number | null; p95: number | null; p99: number | null; n: number }>;
-  throughputJobsPerSec: number;
-  idle: { agents: number; rssBytesPerAgent: number; dbQueriesPerMinute: number };
-  reconnect: { agents: number; seconds: number };
+  dispatchLatencyMs: Record<'websocket' | 'longPoll', Percentiles> | null;
+  throughputJobsPerSec: number | null;
+  idle: { agents: number; rssBytesPerAgent: number; dbQueriesPerMinute: number } | null;
+  reconnect: { agents: number; seconds: number } | null;
 }) {
+  const ms = (p: Percentiles | undefined) => (p ? `${p.p50} / ${p.p95} / ${p.p99} ms` : 'not run');
   const rows: [string, string, string][] = [
-    ['dispatch, WebSocket (p50 / p95 / p99)', `${r.dispatchLatencyMs.websocket.p50} / ${r.dispatchLatencyMs.websocket.p95} / ${r.dispatchLatencyMs.websocket.p99} ms`, 'p99 ≤ 15 ms'],
-    ['dispatch, long-poll (p50 / p95 / p99)', `${r.dispatchLatencyMs.longPoll.p50} / ${r.dispatchLatencyMs.longPoll.p95} / ${r.dispatchLatencyMs.longPoll.p99} ms`, 'p99 ≤ 50 ms'],
-    ['throughput, end to end', `${r.throughputJobsPerSec} jobs/s`, '≥ 5,000 jobs/s'],
-    [`idle memory (${r.idle.agents} agents)`, `${(r.idle.rssBytesPerAgent / 1024).toFixed(1)} KiB per agent`, '≤ 16 KiB'],
-    ['idle database queries', `${r.idle.dbQueriesPerMinute} per minute`, 'near zero'],
-    [`reconnect after restart (${r.reconnect.agents} agents)`, `${r.reconnect.seconds} s`, '≤ 60 s'],
+    ['dispatch, WebSocket (p50 / p95 / p99)', ms(r.dispatchLatencyMs?.websocket), 'p99 ≤ 15 ms'],
+    ['dispatch, long-poll (p50 / p95 / p99)', ms(r.dispatchLatencyMs?.longPoll), 'p99 ≤ 50 ms'],
+    ['throughput, end to end', r.throughputJobsPerSec === null ? 'not run' : `${r.throughputJobsPerSec} jobs/s`, '≥ 5,000 jobs/s'],
+    [`idle memory (${r.idle?.agents ?? SIZES.idle} agents)`, r.idle ? `${(r.idle.rssBytesPerAgent / 1024).toFixed(1)} KiB per agent` : 'not run', '≤ 16 KiB'],
+    ['idle database queries', r.idle ? `${r.idle.dbQueriesPerMinute} per minute` : 'not run', 'near zero'],
+    [`reconnect after restart (${r.reconnect?.agents ?? SIZES.idle} agents)`, r.reconnect ? `${r.reconnect.seconds} s` : 'not run', '≤ 60 s'],
   ];
   const w = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i].length), ['measure', 'result', 'goal'][i].length));
   const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(w[i])).join(' | ')} |`;

@@ -1,7 +1,9 @@
 import type { KeyObject } from 'node:crypto';
 import WebSocket from 'ws';
+import { Backoff } from '../agent/src/backoff';
+import { DEFAULT_TIMINGS } from '../agent/src/session';
 import { signRequest } from '../src/protocol/identity';
-import { AGENT_PATHS, PROTOCOL_VERSION, type JobOfferPayload, type ServerMessage } from '../src/protocol/messages';
+import { AGENT_PATHS, CLOSE_CODES, PROTOCOL_VERSION, type JobOfferPayload, type ServerMessage } from '../src/protocol/messages';
 
 export interface SimAgentOptions {
   id: string;
@@ -10,41 +12,59 @@ export interface SimAgentOptions {
   maxJobs: number;
   /** Called when an offer arrives, with the time it arrived. */
   onOffer?: (offer: JobOfferPayload, at: number) => void;
-  onFinished?: (jobId: string) => void;
+  /** Called when the control plane acknowledges a finished job (it is recorded). */
+  onFinished?: () => void;
 }
 
 const HELLO = { type: 'agent.hello', v: PROTOCOL_VERSION, hostname: 'bench', os: 'linux', arch: 'x64', agentVersion: 'bench', policy: null } as const;
 
 /**
  * A simulated agent speaking the real protocol (signed upgrade or requests, hello, accept,
- * finish), finishing every job at once. Many run in one process. Offers are parsed without
- * checking the server signature: that is the real agent's cost, not the control plane's.
+ * finish), finishing every job at once. Many run in one process. It reconnects as the real
+ * agent does: full-jitter backoff, the server's Retry-After, and a server's request to come
+ * back later. Offers are parsed without checking the server signature: that is the real
+ * agent's cost, not the control plane's.
  */
 export class SimAgent {
   ws: WebSocket | undefined;
   connected = false; // the control plane has answered the hello with the agent's status
   private stopped = false;
-  private attempt = 0;
+  private readonly backoff = new Backoff(DEFAULT_TIMINGS.backoff);
+  private openedAt = 0;
+  private reconnectIn: number | null = null;
 
   constructor(readonly o: SimAgentOptions) {}
 
-  /** Opens the WebSocket and keeps it open: reconnects with full-jitter backoff, honouring retry-after. */
+  /** Opens the WebSocket and keeps it open. */
   connectWs() {
     if (this.stopped) return;
     const url = this.o.server.replace(/^http/, 'ws') + AGENT_PATHS.ws;
     const ws = new WebSocket(url, { headers: signRequest({ method: 'GET', path: AGENT_PATHS.ws, body: '', agentId: this.o.id }, this.o.privateKey), perMessageDeflate: false });
     this.ws = ws;
-    ws.on('open', () => ws.send(JSON.stringify({ ...HELLO, maxJobs: this.o.maxJobs })));
+    this.reconnectIn = null;
+    ws.on('open', () => {
+      this.openedAt = performance.now();
+      ws.send(JSON.stringify({ ...HELLO, maxJobs: this.o.maxJobs }));
+    });
     ws.on('message', (data: Buffer) => this.onMessage(JSON.parse(data.toString()) as ServerMessage, (m) => ws.send(JSON.stringify(m))));
     ws.on('error', () => undefined);
     ws.on('close', (code: number, reason: Buffer) => {
       this.connected = false;
       if (this.stopped) return;
-      const retryAfter = /retry-after=(\d+)/.exec(reason.toString())?.[1];
-      const cap = Math.min(60_000, 1000 * 2 ** Math.min(this.attempt++, 6));
-      const delay = retryAfter ? Number(retryAfter) * 1000 * (0.5 + Math.random() / 2) : Math.random() * cap;
-      setTimeout(() => this.connectWs(), code === 4029 ? delay : Math.random() * cap).unref();
+      setTimeout(() => this.connectWs(), this.delayAfter(code, reason.toString())).unref();
     });
+  }
+
+  // What the real agent's connection loop waits before the next attempt.
+  private delayAfter(code: number, reason: string): number {
+    if (this.reconnectIn !== null) {
+      this.backoff.reset();
+      return this.reconnectIn;
+    }
+    const retryAfter = code === CLOSE_CODES.rateLimited ? /retry-after=(\d+)/.exec(reason)?.[1] : undefined;
+    if (this.openedAt && performance.now() - this.openedAt >= DEFAULT_TIMINGS.healthyAfterMs) this.backoff.reset();
+    this.openedAt = 0;
+    return this.backoff.next(retryAfter ? Number(retryAfter) * 1000 : undefined);
   }
 
   /** Long-polls until stopped; job messages go by POST /messages. */
@@ -85,10 +105,8 @@ export class SimAgent {
     const at = performance.now();
     if (m.type === 'signed') {
       const payload = JSON.parse(m.payload) as { type: string };
-      if (payload.type === 'server.status') {
-        this.connected = true;
-        this.attempt = 0;
-      } else if (payload.type === 'server.job.offer') {
+      if (payload.type === 'server.status') this.connected = true;
+      else if (payload.type === 'server.job.offer') {
         const offer = payload as JobOfferPayload;
         this.o.onOffer?.(offer, at);
         send({ type: 'agent.job.accept', jobId: offer.jobId, attempt: offer.attempt });
@@ -96,7 +114,11 @@ export class SimAgent {
     } else if (m.type === 'server.job.start') {
       send({ type: 'agent.job.finish', jobId: m.jobId, attempt: m.attempt, outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 0 });
     } else if (m.type === 'server.job.finishAck') {
-      this.o.onFinished?.(m.jobId);
+      this.o.onFinished?.();
+    } else if (m.type === 'server.reconnect') {
+      // As the real agent does: leave now, come back after a random part of the delay.
+      this.reconnectIn = Math.floor(Math.random() * m.maxDelayMs);
+      this.ws?.close();
     }
   }
 
@@ -105,9 +127,10 @@ export class SimAgent {
     const headers = { ...signRequest({ method: 'POST', path, body: text, agentId: this.o.id }, this.o.privateKey), 'content-type': 'application/json' };
     const res = await fetch(this.o.server + path, { method: 'POST', headers, body: text });
     if (res.status === 429 || res.status === 503) {
-      await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after') ?? 1) * 1000 * Math.random()));
+      await new Promise((r) => setTimeout(r, this.backoff.next(Number(res.headers.get('retry-after') ?? 1) * 1000)));
       return null;
     }
+    this.backoff.reset();
     return (await res.json()) as { messages?: unknown[] };
   }
 }

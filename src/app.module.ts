@@ -8,6 +8,7 @@ import type { CorralConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { ConsoleModule } from './console/console.module';
 import { dataSourceOptions } from './database/data-source';
+import { SqlModule } from './database/sql';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { QueryCounter } from './metrics/query-counter';
@@ -33,6 +34,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         LoggerModule.forRoot(logger),
         TypeOrmModule.forRoot({ ...dataSourceOptions(databaseUrl, config.databasePoolSize), logging: ['query'], logger: new QueryCounter(), retryAttempts: 3, retryDelay: 1000 }),
+        SqlModule,
         AuditModule,
         OrgsModule,
         AuthModule,

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { WsAdapter } from '@nestjs/platform-ws';
+import { AgentWsAdapter } from './agents/agent-ws.adapter';
 import cookieParser from 'cookie-parser';
 import type { NextFunction, Request, Response } from 'express';
 import { AppModule } from './app.module';
@@ -29,7 +29,7 @@ export async function createApp(config: CorralConfig, databaseUrl: string, logge
     const mapped = toDomainException(err);
     res.status(mapped.status).set(mapped.headers).json(mapped.toBody());
   });
-  app.useWebSocketAdapter(new WsAdapter(app));
+  app.useWebSocketAdapter(new AgentWsAdapter(app));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter(logger));
   const server = app.getHttpServer() as Server;

@@ -4,11 +4,10 @@ import type { z } from 'zod';
 import { DomainException } from '../common/domain.exception';
 import { PROTOCOL_VERSION } from '../protocol/messages';
 import { AgentMessagesRequestSchema, EnrollRequestSchema, LONG_POLL_HOLD_MS, type PollRequest, PollRequestSchema, type PollResponse, type ServerMessage } from '../protocol/messages';
-import type { Agent } from './agent.entity';
 import { AgentAuthService, type SignedRequest } from './agent-auth.service';
 import { AgentConnectionsService, DRAIN_RECONNECT_MS, refusal } from './agent-connections.service';
 import { AgentsErrorCode, AgentsException } from './agents.exception';
-import { AgentsRepository } from './agents.repository';
+import { type AgentStanding, AgentsRepository } from './agents.repository';
 import { AgentsService } from './agents.service';
 import { ServerKeysService } from './server-keys.service';
 
@@ -18,6 +17,10 @@ export function parseOrReject<T extends z.ZodType>(schema: T, body: unknown): z.
   if (result.success) return result.data;
   const details = result.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', problems: [i.message] }));
   throw new DomainException('VALIDATION_FAILED', details.map((d) => `${d.field}: ${d.problems[0]}`).join('; '), 422, details);
+}
+
+function deleted(): never {
+  throw new AgentsException(AgentsErrorCode.AGENT_UNKNOWN, 'this agent was deleted; enroll the host again');
 }
 
 function signed(req: Request): SignedRequest {
@@ -71,14 +74,12 @@ export class AgentApiService {
       // A poll continuing a session here costs no write: presence is flushed in batches.
       const continuing = this.connections.isPolling(agent.id);
       this.connections.markPolling(agent.id);
-      if (!continuing) await this.agents.markConnected(agent.id, this.connections.nodeId, 'long-poll', { hostname, os, arch, agentVersion, policy });
+      if (!continuing) agent = (await this.connections.markConnected(agent.id, 'long-poll', { hostname, os, arch, agentVersion, policy })) ?? deleted();
       let messages = await this.waiting(agent, poll);
       if (messages.length) return { messages, serverTime: Date.now() };
       await changed;
       if (req.socket.destroyed) return { messages: [], serverTime: Date.now() };
-      const fresh = await this.agents.findForAuthentication(agent.id);
-      if (!fresh) throw new AgentsException(AgentsErrorCode.AGENT_UNKNOWN, 'this agent was deleted; enroll the host again');
-      agent = fresh;
+      agent = (await this.auth.standingOf(agent.id)) ?? deleted();
       messages = await this.waiting(agent, poll);
       return { messages, serverTime: Date.now() };
     } finally {
@@ -93,13 +94,15 @@ export class AgentApiService {
     return { messages: await this.connections.workAttached.handle(agent, request.messages), serverTime: Date.now() };
   }
 
-  private async waiting(agent: Agent, poll: PollRequest): Promise<ServerMessage[]> {
+  private async waiting(agent: AgentStanding, poll: PollRequest): Promise<ServerMessage[]> {
     const { knownStatus, maxJobs } = poll;
     const messages: ServerMessage[] = knownStatus === agent.status ? [] : [this.connections.statusMessage(agent)];
     const keySet = this.serverKeys.keySetFor(agent.id, poll.pinnedKeys);
     if (keySet) messages.push(keySet);
-    if (agent.status === 'approved' && this.connections.draining) messages.push({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs: DRAIN_RECONNECT_MS });
-    else if (agent.status === 'approved') messages.push(...(await this.connections.workAttached.pending(agent.id, maxJobs, { claim: true, cancels: true })));
+    if (agent.status !== 'approved') return messages;
+    if (this.connections.stopping) messages.push({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs: this.connections.returnSpreadMs() });
+    else if (this.connections.draining) messages.push({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs: DRAIN_RECONNECT_MS });
+    else messages.push(...(await this.connections.workAttached.pending(agent.id, maxJobs, { claim: true, cancels: true })));
     return messages;
   }
 
@@ -114,7 +117,7 @@ export class AgentApiService {
     if (wait !== null) throw new DomainException('RATE_LIMITED', `too many agents connecting at once; retry in ${wait} s`, 429, undefined, { 'retry-after': String(wait) });
   }
 
-  private async refuse(agent: Agent): Promise<never> {
+  private async refuse(agent: AgentStanding): Promise<never> {
     await this.agents.recordError(agent.id, `refused: ${refusal(agent)}`);
     const [code, message] = refusal(agent).split(/: (.*)/s);
     throw new AgentsException(code as AgentsErrorCode, `${message}; this host must be enrolled again to be trusted`);

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
-import { DataSource } from 'typeorm';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
+import { Batcher } from '../database/batcher';
 import { ENROLLMENT_SIGNER, publicKeyFromRaw, SIGNATURE_HEADERS, verifyRequestSignature } from '../protocol/identity';
-import type { Agent } from './agent.entity';
 import { AgentsErrorCode, AgentsException } from './agents.exception';
-import { AgentsRepository } from './agents.repository';
+import { type AgentStanding, AgentsRepository, type Nonce } from './agents.repository';
+
 
 export interface SignedRequest {
   method: string;
@@ -26,11 +26,19 @@ function header(headers: IncomingHttpHeaders, name: string): string {
  */
 @Injectable()
 export class AgentAuthService {
+  // Many agents connecting at once (a node's restart) cost a few statements, not a few per agent.
+  private readonly standings = new Batcher<string, AgentStanding | null>((ids) => this.standingBatch(ids), { maxBatch: 1000, concurrency: 2 });
+  private readonly nonces = new Batcher<Nonce, boolean>((n) => this.nonceBatch(n), { maxBatch: 1000, concurrency: 2 });
+
   constructor(
     @InjectConfig() private readonly config: CorralConfig,
-    private readonly dataSource: DataSource,
     private readonly agents: AgentsRepository,
   ) {}
+
+  /** The agent's standing as the database has it now; null once it is deleted. */
+  standingOf(agentId: string): Promise<AgentStanding | null> {
+    return this.standings.submit(agentId);
+  }
 
   /** The enrolling agent signs with the key it presents: proof it holds that key. */
   async verifyEnrollment(req: SignedRequest, publicKey: string): Promise<void> {
@@ -48,11 +56,12 @@ export class AgentAuthService {
   }
 
   /** The agent a signed request comes from, whatever its status; callers decide what it may do. */
-  async authenticate(req: SignedRequest): Promise<Agent> {
+  async authenticate(req: SignedRequest): Promise<AgentStanding> {
     const agentId = header(req.headers, SIGNATURE_HEADERS.agentId);
-    if (!/^[0-9a-f-]{36}$/i.test(agentId)) throw new AgentsException(AgentsErrorCode.AGENT_UNKNOWN, 'the request does not name an enrolled agent; enroll this host first');
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(agentId))
+      throw new AgentsException(AgentsErrorCode.AGENT_UNKNOWN, 'the request does not name an enrolled agent; enroll this host first');
     const parts = await this.checkFreshness(req, agentId);
-    const agent = await this.agents.findForAuthentication(agentId);
+    const agent = await this.standingOf(agentId);
     if (!agent) throw new AgentsException(AgentsErrorCode.AGENT_UNKNOWN, `no agent ${agentId} exists (it may have been deleted); enroll this host again`);
     if (!verifyRequestSignature({ ...parts, agentId }, parts.signature, publicKeyFromRaw(agent.publicKey))) {
       await this.agents.recordError(agent.id, 'bad signature: a request claimed this agent without its key');
@@ -82,15 +91,23 @@ export class AgentAuthService {
   }
 
   private async consumeNonce(signer: string, nonce: string, timestamp: number): Promise<void> {
-    const expiresAt = new Date(timestamp + this.config.agentClockSkewSeconds * 1000);
-    const rows = await this.dataSource.query<unknown[]>(
-      `INSERT INTO agent_nonces (signer, nonce, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1`,
-      [signer, nonce, expiresAt],
-    );
-    if (!rows.length) throw new AgentsException(AgentsErrorCode.REPLAYED_REQUEST, 'this signed request was already used; every request needs a fresh nonce');
+    const fresh = await this.nonces.submit({ signer, nonce, expiresAt: new Date(timestamp + this.config.agentClockSkewSeconds * 1000) });
+    if (!fresh) throw new AgentsException(AgentsErrorCode.REPLAYED_REQUEST, 'this signed request was already used; every request needs a fresh nonce');
+  }
+
+  private async standingBatch(ids: string[]): Promise<(AgentStanding | null)[]> {
+    const found = new Map((await this.agents.findStandings([...new Set(ids)])).map((a) => [a.id, a]));
+    return ids.map((id) => found.get(id) ?? null);
+  }
+
+  /** Each nonce is accepted once: the first of a batch that repeats one wins, like a later request would lose. */
+  private async nonceBatch(nonces: Nonce[]): Promise<boolean[]> {
+    const key = (n: { signer: string; nonce: string }) => `${n.signer}\n${n.nonce}`;
+    const inserted = new Set((await this.agents.insertNonces(nonces)).map(key));
+    return nonces.map((n) => inserted.delete(key(n)));
   }
 
   async pruneNonces(): Promise<void> {
-    await this.dataSource.query(`DELETE FROM agent_nonces WHERE expires_at < now()`);
+    await this.agents.pruneNonces();
   }
 }

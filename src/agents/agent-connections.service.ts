@@ -3,11 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
+import { Batcher } from '../database/batcher';
 import { type AgentJobMessage, PROTOCOL_VERSION, type ServerMessage, type SignedEnvelope, type Transport } from '../protocol/messages';
 import type { Agent } from './agent.entity';
 import { AgentAuthService } from './agent-auth.service';
 import { ClusterEventsService } from './cluster-events.service';
-import { AgentsRepository } from './agents.repository';
+import { type AgentStanding, type Connected, AgentsRepository, type HostFacts } from './agents.repository';
 import { ServerKeysService } from './server-keys.service';
 
 /** One live agent connection held by this node. */
@@ -21,12 +22,15 @@ export interface AgentConnection {
   close(code: number, reason: string): void;
 }
 
+/** What the task engine needs to know of the agent it talks to. */
+export type ConnectedAgent = Pick<Agent, 'id' | 'name'>;
+
 /** The work side of an agent connection, provided by the task engine. */
 export interface AgentWork {
   /** What the agent should be sent now: offers it has room for (claimed here) and cancellations. */
   pending(agentId: string, maxJobs: number, options: { claim: boolean; cancels: boolean }): Promise<ServerMessage[]>;
   /** Acts on job messages from the agent, in order; returns the replies. */
-  handle(agent: Agent, messages: AgentJobMessage[]): Promise<ServerMessage[]>;
+  handle(agent: ConnectedAgent, messages: AgentJobMessage[]): Promise<ServerMessage[]>;
 }
 
 const POLLER_PRESENT_MS = 35_000;
@@ -47,9 +51,12 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
   private readonly delivering = new Map<string, { again: boolean; cancels: boolean }>();
   private timers: NodeJS.Timeout[] = [];
   private work: AgentWork | undefined;
-  private admission = { tokens: 0, at: Date.now(), windowStart: Date.now(), turnedAway: 0 };
+  private admission = { tokens: 0, at: Date.now(), nextSlotAt: 0 };
+  private readonly connects = new Batcher<Connected, AgentStanding | null>((rows) => this.connectBatch(rows), { maxBatch: 1000, concurrency: 2 });
   /** A draining node offers no new work and sends its agents elsewhere. */
   draining = false;
+  /** Shutting down: agents still asking are sent away like a draining node's. */
+  stopping = false;
 
   constructor(
     @InjectConfig() private readonly config: CorralConfig,
@@ -82,7 +89,14 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
 
   async onApplicationShutdown() {
     for (const t of this.timers) clearInterval(t);
-    for (const set of this.sockets.values()) for (const c of set) c.close(1001, 'SERVER_SHUTDOWN: the control plane node is restarting; reconnect');
+    // Agents are told when to come back, spread so that a restarted node admits them as they arrive.
+    this.stopping = true;
+    const spread = this.returnSpreadMs();
+    for (const set of this.sockets.values())
+      for (const c of set) {
+        c.send({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs: spread });
+        c.close(1001, 'SERVER_SHUTDOWN: the control plane node is restarting; reconnect');
+      }
     for (const waiters of this.pollWaiters.values()) for (const wake of waiters) wake();
     await this.agents.clearNodeConnections(this.nodeId).catch(() => undefined);
   }
@@ -98,27 +112,31 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
 
   /**
    * Admits one new agent connection, or says how many seconds it should wait: a token bucket
-   * refilled at AGENT_CONNECTS_PER_SECOND, with the wait spread at random so that agents turned
-   * away together do not come back together.
+   * refilled at AGENT_CONNECTS_PER_SECOND. An agent turned away is given the next free second
+   * after those already promised, so a crowd comes back at the rate the node admits it, and a
+   * refused attempt (which costs nothing here) cannot make the queue longer.
    */
   admit(): number | null {
     const rate = this.config.agentConnectsPerSecond;
     const now = Date.now();
     this.admission.tokens = Math.min(rate, this.admission.tokens + ((now - this.admission.at) / 1000) * rate);
     this.admission.at = now;
-    if (now - this.admission.windowStart >= 1000) {
-      this.admission.windowStart = now;
-      this.admission.turnedAway = 0;
-    }
     if (this.admission.tokens >= 1) {
       this.admission.tokens -= 1;
       return null;
     }
-    // Spread the ones turned away over as many seconds as the crowd needs at this rate: a
-    // refused attempt costs nothing, so coming back cannot make the queue worse.
-    this.admission.turnedAway += 1;
-    const spread = Math.max(5, Math.ceil((2 * this.admission.turnedAway) / rate));
-    return 1 + Math.floor(Math.random() * spread);
+    this.admission.nextSlotAt = Math.max(now, this.admission.nextSlotAt) + 1000 / rate;
+    return Math.max(1, Math.ceil((this.admission.nextSlotAt - now) / 1000));
+  }
+
+  /** How long agents leaving this node should spread their return over, so that they are admitted as they arrive. */
+  returnSpreadMs(): number {
+    return Math.max(1000, Math.ceil((this.heldAgentIds().length / this.config.agentConnectsPerSecond) * 1000));
+  }
+
+  /** Records the agent as connected here; its standing as of that moment, or null when it was deleted. */
+  markConnected(agentId: string, transport: Transport, facts: HostFacts): Promise<AgentStanding | null> {
+    return this.connects.submit({ id: agentId, nodeId: this.nodeId, transport, ...facts });
   }
 
   /** An authenticated long-poll: the agent counts as connected here (presence) for a while. */
@@ -182,7 +200,7 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
     })();
   }
 
-  statusMessage(agent: Agent): SignedEnvelope {
+  statusMessage(agent: Decided): SignedEnvelope {
     return this.serverKeys.sign({ type: 'server.status', v: PROTOCOL_VERSION, agentId: agent.id, status: agent.status, reason: decisionText(agent), issuedAt: Date.now() });
   }
 
@@ -238,7 +256,7 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
     for (const wake of [...(this.pollWaiters.get(agentId) ?? [])]) wake();
     const sockets = this.sockets.get(agentId);
     if (!sockets?.size) return;
-    const agent = await this.agents.findForAuthentication(agentId).catch(() => undefined);
+    const agent = await this.auth.standingOf(agentId).catch(() => undefined);
     if (agent === undefined) return;
     for (const connection of sockets) {
       if (!agent) {
@@ -250,6 +268,11 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
     }
   }
 
+  private async connectBatch(rows: Connected[]): Promise<(AgentStanding | null)[]> {
+    const fresh = new Map((await this.agents.markConnectedMany(rows)).map((a) => [a.id, a]));
+    return rows.map((r) => fresh.get(r.id) ?? null);
+  }
+
   // Presence for every agent held here in one statement, instead of one write per agent.
   private async touch() {
     const now = Date.now();
@@ -259,14 +282,17 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
   }
 }
 
+/** An agent's status and who decided it. */
+type Decided = Pick<Agent, 'id' | 'name' | 'status' | 'decidedByLabel' | 'decisionReason'>;
+
 /** Who decided the agent's status and why, as the agent is told it ("revoked by ops@acme.test: key leaked"). */
-export function decisionText(agent: Agent): string | null {
+export function decisionText(agent: Decided): string | null {
   if (agent.status === 'pending' || !agent.decidedByLabel) return agent.decisionReason;
   return `${agent.status} by ${agent.decidedByLabel}${agent.decisionReason ? `: ${agent.decisionReason}` : ''}`;
 }
 
 /** `CODE: message` for an agent that may not connect, as close reasons and errors carry it. */
-export function refusal(agent: Agent): string {
+export function refusal(agent: Decided): string {
   const by = agent.decidedByLabel ? ` by ${agent.decidedByLabel}` : '';
   const why = agent.decisionReason ? ` (${agent.decisionReason})` : '';
   // WebSocket close reasons are limited to 123 bytes.

@@ -1,19 +1,21 @@
 import type { IncomingMessage } from 'node:http';
+import { type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { type OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import type { WebSocket } from 'ws';
 import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
-import { AGENT_PATHS, AgentMessageSchema, CLOSE_CODES, type ServerMessage } from '../protocol/messages';
-import type { Agent } from './agent.entity';
+import { AGENT_PATHS, type AgentJobMessage, type AgentMessage, AgentMessageSchema, CLOSE_CODES, type ServerMessage, type Transport } from '../protocol/messages';
 import { AgentAuthService } from './agent-auth.service';
-import { type AgentConnection, AgentConnectionsService, refusal } from './agent-connections.service';
+import { type AgentConnection, AgentConnectionsService, type ConnectedAgent, refusal } from './agent-connections.service';
 import { AgentsException } from './agents.exception';
 import { AgentsRepository } from './agents.repository';
 import { ServerKeysService } from './server-keys.service';
 
 const HELLO_TIMEOUT_MS = 10_000;
 const MISSED_PINGS_ALLOWED = 3;
+// The largest frame an agent may send: a log chunk of MAX_LOG_CHUNK_CHARS, escaped, with room to spare.
+const MAX_AGENT_FRAME_BYTES = 1024 * 1024;
 
 function closeCodeFor(code: string): number {
   if (code === 'CLOCK_SKEW') return CLOSE_CODES.clockSkew;
@@ -21,9 +23,70 @@ function closeCodeFor(code: string): number {
   return CLOSE_CODES.unauthenticated;
 }
 
+/**
+ * One agent's WebSocket once it is authenticated: hello, then its job messages one at a time
+ * (log chunks and reports depend on their order). A plain object per socket, not a set of
+ * closures: 10,000 idle agents should cost little more than their sockets.
+ */
+class AgentSocket implements AgentConnection {
+  readonly transport: Transport = 'websocket';
+  maxJobs = 1;
+  pinnedKeys?: string[];
+  missedPings = 0;
+  private helloSeen = false;
+  private queue: Promise<void> = Promise.resolve();
+  private helloTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly agent: ConnectedAgent,
+    private readonly gateway: AgentGateway,
+  ) {
+    this.helloTimer = setTimeout(() => !this.helloSeen && this.close(CLOSE_CODES.unauthenticated, 'BAD_REQUEST: send agent.hello first'), HELLO_TIMEOUT_MS);
+  }
+
+  send(message: ServerMessage) {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(message));
+  }
+
+  close(code: number, reason: string) {
+    this.socket.close(code, reason);
+  }
+
+  receive(raw: string) {
+    this.missedPings = 0;
+    this.queue = this.queue.then(() => this.handle(raw)).catch((err: Error) => this.gateway.failed(this, err));
+  }
+
+  closed() {
+    clearTimeout(this.helloTimer);
+  }
+
+  private async handle(raw: string) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      return this.close(1007, 'BAD_REQUEST: messages must be JSON');
+    }
+    const message = AgentMessageSchema.safeParse(parsed);
+    if (!message.success) return this.send(this.gateway.badMessage(this.agent, parsed, message.error.issues));
+    if (message.data.type === 'agent.hello') {
+      this.helloSeen = true;
+      clearTimeout(this.helloTimer);
+      return this.gateway.hello(this, message.data);
+    }
+    if (!this.helloSeen) return this.close(CLOSE_CODES.unauthenticated, 'BAD_REQUEST: send agent.hello first');
+    for (const reply of await this.gateway.work(this.agent, message.data)) this.send(reply);
+  }
+}
+
 /** The agents' WebSocket: authenticated by the upgrade request's signature, then hello, status, pings. */
-@WebSocketGateway({ path: AGENT_PATHS.ws })
-export class AgentGateway implements OnGatewayConnection {
+@WebSocketGateway({ path: AGENT_PATHS.ws, maxPayload: MAX_AGENT_FRAME_BYTES })
+export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplicationShutdown {
+  private readonly open = new Set<AgentSocket>();
+  private pinger: NodeJS.Timeout | undefined;
+
   constructor(
     @InjectConfig() private readonly config: CorralConfig,
     private readonly auth: AgentAuthService,
@@ -33,16 +96,30 @@ export class AgentGateway implements OnGatewayConnection {
     private readonly logger: CorralLogger,
   ) {}
 
+  onModuleInit() {
+    // Half-open connections are found by missing pongs, within a few ping intervals; one timer for every socket.
+    this.pinger = setInterval(() => {
+      for (const s of this.open) {
+        if (++s.missedPings > MISSED_PINGS_ALLOWED) s.socket.terminate();
+        else s.socket.ping();
+      }
+    }, this.config.agentPingSeconds * 1000).unref();
+  }
+
+  onApplicationShutdown() {
+    clearInterval(this.pinger);
+  }
+
   async handleConnection(socket: WebSocket, req: IncomingMessage) {
     // Messages may arrive while the signature is being checked; keep them for afterwards.
     const early: string[] = [];
     const buffer = (data: Buffer) => early.push(data.toString());
     socket.on('message', buffer);
     if (this.connections.draining) return socket.close(CLOSE_CODES.draining, 'NODE_DRAINING: this control-plane node is draining; connect to another');
-    // Admission comes before authentication, which costs a database write.
+    // Admission comes before authentication, which costs database work.
     const wait = this.connections.admit();
     if (wait !== null) return socket.close(CLOSE_CODES.rateLimited, `RATE_LIMITED: too many agents connecting at once; retry-after=${wait}`);
-    let agent: Agent;
+    let agent;
     try {
       agent = await this.auth.authenticate({ method: 'GET', path: req.url ?? '', headers: req.headers });
     } catch (err) {
@@ -58,72 +135,50 @@ export class AgentGateway implements OnGatewayConnection {
       socket.close(CLOSE_CODES.refused, refusal(agent));
       return;
     }
-    this.serve(socket, agent, early);
+    const connection = new AgentSocket(socket, { id: agent.id, name: agent.name }, this);
+    this.open.add(connection);
+    socket.on('message', (data: Buffer) => connection.receive(data.toString()));
+    socket.on('pong', () => (connection.missedPings = 0));
+    socket.on('close', () => this.closed(connection));
+    this.connections.addSocket(agent.id, connection);
+    for (const raw of early) connection.receive(raw);
   }
 
-  private serve(socket: WebSocket, agent: Agent, early: string[]) {
-    const connection: AgentConnection = {
-      transport: 'websocket',
-      maxJobs: 1,
-      send: (message: ServerMessage) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(message)),
-      close: (code, reason) => socket.close(code, reason),
-    };
-    let helloSeen = false;
-    let missedPings = 0;
-    const helloTimer = setTimeout(() => !helloSeen && socket.close(CLOSE_CODES.unauthenticated, 'BAD_REQUEST: send agent.hello first'), HELLO_TIMEOUT_MS);
-    // Half-open connections are found by missing pongs, within a few ping intervals.
-    const pinger = setInterval(() => {
-      if (++missedPings > MISSED_PINGS_ALLOWED) return socket.terminate();
-      socket.ping();
-    }, this.config.agentPingSeconds * 1000);
-    socket.on('pong', () => (missedPings = 0));
+  /** The hello: the agent is connected here now, is told its standing, and gets what waits for it. */
+  async hello(connection: AgentSocket, hello: Extract<AgentMessage, { type: 'agent.hello' }>) {
+    const { hostname, os, arch, agentVersion, policy, maxJobs, pinnedKeys } = hello;
+    connection.maxJobs = maxJobs;
+    connection.pinnedKeys = pinnedKeys;
+    const agentId = connection.agent.id;
+    const fresh = await this.connections.markConnected(agentId, 'websocket', { hostname, os, arch, agentVersion, policy: policy ?? null });
+    if (!fresh) return connection.close(CLOSE_CODES.unauthenticated, 'AGENT_UNKNOWN: this agent was deleted; enroll the host again');
+    connection.send(this.connections.statusMessage(fresh));
+    const keySet = this.serverKeys.keySetFor(agentId, pinnedKeys);
+    if (keySet) connection.send(keySet);
+    // Revoked between the upgrade and now: told, and turned away here too.
+    if (fresh.status === 'revoked' || fresh.status === 'rejected') return connection.close(CLOSE_CODES.refused, refusal(fresh));
+    if (fresh.status === 'approved') this.connections.deliver(agentId, true);
+  }
 
-    const onMessage = async (raw: string) => {
-      missedPings = 0;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(raw);
-      } catch {
-        return socket.close(1007, 'BAD_REQUEST: messages must be JSON');
-      }
-      const message = AgentMessageSchema.safeParse(parsed);
-      if (!message.success) {
-        this.logger.event('warn', 'agent sent a message the server does not understand', { agentId: agent.id, issues: message.error.issues.slice(0, 3) }, 'AgentGateway');
-        const jobId = typeof (parsed as { jobId?: unknown })?.jobId === 'string' ? (parsed as { jobId: string }).jobId : null;
-        const problems = message.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`);
-        return connection.send({ type: 'server.error', jobId: jobId && /^[0-9a-f-]{36}$/i.test(jobId) ? jobId : null, code: 'BAD_MESSAGE', message: problems.join('; ') });
-      }
-      if (message.data.type !== 'agent.hello') {
-        if (!helloSeen) return socket.close(CLOSE_CODES.unauthenticated, 'BAD_REQUEST: send agent.hello first');
-        for (const reply of await this.connections.workAttached.handle(agent, [message.data])) connection.send(reply);
-        return;
-      }
-      helloSeen = true;
-      const { hostname, os, arch, agentVersion, policy, maxJobs, pinnedKeys } = message.data;
-      connection.maxJobs = maxJobs;
-      connection.pinnedKeys = pinnedKeys;
-      await this.agents.markConnected(agent.id, this.connections.nodeId, 'websocket', { hostname, os, arch, agentVersion, policy });
-      const fresh = await this.agents.findForAuthentication(agent.id);
-      if (!fresh) return socket.close(CLOSE_CODES.unauthenticated, 'AGENT_UNKNOWN: this agent was deleted; enroll the host again');
-      connection.send(this.connections.statusMessage(fresh));
-      const keySet = this.serverKeys.keySetFor(agent.id, pinnedKeys);
-      if (keySet) connection.send(keySet);
-      // Revoked between the upgrade and now: told, and turned away here too.
-      if (fresh.status === 'revoked' || fresh.status === 'rejected') return socket.close(CLOSE_CODES.refused, refusal(fresh));
-      if (fresh.status === 'approved') this.connections.deliver(agent.id, true);
-    };
-    // One message at a time, in arrival order: log chunks and reports depend on it.
-    let queue = Promise.resolve();
-    const enqueue = (raw: string) => {
-      queue = queue.then(() => onMessage(raw)).catch((err: Error) => this.logger.event('error', 'agent message failed', { agentId: agent.id, err: err.message }, 'AgentGateway'));
-    };
-    socket.on('message', (data: Buffer) => enqueue(data.toString()));
-    socket.on('close', () => {
-      clearTimeout(helloTimer);
-      clearInterval(pinger);
-      if (this.connections.removeSocket(agent.id, connection)) void this.agents.markDisconnected(agent.id, this.connections.nodeId, null).catch(() => undefined);
-    });
-    this.connections.addSocket(agent.id, connection);
-    for (const raw of early) enqueue(raw);
+  work(agent: ConnectedAgent, message: AgentJobMessage) {
+    return this.connections.workAttached.handle(agent, [message]);
+  }
+
+  badMessage(agent: ConnectedAgent, parsed: unknown, issues: { path: PropertyKey[]; message: string }[]): ServerMessage {
+    this.logger.event('warn', 'agent sent a message the server does not understand', { agentId: agent.id, issues: issues.slice(0, 3) }, 'AgentGateway');
+    const jobId = typeof (parsed as { jobId?: unknown })?.jobId === 'string' ? (parsed as { jobId: string }).jobId : null;
+    const problems = issues.slice(0, 3).map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`);
+    return { type: 'server.error', jobId: jobId && /^[0-9a-f-]{36}$/i.test(jobId) ? jobId : null, code: 'BAD_MESSAGE', message: problems.join('; ') };
+  }
+
+  failed(connection: AgentSocket, err: Error) {
+    this.logger.event('error', 'agent message failed', { agentId: connection.agent.id, err: err.message }, 'AgentGateway');
+  }
+
+  private closed(connection: AgentSocket) {
+    connection.closed();
+    this.open.delete(connection);
+    const agentId = connection.agent.id;
+    if (this.connections.removeSocket(agentId, connection)) void this.agents.markDisconnected(agentId, this.connections.nodeId, null).catch(() => undefined);
   }
 }

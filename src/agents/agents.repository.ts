@@ -1,11 +1,74 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { Sql } from '../database/sql';
 import type { AgentStatus, LocalPolicy, Transport } from '../protocol/messages';
 import { Agent } from './agent.entity';
 
+/** What decides whether an agent may connect, and what it is told about itself. */
+export type AgentStanding = Pick<Agent, 'id' | 'name' | 'status' | 'publicKey' | 'decidedByLabel' | 'decisionReason'>;
+
+/** What a connecting agent says about its host. */
+export interface HostFacts {
+  hostname: string;
+  os: string;
+  arch: string;
+  agentVersion: string;
+  policy: LocalPolicy | null;
+}
+
+export interface Connected extends HostFacts {
+  id: string;
+  nodeId: string;
+  transport: Transport;
+}
+
+/** One use of a signed request's nonce, remembered until the clock window has passed. */
+export interface Nonce {
+  signer: string;
+  nonce: string;
+  expiresAt: Date;
+}
+
+const STANDING = `id, name, status, public_key AS "publicKey", decided_by_label AS "decidedByLabel", decision_reason AS "decisionReason"`;
+
 @Injectable()
 export class AgentsRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly sql: Sql,
+  ) {}
+
+  /** Any organisation: only for agents authenticating themselves (their signature names them), many at once. */
+  findStandings(ids: string[]): Promise<AgentStanding[]> {
+    return this.sql.query<AgentStanding>('corral_agent_standings', `SELECT ${STANDING} FROM agents WHERE id = ANY ($1::uuid[])`, [ids]);
+  }
+
+  /**
+   * Records that these agents connected to a node (and what their hosts are now), in one
+   * statement, and returns their standing as it is at that moment: a decision that landed while
+   * they were connecting is seen here.
+   */
+  markConnectedMany(rows: Connected[]): Promise<AgentStanding[]> {
+    return this.sql.query<AgentStanding>(
+      'corral_agents_connected',
+      `UPDATE agents SET connected_node_id = r.node_id, transport = r.transport, last_seen_at = now(), last_error = NULL,
+              hostname = r.hostname, os = r.os, arch = r.arch, agent_version = r.agent_version, policy = r.policy
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
+           AS r(id, node_id, transport, hostname, os, arch, agent_version, policy)
+        WHERE agents.id = ANY ($1::uuid[]) AND agents.id = r.id
+       RETURNING agents.id, agents.name, agents.status, agents.public_key AS "publicKey", agents.decided_by_label AS "decidedByLabel", agents.decision_reason AS "decisionReason"`,
+      [
+        rows.map((r) => r.id),
+        rows.map((r) => r.nodeId),
+        rows.map((r) => r.transport),
+        rows.map((r) => r.hostname),
+        rows.map((r) => r.os),
+        rows.map((r) => r.arch),
+        rows.map((r) => r.agentVersion),
+        rows.map((r) => (r.policy ? JSON.stringify(r.policy) : null)),
+      ],
+    );
+  }
 
   create(input: Partial<Agent>, em: EntityManager): Promise<Agent> {
     return em.save(Agent, em.create(Agent, input));
@@ -13,11 +76,6 @@ export class AgentsRepository {
 
   findByPublicKey(publicKey: string, em: EntityManager = this.dataSource.manager): Promise<Agent | null> {
     return em.findOne(Agent, { where: { publicKey } });
-  }
-
-  /** Any organisation: only for authenticating the agent itself, whose signature names it. */
-  findForAuthentication(id: string): Promise<Agent | null> {
-    return this.dataSource.manager.findOne(Agent, { where: { id } });
   }
 
   findInOrganization(organizationId: string, id: string, em: EntityManager = this.dataSource.manager): Promise<Agent | null> {
@@ -76,10 +134,6 @@ export class AgentsRepository {
     return (result.affected ?? 0) > 0;
   }
 
-  async markConnected(id: string, nodeId: string, transport: Transport, facts: { hostname: string; os: string; arch: string; agentVersion: string; policy: LocalPolicy | null }): Promise<void> {
-    await this.dataSource.manager.update(Agent, { id }, { connectedNodeId: nodeId, transport, lastSeenAt: () => 'now()', lastError: null, ...facts });
-  }
-
   /** Only the node that holds the connection may mark it gone: a newer connection elsewhere wins. */
   async markDisconnected(id: string, nodeId: string, lastError: string | null): Promise<void> {
     await this.dataSource.query(`UPDATE agents SET connected_node_id = NULL, last_seen_at = now(), last_error = COALESCE($3, last_error) WHERE id = $1 AND connected_node_id = $2`, [id, nodeId, lastError]);
@@ -89,6 +143,19 @@ export class AgentsRepository {
   async touchConnected(nodeId: string, ids: string[]): Promise<void> {
     if (!ids.length) return;
     await this.dataSource.query(`UPDATE agents SET last_seen_at = now(), connected_node_id = $1 WHERE id = ANY($2::uuid[])`, [nodeId, ids]);
+  }
+
+  /** Remembers these nonces; returns the ones that were new (a replayed one is already there). */
+  insertNonces(nonces: Nonce[]): Promise<Pick<Nonce, 'signer' | 'nonce'>[]> {
+    return this.sql.query(
+      'corral_insert_nonces',
+      `INSERT INTO agent_nonces (signer, nonce, expires_at) SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) ON CONFLICT DO NOTHING RETURNING signer, nonce`,
+      [nonces.map((n) => n.signer), nonces.map((n) => n.nonce), nonces.map((n) => n.expiresAt)],
+    );
+  }
+
+  async pruneNonces(): Promise<void> {
+    await this.dataSource.query(`DELETE FROM agent_nonces WHERE expires_at < now()`);
   }
 
   async recordError(id: string, error: string): Promise<void> {

@@ -7,17 +7,25 @@ import { CorralLogger } from '../common/logger';
 export const CLUSTER_CHANNEL = 'corral_events';
 const CHANNEL = CLUSTER_CHANNEL;
 // NOTIFY payloads are limited to 8000 bytes; lists of ids are sent in slices below that.
-const IDS_PER_NOTIFY = 150;
+export const IDS_PER_NOTIFY = 150;
 
 /** What one node tells every node (itself included). Each only says "look again". */
 export type ClusterEvent =
   | { kind: 'agent-changed'; agentId: string }
   | { kind: 'jobs-ready'; agentIds: string[]; cancels?: boolean }
-  | { kind: 'task-changed'; taskId: string }
+  | { kind: 'task-changed'; taskIds: string[] }
   | { kind: 'node-changed'; nodeId: string }
   | { kind: 'keys-changed' };
 
 const KINDS = new Set<ClusterEvent['kind']>(['agent-changed', 'jobs-ready', 'task-changed', 'node-changed', 'keys-changed']);
+
+// Unique ids in slices that fit a notification.
+function slices(ids: Iterable<string>): string[][] {
+  const unique = [...new Set(ids)];
+  const out: string[][] = [];
+  for (let i = 0; i < unique.length; i += IDS_PER_NOTIFY) out.push(unique.slice(i, i + IDS_PER_NOTIFY));
+  return out;
+}
 
 /**
  * Cross-node wake-ups over PostgreSQL LISTEN/NOTIFY. A notification only says "look again":
@@ -54,10 +62,12 @@ export class ClusterEventsService extends EventEmitter implements OnModuleInit, 
 
   /** Events saying that these agents have work to be offered (or, with `cancels`, jobs to stop). */
   static jobsReady(agentIds: Iterable<string>, cancels = false): ClusterEvent[] {
-    const unique = [...new Set(agentIds)];
-    const events: ClusterEvent[] = [];
-    for (let i = 0; i < unique.length; i += IDS_PER_NOTIFY) events.push({ kind: 'jobs-ready', agentIds: unique.slice(i, i + IDS_PER_NOTIFY), ...(cancels ? { cancels } : {}) });
-    return events;
+    return slices(agentIds).map((ids) => ({ kind: 'jobs-ready', agentIds: ids, ...(cancels ? { cancels } : {}) }));
+  }
+
+  /** Events saying that these tasks changed (their state, jobs or log). */
+  static tasksChanged(taskIds: Iterable<string>): ClusterEvent[] {
+    return slices(taskIds).map((ids) => ({ kind: 'task-changed', taskIds: ids }));
   }
 
   /**

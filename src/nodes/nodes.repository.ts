@@ -60,7 +60,7 @@ export class NodesRepository {
               EXTRACT(EPOCH FROM now() - n.last_seen_at)::float8 AS "secondsSilent",
               (SELECT count(*)::int FROM agents a WHERE a.organization_id = $1 AND a.connected_node_id = n.id AND a.last_seen_at > now() - make_interval(secs => $2)) AS "connectedAgents",
               (SELECT count(*)::int FROM jobs j JOIN agents a ON a.id = j.agent_id
-                WHERE j.organization_id = $1 AND j.state = 'running' AND a.connected_node_id = n.id) AS "runningJobs"
+                WHERE j.organization_id = $1 AND j.lease_expires_at IS NOT NULL AND j.state = 'running' AND a.connected_node_id = n.id) AS "runningJobs"
          FROM server_nodes n ORDER BY n.started_at DESC`,
       [organizationId, onlineWithinSeconds],
     );

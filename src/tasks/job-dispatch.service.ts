@@ -1,7 +1,6 @@
 import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { Agent } from '../agents/agent.entity';
-import { AgentConnectionsService, type AgentWork } from '../agents/agent-connections.service';
+import { AgentConnectionsService, type AgentWork, type ConnectedAgent } from '../agents/agent-connections.service';
 import { CLUSTER_CHANNEL } from '../agents/cluster-events.service';
 import { ServerKeysService } from '../agents/server-keys.service';
 import { CorralLogger } from '../common/logger';
@@ -10,14 +9,15 @@ import { InjectConfig } from '../config/config.module';
 import { maskStep } from '../protocol/masking';
 import { type AgentJobMessage, type JobFinish, type JobLog, LOG_STREAMS, PROTOCOL_VERSION, type ServerMessage } from '../protocol/messages';
 import { dispatchLatency, jobsFinished, leaseExpiries } from '../metrics/metrics';
-import { type ClaimedJob, type JobRow, JobsRepository } from './jobs.repository';
+import { Batcher } from '../database/batcher';
+import { DEADLOCK_DETECTED, retryOnDeadlock, sqlErrorCode } from '../database/sql';
+import { type CancelRow, type ClaimedJob, type ClaimRequest, type JobFinishRow, type JobRef, type JobRow, JobsRepository, refKey } from './jobs.repository';
 import { Announcements, TaskProgress } from './task-progress.service';
 
 // A cancellation already pushed to an agent is not pushed again sooner than this (heartbeat replies repeat it anyway).
 const CANCEL_RESEND_MS = 15_000;
 // An agent that said "busy" is not offered the job again for this long.
 const BUSY_RETRY_SECONDS = 5;
-const DEADLOCK = '40P01';
 
 /**
  * The task engine's side of agent connections: what to offer an agent, what its job messages
@@ -29,6 +29,12 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
   private timers: NodeJS.Timeout[] = [];
   private readonly cancelsSent = new Map<string, number>();
   private sweeping = false;
+  // Every hot statement serves all the agents that need it at that moment.
+  private readonly claims = new Batcher<ClaimRequest, ClaimedJob[]>((r) => this.claimBatch(r), { maxBatch: 500, concurrency: 2 });
+  private readonly cancelLookups = new Batcher<string, CancelRow[]>((ids) => this.cancelBatch(ids), { maxBatch: 1000, concurrency: 1 });
+  private readonly accepts = new Batcher<JobRef, boolean>((a) => this.atOnceBatch(a, (b) => this.jobs.acceptMany(b, this.config.jobLeaseSeconds)), { maxBatch: 500, concurrency: 2 });
+  private readonly finishes = new Batcher<JobFinishRow, boolean>((f) => this.atOnceBatch(f, (b) => this.jobs.finishMany(b, CLUSTER_CHANNEL)), { maxBatch: 500, concurrency: 2 });
+  private readonly heartbeats = new Batcher<JobRef, { cancelRequested: boolean } | null>((r) => this.heartbeatBatch(r), { maxBatch: 1000, concurrency: 1 });
 
   constructor(
     @InjectConfig() private readonly config: CorralConfig,
@@ -50,19 +56,22 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
   }
 
   async pending(agentId: string, maxJobs: number, options: { claim: boolean; cancels: boolean }): Promise<ServerMessage[]> {
+    const [claimed, cancels] = await Promise.all([
+      options.claim ? this.claims.submit({ agentId, maxJobs }) : [],
+      options.cancels ? this.cancelLookups.submit(agentId) : [],
+    ]);
     const messages: ServerMessage[] = [];
-    if (options.claim) {
-      const claimed = await this.jobs.claimOffers(agentId, maxJobs, this.connections.nodeId, this.config.jobOfferTimeoutSeconds);
+    if (claimed.length) {
       const transport = this.connections.holdsSocket(agentId) ? 'websocket' : 'long-poll';
+      const now = Date.now();
       for (const job of claimed) {
         messages.push(this.offer(agentId, job));
-        if (job.queuedAt) dispatchLatency.observe({ transport }, Math.max(0, Date.now() - new Date(job.queuedAt).getTime()) / 1000);
+        if (job.queuedAt) dispatchLatency.observe({ transport }, Math.max(0, now - job.queuedAt.getTime()) / 1000);
       }
     }
-    if (!options.cancels) return messages;
     const now = Date.now();
-    for (const c of await this.jobs.findCancelRequested(agentId)) {
-      const key = `${c.id}:${c.attempt}`;
+    for (const c of cancels) {
+      const key = refKey(c.id, c.attempt);
       if (now - (this.cancelsSent.get(key) ?? 0) < CANCEL_RESEND_MS) continue;
       this.cancelsSent.set(key, now);
       messages.push(this.cancel(agentId, c.id, c.attempt));
@@ -70,7 +79,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     return messages;
   }
 
-  async handle(agent: Agent, messages: AgentJobMessage[]): Promise<ServerMessage[]> {
+  async handle(agent: ConnectedAgent, messages: AgentJobMessage[]): Promise<ServerMessage[]> {
     const replies: ServerMessage[] = [];
     for (const message of messages) {
       const reply = await this.handleOne(agent, message);
@@ -82,6 +91,37 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
       }
     }
     return replies;
+  }
+
+  /** Claims for many agents in one statement; each request gets its own agent's offers. */
+  private async claimBatch(requests: ClaimRequest[]): Promise<ClaimedJob[][]> {
+    const byAgent = new Map<string, ClaimedJob[]>(requests.map((r) => [r.agentId, []]));
+    const unique = [...new Map(requests.map((r) => [r.agentId, r])).values()];
+    for (const job of await this.jobs.claimOffers(unique, this.connections.nodeId, this.config.jobOfferTimeoutSeconds)) byAgent.get(job.agentId)?.push(job);
+    // An agent asked twice in one batch gets its offers once.
+    const given = new Set<string>();
+    return requests.map((r) => (given.has(r.agentId) ? [] : (given.add(r.agentId), byAgent.get(r.agentId)!)));
+  }
+
+  private async cancelBatch(agentIds: string[]): Promise<CancelRow[][]> {
+    const rows = await this.jobs.findCancelRequested([...new Set(agentIds)]);
+    return agentIds.map((id) => rows.filter((r) => r.agentId === id));
+  }
+
+  /** Common accepts and finishes in one statement per batch; a deadlock (with a concurrent cancel) sends the batch the careful way. */
+  private async atOnceBatch<T extends JobRef>(items: T[], run: (items: T[]) => Promise<Set<string>>): Promise<boolean[]> {
+    try {
+      const done = await run(items);
+      return items.map((i) => done.has(refKey(i.jobId, i.attempt)));
+    } catch (err) {
+      if (sqlErrorCode(err) !== DEADLOCK_DETECTED) throw err;
+      return items.map(() => false);
+    }
+  }
+
+  private async heartbeatBatch(reported: JobRef[]): Promise<({ cancelRequested: boolean } | null)[]> {
+    const renewed = new Map((await this.jobs.renewLeases(reported, this.config.jobLeaseSeconds)).map((r) => [refKey(r.id, r.attempt), r]));
+    return reported.map((r) => renewed.get(refKey(r.jobId, r.attempt)) ?? null);
   }
 
   private offer(agentId: string, job: ClaimedJob): ServerMessage {
@@ -119,46 +159,33 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     return { type: 'server.job.gone', jobId, attempt, reason };
   }
 
-  private async handleOne(agent: Agent, m: AgentJobMessage): Promise<ServerMessage[]> {
+  private async handleOne(agent: ConnectedAgent, m: AgentJobMessage): Promise<ServerMessage[]> {
     if (m.type === 'agent.job.heartbeat') return this.heartbeat(agent, m.jobs);
-    const fast = await this.atOnce(agent, m);
-    if (fast) return fast;
-    return this.dataSource.transaction(async (em) => {
-      const out = new Announcements();
-      const replies = await this.handleJobMessage(em, agent, m, out);
-      await this.progress.announce(out, em);
-      return replies;
-    });
+    const ref = { agentId: agent.id, jobId: m.jobId, attempt: m.attempt };
+    if (m.type === 'agent.job.accept' && (await this.accepts.submit(ref)))
+      return [{ type: 'server.job.start', jobId: m.jobId, attempt: m.attempt, leaseSeconds: this.config.jobLeaseSeconds }];
+    if (m.type === 'agent.job.finish' && (await this.finishes.submit({ ...ref, ...m, message: this.finishMessage(m) }))) {
+      jobsFinished.inc({ state: m.outcome });
+      await this.freeSlot(agent.id);
+      return [{ type: 'server.job.finishAck', jobId: m.jobId, attempt: m.attempt }];
+    }
+    // The careful way: the task locked, every case known.
+    return retryOnDeadlock(() =>
+      this.dataSource.transaction(async (em) => {
+        const out = new Announcements();
+        const replies = await this.handleJobMessage(em, agent, m, out);
+        await this.progress.announce(out, em);
+        return replies;
+      }),
+    );
   }
 
-  /**
-   * Accepts and finishes of the common kind, each in one statement (most of a job's cost is
-   * round trips to the database). Null hands the message to the careful path, which locks the
-   * task and knows every answer; so does a deadlock with a concurrent cancel.
-   */
-  private async atOnce(agent: Agent, m: AgentJobMessage): Promise<ServerMessage[] | null> {
-    try {
-      if (m.type === 'agent.job.accept') {
-        const done = await this.jobs.acceptAtOnce(agent.id, m.jobId, m.attempt, this.config.jobLeaseSeconds);
-        return done && [{ type: 'server.job.start', jobId: m.jobId, attempt: m.attempt, leaseSeconds: this.config.jobLeaseSeconds }];
-      }
-      if (m.type === 'agent.job.finish') {
-        const done = await this.jobs.finishAtOnce(agent.id, { ...m, message: this.finishMessage(m) }, CLUSTER_CHANNEL);
-        if (!done) return null;
-        jobsFinished.inc({ state: m.outcome });
-        // A slot is free: offer the agent its next job, here when this node holds it, else through whichever does.
-        if (this.connections.holds(agent.id)) this.connections.deliver(agent.id);
-        else {
-          const out = new Announcements();
-          out.agents.add(agent.id);
-          await this.progress.announce(out);
-        }
-        return [{ type: 'server.job.finishAck', jobId: m.jobId, attempt: m.attempt }];
-      }
-    } catch (err) {
-      if ((err as { driverError?: { code?: string } }).driverError?.code !== DEADLOCK) throw err;
-    }
-    return null;
+  /** A slot is free: offer the agent its next job, here when this node holds it, else through whichever does. */
+  private async freeSlot(agentId: string) {
+    if (this.connections.holds(agentId)) return this.connections.deliver(agentId);
+    const out = new Announcements();
+    out.agents.add(agentId);
+    await this.progress.announce(out);
   }
 
   private finishMessage(m: JobFinish): string | null {
@@ -166,7 +193,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     return m.message ?? (m.outcome === 'failed' && m.exitCode !== null ? `exit code ${m.exitCode}` : m.outcome === 'failed' ? `killed${signal}` : null);
   }
 
-  private async handleJobMessage(em: EntityManager, agent: Agent, m: Exclude<AgentJobMessage, { type: 'agent.job.heartbeat' }>, out: Announcements): Promise<ServerMessage[]> {
+  private async handleJobMessage(em: EntityManager, agent: ConnectedAgent, m: Exclude<AgentJobMessage, { type: 'agent.job.heartbeat' }>, out: Announcements): Promise<ServerMessage[]> {
     const job = await this.jobs.lockJob(em, m.jobId, agent.id);
     if (!job) return [this.gone(m.jobId, m.attempt, 'no such job for this agent')];
     if (job.attempt !== m.attempt) {
@@ -187,7 +214,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     }
   }
 
-  private async accept(em: EntityManager, agent: Agent, job: JobRow, out: Announcements): Promise<ServerMessage[]> {
+  private async accept(em: EntityManager, agent: ConnectedAgent, job: JobRow, out: Announcements): Promise<ServerMessage[]> {
     const start: ServerMessage = { type: 'server.job.start', jobId: job.id, attempt: job.attempt, leaseSeconds: this.config.jobLeaseSeconds };
     if (job.state === 'running') return [start]; // the first start was lost on the way
     if (job.state !== 'offered') return [this.gone(job.id, job.attempt, job.state === 'cancelled' ? 'the task was cancelled before the job started' : `the job is ${job.state}`)];
@@ -197,7 +224,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     return [start];
   }
 
-  private async refuse(em: EntityManager, agent: Agent, job: JobRow, reason: 'policy' | 'busy' | 'invalid', message: string, out: Announcements): Promise<ServerMessage[]> {
+  private async refuse(em: EntityManager, agent: ConnectedAgent, job: JobRow, reason: 'policy' | 'busy' | 'invalid', message: string, out: Announcements): Promise<ServerMessage[]> {
     if (job.state !== 'offered') return [];
     if (reason === 'busy') {
       await this.jobs.requeueOffer(em, job.id, job.attempt, BUSY_RETRY_SECONDS);
@@ -209,11 +236,13 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     return [];
   }
 
-  private async heartbeat(agent: Agent, reported: { jobId: string; attempt: number }[]): Promise<ServerMessage[]> {
-    const renewed = await this.jobs.renewLeases(agent.id, reported, this.config.jobLeaseSeconds);
-    const alive = new Set(renewed.map((r) => `${r.id}:${r.attempt}`));
-    const replies: ServerMessage[] = renewed.filter((r) => r.cancelRequested).map((r) => this.cancel(agent.id, r.id, r.attempt));
-    for (const r of reported) if (!alive.has(`${r.jobId}:${r.attempt}`)) replies.push(this.gone(r.jobId, r.attempt, 'the control plane no longer expects this job to run'));
+  private async heartbeat(agent: ConnectedAgent, reported: { jobId: string; attempt: number }[]): Promise<ServerMessage[]> {
+    const renewed = await Promise.all(reported.map((r) => this.heartbeats.submit({ agentId: agent.id, ...r })));
+    const replies: ServerMessage[] = [];
+    reported.forEach((r, i) => {
+      if (!renewed[i]) replies.push(this.gone(r.jobId, r.attempt, 'the control plane no longer expects this job to run'));
+      else if (renewed[i].cancelRequested) replies.push(this.cancel(agent.id, r.jobId, r.attempt));
+    });
     return replies;
   }
 
@@ -229,7 +258,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     return ack(m.seq + 1);
   }
 
-  private async finish(em: EntityManager, agent: Agent, job: JobRow, m: JobFinish, out: Announcements): Promise<ServerMessage[]> {
+  private async finish(em: EntityManager, agent: ConnectedAgent, job: JobRow, m: JobFinish, out: Announcements): Promise<ServerMessage[]> {
     const ack: ServerMessage = { type: 'server.job.finishAck', jobId: job.id, attempt: job.attempt };
     if (job.nextLogSeq < m.logChunks) return [{ type: 'server.job.logAck', jobId: job.id, attempt: job.attempt, nextSeq: job.nextLogSeq }];
     if (!['offered', 'running', 'unknown'].includes(job.state)) return [ack];

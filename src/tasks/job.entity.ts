@@ -1,20 +1,26 @@
-import { Column, CreateDateColumn, Entity, Index, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, Index, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import { Agent } from '../agents/agent.entity';
 import type { JobState } from './task-states';
 import { Task } from './task.entity';
 
-/** One agent's part of a task. Only queued, offered and running rows are hot; finished ones stay out of every queue index. */
+/**
+ * One agent's part of a task. Only queued, offered and running rows are hot; finished ones stay
+ * out of every queue index. A job is held by its agent (offered or running) exactly while it has
+ * a lease, and the held set is indexed by the lease: statements that move one job by its id
+ * name its state, which no queue index can serve, so the planner never trades the primary key
+ * for a scan of everything held, whatever its statistics say.
+ */
 @Entity('jobs')
 @Index(['taskId'])
-@Index(['agentId', 'createdAt'])
-// Serves claims: only rows an agent could be offered right now.
+// Serves history by agent (and removing an agent's jobs with it).
+@Index('IDX_jobs_agent', ['agentId'])
+// Serves claims: only rows an agent could be offered right now, oldest first.
 @Index('IDX_jobs_claimable', ['agentId', 'createdAt'], { where: `state = 'queued' AND ready` })
-// Serves the sweeper: offers and leases that may lapse.
-@Index('IDX_jobs_leased', ['leaseExpiresAt'], { where: `state IN ('offered', 'running')` })
-// Serves an agent's busy count and its cancellations: only the jobs it holds now.
-@Index('IDX_jobs_held_by_agent', ['agentId'], { where: `state IN ('offered', 'running')` })
+// Serves an agent's busy count, its cancellations, and the sweeper's lapsed offers and leases.
+@Index('IDX_jobs_held', ['agentId', 'leaseExpiresAt'], { where: `lease_expires_at IS NOT NULL` })
 // Serves delivery timeouts and the backstop re-query.
 @Index('IDX_jobs_waiting', ['queuedAt'], { where: `state = 'queued' AND ready` })
+@Check('CHK_jobs_lease_iff_held', `(lease_expires_at IS NOT NULL) = (state IN ('offered', 'running'))`)
 export class Job {
   @PrimaryGeneratedColumn('uuid')
   id: string;

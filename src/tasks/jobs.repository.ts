@@ -1,12 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { IDS_PER_NOTIFY } from '../agents/cluster-events.service';
 import { rowsOf } from '../database/query-rows';
+import { Sql } from '../database/sql';
 import type { JobKind, JobOutcome, LogStream, ScriptSyntax } from '../protocol/messages';
 import type { JobState } from './task-states';
 
 /** What a claim hands over: everything the offer to the agent needs. */
 export interface ClaimedJob {
   id: string;
+  agentId: string;
   taskId: string;
   organizationId: string;
   attempt: number;
@@ -17,6 +20,33 @@ export interface ClaimedJob {
   timeoutSeconds: number;
   sensitiveValues: string[];
   queuedAt: Date | null;
+  createdAt: Date;
+}
+
+/** One agent's request for offers: it has room for `maxJobs` jobs in all. */
+export interface ClaimRequest {
+  agentId: string;
+  maxJobs: number;
+}
+
+/** A job attempt as an agent names it. */
+export interface JobRef {
+  agentId: string;
+  jobId: string;
+  attempt: number;
+}
+
+export interface JobFinishRow extends JobRef {
+  outcome: JobOutcome;
+  exitCode: number | null;
+  signal: string | null;
+  message: string | null;
+  logChunks: number;
+}
+
+/** The key batch results are matched by. */
+export function refKey(jobId: string, attempt: number): string {
+  return `${jobId}:${attempt}`;
 }
 
 export interface JobRow {
@@ -59,37 +89,50 @@ const JOB_ROW = `j.id, j.task_id AS "taskId", j.agent_id AS "agentId", j.state, 
  */
 @Injectable()
 export class JobsRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly sql: Sql,
+  ) {}
 
   /**
-   * Offers an approved agent as many of its claimable jobs as it has free slots, oldest first,
-   * in one statement (served by IDX_jobs_claimable). The offer lapses after `offerSeconds`.
+   * Offers each agent as many of its claimable jobs as it has free slots, oldest first, in one
+   * statement for the whole batch (served by IDX_jobs_claimable). Offers lapse after `offerSeconds`.
    */
-  async claimOffers(agentId: string, maxJobs: number, nodeId: string, offerSeconds: number): Promise<ClaimedJob[]> {
-    const result = await this.dataSource.query(
-      `WITH busy AS (
-         SELECT count(*)::int AS n FROM jobs WHERE agent_id = $1 AND state IN ('offered', 'running')
-       ), picked AS (
-         SELECT j.id FROM jobs j JOIN agents a ON a.id = j.agent_id AND a.status = 'approved'
-          WHERE j.agent_id = $1 AND j.state = 'queued' AND j.ready AND j.available_at <= now()
-          ORDER BY j.created_at
-          LIMIT GREATEST(0, $2 - (SELECT n FROM busy))
-          FOR UPDATE OF j SKIP LOCKED
+  async claimOffers(requests: ClaimRequest[], nodeId: string, offerSeconds: number): Promise<ClaimedJob[]> {
+    if (!requests.length) return [];
+    const rows = await this.sql.query<ClaimedJob>(
+      'corral_claim_offers',
+      `WITH r AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS r(agent_id, max_jobs)),
+       picked AS (
+         SELECT p.id FROM r CROSS JOIN LATERAL (
+           SELECT j.id FROM jobs j
+            WHERE j.agent_id = r.agent_id AND j.state = 'queued' AND j.ready AND j.available_at <= now()
+              AND EXISTS (SELECT 1 FROM agents a WHERE a.id = r.agent_id AND a.status = 'approved')
+            ORDER BY j.created_at
+            LIMIT GREATEST(0, r.max_jobs - (SELECT count(*) FROM jobs b WHERE b.agent_id = r.agent_id AND b.lease_expires_at IS NOT NULL))
+              FOR UPDATE OF j SKIP LOCKED
+         ) p
        )
        UPDATE jobs SET state = 'offered', offered_at = now(), offered_by_node = $3, lease_expires_at = now() + make_interval(secs => $4)
-         FROM picked, tasks t
-        WHERE jobs.id = picked.id AND t.id = jobs.task_id
-       RETURNING jobs.id, jobs.task_id AS "taskId", jobs.organization_id AS "organizationId", jobs.attempt, t.name, t.kind,
+         FROM tasks t
+        WHERE jobs.id = ANY (ARRAY(SELECT id FROM picked)) AND t.id = jobs.task_id
+       RETURNING jobs.id, jobs.agent_id AS "agentId", jobs.task_id AS "taskId", jobs.organization_id AS "organizationId", jobs.attempt, t.name, t.kind,
                  t.script_syntax AS "scriptSyntax", t.script_body AS "scriptBody", t.timeout_seconds AS "timeoutSeconds",
-                 t.sensitive_values AS "sensitiveValues", jobs.queued_at AS "queuedAt"`,
-      [agentId, maxJobs, nodeId, offerSeconds],
+                 t.sensitive_values AS "sensitiveValues", jobs.queued_at AS "queuedAt", jobs.created_at AS "createdAt"`,
+      [requests.map((r) => r.agentId), requests.map((r) => r.maxJobs), nodeId, offerSeconds],
     );
-    return rowsOf<ClaimedJob>(result);
+    return rows.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
   }
 
-  /** Running jobs of the agent whose cancellation was asked for and must be (re)sent. */
-  async findCancelRequested(agentId: string): Promise<CancelRow[]> {
-    return this.dataSource.query(`SELECT id, attempt, agent_id AS "agentId" FROM jobs WHERE agent_id = $1 AND state = 'running' AND cancel_requested_at IS NOT NULL`, [agentId]);
+  /** Running jobs of these agents whose cancellation was asked for and must be (re)sent. */
+  findCancelRequested(agentIds: string[]): Promise<CancelRow[]> {
+    if (!agentIds.length) return Promise.resolve([]);
+    return this.sql.query<CancelRow>(
+      'corral_cancel_requested',
+      `SELECT id, attempt, agent_id AS "agentId" FROM jobs
+        WHERE agent_id = ANY($1::uuid[]) AND lease_expires_at IS NOT NULL AND state = 'running' AND cancel_requested_at IS NOT NULL`,
+      [agentIds],
+    );
   }
 
   /** Which of these agents have a job they could be offered now: the backstop behind NOTIFY. */
@@ -119,58 +162,77 @@ export class JobsRepository {
   }
 
   /**
-   * The common accept in one statement: offered → running under a lease, and a queued task to
-   * running. Not announced: live followers wait for output, and every notifying commit takes
-   * PostgreSQL's one global notify lock. Null when the job is not an offered one of this agent's (the
-   * caller then takes the careful path, which knows what to answer).
+   * The common accept, for a whole batch in one statement: offered → running under a lease, and
+   * each queued task to running. Not announced: live followers wait for output, and every
+   * notifying commit takes PostgreSQL's one global notify lock. Returns the refs ("job:attempt")
+   * it moved; the caller takes the careful path, which knows what to answer, for the others.
    */
-  async acceptAtOnce(agentId: string, jobId: string, attempt: number, leaseSeconds: number): Promise<{ taskId: string } | null> {
-    const rows = await this.dataSource.query<{ taskId: string }[]>(
-      `WITH j AS (
+  async acceptMany(accepts: JobRef[], leaseSeconds: number): Promise<Set<string>> {
+    if (!accepts.length) return new Set();
+    const rows = await this.sql.query<{ id: string; attempt: number }>(
+      'corral_accept_many',
+      `WITH r AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[]) AS r(id, attempt, agent_id)),
+       j AS (
          UPDATE jobs SET state = 'running', started_at = now(), lease_expires_at = now() + make_interval(secs => $4)
-          WHERE id = $1 AND attempt = $2 AND agent_id = $3 AND state = 'offered'
-            AND EXISTS (SELECT 1 FROM agents a WHERE a.id = $3 AND a.status = 'approved')
-         RETURNING task_id
+           FROM r
+          WHERE jobs.id = ANY ($1::uuid[]) AND jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.agent_id = r.agent_id AND jobs.state = 'offered'
+            AND EXISTS (SELECT 1 FROM agents a WHERE a.id = r.agent_id AND a.status = 'approved')
+         RETURNING jobs.id, jobs.attempt, jobs.task_id
        ), t AS (
          UPDATE tasks SET state = 'running', started_at = COALESCE(started_at, now())
-          WHERE id = (SELECT task_id FROM j) AND state = 'queued' AND cancel_requested_at IS NULL
+          WHERE id = ANY (ARRAY(SELECT task_id FROM j)) AND state = 'queued' AND cancel_requested_at IS NULL
          RETURNING id
        )
-       SELECT j.task_id AS "taskId", (SELECT count(*) FROM t) AS started FROM j`,
-      [jobId, attempt, agentId, leaseSeconds],
+       SELECT id, attempt, (SELECT count(*) FROM t) AS started FROM j`,
+      [accepts.map((a) => a.jobId), accepts.map((a) => a.attempt), accepts.map((a) => a.agentId), leaseSeconds],
     );
-    return rows[0] ?? null;
+    return new Set(rows.map((r) => refKey(r.id, r.attempt)));
   }
 
   /**
-   * The common finish in one statement: the only job of a task without a concurrency key, its
-   * log complete and nothing held back for masking. The task takes the job's outcome (what
-   * deriveTaskState gives for one job). Null when any of that does not hold.
+   * The common finish, for a whole batch in one statement: the only job of a task without a
+   * concurrency key, its log complete and nothing held back for masking. The task takes the
+   * job's outcome (what deriveTaskState gives for one job), and followers are told in one
+   * notification per slice of tasks. Returns the refs it finished.
    */
-  async finishAtOnce(
-    agentId: string,
-    m: { jobId: string; attempt: number; outcome: JobOutcome; exitCode: number | null; signal: string | null; message: string | null; logChunks: number },
-    channel: string,
-  ): Promise<{ taskId: string } | null> {
-    const rows = await this.dataSource.query<{ taskId: string }[]>(
-      `WITH j AS (
-         UPDATE jobs SET state = $4, exit_code = $5, signal = $6, message = $7, finished_at = now(), lease_expires_at = NULL
-          WHERE id = $1 AND attempt = $2 AND agent_id = $3 AND state IN ('offered', 'running', 'unknown')
-            AND next_log_seq >= $8 AND mask_carry = '{}'::jsonb
+  async finishMany(finishes: JobFinishRow[], channel: string): Promise<Set<string>> {
+    if (!finishes.length) return new Set();
+    const rows = await this.sql.query<{ id: string; attempt: number }>(
+      'corral_finish_many',
+      `WITH r AS (
+         SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[])
+             AS r(id, attempt, agent_id, outcome, exit_code, signal, message, log_chunks)
+       ), j AS (
+         UPDATE jobs SET state = r.outcome, exit_code = r.exit_code, signal = r.signal, message = r.message, finished_at = now(), lease_expires_at = NULL
+           FROM r
+          WHERE jobs.id = ANY ($1::uuid[]) AND jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.agent_id = r.agent_id AND jobs.state IN ('offered', 'running', 'unknown')
+            AND jobs.next_log_seq >= r.log_chunks AND jobs.mask_carry = '{}'::jsonb
             AND EXISTS (SELECT 1 FROM tasks t WHERE t.id = jobs.task_id AND t.concurrency_key IS NULL)
             AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.task_id = jobs.task_id AND o.id <> jobs.id)
-         RETURNING task_id
+         RETURNING jobs.id, jobs.attempt, jobs.task_id, jobs.state
        ), t AS (
-         UPDATE tasks SET state = $4, started_at = COALESCE(started_at, now()), finished_at = now(), sensitive_values = '{}'
-          WHERE id = (SELECT task_id FROM j) AND state <> $4
-         RETURNING id
+         UPDATE tasks SET state = j.state, started_at = COALESCE(tasks.started_at, now()), finished_at = now(), sensitive_values = '{}'
+           FROM j
+          WHERE tasks.id = ANY (ARRAY(SELECT task_id FROM j)) AND tasks.id = j.task_id AND tasks.state <> j.state
+         RETURNING tasks.id
+       ), n AS (
+         SELECT pg_notify($9, json_build_object('kind', 'task-changed', 'taskIds', array_agg(task_id))::text)
+           FROM (SELECT task_id, (row_number() OVER () - 1) / ${IDS_PER_NOTIFY} AS slice FROM j) s GROUP BY slice
        )
-       SELECT j.task_id AS "taskId", (SELECT count(*) FROM t) AS changed,
-              pg_notify($9, json_build_object('kind', 'task-changed', 'taskId', j.task_id)::text)
-         FROM j`,
-      [m.jobId, m.attempt, agentId, m.outcome, m.exitCode, m.signal, m.message, m.logChunks, channel],
+       SELECT id, attempt, (SELECT count(*) FROM t) AS changed, (SELECT count(*) FROM n) AS notified FROM j`,
+      [
+        finishes.map((f) => f.jobId),
+        finishes.map((f) => f.attempt),
+        finishes.map((f) => f.agentId),
+        finishes.map((f) => f.outcome),
+        finishes.map((f) => f.exitCode),
+        finishes.map((f) => f.signal),
+        finishes.map((f) => f.message),
+        finishes.map((f) => f.logChunks),
+        channel,
+      ],
     );
-    return rows[0] ?? null;
+    return new Set(rows.map((r) => refKey(r.id, r.attempt)));
   }
 
   /** offered → running under a lease: the agent may start the job now. */
@@ -212,19 +274,19 @@ export class JobsRepository {
   }
 
   /**
-   * Renews the leases of the agent's running jobs it still reports. A job marked unknown
-   * because its lease lapsed comes back to running: the agent was alive after all.
+   * Renews the leases of the running jobs agents still report, for a whole batch of heartbeats.
+   * A job marked unknown because its lease lapsed comes back to running: the agent was alive after all.
    */
-  async renewLeases(agentId: string, jobs: { jobId: string; attempt: number }[], leaseSeconds: number): Promise<{ id: string; attempt: number; cancelRequested: boolean }[]> {
-    if (!jobs.length) return [];
-    const result = await this.dataSource.query(
+  async renewLeases(reported: JobRef[], leaseSeconds: number): Promise<{ id: string; attempt: number; cancelRequested: boolean }[]> {
+    if (!reported.length) return [];
+    return this.sql.query(
+      'corral_renew_leases',
       `UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $4), state = 'running', message = CASE WHEN state = 'unknown' THEN NULL ELSE message END
-        FROM unnest($2::uuid[], $3::int[]) AS r(id, attempt)
-        WHERE jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.agent_id = $1 AND jobs.state IN ('running', 'unknown')
+         FROM unnest($1::uuid[], $2::int[], $3::uuid[]) AS r(id, attempt, agent_id)
+        WHERE jobs.id = ANY ($1::uuid[]) AND jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.agent_id = r.agent_id AND jobs.state IN ('running', 'unknown')
        RETURNING jobs.id, jobs.attempt, jobs.cancel_requested_at IS NOT NULL AS "cancelRequested"`,
-      [agentId, jobs.map((j) => j.jobId), jobs.map((j) => j.attempt), leaseSeconds],
+      [reported.map((j) => j.jobId), reported.map((j) => j.attempt), reported.map((j) => j.agentId), leaseSeconds],
     );
-    return rowsOf(result);
   }
 
   /** Stores one chunk (already masked) and moves the expected sequence on. */
@@ -266,7 +328,7 @@ export class JobsRepository {
     return rowsOf<{ agentId: string }>(result).map((r) => r.agentId);
   }
 
-  /** Running jobs whose agent stopped renewing the lease (served by IDX_jobs_leased). */
+  /** Running jobs whose agent stopped renewing the lease (served by IDX_jobs_held). */
   async findLapsedLeases(limit = 500): Promise<{ id: string; agentId: string; idempotent: boolean; attempt: number; maxAttempts: number }[]> {
     return this.dataSource.query(
       `SELECT j.id, j.agent_id AS "agentId", t.idempotent, j.attempt, t.max_attempts AS "maxAttempts"

@@ -81,7 +81,7 @@ export class TaskLogsService {
         running = false;
       }
     };
-    const onChange = (e: { taskId: string }) => e.taskId === taskId && void pump();
+    const onChange = (e: { taskIds: string[] }) => e.taskIds.includes(taskId) && void pump();
     this.events.on('task-changed', onChange);
     const recheck = setInterval(() => void pump(), FOLLOW_RECHECK_MS);
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);

@@ -37,7 +37,7 @@ export class TaskProgress {
       [
         ...ClusterEventsService.jobsReady(out.agents),
         ...ClusterEventsService.jobsReady(out.cancels, true),
-        ...[...out.tasks].map((taskId) => ({ kind: 'task-changed' as const, taskId })),
+        ...ClusterEventsService.tasksChanged(out.tasks),
       ],
       em,
     );
