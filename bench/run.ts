@@ -30,6 +30,7 @@ const SIZES = quick
   ? { dispatchWs: 100, dispatchPoll: 20, rate: env('BENCH_RATE', 100), seconds: 3, throughputTasks: env('BENCH_TASKS', 2000), throughputAgents: 20, idle: env('BENCH_IDLE', 1000) }
   : { dispatchWs: 1000, dispatchPoll: 100, rate: env('BENCH_RATE', 200), seconds: 10, throughputTasks: env('BENCH_TASKS', 20_000), throughputAgents: 100, idle: env('BENCH_IDLE', 10_000) };
 
+const WARMUP_SECONDS = 2;
 const say = (line: string) => !json && process.stdout.write(`${line}\n`);
 
 interface Seeded {
@@ -180,34 +181,60 @@ class Bench {
 async function dispatch(bench: Bench) {
   const sent = new Map<string, number>();
   const latency: Record<'websocket' | 'longPoll', number[]> = { websocket: [], longPoll: [] };
-  const onOffer = (kind: 'websocket' | 'longPoll') => (offer: { name: string }, at: number) => {
+  const bySecond = new Map<string, number[]>();
+  // With --verbose: where the time goes (the offer says when the node signed it).
+  const parts = { post: [] as number[], toSigned: [] as number[], signedToAgent: [] as number[] };
+  const onOffer = (kind: 'websocket' | 'longPoll') => (offer: { name: string; issuedAt: number }, at: number) => {
     const t0 = sent.get(offer.name);
-    if (t0 !== undefined) latency[kind].push(at - t0);
+    if (t0 === undefined) return;
+    latency[kind].push(at - t0);
+    if (verbose) {
+      const wall = (t: number) => performance.timeOrigin + t;
+      parts.toSigned.push(offer.issuedAt - wall(t0));
+      parts.signedToAgent.push(wall(at) - offer.issuedAt);
+      const key = `${kind} ${Math.floor((t0 - started) / 1000)}`;
+      bySecond.set(key, [...(bySecond.get(key) ?? []), at - t0]);
+    }
   };
+  const started = performance.now();
   const wsAgents = bench.seeded.slice(0, SIZES.dispatchWs).map((s) => new SimAgent({ ...s, server: bench.url, maxJobs: 4, onOffer: onOffer('websocket') }));
   const pollAgents = bench.seeded.slice(SIZES.dispatchWs, SIZES.dispatchWs + SIZES.dispatchPoll).map((s) => new SimAgent({ ...s, server: bench.url, maxJobs: 4, onOffer: onOffer('longPoll') }));
   bench.agents.push(...wsAgents, ...pollAgents);
   for (const a of wsAgents) a.connectWs();
   for (const a of pollAgents) void a.pollLoop();
   await waitFor('dispatch agents connected', () => [...wsAgents, ...pollAgents].every((a) => a.connected), 120_000);
-  say(`dispatch: ${SIZES.rate} tasks/s for ${SIZES.seconds} s over ${wsAgents.length} WebSocket agents, then over ${pollAgents.length} long-polling agents`);
+  say(`dispatch: ${SIZES.rate} tasks/s for ${SIZES.seconds} s (after ${WARMUP_SECONDS} s not counted) over ${wsAgents.length} WebSocket agents, then over ${pollAgents.length} long-polling agents`);
   const stopSampling = bench.sampleWaits();
-  for (const [kind, group] of [['websocket', wsAgents], ['longPoll', pollAgents]] as const) {
-    const n = SIZES.rate * SIZES.seconds;
+  for (const [kind, group] of ([['websocket', wsAgents], ['longPoll', pollAgents]] as const).filter(([k]) => !process.env.BENCH_KINDS || process.env.BENCH_KINDS.includes(k))) {
+    // The first seconds warm the node up (code paths compiled, statements prepared on every pooled connection) and are not counted.
+    const warmup = SIZES.rate * WARMUP_SECONDS;
+    const n = warmup + SIZES.rate * SIZES.seconds;
     const posts: Promise<unknown>[] = [];
     const begin = performance.now();
     for (let i = 0; i < n; i++) {
       const wait = begin + (i * 1000) / SIZES.rate - performance.now();
       if (wait > 0) await sleep(wait);
       const name = `${kind}-${i}`;
-      sent.set(name, performance.now());
-      posts.push(bench.createTask({ name, targets: { agentIds: [group[i % group.length].o.id] }, script: { syntax: 'sh', body: 'true' } }));
+      const t0 = performance.now();
+      if (i >= warmup) sent.set(name, t0);
+      posts.push(bench.createTask({ name, targets: { agentIds: [group[i % group.length].o.id] }, script: { syntax: 'sh', body: 'true' } })
+          .then(async (res) => {
+            await res.text();
+            if (i >= warmup) parts.post.push(performance.now() - t0);
+          }),
+      );
     }
     await Promise.all(posts);
-    await waitFor(`${kind} offers`, () => latency[kind].length >= n, 60_000).catch(() => undefined);
+    await waitFor(`${kind} offers`, () => latency[kind].length >= n - warmup, 60_000).catch(() => undefined);
   }
   stopSampling();
   bench.showWaits('dispatch');
+  if (verbose) {
+    for (const [key, values] of bySecond) say(`  ${key.padEnd(12)} ${JSON.stringify(percentiles(values))}`);
+    for (const [part, values] of Object.entries(parts)) say(`  ${part.padEnd(14)} ${JSON.stringify(percentiles(values))}`);
+    const metrics = await (await fetch(`${bench.url}/metrics`)).text();
+    say(metrics.split('\n').filter((l) => /^corral_(dispatch_latency_seconds_(sum|count)|http_request_duration_seconds_(sum|count))/.test(l)).join('\n'));
+  }
   await bench.stopAgents();
   return { websocket: percentiles(latency.websocket), longPoll: percentiles(latency.longPoll) };
 }
@@ -272,8 +299,11 @@ async function reconnect(bench: Bench, agents: SimAgent[]) {
   const stopped = bench.node!.stop();
   const restartAt = performance.now();
   await stopped;
+  say(`  the node stopped after ${((performance.now() - restartAt) / 1000).toFixed(1)} s`);
   await bench.start();
-  await waitFor('agents back', () => agents.every((a) => a.connected), 300_000, 100);
+  say(`  the node is back after ${((performance.now() - restartAt) / 1000).toFixed(1)} s`);
+  const progress = setInterval(() => say(`  ${agents.filter((a) => a.connected).length} back after ${((performance.now() - restartAt) / 1000).toFixed(0)} s`), 5000);
+  await waitFor('agents back', () => agents.every((a) => a.connected), 300_000, 100).finally(() => clearInterval(progress));
   return { agents: agents.length, seconds: Math.round(((performance.now() - restartAt) / 1000) * 10) / 10 };
 }
 

@@ -1,7 +1,9 @@
 import type { KeyObject } from 'node:crypto';
+import http from 'node:http';
 import WebSocket from 'ws';
 import { Backoff } from '../agent/src/backoff';
 import { DEFAULT_TIMINGS } from '../agent/src/session';
+import { messagesOf, packFrames } from '../src/protocol/frames';
 import { signRequest } from '../src/protocol/identity';
 import { AGENT_PATHS, CLOSE_CODES, PROTOCOL_VERSION, type JobOfferPayload, type ServerMessage } from '../src/protocol/messages';
 
@@ -14,6 +16,22 @@ export interface SimAgentOptions {
   onOffer?: (offer: JobOfferPayload, at: number) => void;
   /** Called when the control plane acknowledges a finished job (it is recorded). */
   onFinished?: () => void;
+}
+
+// Like the real agent: node:http with connections kept alive, shared by every simulated agent of the process.
+const keepAlive = new http.Agent({ keepAlive: true });
+
+function request(url: string, headers: Record<string, string>, body: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', headers, agent: keepAlive }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 const HELLO = { type: 'agent.hello', v: PROTOCOL_VERSION, hostname: 'bench', os: 'linux', arch: 'x64', agentVersion: 'bench', policy: null } as const;
@@ -46,7 +64,22 @@ export class SimAgent {
       this.openedAt = performance.now();
       ws.send(JSON.stringify({ ...HELLO, maxJobs: this.o.maxJobs }));
     });
-    ws.on('message', (data: Buffer) => this.onMessage(JSON.parse(data.toString()) as ServerMessage, (m) => ws.send(JSON.stringify(m))));
+    // As the real agent does: what it has to say at one moment goes out in one frame.
+    let outbox: string[] | null = null;
+    const send = (m: unknown) => {
+      if (!outbox) {
+        outbox = [];
+        setImmediate(() => {
+          const frames = packFrames(outbox ?? []);
+          outbox = null;
+          if (ws.readyState === ws.OPEN) for (const frame of frames) ws.send(frame);
+        });
+      }
+      outbox.push(JSON.stringify(m));
+    };
+    ws.on('message', (data: Buffer) => {
+      for (const m of messagesOf(JSON.parse(data.toString()))) this.onMessage(m as ServerMessage, send);
+    });
     ws.on('error', () => undefined);
     ws.on('close', (code: number, reason: Buffer) => {
       this.connected = false;
@@ -104,10 +137,10 @@ export class SimAgent {
   private onMessage(m: ServerMessage, send: (m: unknown) => void) {
     const at = performance.now();
     if (m.type === 'signed') {
-      const payload = JSON.parse(m.payload) as { type: string };
+      const payload = JSON.parse(m.payload) as { type: string; offers?: JobOfferPayload[] };
       if (payload.type === 'server.status') this.connected = true;
-      else if (payload.type === 'server.job.offer') {
-        const offer = payload as JobOfferPayload;
+      const offers = payload.type === 'server.job.offer' ? [payload as JobOfferPayload] : payload.type === 'server.job.offers' ? payload.offers! : [];
+      for (const offer of offers) {
         this.o.onOffer?.(offer, at);
         send({ type: 'agent.job.accept', jobId: offer.jobId, attempt: offer.attempt });
       }
@@ -125,12 +158,12 @@ export class SimAgent {
   private async post(path: string, body: unknown): Promise<{ messages?: unknown[] } | null> {
     const text = JSON.stringify(body);
     const headers = { ...signRequest({ method: 'POST', path, body: text, agentId: this.o.id }, this.o.privateKey), 'content-type': 'application/json' };
-    const res = await fetch(this.o.server + path, { method: 'POST', headers, body: text });
+    const res = await request(this.o.server + path, headers, text);
     if (res.status === 429 || res.status === 503) {
-      await new Promise((r) => setTimeout(r, this.backoff.next(Number(res.headers.get('retry-after') ?? 1) * 1000)));
+      await new Promise((r) => setTimeout(r, this.backoff.next(Number(res.headers['retry-after'] ?? 1) * 1000)));
       return null;
     }
     this.backoff.reset();
-    return (await res.json()) as { messages?: unknown[] };
+    return JSON.parse(res.text) as { messages?: unknown[] };
   }
 }

@@ -1,4 +1,4 @@
-import type { JobOfferPayload, ServerMessage } from '../src/protocol/messages';
+import type { ServerMessage } from '../src/protocol/messages';
 import { waitFor } from './helpers/control-plane-process';
 import { signUp, type SignedUp } from './helpers/factories';
 import type { HttpClient } from './helpers/http-client';
@@ -127,11 +127,7 @@ describe('the control plane for the web console', () => {
     await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, { verificationCode: code });
     const socket = await agent.connect();
     const task = await owner.client.post('/api/v1/tasks', { targets: { agentIds: [agent.agentId] }, script: { syntax: 'sh', body: 'sleep 1' } });
-    const offer = await socket.next('the offer', (m: ServerMessage): JobOfferPayload | undefined => {
-      if (m.type !== 'signed') return undefined;
-      const p = agent.open(m);
-      return p.type === 'server.job.offer' ? p : undefined;
-    });
+    const offer = await socket.next('the offer', (m: ServerMessage) => agent.offersIn(m)[0]);
     socket.send({ type: 'agent.job.accept', jobId: offer.jobId, attempt: 1 });
     const node = await waitFor('the node to show the running job', async () => (await owner.client.get('/api/v1/nodes')).body.find((n: any) => n.runningJobs === 1));
 

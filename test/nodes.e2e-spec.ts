@@ -11,10 +11,9 @@ async function approvedAgent(app: TestApp, owner: SignedUp): Promise<ProtocolAge
   return agent;
 }
 
-function offerIn(agent: ProtocolAgent, m: ServerMessage): JobOfferPayload | undefined {
-  if (m.type !== 'signed') return undefined;
-  const p = agent.open(m);
-  return p.type === 'server.job.offer' ? p : undefined;
+/** The offer in `m` (of task `taskId`, when given); several may come signed together. */
+function offerIn(agent: ProtocolAgent, m: ServerMessage, taskId?: string): JobOfferPayload | undefined {
+  return agent.offersIn(m).find((o) => !taskId || o.taskId === taskId);
 }
 
 describe('control-plane nodes: registry, drain, metrics', () => {

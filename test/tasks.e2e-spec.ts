@@ -18,10 +18,9 @@ async function makeApprovedAgent(app: TestApp, owner: SignedUp, setup: (a: Proto
   return agent;
 }
 
-function offerIn(agent: ProtocolAgent, m: ServerMessage): JobOfferPayload | undefined {
-  if (m.type !== 'signed') return undefined;
-  const p = agent.open(m);
-  return p.type === 'server.job.offer' ? p : undefined;
+/** The offer in `m` (of task `taskId`, when given); several may come signed together. */
+function offerIn(agent: ProtocolAgent, m: ServerMessage, taskId?: string): JobOfferPayload | undefined {
+  return agent.offersIn(m).find((o) => !taskId || o.taskId === taskId);
 }
 
 function cancelIn(agent: ProtocolAgent, m: ServerMessage): JobCancelPayload | undefined {
@@ -167,7 +166,7 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
     await taskState(owner, running.id, 'cancelled');
     expect((await owner.client.post(`/api/v1/tasks/${running.id}/cancel`)).status).toBe(409);
     // The cancelled queued task was never offered.
-    expect(socket.messages.map((m) => offerIn(agent, m)?.taskId).filter(Boolean)).not.toContain(queued.id);
+    expect(socket.messages.flatMap((m) => agent.offersIn(m).map((o) => o.taskId))).not.toContain(queued.id);
     socket.close();
   });
 
@@ -185,9 +184,9 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
     await taskState(owner, lost.id, 'succeeded');
 
     const retried = await script(owner, [agent.agentId], 'idempotent', { idempotent: true, maxAttempts: 2 });
-    const first = await socket.next('first offer', (m) => offerIn(agent, m)?.taskId === retried.id && offerIn(agent, m));
+    const first = await socket.next('first offer', (m) => offerIn(agent, m, retried.id));
     socket.send({ type: 'agent.job.accept', jobId: first.jobId, attempt: 1 });
-    const second = await socket.next('second attempt', (m) => offerIn(agent, m)?.attempt === 2 && offerIn(agent, m), 0, 20_000);
+    const second = await socket.next('second attempt', (m) => agent.offersIn(m).find((o) => o.attempt === 2), 0, 20_000);
     expect(second.jobId).toBe(first.jobId);
     // A report about the lost attempt is acknowledged and ignored.
     socket.send({ type: 'agent.job.finish', jobId: first.jobId, attempt: 1, outcome: 'failed', exitCode: 1, signal: null, message: null, logChunks: 0 });
@@ -203,19 +202,19 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
     const first = await script(owner, [agent.agentId], 'one', { concurrencyKey: 'web/prod' });
     const second = await script(owner, [agent.agentId], 'two', { concurrencyKey: 'web/prod' });
     const other = await script(owner, [agent.agentId], 'other key', { concurrencyKey: 'db/prod' });
-    const offer1 = await socket.next('first offer', (m) => offerIn(agent, m)?.taskId === first.id && offerIn(agent, m));
-    await socket.next('other key runs alongside', (m) => offerIn(agent, m)?.taskId === other.id);
+    const offer1 = await socket.next('first offer', (m) => offerIn(agent, m, first.id));
+    await socket.next('other key runs alongside', (m) => offerIn(agent, m, other.id));
     socket.send({ type: 'agent.job.accept', jobId: offer1.jobId, attempt: 1 });
     await taskState(owner, first.id, 'running');
     const waiting = (await owner.client.get(`/api/v1/tasks/${second.id}`)).body;
     expect(waiting.state).toBe('queued');
     expect(waiting.waitingFor).toMatchObject({ taskId: first.id, taskState: 'running' });
     expect(waiting.waitingFor.reason).toMatch(/concurrency key "web\/prod" is held by task/);
-    expect(socket.messages.some((m) => offerIn(agent, m)?.taskId === second.id)).toBe(false);
+    expect(socket.messages.some((m) => offerIn(agent, m, second.id))).toBe(false);
 
     const from = socket.messages.length;
     await runOffer(socket, agent, offer1, [], 0);
-    const offer2 = await socket.next('second offer after the first ends', (m) => offerIn(agent, m)?.taskId === second.id && offerIn(agent, m), from);
+    const offer2 = await socket.next('second offer after the first ends', (m) => offerIn(agent, m, second.id), from);
     expect(offer2.attempt).toBe(1);
     expect((await owner.client.get(`/api/v1/tasks/${second.id}`)).body.waitingFor).toBeNull();
     socket.close();

@@ -41,11 +41,21 @@ describe('Backoff', () => {
     expect(backoff.next()).toBe(999);
   });
 
-  it('waits at least Retry-After, plus jitter', () => {
+  it('waits Retry-After plus at most a second of jitter, however long it has been failing', () => {
     const backoff = new Backoff(options, () => 0.5);
     expect(backoff.next(30_000)).toBe(30_500);
     expect(new Backoff(options, () => 0).next(30_000)).toBe(30_000);
     expect(new Backoff(options, () => 0.999).next(0)).toBe(999);
+    const failing = new Backoff(options, () => 0.999_999);
+    for (let i = 0; i < 10; i++) failing.next();
+    expect(failing.next(5_000)).toBe(5_999);
+  });
+
+  it('does not back off further while the server paces it with Retry-After', () => {
+    const backoff = new Backoff(options, () => 0.999_999);
+    for (let i = 0; i < 5; i++) backoff.next(2_000);
+    expect(backoff.attempts).toBe(0);
+    expect(backoff.next()).toBe(999);
   });
 });
 

@@ -5,6 +5,9 @@ export interface BackoffOptions {
 
 export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 1_000, capMs: 60_000 };
 
+// Agents told the same Retry-After spread over this much more, not over the whole backoff range.
+const RETRY_AFTER_JITTER_MS = 1_000;
+
 /**
  * Full-jitter exponential backoff: attempt n waits a uniformly random time in
  * [0, min(cap, base·2^n)). The first attempt is jittered too, so a thousand agents cut off by
@@ -24,14 +27,15 @@ export class Backoff {
   }
 
   /**
-   * The delay before the next attempt. With a server's Retry-After the agent waits at least
-   * that long, plus the usual jitter so agents told the same value do not return together.
+   * The delay before the next attempt. A server's Retry-After is a time it chose for this agent
+   * (it spreads a crowd over the seconds it needs to admit it): the agent waits that long, plus at
+   * most a second of jitter, and does not back off further, since the server is up and pacing.
    */
   next(retryAfterMs?: number): number {
     const ceiling = this.ceiling();
+    if (retryAfterMs !== undefined) return retryAfterMs + Math.floor(this.random() * Math.min(ceiling, RETRY_AFTER_JITTER_MS));
     if (ceiling < this.options.capMs) this.attempt++;
-    const jitter = Math.floor(this.random() * ceiling);
-    return retryAfterMs === undefined ? jitter : retryAfterMs + jitter;
+    return Math.floor(this.random() * ceiling);
   }
 
   reset() {

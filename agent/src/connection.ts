@@ -220,10 +220,11 @@ export class AgentConnection {
       case 'keys':
         this.applyKeys(message.payload.keys, server);
         return null;
-      case 'offer':
+      case 'offers':
         // Work is taken only while the last verified status says approved.
-        if (this.state.status !== 'approved') logger.warn(`ignored an offer of job ${message.payload.jobId} from ${server}: this agent is ${this.state.status ?? 'not yet known to be approved'}`);
-        else jobs.offer(message.payload);
+        for (const offer of message.payloads)
+          if (this.state.status !== 'approved') logger.warn(`ignored an offer of job ${offer.jobId} from ${server}: this agent is ${this.state.status ?? 'not yet known to be approved'}`);
+          else jobs.offer(offer);
         return null;
       case 'cancel':
         jobs.cancel(message.payload);

@@ -17,7 +17,7 @@ import {
 export type InterpretedMessage =
   | { kind: 'status'; payload: StatusPayload }
   | { kind: 'keys'; payload: ServerKeysPayload }
-  | { kind: 'offer'; payload: JobOfferPayload }
+  | { kind: 'offers'; payloads: JobOfferPayload[] }
   | { kind: 'cancel'; payload: JobCancelPayload }
   | { kind: 'job'; message: JobStart | JobGone | JobLogAck | JobFinishAck }
   | { kind: 'server-error'; code: string; message: string; jobId: string | null }
@@ -58,7 +58,12 @@ export function interpretServerMessage(raw: unknown, keys: Map<string, KeyObject
   if (!payload.success) return { kind: 'ignored', why: 'signed payload is not a message this agent understands' };
   const p = payload.data;
   if (p.agentId !== agentId) return { kind: 'ignored', why: `signed ${p.type} is for agent ${p.agentId}, not this one` };
-  if (p.type === 'server.job.offer') return { kind: 'offer', payload: p };
+  if (p.type === 'server.job.offer') return { kind: 'offers', payloads: [p] };
+  if (p.type === 'server.job.offers') {
+    const other = p.offers.find((o) => o.agentId !== agentId);
+    if (other) return { kind: 'ignored', why: `a signed offer in server.job.offers is for agent ${other.agentId}, not this one` };
+    return { kind: 'offers', payloads: p.offers };
+  }
   if (p.type === 'server.job.cancel') return { kind: 'cancel', payload: p };
   if (p.type === 'server.keys') return { kind: 'keys', payload: p };
   return { kind: 'status', payload: p };

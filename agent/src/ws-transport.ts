@@ -1,5 +1,6 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
+import { messagesOf, packFrames } from '../../src/protocol/frames';
 import { signRequest } from '../../src/protocol/identity';
 import { AGENT_PATHS, type AgentHello } from '../../src/protocol/messages';
 import { AgentError, classifyClose, classifyHttpResponse, classifyNetworkError } from './errors';
@@ -119,10 +120,21 @@ export function runWebSocketSession(p: WebSocketSessionParams): Promise<SessionE
       pingTimer = setInterval(() => {
         if (ws.readyState === WebSocket.OPEN) ws.ping();
       }, p.timings.pingIntervalMs);
+      // What the job manager sends at one moment goes out together, in as few frames as fit.
+      let outbox: string[] | null = null;
+      const flush = () => {
+        const messages = outbox ?? [];
+        outbox = null;
+        if (!done && ws.readyState === WebSocket.OPEN) for (const frame of packFrames(messages)) ws.send(frame);
+      };
       p.hooks.connected('websocket', p.server, {
         send: (messages) => {
           if (done || ws.readyState !== WebSocket.OPEN) return false;
-          for (const message of messages) ws.send(JSON.stringify(message));
+          if (!outbox) {
+            outbox = [];
+            setImmediate(flush);
+          }
+          for (const message of messages) outbox.push(JSON.stringify(message));
           return true;
         },
       });
@@ -135,10 +147,12 @@ export function runWebSocketSession(p: WebSocketSessionParams): Promise<SessionE
         p.logger.warn(`ignored a binary frame from ${p.server}`);
         return;
       }
-      const end = p.hooks.message(parseFrame(data.toString()), p.server);
-      if (end) {
-        ws.close(1000, end.kind === 'fatal' ? 'agent stopping' : 'reconnecting');
-        finish(end);
+      for (const message of messagesOf(parseFrame(data.toString()))) {
+        const end = p.hooks.message(message, p.server);
+        if (end) {
+          ws.close(1000, end.kind === 'fatal' ? 'agent stopping' : 'reconnecting');
+          return finish(end);
+        }
       }
     });
     ws.on('ping', touch);

@@ -62,7 +62,7 @@ export class AgentApiService {
     const agentId = String(req.headers['x-corral-agent-id'] ?? '');
     const changed = this.connections.waitForChange(agentId, LONG_POLL_HOLD_MS, watch.signal);
     try {
-      let agent = await this.auth.authenticate(signed(req));
+      let agent = await this.auth.authenticate(signed(req), true);
       const poll = parseOrReject(PollRequestSchema, body);
       if (agent.status === 'revoked' || agent.status === 'rejected') {
         // Refused, never marked connected: it is told once (signed), then turned away.
@@ -75,12 +75,12 @@ export class AgentApiService {
       const continuing = this.connections.isPolling(agent.id);
       this.connections.markPolling(agent.id);
       if (!continuing) agent = (await this.connections.markConnected(agent.id, 'long-poll', { hostname, os, arch, agentVersion, policy })) ?? deleted();
-      let messages = await this.waiting(agent, poll);
+      let messages = await this.waiting(agent, poll, this.connections.takePollNews(agent.id, continuing));
       if (messages.length) return { messages, serverTime: Date.now() };
       await changed;
       if (req.socket.destroyed) return { messages: [], serverTime: Date.now() };
-      agent = (await this.auth.standingOf(agent.id)) ?? deleted();
-      messages = await this.waiting(agent, poll);
+      agent = (await this.auth.rememberedStanding(agent.id)) ?? deleted();
+      messages = await this.waiting(agent, poll, this.connections.takePollNews(agent.id, true));
       return { messages, serverTime: Date.now() };
     } finally {
       watch.abort();
@@ -89,12 +89,12 @@ export class AgentApiService {
 
   /** Job messages from a long-polling agent; the answer carries the replies. */
   async messages(req: Request, body: unknown): Promise<PollResponse> {
-    const agent = await this.auth.authenticate(signed(req));
+    const agent = await this.auth.authenticate(signed(req), true);
     const request = parseOrReject(AgentMessagesRequestSchema, body);
     return { messages: await this.connections.workAttached.handle(agent, request.messages), serverTime: Date.now() };
   }
 
-  private async waiting(agent: AgentStanding, poll: PollRequest): Promise<ServerMessage[]> {
+  private async waiting(agent: AgentStanding, poll: PollRequest, look: { claim: boolean; cancels: boolean }): Promise<ServerMessage[]> {
     const { knownStatus, maxJobs } = poll;
     const messages: ServerMessage[] = knownStatus === agent.status ? [] : [this.connections.statusMessage(agent)];
     const keySet = this.serverKeys.keySetFor(agent.id, poll.pinnedKeys);
@@ -102,7 +102,7 @@ export class AgentApiService {
     if (agent.status !== 'approved') return messages;
     if (this.connections.stopping) messages.push({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs: this.connections.returnSpreadMs() });
     else if (this.connections.draining) messages.push({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs: DRAIN_RECONNECT_MS });
-    else messages.push(...(await this.connections.workAttached.pending(agent.id, maxJobs, { claim: true, cancels: true })));
+    else if (look.claim || look.cancels) messages.push(...(await this.connections.workAttached.pending(agent.id, maxJobs, look)));
     return messages;
   }
 

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { KeyObject } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
@@ -6,6 +7,10 @@ import { Batcher } from '../database/batcher';
 import { ENROLLMENT_SIGNER, publicKeyFromRaw, SIGNATURE_HEADERS, verifyRequestSignature } from '../protocol/identity';
 import { AgentsErrorCode, AgentsException } from './agents.exception';
 import { type AgentStanding, AgentsRepository, type Nonce } from './agents.repository';
+import { ClusterEventsService } from './cluster-events.service';
+
+// A long-polling agent signs every request; what the node knows of it is kept this long after its last one.
+const REMEMBER_MS = 60_000;
 
 
 export interface SignedRequest {
@@ -25,19 +30,65 @@ function header(headers: IncomingHttpHeaders, name: string): string {
  * path, time, nonce and body. Time bounds the window; a nonce is accepted once within it.
  */
 @Injectable()
-export class AgentAuthService {
+export class AgentAuthService implements OnModuleInit, OnApplicationShutdown {
   // Many agents connecting at once (a node's restart) cost a few statements, not a few per agent.
   private readonly standings = new Batcher<string, AgentStanding | null>((ids) => this.standingBatch(ids), { maxBatch: 1000, concurrency: 2 });
   private readonly nonces = new Batcher<Nonce, boolean>((n) => this.nonceBatch(n), { maxBatch: 1000, concurrency: 2 });
 
+  // Agents that authenticate request after request (long-polls and their messages): standing and
+  // key, dropped as soon as any agent's standing changes (the announcement says which) and when
+  // they stop asking. A read that an announcement overtakes is not kept.
+  private readonly remembered = new Map<string, { standing: AgentStanding; key: KeyObject; usedAt: number }>();
+  private announcements = 0;
+  private timer: NodeJS.Timeout | undefined;
+
   constructor(
     @InjectConfig() private readonly config: CorralConfig,
     private readonly agents: AgentsRepository,
+    private readonly events: ClusterEventsService,
   ) {}
+
+  onModuleInit() {
+    this.events.on('agent-changed', ({ agentId }: { agentId: string }) => {
+      this.announcements++;
+      this.remembered.delete(agentId);
+    });
+    this.events.on('resync', () => {
+      this.announcements++;
+      this.remembered.clear();
+    });
+    this.timer = setInterval(() => {
+      const now = Date.now();
+      for (const [id, r] of this.remembered) if (now - r.usedAt > REMEMBER_MS) this.remembered.delete(id);
+    }, REMEMBER_MS).unref();
+  }
+
+  onApplicationShutdown() {
+    clearInterval(this.timer);
+  }
 
   /** The agent's standing as the database has it now; null once it is deleted. */
   standingOf(agentId: string): Promise<AgentStanding | null> {
     return this.standings.submit(agentId);
+  }
+
+  /** The standing of an agent that keeps asking, from memory while nothing about it was announced since. */
+  async rememberedStanding(agentId: string): Promise<AgentStanding | null> {
+    return (await this.known(agentId, true))?.standing ?? null;
+  }
+
+  private async known(agentId: string, remember: boolean): Promise<{ standing: AgentStanding; key: KeyObject } | null> {
+    const kept = this.remembered.get(agentId);
+    if (kept) {
+      kept.usedAt = Date.now();
+      return kept;
+    }
+    const before = this.announcements;
+    const standing = await this.standingOf(agentId);
+    if (!standing) return null;
+    const known = { standing, key: publicKeyFromRaw(standing.publicKey), usedAt: Date.now() };
+    if (remember && before === this.announcements) this.remembered.set(agentId, known);
+    return known;
   }
 
   /** The enrolling agent signs with the key it presents: proof it holds that key. */
@@ -55,15 +106,20 @@ export class AgentAuthService {
     await this.consumeNonce(`enroll:${publicKey}`, parts.nonce, parts.timestamp);
   }
 
-  /** The agent a signed request comes from, whatever its status; callers decide what it may do. */
-  async authenticate(req: SignedRequest): Promise<AgentStanding> {
+  /**
+   * The agent a signed request comes from, whatever its status; callers decide what it may do.
+   * With `remember`, the agent is expected to ask again soon (a long-poll), and its standing is
+   * kept until something about it is announced.
+   */
+  async authenticate(req: SignedRequest, remember = false): Promise<AgentStanding> {
     const agentId = header(req.headers, SIGNATURE_HEADERS.agentId);
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(agentId))
       throw new AgentsException(AgentsErrorCode.AGENT_UNKNOWN, 'the request does not name an enrolled agent; enroll this host first');
     const parts = await this.checkFreshness(req, agentId);
-    const agent = await this.standingOf(agentId);
-    if (!agent) throw new AgentsException(AgentsErrorCode.AGENT_UNKNOWN, `no agent ${agentId} exists (it may have been deleted); enroll this host again`);
-    if (!verifyRequestSignature({ ...parts, agentId }, parts.signature, publicKeyFromRaw(agent.publicKey))) {
+    const known = await this.known(agentId, remember);
+    if (!known) throw new AgentsException(AgentsErrorCode.AGENT_UNKNOWN, `no agent ${agentId} exists (it may have been deleted); enroll this host again`);
+    const agent = known.standing;
+    if (!verifyRequestSignature({ ...parts, agentId }, parts.signature, known.key)) {
       await this.agents.recordError(agent.id, 'bad signature: a request claimed this agent without its key');
       throw new AgentsException(AgentsErrorCode.BAD_SIGNATURE, 'the request signature does not match the agent key; is the state dir from another enrollment?');
     }

@@ -1,4 +1,4 @@
-import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
@@ -29,6 +29,8 @@ export type ConnectedAgent = Pick<Agent, 'id' | 'name'>;
 export interface AgentWork {
   /** What the agent should be sent now: offers it has room for (claimed here) and cancellations. */
   pending(agentId: string, maxJobs: number, options: { claim: boolean; cancels: boolean }): Promise<ServerMessage[]>;
+  /** Whether an agent's last claim here may have left work waiting for it (it took all the room it had). */
+  mayHaveWork(agentId: string): boolean;
   /** Acts on job messages from the agent, in order; returns the replies. */
   handle(agent: ConnectedAgent, messages: AgentJobMessage[]): Promise<ServerMessage[]>;
 }
@@ -43,16 +45,19 @@ export const DRAIN_RECONNECT_MS = 10_000;
  * another node: presence goes to PostgreSQL, changes arrive as NOTIFY and are re-read.
  */
 @Injectable()
-export class AgentConnectionsService implements OnModuleInit, OnApplicationShutdown {
+export class AgentConnectionsService implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   readonly nodeId = randomUUID();
   private readonly sockets = new Map<string, Set<AgentConnection>>();
   private readonly pollWaiters = new Map<string, Set<() => void>>();
   private readonly lastPoll = new Map<string, number>();
   private readonly delivering = new Map<string, { again: boolean; cancels: boolean }>();
+  // Long-polling agents with news since their last poll: work announced for them, or a cancellation.
+  private readonly pollNews = new Map<string, { work: boolean; cancels: boolean }>();
   private timers: NodeJS.Timeout[] = [];
   private work: AgentWork | undefined;
   private admission = { tokens: 0, at: Date.now(), nextSlotAt: 0 };
   private readonly connects = new Batcher<Connected, AgentStanding | null>((rows) => this.connectBatch(rows), { maxBatch: 1000, concurrency: 2 });
+  private readonly disconnects = new Batcher<string, void>((ids) => this.disconnectBatch(ids), { maxBatch: 1000, concurrency: 1 });
   /** A draining node offers no new work and sends its agents elsewhere. */
   draining = false;
   /** Shutting down: agents still asking are sent away like a draining node's. */
@@ -70,9 +75,8 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
   onModuleInit() {
     this.admission.tokens = this.config.agentConnectsPerSecond;
     this.events.on('agent-changed', ({ agentId }: { agentId: string }) => void this.onAgentChanged(agentId));
-    this.events.on('jobs-ready', ({ agentIds, cancels }: { agentIds: string[]; cancels?: boolean }) => {
-      for (const id of agentIds) if (this.holds(id)) this.deliver(id, cancels ?? false);
-    });
+    // A node that announced work itself already offered it to the agents it holds.
+    this.events.on('jobs-ready', ({ agentIds, cancels, from }: { agentIds: string[]; cancels?: boolean; from?: string }) => from !== this.nodeId && this.workAnnounced(agentIds, cancels));
     this.events.on('keys-changed', () => void this.onKeysChanged());
     this.events.on('resync', () => {
       for (const id of this.heldAgentIds()) void this.onAgentChanged(id);
@@ -81,15 +85,19 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
     this.timers.push(setInterval(() => void this.auth.pruneNonces().catch(() => undefined), 60_000).unref());
   }
 
+  /** Work (or, with `cancels`, a cancellation) was announced for these agents: those held here get it now. */
+  workAnnounced(agentIds: Iterable<string>, cancels = false) {
+    for (const id of agentIds) if (this.holds(id) || this.lastPoll.has(id)) this.deliver(id, cancels);
+  }
+
   /** Asks every agent held here to reconnect (to any node) within `maxDelayMs`, spread at random. */
   sendAway(maxDelayMs: number) {
     for (const set of this.sockets.values()) for (const c of set) c.send({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs });
     for (const waiters of this.pollWaiters.values()) for (const wake of waiters) wake();
   }
 
-  async onApplicationShutdown() {
-    for (const t of this.timers) clearInterval(t);
-    // Agents are told when to come back, spread so that a restarted node admits them as they arrive.
+  /** Before the sockets are torn down: agents are told when to come back, spread so that a restarted node admits them as they arrive. */
+  beforeApplicationShutdown() {
     this.stopping = true;
     const spread = this.returnSpreadMs();
     for (const set of this.sockets.values())
@@ -98,6 +106,10 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
         c.close(1001, 'SERVER_SHUTDOWN: the control plane node is restarting; reconnect');
       }
     for (const waiters of this.pollWaiters.values()) for (const wake of waiters) wake();
+  }
+
+  async onApplicationShutdown() {
+    for (const t of this.timers) clearInterval(t);
     await this.agents.clearNodeConnections(this.nodeId).catch(() => undefined);
   }
 
@@ -134,6 +146,11 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
     return Math.max(1000, Math.ceil((this.heldAgentIds().length / this.config.agentConnectsPerSecond) * 1000));
   }
 
+  /** The agent's connection here ended (and no other of it is held here). */
+  markDisconnected(agentId: string) {
+    void this.disconnects.submit(agentId).catch((err: Error) => this.logger.event('warn', 'presence update failed', { err: err.message }, 'AgentConnections'));
+  }
+
   /** Records the agent as connected here; its standing as of that moment, or null when it was deleted. */
   markConnected(agentId: string, transport: Transport, facts: HostFacts): Promise<AgentStanding | null> {
     return this.connects.submit({ id: agentId, nodeId: this.nodeId, transport, ...facts });
@@ -142,6 +159,17 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
   /** An authenticated long-poll: the agent counts as connected here (presence) for a while. */
   markPolling(agentId: string) {
     this.lastPoll.set(agentId, Date.now());
+  }
+
+  /**
+   * What a long-poll should look for: at the start of a session everything; after that, work
+   * when some was announced or may still wait, and cancellations when one was announced.
+   */
+  takePollNews(agentId: string, continuing: boolean): { claim: boolean; cancels: boolean } {
+    const news = this.pollNews.get(agentId);
+    this.pollNews.delete(agentId);
+    if (!continuing) return { claim: true, cancels: true };
+    return { claim: Boolean(news?.work) || this.workAttached.mayHaveWork(agentId), cancels: Boolean(news?.cancels) };
   }
 
   /** Whether this long-poll continues a session this node already serves (not a new connection). */
@@ -171,6 +199,12 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
    * itself). One delivery per agent at a time; a wake-up during one runs it once more after.
    */
   deliver(agentId: string, cancels = false) {
+    if (this.lastPoll.has(agentId)) {
+      const news = this.pollNews.get(agentId) ?? { work: false, cancels: false };
+      news.work = true;
+      news.cancels ||= cancels;
+      this.pollNews.set(agentId, news);
+    }
     for (const wake of [...(this.pollWaiters.get(agentId) ?? [])]) wake();
     const sockets = this.sockets.get(agentId);
     if (!sockets?.size || !this.work) return;
@@ -273,10 +307,19 @@ export class AgentConnectionsService implements OnModuleInit, OnApplicationShutd
     return rows.map((r) => fresh.get(r.id) ?? null);
   }
 
+  private async disconnectBatch(ids: string[]): Promise<void[]> {
+    await this.agents.markDisconnected([...new Set(ids)], this.nodeId);
+    return ids.map(() => undefined);
+  }
+
   // Presence for every agent held here in one statement, instead of one write per agent.
   private async touch() {
     const now = Date.now();
-    for (const [id, at] of this.lastPoll) if (now - at > POLLER_PRESENT_MS) this.lastPoll.delete(id);
+    for (const [id, at] of this.lastPoll)
+      if (now - at > POLLER_PRESENT_MS) {
+        this.lastPoll.delete(id);
+        this.pollNews.delete(id);
+      }
     const ids = [...new Set([...this.sockets.keys(), ...this.lastPoll.keys()])];
     await this.agents.touchConnected(this.nodeId, ids).catch((err: Error) => this.logger.event('warn', 'presence update failed', { err: err.message }, 'AgentConnections'));
   }

@@ -5,6 +5,7 @@ import type { WebSocket } from 'ws';
 import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
+import { messagesOf, packFrames } from '../protocol/frames';
 import { AGENT_PATHS, type AgentJobMessage, type AgentMessage, AgentMessageSchema, CLOSE_CODES, type ServerMessage, type Transport } from '../protocol/messages';
 import { AgentAuthService } from './agent-auth.service';
 import { type AgentConnection, AgentConnectionsService, type ConnectedAgent, refusal } from './agent-connections.service';
@@ -14,7 +15,8 @@ import { ServerKeysService } from './server-keys.service';
 
 const HELLO_TIMEOUT_MS = 10_000;
 const MISSED_PINGS_ALLOWED = 3;
-// The largest frame an agent may send: a log chunk of MAX_LOG_CHUNK_CHARS, escaped, with room to spare.
+// The largest frame an agent may send: its frames of several messages stay under MAX_FRAME_BYTES,
+// and one message alone (a log chunk of MAX_LOG_CHUNK_CHARS, escaped) under this.
 const MAX_AGENT_FRAME_BYTES = 1024 * 1024;
 
 function closeCodeFor(code: string): number {
@@ -24,8 +26,9 @@ function closeCodeFor(code: string): number {
 }
 
 /**
- * One agent's WebSocket once it is authenticated: hello, then its job messages one at a time
- * (log chunks and reports depend on their order). A plain object per socket, not a set of
+ * One agent's WebSocket once it is authenticated: hello, then its job messages. Messages about
+ * one job are handled one at a time, in arrival order (log chunks and reports depend on it);
+ * different jobs' messages go on side by side. A plain object per socket, not a set of
  * closures: 10,000 idle agents should cost little more than their sockets.
  */
 class AgentSocket implements AgentConnection {
@@ -33,8 +36,9 @@ class AgentSocket implements AgentConnection {
   maxJobs = 1;
   pinnedKeys?: string[];
   missedPings = 0;
-  private helloSeen = false;
-  private queue: Promise<void> = Promise.resolve();
+  private hello: Promise<void> | undefined;
+  private jobs: Map<string, Promise<void>> | undefined;
+  private outbox: string[] | undefined;
   private helloTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -42,42 +46,64 @@ class AgentSocket implements AgentConnection {
     readonly agent: ConnectedAgent,
     private readonly gateway: AgentGateway,
   ) {
-    this.helloTimer = setTimeout(() => !this.helloSeen && this.close(CLOSE_CODES.unauthenticated, 'BAD_REQUEST: send agent.hello first'), HELLO_TIMEOUT_MS);
+    this.helloTimer = setTimeout(() => !this.hello && this.close(CLOSE_CODES.unauthenticated, 'BAD_REQUEST: send agent.hello first'), HELLO_TIMEOUT_MS);
   }
 
+  /** Queued, and sent with whatever else is for this agent at this moment: one frame, not one per message. */
   send(message: ServerMessage) {
-    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(message));
+    if (!this.outbox) {
+      this.outbox = [];
+      setImmediate(() => this.flush());
+    }
+    this.outbox.push(JSON.stringify(message));
   }
 
   close(code: number, reason: string) {
+    this.flush();
     this.socket.close(code, reason);
   }
 
   receive(raw: string) {
     this.missedPings = 0;
-    this.queue = this.queue.then(() => this.handle(raw)).catch((err: Error) => this.gateway.failed(this, err));
+    let frame: unknown;
+    try {
+      frame = JSON.parse(raw);
+    } catch {
+      return this.close(1007, 'BAD_REQUEST: messages must be JSON');
+    }
+    for (const parsed of messagesOf(frame)) this.accept(parsed);
   }
 
   closed() {
     clearTimeout(this.helloTimer);
   }
 
-  private async handle(raw: string) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch {
-      return this.close(1007, 'BAD_REQUEST: messages must be JSON');
-    }
+  private flush() {
+    const outbox = this.outbox;
+    this.outbox = undefined;
+    if (!outbox?.length || this.socket.readyState !== this.socket.OPEN) return;
+    for (const frame of packFrames(outbox)) this.socket.send(frame);
+  }
+
+  private accept(parsed: unknown) {
     const message = AgentMessageSchema.safeParse(parsed);
     if (!message.success) return this.send(this.gateway.badMessage(this.agent, parsed, message.error.issues));
-    if (message.data.type === 'agent.hello') {
-      this.helloSeen = true;
+    const m = message.data;
+    if (m.type === 'agent.hello') {
       clearTimeout(this.helloTimer);
-      return this.gateway.hello(this, message.data);
+      this.hello = (this.hello ?? Promise.resolve()).then(() => this.gateway.hello(this, m)).catch((err: Error) => this.gateway.failed(this, err));
+      return;
     }
-    if (!this.helloSeen) return this.close(CLOSE_CODES.unauthenticated, 'BAD_REQUEST: send agent.hello first');
-    for (const reply of await this.gateway.work(this.agent, message.data)) this.send(reply);
+    if (!this.hello) return this.close(CLOSE_CODES.unauthenticated, 'BAD_REQUEST: send agent.hello first');
+    const key = m.type === 'agent.job.heartbeat' ? '' : m.jobId;
+    const jobs = (this.jobs ??= new Map());
+    const next = (jobs.get(key) ?? this.hello)
+      .then(async () => {
+        for (const reply of await this.gateway.work(this.agent, m)) this.send(reply);
+      })
+      .catch((err: Error) => this.gateway.failed(this, err))
+      .finally(() => jobs.get(key) === next && jobs.delete(key));
+    jobs.set(key, next);
   }
 }
 
@@ -179,6 +205,7 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
     connection.closed();
     this.open.delete(connection);
     const agentId = connection.agent.id;
-    if (this.connections.removeSocket(agentId, connection)) void this.agents.markDisconnected(agentId, this.connections.nodeId, null).catch(() => undefined);
+    // A node shutting down clears all its agents' presence in one statement instead.
+    if (this.connections.removeSocket(agentId, connection) && !this.connections.stopping) this.connections.markDisconnected(agentId);
   }
 }

@@ -55,7 +55,7 @@ export class AgentsRepository {
               hostname = r.hostname, os = r.os, arch = r.arch, agent_version = r.agent_version, policy = r.policy
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
            AS r(id, node_id, transport, hostname, os, arch, agent_version, policy)
-        WHERE agents.id = ANY ($1::uuid[]) AND agents.id = r.id
+        WHERE agents.id = r.id
        RETURNING agents.id, agents.name, agents.status, agents.public_key AS "publicKey", agents.decided_by_label AS "decidedByLabel", agents.decision_reason AS "decisionReason"`,
       [
         rows.map((r) => r.id),
@@ -88,8 +88,9 @@ export class AgentsRepository {
 
   /** The named agents of the organisation that exist, with what decides whether they may run work. */
   findTargets(organizationId: string, ids: string[]): Promise<Pick<Agent, 'id' | 'name' | 'status' | 'policy'>[]> {
-    return this.dataSource.query(`SELECT id, name, status, policy FROM agents WHERE organization_id = $1 AND id = ANY($2::uuid[])`, [organizationId, ids]);
+    return this.sql.query('corral_task_targets', `SELECT id, name, status, policy FROM agents WHERE organization_id = $1 AND id = ANY ($2::uuid[])`, [organizationId, ids]);
   }
+
 
   listForOrganization(organizationId: string, status?: AgentStatus): Promise<Agent[]> {
     return this.dataSource.manager.find(Agent, { where: { organizationId, ...(status ? { status } : {}) }, order: { enrolledAt: 'DESC' } });
@@ -135,8 +136,8 @@ export class AgentsRepository {
   }
 
   /** Only the node that holds the connection may mark it gone: a newer connection elsewhere wins. */
-  async markDisconnected(id: string, nodeId: string, lastError: string | null): Promise<void> {
-    await this.dataSource.query(`UPDATE agents SET connected_node_id = NULL, last_seen_at = now(), last_error = COALESCE($3, last_error) WHERE id = $1 AND connected_node_id = $2`, [id, nodeId, lastError]);
+  async markDisconnected(ids: string[], nodeId: string): Promise<void> {
+    await this.sql.query('corral_agents_disconnected', `UPDATE agents SET connected_node_id = NULL, last_seen_at = now() WHERE id = ANY ($1::uuid[]) AND connected_node_id = $2`, [ids, nodeId]);
   }
 
   /** One statement refreshes every agent this node holds: presence costs O(1) queries per node. */

@@ -12,7 +12,7 @@ export const IDS_PER_NOTIFY = 150;
 /** What one node tells every node (itself included). Each only says "look again". */
 export type ClusterEvent =
   | { kind: 'agent-changed'; agentId: string }
-  | { kind: 'jobs-ready'; agentIds: string[]; cancels?: boolean }
+  | { kind: 'jobs-ready'; agentIds: string[]; cancels?: boolean; from?: string }
   | { kind: 'task-changed'; taskIds: string[] }
   | { kind: 'node-changed'; nodeId: string }
   | { kind: 'keys-changed' };

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, IsNull } from 'typeorm';
+import { Sql } from '../database/sql';
 import type { Role } from '../orgs/roles';
 import { ApiKey } from './api-key.entity';
 
@@ -16,7 +17,10 @@ export interface ApiKeyPrincipal {
 
 @Injectable()
 export class ApiKeysRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly sql: Sql,
+  ) {}
 
   create(input: Pick<ApiKey, 'organizationId' | 'name' | 'prefix' | 'keyHash' | 'role' | 'createdBy'>, em: EntityManager = this.dataSource.manager): Promise<ApiKey> {
     return em.save(ApiKey, em.create(ApiKey, input));
@@ -31,7 +35,8 @@ export class ApiKeysRepository {
   }
 
   async findPrincipalByHash(keyHash: string): Promise<ApiKeyPrincipal | null> {
-    const rows = await this.dataSource.query<ApiKeyPrincipal[]>(
+    const rows = await this.sql.query<ApiKeyPrincipal>(
+      'corral_api_key_principal',
       `SELECT k.id AS "apiKeyId", k.name, k.role AS "keyRole", k.organization_id AS "organizationId",
               k.created_by AS "userId", u.email, m.role AS "creatorRole"
          FROM api_keys k
@@ -45,7 +50,7 @@ export class ApiKeysRepository {
 
   // Coarse on purpose: one write per key per minute at most, not one per request.
   async touch(id: string): Promise<void> {
-    await this.dataSource.query(`UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, [id]);
+    await this.sql.query('corral_api_key_touch', `UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, [id]);
   }
 
   async revoke(organizationId: string, id: string, em: EntityManager = this.dataSource.manager): Promise<boolean> {

@@ -16,6 +16,7 @@ import { SessionsRepository } from './sessions.repository';
 
 export const API_KEY_PREFIX = 'crl_';
 export const SESSION_COOKIE = 'corral_session';
+const API_KEY_TOUCH_MS = 60_000;
 
 export interface NewSession {
   token: string;
@@ -25,6 +26,8 @@ export interface NewSession {
 
 @Injectable()
 export class AuthService {
+  private readonly apiKeysTouched = new Map<string, number>();
+
   constructor(
     @InjectConfig() private readonly config: CorralConfig,
     private readonly dataSource: DataSource,
@@ -115,7 +118,7 @@ export class AuthService {
     if (!principal || !principal.creatorRole) {
       throw new AuthException(AuthErrorCode.INVALID_API_KEY, 'the API key is unknown or revoked; create a new key in the console or with POST /api/v1/api-keys');
     }
-    void this.apiKeys.touch(principal.apiKeyId).catch(() => undefined);
+    this.touchApiKey(principal.apiKeyId);
     return {
       type: 'api_key',
       userId: principal.userId,
@@ -126,6 +129,15 @@ export class AuthService {
       apiKeyName: principal.name,
       ip,
     };
+  }
+
+  // "Last used" is kept to the minute: a key in steady use costs one write a minute, not one per request.
+  private touchApiKey(id: string) {
+    const now = Date.now();
+    if (now - (this.apiKeysTouched.get(id) ?? 0) < API_KEY_TOUCH_MS) return;
+    if (this.apiKeysTouched.size > 10_000) this.apiKeysTouched.clear();
+    this.apiKeysTouched.set(id, now);
+    void this.apiKeys.touch(id).catch(() => undefined);
   }
 
   private async newSession(actor: Omit<Actor, 'type' | 'sessionId'>, em = this.dataSource.manager): Promise<NewSession> {

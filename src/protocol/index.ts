@@ -2,3 +2,4 @@ export * from './identity';
 export * from './messages';
 export * from './masking';
 export * from './policy-check';
+export * from './frames';

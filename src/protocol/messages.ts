@@ -2,6 +2,9 @@ import { z } from 'zod';
 
 // Every message the agent and the control plane exchange, with one schema each.
 // Both sides parse what they receive with these schemas; nothing is trusted as-is.
+// A WebSocket frame carries one message, or several as a JSON array, in order; either side may
+// send several together and must accept both forms.
+
 
 export const PROTOCOL_VERSION = 1;
 
@@ -88,7 +91,7 @@ export type StatusPayload = z.infer<typeof StatusPayloadSchema>;
 
 // ---- Jobs -------------------------------------------------------------------------------
 //
-// offer (signed) ─► agent.job.accept ─► server.job.start ─► log chunks, heartbeats ─► agent.job.finish ─► server.job.finishAck
+// offer (signed; several at once come as server.job.offers) ─► agent.job.accept ─► server.job.start ─► log chunks, heartbeats ─► agent.job.finish ─► server.job.finishAck
 //        └─► agent.job.refuse (policy, busy)        └─► server.job.gone: do not start it (cancelled, expired, reassigned)
 // server.job.cancel (signed) may arrive at any point; the agent stops the job and finishes it as cancelled.
 // Every message names the job and its attempt; a message about another attempt is stale and ignored.
@@ -131,6 +134,16 @@ export const JobOfferPayloadSchema = z.object({
 });
 export type JobOfferPayload = z.infer<typeof JobOfferPayloadSchema>;
 
+/** Signed: several offers under one signature (a claim that found more than one job); each is handled as if it came alone. */
+export const JobOffersPayloadSchema = z.object({
+  type: z.literal('server.job.offers'),
+  v: z.literal(PROTOCOL_VERSION),
+  agentId: z.string().uuid(),
+  offers: z.array(JobOfferPayloadSchema).min(1).max(MAX_JOBS_PER_AGENT),
+  issuedAt: z.number().int(),
+});
+export type JobOffersPayload = z.infer<typeof JobOffersPayloadSchema>;
+
 /** Signed: stop this job (SIGTERM to its process group, SIGKILL after `graceSeconds`). */
 export const JobCancelPayloadSchema = z.object({
   type: z.literal('server.job.cancel'),
@@ -156,7 +169,7 @@ export const ServerKeysPayloadSchema = z.object({
 });
 export type ServerKeysPayload = z.infer<typeof ServerKeysPayloadSchema>;
 
-export const SignedPayloadSchema = z.discriminatedUnion('type', [StatusPayloadSchema, JobOfferPayloadSchema, JobCancelPayloadSchema, ServerKeysPayloadSchema]);
+export const SignedPayloadSchema = z.discriminatedUnion('type', [StatusPayloadSchema, JobOfferPayloadSchema, JobOffersPayloadSchema, JobCancelPayloadSchema, ServerKeysPayloadSchema]);
 export type SignedPayload = z.infer<typeof SignedPayloadSchema>;
 
 /** The agent took the offer; it starts the job only when `server.job.start` confirms the lease. */

@@ -7,7 +7,7 @@ import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { maskStep } from '../protocol/masking';
-import { type AgentJobMessage, type JobFinish, type JobLog, LOG_STREAMS, PROTOCOL_VERSION, type ServerMessage } from '../protocol/messages';
+import { type AgentJobMessage, type JobFinish, type JobLog, type JobOfferPayload, LOG_STREAMS, PROTOCOL_VERSION, type ServerMessage } from '../protocol/messages';
 import { dispatchLatency, jobsFinished, leaseExpiries } from '../metrics/metrics';
 import { Batcher } from '../database/batcher';
 import { DEADLOCK_DETECTED, retryOnDeadlock, sqlErrorCode } from '../database/sql';
@@ -16,6 +16,8 @@ import { Announcements, TaskProgress } from './task-progress.service';
 
 // A cancellation already pushed to an agent is not pushed again sooner than this (heartbeat replies repeat it anyway).
 const CANCEL_RESEND_MS = 15_000;
+// Offers signed together carry at most about this much script: an envelope is sent as one frame.
+const OFFERS_PER_ENVELOPE_CHARS = 128 * 1024;
 // An agent that said "busy" is not offered the job again for this long.
 const BUSY_RETRY_SECONDS = 5;
 
@@ -28,6 +30,8 @@ const BUSY_RETRY_SECONDS = 5;
 export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicationShutdown {
   private timers: NodeJS.Timeout[] = [];
   private readonly cancelsSent = new Map<string, number>();
+  // Agents whose last claim here found less than they had room for: a finished job needs no new claim.
+  private readonly drained = new Set<string>();
   private sweeping = false;
   // Every hot statement serves all the agents that need it at that moment.
   private readonly claims = new Batcher<ClaimRequest, ClaimedJob[]>((r) => this.claimBatch(r), { maxBatch: 500, concurrency: 2 });
@@ -60,14 +64,11 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
       options.claim ? this.claims.submit({ agentId, maxJobs }) : [],
       options.cancels ? this.cancelLookups.submit(agentId) : [],
     ]);
-    const messages: ServerMessage[] = [];
+    const messages = this.offers(agentId, claimed);
     if (claimed.length) {
       const transport = this.connections.holdsSocket(agentId) ? 'websocket' : 'long-poll';
       const now = Date.now();
-      for (const job of claimed) {
-        messages.push(this.offer(agentId, job));
-        if (job.queuedAt) dispatchLatency.observe({ transport }, Math.max(0, now - job.queuedAt.getTime()) / 1000);
-      }
+      for (const job of claimed) if (job.queuedAt) dispatchLatency.observe({ transport }, Math.max(0, now - job.queuedAt.getTime()) / 1000);
     }
     const now = Date.now();
     for (const c of cancels) {
@@ -79,28 +80,45 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     return messages;
   }
 
+  mayHaveWork(agentId: string): boolean {
+    return !this.drained.has(agentId);
+  }
+
+  /** Messages about one job are handled in order; different jobs' side by side. */
   async handle(agent: ConnectedAgent, messages: AgentJobMessage[]): Promise<ServerMessage[]> {
-    const replies: ServerMessage[] = [];
-    for (const message of messages) {
-      const reply = await this.handleOne(agent, message);
-      for (const r of reply) {
-        // A run of log chunks needs only the last acknowledgement per job.
-        const last = replies.at(-1);
-        if (r.type === 'server.job.logAck' && last?.type === 'server.job.logAck' && last.jobId === r.jobId) replies.pop();
-        replies.push(r);
-      }
+    const byJob = new Map<string, AgentJobMessage[]>();
+    for (const m of messages) {
+      const key = m.type === 'agent.job.heartbeat' ? '' : m.jobId;
+      byJob.set(key, [...(byJob.get(key) ?? []), m]);
     }
-    return replies;
+    const replies = await Promise.all(
+      [...byJob.values()].map(async (group) => {
+        const out: ServerMessage[] = [];
+        for (const message of group)
+          for (const r of await this.handleOne(agent, message)) {
+            // A run of log chunks needs only the last acknowledgement.
+            if (r.type === 'server.job.logAck' && out.at(-1)?.type === 'server.job.logAck') out.pop();
+            out.push(r);
+          }
+        return out;
+      }),
+    );
+    return replies.flat();
   }
 
   /** Claims for many agents in one statement; each request gets its own agent's offers. */
   private async claimBatch(requests: ClaimRequest[]): Promise<ClaimedJob[][]> {
-    const byAgent = new Map<string, ClaimedJob[]>(requests.map((r) => [r.agentId, []]));
     const unique = [...new Map(requests.map((r) => [r.agentId, r])).values()];
-    for (const job of await this.jobs.claimOffers(unique, this.connections.nodeId, this.config.jobOfferTimeoutSeconds)) byAgent.get(job.agentId)?.push(job);
+    const claims = new Map((await this.jobs.claimOffers(unique, this.connections.nodeId, this.config.jobOfferTimeoutSeconds)).map((c) => [c.agentId, c]));
+    for (const { agentId } of unique) {
+      const claim = claims.get(agentId);
+      // Fewer offers than room: nothing else waits for this agent, and whatever comes is announced.
+      if (claim && claim.offers.length < claim.room) this.drained.add(agentId);
+      else this.drained.delete(agentId);
+    }
     // An agent asked twice in one batch gets its offers once.
     const given = new Set<string>();
-    return requests.map((r) => (given.has(r.agentId) ? [] : (given.add(r.agentId), byAgent.get(r.agentId)!)));
+    return requests.map((r) => (given.has(r.agentId) ? [] : (given.add(r.agentId), claims.get(r.agentId)?.offers ?? [])));
   }
 
   private async cancelBatch(agentIds: string[]): Promise<CancelRow[][]> {
@@ -124,8 +142,10 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     return reported.map((r) => renewed.get(refKey(r.jobId, r.attempt)) ?? null);
   }
 
-  private offer(agentId: string, job: ClaimedJob): ServerMessage {
-    return this.serverKeys.sign({
+  /** Signed offers: one alone, several under one signature, in envelopes that stay well inside a frame. */
+  private offers(agentId: string, jobs: ClaimedJob[]): ServerMessage[] {
+    const issuedAt = Date.now();
+    const payloads = jobs.map((job): JobOfferPayload => ({
       type: 'server.job.offer',
       v: PROTOCOL_VERSION,
       agentId,
@@ -138,8 +158,22 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
       script: { syntax: job.scriptSyntax, body: job.scriptBody },
       timeoutSeconds: job.timeoutSeconds,
       sensitiveValues: job.sensitiveValues,
-      issuedAt: Date.now(),
-    });
+      issuedAt,
+    }));
+    const envelopes: JobOfferPayload[][] = [];
+    let size = Infinity;
+    for (const offer of payloads) {
+      const bytes = offer.script.body.length + offer.sensitiveValues.join('').length;
+      if (size + bytes > OFFERS_PER_ENVELOPE_CHARS) {
+        envelopes.push([]);
+        size = 0;
+      }
+      envelopes.at(-1)!.push(offer);
+      size += bytes;
+    }
+    return envelopes.map((offers) =>
+      this.serverKeys.sign(offers.length === 1 ? offers[0] : { type: 'server.job.offers', v: PROTOCOL_VERSION, agentId, offers, issuedAt }),
+    );
   }
 
   private cancel(agentId: string, jobId: string, attempt: number): ServerMessage {
@@ -180,8 +214,9 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     );
   }
 
-  /** A slot is free: offer the agent its next job, here when this node holds it, else through whichever does. */
+  /** A slot is free: offer the agent its next job (if any waits), here when this node holds it, else through whichever does. */
   private async freeSlot(agentId: string) {
+    if (this.drained.has(agentId)) return;
     if (this.connections.holds(agentId)) return this.connections.deliver(agentId);
     const out = new Announcements();
     out.agents.add(agentId);
@@ -333,6 +368,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
       for (const agentId of await this.jobs.agentsWithClaimableJobs(this.connections.heldAgentIds())) this.connections.deliver(agentId);
       const now = Date.now();
       for (const [key, at] of this.cancelsSent) if (now - at > CANCEL_RESEND_MS) this.cancelsSent.delete(key);
+      for (const agentId of this.drained) if (!this.connections.holds(agentId)) this.drained.delete(agentId);
     } catch (err) {
       this.logger.event('warn', 'job sweep failed; the next one retries', { err: (err as Error).message }, 'JobDispatch');
     } finally {

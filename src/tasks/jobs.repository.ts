@@ -29,6 +29,13 @@ export interface ClaimRequest {
   maxJobs: number;
 }
 
+/** What one agent was offered by a claim, and how much room it had. */
+export interface Claim {
+  agentId: string;
+  room: number;
+  offers: ClaimedJob[];
+}
+
 /** A job attempt as an agent names it. */
 export interface JobRef {
   agentId: string;
@@ -85,7 +92,10 @@ const JOB_ROW = `j.id, j.task_id AS "taskId", j.agent_id AS "agentId", j.state, 
 
 /**
  * The queue, in SQL. Every statement that moves a job names the state it expects, so a race
- * loses cleanly; claims skip rows another node holds instead of waiting for them.
+ * loses cleanly; claims skip rows another node holds instead of waiting for them. A statement for
+ * a batch joins its rows (unnest of the arrays it is given) to the table by primary key, and what
+ * else it checks about a row is a subquery per row, not a join: whatever the statistics say (a
+ * new table has none), the planner has nothing cheaper to start from than the batch itself.
  */
 @Injectable()
 export class JobsRepository {
@@ -95,33 +105,47 @@ export class JobsRepository {
   ) {}
 
   /**
-   * Offers each agent as many of its claimable jobs as it has free slots, oldest first, in one
+   * Offers each agent as many of its claimable jobs as it has room for, oldest first, in one
    * statement for the whole batch (served by IDX_jobs_claimable). Offers lapse after `offerSeconds`.
+   * Every approved agent asked about gets an answer, with the room it had: fewer offers than room
+   * means nothing more is waiting for it.
    */
-  async claimOffers(requests: ClaimRequest[], nodeId: string, offerSeconds: number): Promise<ClaimedJob[]> {
+  async claimOffers(requests: ClaimRequest[], nodeId: string, offerSeconds: number): Promise<Claim[]> {
     if (!requests.length) return [];
-    const rows = await this.sql.query<ClaimedJob>(
+    const rows = await this.sql.query<Partial<ClaimedJob> & { agentId: string; room: number }>(
       'corral_claim_offers',
       `WITH r AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS r(agent_id, max_jobs)),
-       picked AS (
-         SELECT p.id FROM r CROSS JOIN LATERAL (
+       room AS (
+         SELECT r.agent_id, GREATEST(0, r.max_jobs - (SELECT count(*) FROM jobs b WHERE b.agent_id = r.agent_id AND b.lease_expires_at IS NOT NULL))::int AS n
+           FROM r WHERE (SELECT a.status FROM agents a WHERE a.id = r.agent_id) = 'approved'
+       ), picked AS (
+         SELECT p.id FROM room CROSS JOIN LATERAL (
            SELECT j.id FROM jobs j
-            WHERE j.agent_id = r.agent_id AND j.state = 'queued' AND j.ready AND j.available_at <= now()
-              AND EXISTS (SELECT 1 FROM agents a WHERE a.id = r.agent_id AND a.status = 'approved')
-            ORDER BY j.created_at
-            LIMIT GREATEST(0, r.max_jobs - (SELECT count(*) FROM jobs b WHERE b.agent_id = r.agent_id AND b.lease_expires_at IS NOT NULL))
+            WHERE j.agent_id = room.agent_id AND j.state = 'queued' AND j.ready AND j.available_at <= now()
+            ORDER BY j.created_at LIMIT room.n
               FOR UPDATE OF j SKIP LOCKED
          ) p
+       ), offered AS (
+         UPDATE jobs SET state = 'offered', offered_at = now(), offered_by_node = $3, lease_expires_at = now() + make_interval(secs => $4)
+           FROM tasks t
+          WHERE jobs.id = ANY (ARRAY(SELECT id FROM picked)) AND t.id = jobs.task_id
+         RETURNING jobs.id, jobs.agent_id, jobs.task_id AS "taskId", jobs.organization_id AS "organizationId", jobs.attempt, t.name, t.kind,
+                   t.script_syntax AS "scriptSyntax", t.script_body AS "scriptBody", t.timeout_seconds AS "timeoutSeconds",
+                   t.sensitive_values AS "sensitiveValues", jobs.queued_at AS "queuedAt", jobs.created_at AS "createdAt"
        )
-       UPDATE jobs SET state = 'offered', offered_at = now(), offered_by_node = $3, lease_expires_at = now() + make_interval(secs => $4)
-         FROM tasks t
-        WHERE jobs.id = ANY (ARRAY(SELECT id FROM picked)) AND t.id = jobs.task_id
-       RETURNING jobs.id, jobs.agent_id AS "agentId", jobs.task_id AS "taskId", jobs.organization_id AS "organizationId", jobs.attempt, t.name, t.kind,
-                 t.script_syntax AS "scriptSyntax", t.script_body AS "scriptBody", t.timeout_seconds AS "timeoutSeconds",
-                 t.sensitive_values AS "sensitiveValues", jobs.queued_at AS "queuedAt", jobs.created_at AS "createdAt"`,
+       SELECT room.agent_id AS "agentId", room.n AS room, o.id, o."taskId", o."organizationId", o.attempt, o.name, o.kind, o."scriptSyntax", o."scriptBody",
+              o."timeoutSeconds", o."sensitiveValues", o."queuedAt", o."createdAt"
+         FROM room LEFT JOIN offered o ON o.agent_id = room.agent_id
+        ORDER BY o."createdAt"`,
       [requests.map((r) => r.agentId), requests.map((r) => r.maxJobs), nodeId, offerSeconds],
     );
-    return rows.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    const claims = new Map<string, Claim>();
+    for (const { room, ...row } of rows) {
+      const claim = claims.get(row.agentId) ?? { agentId: row.agentId, room, offers: [] };
+      claims.set(row.agentId, claim);
+      if (row.id) claim.offers.push(row as ClaimedJob);
+    }
+    return [...claims.values()];
   }
 
   /** Running jobs of these agents whose cancellation was asked for and must be (re)sent. */
@@ -175,8 +199,8 @@ export class JobsRepository {
        j AS (
          UPDATE jobs SET state = 'running', started_at = now(), lease_expires_at = now() + make_interval(secs => $4)
            FROM r
-          WHERE jobs.id = ANY ($1::uuid[]) AND jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.agent_id = r.agent_id AND jobs.state = 'offered'
-            AND EXISTS (SELECT 1 FROM agents a WHERE a.id = r.agent_id AND a.status = 'approved')
+          WHERE jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.agent_id = r.agent_id AND jobs.state = 'offered'
+            AND (SELECT a.status FROM agents a WHERE a.id = r.agent_id) = 'approved'
          RETURNING jobs.id, jobs.attempt, jobs.task_id
        ), t AS (
          UPDATE tasks SET state = 'running', started_at = COALESCE(started_at, now())
@@ -205,15 +229,15 @@ export class JobsRepository {
        ), j AS (
          UPDATE jobs SET state = r.outcome, exit_code = r.exit_code, signal = r.signal, message = r.message, finished_at = now(), lease_expires_at = NULL
            FROM r
-          WHERE jobs.id = ANY ($1::uuid[]) AND jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.agent_id = r.agent_id AND jobs.state IN ('offered', 'running', 'unknown')
+          WHERE jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.agent_id = r.agent_id AND jobs.state IN ('offered', 'running', 'unknown')
             AND jobs.next_log_seq >= r.log_chunks AND jobs.mask_carry = '{}'::jsonb
-            AND EXISTS (SELECT 1 FROM tasks t WHERE t.id = jobs.task_id AND t.concurrency_key IS NULL)
-            AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.task_id = jobs.task_id AND o.id <> jobs.id)
+            AND (SELECT t.concurrency_key IS NULL FROM tasks t WHERE t.id = jobs.task_id)
+            AND (SELECT count(*) FROM jobs o WHERE o.task_id = jobs.task_id) = 1
          RETURNING jobs.id, jobs.attempt, jobs.task_id, jobs.state
        ), t AS (
          UPDATE tasks SET state = j.state, started_at = COALESCE(tasks.started_at, now()), finished_at = now(), sensitive_values = '{}'
            FROM j
-          WHERE tasks.id = ANY (ARRAY(SELECT task_id FROM j)) AND tasks.id = j.task_id AND tasks.state <> j.state
+          WHERE tasks.id = j.task_id AND tasks.state <> j.state
          RETURNING tasks.id
        ), n AS (
          SELECT pg_notify($9, json_build_object('kind', 'task-changed', 'taskIds', array_agg(task_id))::text)
@@ -283,7 +307,7 @@ export class JobsRepository {
       'corral_renew_leases',
       `UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $4), state = 'running', message = CASE WHEN state = 'unknown' THEN NULL ELSE message END
          FROM unnest($1::uuid[], $2::int[], $3::uuid[]) AS r(id, attempt, agent_id)
-        WHERE jobs.id = ANY ($1::uuid[]) AND jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.agent_id = r.agent_id AND jobs.state IN ('running', 'unknown')
+        WHERE jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.agent_id = r.agent_id AND jobs.state IN ('running', 'unknown')
        RETURNING jobs.id, jobs.attempt, jobs.cancel_requested_at IS NOT NULL AS "cancelRequested"`,
       [reported.map((j) => j.jobId), reported.map((j) => j.attempt), reported.map((j) => j.agentId), leaseSeconds],
     );

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { NewAuditEvent } from '../audit/audit.repository';
+import { Sql } from '../database/sql';
 import { rowsOf } from '../database/query-rows';
 import { Job } from './job.entity';
 import { deriveTaskState, isFinishedTask, type TaskState } from './task-states';
@@ -30,7 +31,10 @@ export interface TaskChange {
 
 @Injectable()
 export class TasksRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly sql: Sql,
+  ) {}
 
   async create(em: EntityManager, task: Partial<Task>, agentIds: string[], ready: boolean): Promise<{ task: Task; jobs: Job[] }> {
     const saved = await em.save(Task, em.create(Task, task));
@@ -43,15 +47,16 @@ export class TasksRepository {
 
   /**
    * A task without a concurrency key, its jobs (claimable at once), its audit event and the
-   * wake-up for its agents, in one statement.
+   * wake-up for its agents (saying which node announced it), in one statement.
    */
   async createAtOnce(
     task: Omit<Task, 'id' | 'createdAt' | 'organization'>,
     agentIds: string[],
     audit: NewAuditEvent,
-    channel: string,
+    announce: { channel: string; from: string },
   ): Promise<{ id: string; createdAt: Date; jobs: { id: string; agentId: string; createdAt: string }[] }> {
-    const [row] = await this.dataSource.query<{ id: string; createdAt: Date; jobs: { id: string; agentId: string; createdAt: string }[] }[]>(
+    const [row] = await this.sql.query<{ id: string; createdAt: Date; jobs: { id: string; agentId: string; createdAt: string }[] }>(
+      'corral_create_task',
       `WITH t AS (
          INSERT INTO tasks (organization_id, name, kind, state, script_syntax, script_body, timeout_seconds, idempotent, max_attempts, sensitive_values, created_by, created_by_label)
          VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11)
@@ -65,7 +70,7 @@ export class TasksRepository {
          SELECT $1, $13, $14, $15, $16, 'task', t.id::text, $17, $18::jsonb FROM t
        )
        SELECT t.id, t.created_at AS "createdAt", (SELECT json_agg(json_build_object('id', id, 'agentId', agent_id, 'createdAt', created_at)) FROM j) AS jobs,
-              pg_notify($19, json_build_object('kind', 'jobs-ready', 'agentIds', $12::text[])::text)
+              pg_notify($19, json_build_object('kind', 'jobs-ready', 'agentIds', $12::text[], 'from', $20::text)::text)
          FROM t`,
       [
         task.organizationId,
@@ -86,7 +91,8 @@ export class TasksRepository {
         audit.action,
         audit.ip,
         JSON.stringify(audit.details),
-        channel,
+        announce.channel,
+        announce.from,
       ],
     );
     return row;

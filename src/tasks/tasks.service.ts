@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { AgentConnectionsService } from '../agents/agent-connections.service';
 import { AgentsRepository } from '../agents/agents.repository';
 import { CLUSTER_CHANNEL } from '../agents/cluster-events.service';
 import { AuditService } from '../audit/audit.service';
@@ -48,6 +49,7 @@ export class TasksService {
     private readonly jobs: JobsRepository,
     private readonly progress: TaskProgress,
     private readonly agents: AgentsRepository,
+    private readonly connections: AgentConnectionsService,
     private readonly audit: AuditService,
   ) {}
 
@@ -83,7 +85,12 @@ export class TasksService {
 
     // Without a concurrency key nothing needs locking: one statement does it all.
     if (!body.concurrencyKey) {
-      const created = await this.tasks.createAtOnce(fields, body.targets.agentIds, this.audit.eventFor(actor, 'task.created', undefined, details), CLUSTER_CHANNEL);
+      const created = await this.tasks.createAtOnce(fields, body.targets.agentIds, this.audit.eventFor(actor, 'task.created', undefined, details), {
+        channel: CLUSTER_CHANNEL,
+        from: this.connections.nodeId,
+      });
+      // Agents held here are offered the job now, not when the notification comes back.
+      this.connections.workAnnounced(body.targets.agentIds);
       const task = Object.assign(new Task(), fields, { id: created.id, createdAt: created.createdAt });
       const jobs = created.jobs.map((j) =>
         Object.assign(new Job(), { ...j, createdAt: new Date(j.createdAt), taskId: task.id, state: 'queued', attempt: 1, exitCode: null, signal: null, message: null, startedAt: null, finishedAt: null, cancelRequestedAt: null, logTruncated: false }),

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import WebSocket from 'ws';
 import { generateAgentKeyPair, privateKeyFromPem, publicKeyFromRaw, signRequest, verifyServerPayload, ENROLLMENT_SIGNER } from '../../src/protocol/identity';
-import { AGENT_PATHS, type AgentJobMessage, type EnrollResponse, PROTOCOL_VERSION, type ServerMessage, SignedPayloadSchema, StatusPayloadSchema } from '../../src/protocol/messages';
+import { messagesOf } from '../../src/protocol/frames';
+import { AGENT_PATHS, type AgentJobMessage, type EnrollResponse, type JobOfferPayload, PROTOCOL_VERSION, type ServerMessage, SignedPayloadSchema, StatusPayloadSchema } from '../../src/protocol/messages';
 import { waitFor } from './control-plane-process';
 import type { HttpResponse } from './http-client';
 
@@ -72,6 +73,13 @@ export class ProtocolAgent {
     return SignedPayloadSchema.parse(JSON.parse(message.payload));
   }
 
+  /** The offers in a message (verified): one, several signed together, or none. */
+  offersIn(message: ServerMessage): JobOfferPayload[] {
+    if (message.type !== 'signed') return [];
+    const p = this.open(message);
+    return p.type === 'server.job.offer' ? [p] : p.type === 'server.job.offers' ? p.offers : [];
+  }
+
   /** Verifies a server-signed message against the pinned keys and returns its payload. */
   verify(message: ServerMessage) {
     if (message.type !== 'signed') throw new Error(`not a signed message: ${message.type}`);
@@ -101,7 +109,8 @@ export class AgentSocket {
   closed: { code: number; reason: string } | undefined;
 
   constructor(readonly ws: WebSocket) {
-    ws.on('message', (data: Buffer) => this.messages.push(JSON.parse(data.toString()) as ServerMessage));
+    // A frame carries one message or several (an array).
+    ws.on('message', (data: Buffer) => this.messages.push(...(messagesOf(JSON.parse(data.toString())) as ServerMessage[])));
     ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
   }
 

@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
+import { messagesOf } from '../../../src/protocol/frames';
 import {
   ENROLLMENT_SIGNER,
   fingerprintOf,
@@ -324,8 +325,7 @@ export class FakeControlPlane {
         this.sockets.delete(ws);
       });
       let helloSeen = false;
-      ws.on('message', (data) => {
-        const json: unknown = JSON.parse(data.toString());
+      const receive = (json: unknown) => {
         if (!helloSeen) {
           const hello = AgentHelloSchema.safeParse(json);
           if (!hello.success) return ws.close(4400, 'BAD_HELLO: not a hello');
@@ -341,7 +341,9 @@ export class FakeControlPlane {
           return ws.send(JSON.stringify({ type: 'server.error', jobId: null, code: 'VALIDATION_FAILED', message: message.error.message }));
         }
         for (const reply of this.replyTo(message.data)) ws.send(JSON.stringify(reply));
-      });
+      };
+      // The agent sends several messages together as one array.
+      ws.on('message', (data) => messagesOf(JSON.parse(data.toString())).forEach(receive));
     });
   }
 
