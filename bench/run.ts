@@ -6,12 +6,13 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { withDatabase } from '../src/database/database-url';
 import { EmbeddedPostgres } from '../src/database/embedded-postgres';
 import { fingerprintOf, generateAgentKeyPair, privateKeyFromPem, verificationCodeOf } from '../src/protocol/identity';
 import { MAIN, waitFor } from '../test/helpers/control-plane-process';
-import { SimAgent } from './sim-agent';
+import { post, SimAgent } from './sim-agent';
 
 const PHASES = ['dispatch', 'throughput', 'idle', 'reconnect'] as const;
 type Phase = (typeof PHASES)[number];
@@ -27,10 +28,10 @@ for (const p of only) if (!PHASES.includes(p)) throw new Error(`--only takes ${P
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const SIZES = quick
-  ? { dispatchWs: 100, dispatchPoll: 20, rate: env('BENCH_RATE', 100), seconds: 3, throughputTasks: env('BENCH_TASKS', 2000), throughputAgents: 20, idle: env('BENCH_IDLE', 1000) }
-  : { dispatchWs: 1000, dispatchPoll: 100, rate: env('BENCH_RATE', 200), seconds: 10, throughputTasks: env('BENCH_TASKS', 20_000), throughputAgents: 100, idle: env('BENCH_IDLE', 10_000) };
+  ? { dispatchWs: 80, dispatchPoll: 20, rate: env('BENCH_RATE', 100), seconds: 5, throughputTasks: env('BENCH_TASKS', 2000), throughputAgents: 20, idle: env('BENCH_IDLE', 1000) }
+  : { dispatchWs: 800, dispatchPoll: 200, rate: env('BENCH_RATE', 200), seconds: 15, throughputTasks: env('BENCH_TASKS', 20_000), throughputAgents: 100, idle: env('BENCH_IDLE', 10_000) };
 
-const WARMUP_SECONDS = 2;
+const WARMUP_SECONDS = 3;
 const say = (line: string) => !json && process.stdout.write(`${line}\n`);
 
 interface Seeded {
@@ -96,7 +97,7 @@ class Bench {
   async start(): Promise<Node> {
     const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN], {
       env: { ...process.env, DATABASE_URL: this.dbUrl, PORT: String(this.port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', LOG_FORMAT: 'json' },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', process.env.BENCH_NODE_STDOUT ? 'inherit' : 'ignore', 'inherit'],
     });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     let dead = false;
@@ -147,7 +148,7 @@ class Bench {
   }
 
   createTask(body: unknown) {
-    return fetch(`${this.url}/api/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${this.apiKey}` }, body: JSON.stringify(body) });
+    return post(`${this.url}/api/v1/tasks`, { 'content-type': 'application/json', authorization: `Bearer ${this.apiKey}` }, JSON.stringify(body));
   }
 
   async metric(name: string): Promise<number> {
@@ -177,63 +178,74 @@ class Bench {
   }
 }
 
-/** Tasks created through the API at a steady rate, timed until the agent holds the offer. */
+type Transport = 'websocket' | 'longPoll';
+
+/**
+ * Tasks created through the API at a steady rate, spread evenly over all the connected agents
+ * (most on WebSocket, some long-polling, as behind proxies that refuse WebSocket), each timed
+ * from the API request until its agent holds the offer.
+ */
 async function dispatch(bench: Bench) {
   const sent = new Map<string, number>();
-  const latency: Record<'websocket' | 'longPoll', number[]> = { websocket: [], longPoll: [] };
+  const latency: Record<Transport, number[]> = { websocket: [], longPoll: [] };
+  // With --verbose: how it went second by second, and where the time goes (the offer says when the node signed it).
   const bySecond = new Map<string, number[]>();
-  // With --verbose: where the time goes (the offer says when the node signed it).
   const parts = { post: [] as number[], toSigned: [] as number[], signedToAgent: [] as number[] };
-  const onOffer = (kind: 'websocket' | 'longPoll') => (offer: { name: string; issuedAt: number }, at: number) => {
+  let begin = 0;
+  const onOffer = (kind: Transport) => (offer: { name: string; issuedAt: number }, at: number) => {
     const t0 = sent.get(offer.name);
     if (t0 === undefined) return;
     latency[kind].push(at - t0);
-    if (verbose) {
-      const wall = (t: number) => performance.timeOrigin + t;
-      parts.toSigned.push(offer.issuedAt - wall(t0));
-      parts.signedToAgent.push(wall(at) - offer.issuedAt);
-      const key = `${kind} ${Math.floor((t0 - started) / 1000)}`;
-      bySecond.set(key, [...(bySecond.get(key) ?? []), at - t0]);
-    }
+    if (!verbose) return;
+    const wall = (t: number) => performance.timeOrigin + t;
+    parts.toSigned.push(offer.issuedAt - wall(t0));
+    parts.signedToAgent.push(wall(at) - offer.issuedAt);
+    const key = `${kind} ${String(Math.floor((t0 - begin) / 1000)).padStart(2)}`;
+    bySecond.set(key, [...(bySecond.get(key) ?? []), at - t0]);
   };
-  const started = performance.now();
-  const wsAgents = bench.seeded.slice(0, SIZES.dispatchWs).map((s) => new SimAgent({ ...s, server: bench.url, maxJobs: 4, onOffer: onOffer('websocket') }));
-  const pollAgents = bench.seeded.slice(SIZES.dispatchWs, SIZES.dispatchWs + SIZES.dispatchPoll).map((s) => new SimAgent({ ...s, server: bench.url, maxJobs: 4, onOffer: onOffer('longPoll') }));
-  bench.agents.push(...wsAgents, ...pollAgents);
+  const pool = bench.seeded.slice(0, SIZES.dispatchWs + SIZES.dispatchPoll);
+  const wsAgents = pool.slice(0, SIZES.dispatchWs).map((s) => new SimAgent({ ...s, server: bench.url, maxJobs: 4, onOffer: onOffer('websocket') }));
+  const pollAgents = pool.slice(SIZES.dispatchWs).map((s) => new SimAgent({ ...s, server: bench.url, maxJobs: 4, onOffer: onOffer('longPoll') }));
+  const everyone = [...wsAgents, ...pollAgents];
+  bench.agents.push(...everyone);
   for (const a of wsAgents) a.connectWs();
   for (const a of pollAgents) void a.pollLoop();
-  await waitFor('dispatch agents connected', () => [...wsAgents, ...pollAgents].every((a) => a.connected), 120_000);
-  say(`dispatch: ${SIZES.rate} tasks/s for ${SIZES.seconds} s (after ${WARMUP_SECONDS} s not counted) over ${wsAgents.length} WebSocket agents, then over ${pollAgents.length} long-polling agents`);
+  await waitFor('dispatch agents connected', () => everyone.every((a) => a.connected), 120_000);
+  say(`dispatch: ${SIZES.rate} tasks/s for ${SIZES.seconds} s (after ${WARMUP_SECONDS} s not counted), spread over ${wsAgents.length} WebSocket and ${pollAgents.length} long-polling agents`);
+  // Every agent in turn, in an order that mixes the transports.
+  const targets = everyone.map((a) => a.o.id).sort(() => Math.random() - 0.5);
   const stopSampling = bench.sampleWaits();
-  for (const [kind, group] of ([['websocket', wsAgents], ['longPoll', pollAgents]] as const).filter(([k]) => !process.env.BENCH_KINDS || process.env.BENCH_KINDS.includes(k))) {
-    // The first seconds warm the node up (code paths compiled, statements prepared on every pooled connection) and are not counted.
-    const warmup = SIZES.rate * WARMUP_SECONDS;
-    const n = warmup + SIZES.rate * SIZES.seconds;
-    const posts: Promise<unknown>[] = [];
-    const begin = performance.now();
-    for (let i = 0; i < n; i++) {
-      const wait = begin + (i * 1000) / SIZES.rate - performance.now();
-      if (wait > 0) await sleep(wait);
-      const name = `${kind}-${i}`;
-      const t0 = performance.now();
-      if (i >= warmup) sent.set(name, t0);
-      posts.push(bench.createTask({ name, targets: { agentIds: [group[i % group.length].o.id] }, script: { syntax: 'sh', body: 'true' } })
-          .then(async (res) => {
-            await res.text();
-            if (i >= warmup) parts.post.push(performance.now() - t0);
-          }),
-      );
-    }
-    await Promise.all(posts);
-    await waitFor(`${kind} offers`, () => latency[kind].length >= n - warmup, 60_000).catch(() => undefined);
+  if (verbose) await fetch(`${bench.url}/metrics`); // the node's event-loop figures start over from here
+  const benchLag = monitorEventLoopDelay({ resolution: 1 });
+  benchLag.enable();
+  // The first seconds warm the node up (code paths compiled, statements prepared on every pooled connection) and are not counted.
+  const warmup = SIZES.rate * WARMUP_SECONDS;
+  const n = warmup + SIZES.rate * SIZES.seconds;
+  const posts: Promise<unknown>[] = [];
+  begin = performance.now();
+  for (let i = 0; i < n; i++) {
+    const wait = begin + (i * 1000) / SIZES.rate - performance.now();
+    if (wait > 0) await sleep(wait);
+    const name = `dispatch-${i}`;
+    const t0 = performance.now();
+    if (i >= warmup) sent.set(name, t0);
+    posts.push(
+      bench.createTask({ name, targets: { agentIds: [targets[i % targets.length]] }, script: { syntax: 'sh', body: 'true' } }).then(() => {
+        if (i >= warmup) parts.post.push(performance.now() - t0);
+      }),
+    );
   }
+  await Promise.all(posts);
+  await waitFor('every offer', () => latency.websocket.length + latency.longPoll.length >= n - warmup, 60_000).catch(() => undefined);
   stopSampling();
+  benchLag.disable();
   bench.showWaits('dispatch');
   if (verbose) {
-    for (const [key, values] of bySecond) say(`  ${key.padEnd(12)} ${JSON.stringify(percentiles(values))}`);
+    say(`  bench event loop delay ms: p50 ${(benchLag.percentile(50) / 1e6).toFixed(1)} p99 ${(benchLag.percentile(99) / 1e6).toFixed(1)} max ${(benchLag.max / 1e6).toFixed(1)}`);
+    for (const [key, values] of [...bySecond].sort()) say(`  ${key.padEnd(12)} ${JSON.stringify(percentiles(values))}`);
     for (const [part, values] of Object.entries(parts)) say(`  ${part.padEnd(14)} ${JSON.stringify(percentiles(values))}`);
     const metrics = await (await fetch(`${bench.url}/metrics`)).text();
-    say(metrics.split('\n').filter((l) => /^corral_(dispatch_latency_seconds_(sum|count)|http_request_duration_seconds_(sum|count))/.test(l)).join('\n'));
+    say(metrics.split('\n').filter((l) => /^corral_(process_nodejs_eventloop_lag_(p99|max)|db_statement_duration_seconds_bucket\{le="0\.(01|025)",statement="(create_task|claim_offers|api_key_principal|task_targets)"|http_request_duration_seconds_(bucket\{le="0\.0(05|1|25)",|count\{)method="POST",route="\/api\/v1\/tasks")/.test(l)).join('\n'));
   }
   await bench.stopAgents();
   return { websocket: percentiles(latency.websocket), longPoll: percentiles(latency.longPoll) };

@@ -1,10 +1,9 @@
 import { type BeforeApplicationShutdown, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { Batcher } from '../database/batcher';
-import { type AgentJobMessage, PROTOCOL_VERSION, type ServerMessage, type SignedEnvelope, type Transport } from '../protocol/messages';
+import { type AgentJobMessage, type LocalPolicy, PROTOCOL_VERSION, type ServerMessage, type SignedEnvelope, type Transport } from '../protocol/messages';
 import type { Agent } from './agent.entity';
 import { AgentAuthService } from './agent-auth.service';
 import { ClusterEventsService } from './cluster-events.service';
@@ -18,12 +17,18 @@ export interface AgentConnection {
   maxJobs: number;
   /** The server key ids the agent trusts, from its hello. */
   pinnedKeys?: string[];
+  /** The agent was told on this connection that it is approved: it takes offers. */
+  approved?: boolean;
+  /** The agent on the other end, as it authenticated. */
+  readonly agent?: ConnectedAgent;
+  /** The host's local policy, as the agent reported it in its hello. */
+  policy?: LocalPolicy | null;
   send(message: ServerMessage): void;
   close(code: number, reason: string): void;
 }
 
 /** What the task engine needs to know of the agent it talks to. */
-export type ConnectedAgent = Pick<Agent, 'id' | 'name'>;
+export type ConnectedAgent = Pick<Agent, 'id' | 'name' | 'organizationId'>;
 
 /** The work side of an agent connection, provided by the task engine. */
 export interface AgentWork {
@@ -42,11 +47,13 @@ export const DRAIN_RECONNECT_MS = 10_000;
 
 /**
  * The agents this node holds (WebSockets and waiting long-polls). Nothing here is needed by
- * another node: presence goes to PostgreSQL, changes arrive as NOTIFY and are re-read.
+ * another node: presence goes to PostgreSQL, changes arrive as NOTIFY and are re-read. Presence
+ * is written when an agent comes and when it goes, never while it stays: an agent is connected
+ * while the node it is connected to lives (nodes beat, and the others release a dead node's
+ * agents), so a connected idle agent costs the database nothing.
  */
 @Injectable()
 export class AgentConnectionsService implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
-  readonly nodeId = randomUUID();
   private readonly sockets = new Map<string, Set<AgentConnection>>();
   private readonly pollWaiters = new Map<string, Set<() => void>>();
   private readonly lastPoll = new Map<string, number>();
@@ -56,8 +63,9 @@ export class AgentConnectionsService implements OnModuleInit, BeforeApplicationS
   private timers: NodeJS.Timeout[] = [];
   private work: AgentWork | undefined;
   private admission = { tokens: 0, at: Date.now(), nextSlotAt: 0 };
+  // Presence is written in batches; leaving can wait a moment for company.
   private readonly connects = new Batcher<Connected, AgentStanding | null>((rows) => this.connectBatch(rows), { maxBatch: 1000, concurrency: 2 });
-  private readonly disconnects = new Batcher<string, void>((ids) => this.disconnectBatch(ids), { maxBatch: 1000, concurrency: 1 });
+  private readonly disconnects = new Batcher<string, void>((ids) => this.disconnectBatch(ids), { maxBatch: 1000, concurrency: 1, lingerMs: 50 });
   /** A draining node offers no new work and sends its agents elsewhere. */
   draining = false;
   /** Shutting down: agents still asking are sent away like a draining node's. */
@@ -75,13 +83,12 @@ export class AgentConnectionsService implements OnModuleInit, BeforeApplicationS
   onModuleInit() {
     this.admission.tokens = this.config.agentConnectsPerSecond;
     this.events.on('agent-changed', ({ agentId }: { agentId: string }) => void this.onAgentChanged(agentId));
-    // A node that announced work itself already offered it to the agents it holds.
-    this.events.on('jobs-ready', ({ agentIds, cancels, from }: { agentIds: string[]; cancels?: boolean; from?: string }) => from !== this.nodeId && this.workAnnounced(agentIds, cancels));
+    this.events.on('jobs-ready', ({ agentIds, cancels }: { agentIds: string[]; cancels?: boolean }) => this.workAnnounced(agentIds, cancels));
     this.events.on('keys-changed', () => void this.onKeysChanged());
     this.events.on('resync', () => {
       for (const id of this.heldAgentIds()) void this.onAgentChanged(id);
     });
-    this.timers.push(setInterval(() => void this.touch(), this.config.agentPingSeconds * 1000).unref());
+    this.timers.push(setInterval(() => this.forgetPollers(), POLLER_PRESENT_MS / 4).unref());
     this.timers.push(setInterval(() => void this.auth.pruneNonces().catch(() => undefined), 60_000).unref());
   }
 
@@ -111,6 +118,10 @@ export class AgentConnectionsService implements OnModuleInit, BeforeApplicationS
   async onApplicationShutdown() {
     for (const t of this.timers) clearInterval(t);
     await this.agents.clearNodeConnections(this.nodeId).catch(() => undefined);
+  }
+
+  get nodeId(): string {
+    return this.events.nodeId;
   }
 
   attachWork(work: AgentWork) {
@@ -182,6 +193,13 @@ export class AgentConnectionsService implements OnModuleInit, BeforeApplicationS
     return [...new Set([...this.sockets.keys(), ...this.pollWaiters.keys(), ...this.lastPoll.keys()])];
   }
 
+  /** The agent's WebSocket here that takes offers now, if it has one. */
+  offerSocket(agentId: string): AgentConnection | undefined {
+    const latest = [...(this.sockets.get(agentId) ?? [])].at(-1);
+    return latest?.approved ? latest : undefined;
+  }
+
+  /** Whether this node holds a WebSocket of the agent: it hears of work for it from this node at once. */
   holdsSocket(agentId: string): boolean {
     return this.sockets.has(agentId);
   }
@@ -312,16 +330,15 @@ export class AgentConnectionsService implements OnModuleInit, BeforeApplicationS
     return ids.map(() => undefined);
   }
 
-  // Presence for every agent held here in one statement, instead of one write per agent.
-  private async touch() {
+  // A long-polling agent that stopped asking has left this node.
+  private forgetPollers() {
     const now = Date.now();
     for (const [id, at] of this.lastPoll)
       if (now - at > POLLER_PRESENT_MS) {
         this.lastPoll.delete(id);
         this.pollNews.delete(id);
+        if (!this.sockets.has(id)) this.markDisconnected(id);
       }
-    const ids = [...new Set([...this.sockets.keys(), ...this.lastPoll.keys()])];
-    await this.agents.touchConnected(this.nodeId, ids).catch((err: Error) => this.logger.event('warn', 'presence update failed', { err: err.message }, 'AgentConnections'));
   }
 }
 

@@ -6,7 +6,7 @@ import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { messagesOf, packFrames } from '../protocol/frames';
-import { AGENT_PATHS, type AgentJobMessage, type AgentMessage, AgentMessageSchema, CLOSE_CODES, type ServerMessage, type Transport } from '../protocol/messages';
+import { AGENT_PATHS, type AgentJobMessage, type AgentMessage, AgentMessageSchema, CLOSE_CODES, type LocalPolicy, type ServerMessage, type Transport } from '../protocol/messages';
 import { AgentAuthService } from './agent-auth.service';
 import { type AgentConnection, AgentConnectionsService, type ConnectedAgent, refusal } from './agent-connections.service';
 import { AgentsException } from './agents.exception';
@@ -35,6 +35,8 @@ class AgentSocket implements AgentConnection {
   readonly transport: Transport = 'websocket';
   maxJobs = 1;
   pinnedKeys?: string[];
+  approved = false;
+  policy: LocalPolicy | null = null;
   missedPings = 0;
   private hello: Promise<void> | undefined;
   private jobs: Map<string, Promise<void>> | undefined;
@@ -110,7 +112,10 @@ class AgentSocket implements AgentConnection {
 /** The agents' WebSocket: authenticated by the upgrade request's signature, then hello, status, pings. */
 @WebSocketGateway({ path: AGENT_PATHS.ws, maxPayload: MAX_AGENT_FRAME_BYTES })
 export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplicationShutdown {
-  private readonly open = new Set<AgentSocket>();
+  // Sockets in slices, one slice pinged each second: every socket once per AGENT_PING_SECONDS,
+  // and never all 10,000 in the same moment.
+  private slices: Set<AgentSocket>[] = [];
+  private nextSlice = 0;
   private pinger: NodeJS.Timeout | undefined;
 
   constructor(
@@ -123,13 +128,15 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
   ) {}
 
   onModuleInit() {
-    // Half-open connections are found by missing pongs, within a few ping intervals; one timer for every socket.
+    // Half-open connections are found by missing pongs, within a few ping intervals.
+    this.slices = Array.from({ length: this.config.agentPingSeconds }, () => new Set<AgentSocket>());
+    let tick = 0;
     this.pinger = setInterval(() => {
-      for (const s of this.open) {
+      for (const s of this.slices[tick++ % this.slices.length]) {
         if (++s.missedPings > MISSED_PINGS_ALLOWED) s.socket.terminate();
         else s.socket.ping();
       }
-    }, this.config.agentPingSeconds * 1000).unref();
+    }, 1000).unref();
   }
 
   onApplicationShutdown() {
@@ -161,8 +168,8 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
       socket.close(CLOSE_CODES.refused, refusal(agent));
       return;
     }
-    const connection = new AgentSocket(socket, { id: agent.id, name: agent.name }, this);
-    this.open.add(connection);
+    const connection = new AgentSocket(socket, { id: agent.id, name: agent.name, organizationId: agent.organizationId }, this);
+    this.slices[this.nextSlice++ % this.slices.length].add(connection);
     socket.on('message', (data: Buffer) => connection.receive(data.toString()));
     socket.on('pong', () => (connection.missedPings = 0));
     socket.on('close', () => this.closed(connection));
@@ -175,6 +182,7 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
     const { hostname, os, arch, agentVersion, policy, maxJobs, pinnedKeys } = hello;
     connection.maxJobs = maxJobs;
     connection.pinnedKeys = pinnedKeys;
+    connection.policy = policy ?? null;
     const agentId = connection.agent.id;
     const fresh = await this.connections.markConnected(agentId, 'websocket', { hostname, os, arch, agentVersion, policy: policy ?? null });
     if (!fresh) return connection.close(CLOSE_CODES.unauthenticated, 'AGENT_UNKNOWN: this agent was deleted; enroll the host again');
@@ -183,7 +191,8 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
     if (keySet) connection.send(keySet);
     // Revoked between the upgrade and now: told, and turned away here too.
     if (fresh.status === 'revoked' || fresh.status === 'rejected') return connection.close(CLOSE_CODES.refused, refusal(fresh));
-    if (fresh.status === 'approved') this.connections.deliver(agentId, true);
+    connection.approved = fresh.status === 'approved';
+    if (connection.approved) this.connections.deliver(agentId, true);
   }
 
   work(agent: ConnectedAgent, message: AgentJobMessage) {
@@ -203,7 +212,7 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
 
   private closed(connection: AgentSocket) {
     connection.closed();
-    this.open.delete(connection);
+    for (const slice of this.slices) slice.delete(connection);
     const agentId = connection.agent.id;
     // A node shutting down clears all its agents' presence in one statement instead.
     if (this.connections.removeSocket(agentId, connection) && !this.connections.stopping) this.connections.markDisconnected(agentId);

@@ -5,7 +5,7 @@ import type { AgentStatus, LocalPolicy, Transport } from '../protocol/messages';
 import { Agent } from './agent.entity';
 
 /** What decides whether an agent may connect, and what it is told about itself. */
-export type AgentStanding = Pick<Agent, 'id' | 'name' | 'status' | 'publicKey' | 'decidedByLabel' | 'decisionReason'>;
+export type AgentStanding = Pick<Agent, 'id' | 'organizationId' | 'name' | 'status' | 'publicKey' | 'decidedByLabel' | 'decisionReason'>;
 
 /** What a connecting agent says about its host. */
 export interface HostFacts {
@@ -29,7 +29,7 @@ export interface Nonce {
   expiresAt: Date;
 }
 
-const STANDING = `id, name, status, public_key AS "publicKey", decided_by_label AS "decidedByLabel", decision_reason AS "decisionReason"`;
+const STANDING = `id, organization_id AS "organizationId", name, status, public_key AS "publicKey", decided_by_label AS "decidedByLabel", decision_reason AS "decisionReason"`;
 
 @Injectable()
 export class AgentsRepository {
@@ -56,7 +56,8 @@ export class AgentsRepository {
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
            AS r(id, node_id, transport, hostname, os, arch, agent_version, policy)
         WHERE agents.id = r.id
-       RETURNING agents.id, agents.name, agents.status, agents.public_key AS "publicKey", agents.decided_by_label AS "decidedByLabel", agents.decision_reason AS "decisionReason"`,
+       RETURNING agents.id, agents.organization_id AS "organizationId", agents.name, agents.status, agents.public_key AS "publicKey",
+                 agents.decided_by_label AS "decidedByLabel", agents.decision_reason AS "decisionReason"`,
       [
         rows.map((r) => r.id),
         rows.map((r) => r.nodeId),
@@ -67,6 +68,7 @@ export class AgentsRepository {
         rows.map((r) => r.agentVersion),
         rows.map((r) => (r.policy ? JSON.stringify(r.policy) : null)),
       ],
+      'lazy',
     );
   }
 
@@ -137,13 +139,7 @@ export class AgentsRepository {
 
   /** Only the node that holds the connection may mark it gone: a newer connection elsewhere wins. */
   async markDisconnected(ids: string[], nodeId: string): Promise<void> {
-    await this.sql.query('corral_agents_disconnected', `UPDATE agents SET connected_node_id = NULL, last_seen_at = now() WHERE id = ANY ($1::uuid[]) AND connected_node_id = $2`, [ids, nodeId]);
-  }
-
-  /** One statement refreshes every agent this node holds: presence costs O(1) queries per node. */
-  async touchConnected(nodeId: string, ids: string[]): Promise<void> {
-    if (!ids.length) return;
-    await this.dataSource.query(`UPDATE agents SET last_seen_at = now(), connected_node_id = $1 WHERE id = ANY($2::uuid[])`, [nodeId, ids]);
+    await this.sql.query('corral_agents_disconnected', `UPDATE agents SET connected_node_id = NULL, last_seen_at = now() WHERE id = ANY ($1::uuid[]) AND connected_node_id = $2`, [ids, nodeId], 'lazy');
   }
 
   /** Remembers these nonces; returns the ones that were new (a replayed one is already there). */

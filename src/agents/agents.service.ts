@@ -14,11 +14,12 @@ import type { ApproveAgentDto } from './dto/approve-agent.dto';
 import { EnrollmentTokensRepository } from './enrollment-tokens.repository';
 import { ServerKeysService } from './server-keys.service';
 
-const ONLINE_WITHIN_MS = 60_000;
-
-/** What the API shows of an agent; `connection.state` derives from the node's last touch. */
+/**
+ * What the API shows of an agent. It is online while connected to a node (a node that stops
+ * beating has its agents released by the others), and then it was last seen now.
+ */
 export function agentView(a: Agent, now = Date.now()) {
-  const online = a.connectedNodeId !== null && a.lastSeenAt !== null && now - a.lastSeenAt.getTime() < ONLINE_WITHIN_MS;
+  const online = a.connectedNodeId !== null;
   return {
     id: a.id,
     name: a.name,
@@ -37,7 +38,7 @@ export function agentView(a: Agent, now = Date.now()) {
     conflictsWith: a.conflictsWith,
     environments: a.environments,
     roles: a.roles,
-    connection: { state: online ? 'online' : 'offline', transport: online ? a.transport : null, lastSeenAt: a.lastSeenAt, lastError: a.lastError },
+    connection: { state: online ? 'online' : 'offline', transport: online ? a.transport : null, lastSeenAt: online ? new Date(now) : a.lastSeenAt, lastError: a.lastError },
     policy: a.policy,
   };
 }

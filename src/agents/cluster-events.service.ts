@@ -1,4 +1,5 @@
 import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Client } from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
@@ -8,12 +9,17 @@ export const CLUSTER_CHANNEL = 'corral_events';
 const CHANNEL = CLUSTER_CHANNEL;
 // NOTIFY payloads are limited to 8000 bytes; lists of ids are sent in slices below that.
 export const IDS_PER_NOTIFY = 150;
+// Task changes of the hot paths reach other nodes' followers this much later, several in one notification.
+const TASKS_CHANGED_DELAY_MS = 100;
 
-/** What one node tells every node (itself included). Each only says "look again". */
+/**
+ * What one node tells every node (itself included). Each only says "look again". An event that
+ * names the node it came `from` was already acted on there, and that node does not hear it again.
+ */
 export type ClusterEvent =
   | { kind: 'agent-changed'; agentId: string }
   | { kind: 'jobs-ready'; agentIds: string[]; cancels?: boolean; from?: string }
-  | { kind: 'task-changed'; taskIds: string[] }
+  | { kind: 'task-changed'; taskIds: string[]; from?: string }
   | { kind: 'node-changed'; nodeId: string }
   | { kind: 'keys-changed' };
 
@@ -35,8 +41,12 @@ function slices(ids: Iterable<string>): string[][] {
  */
 @Injectable()
 export class ClusterEventsService extends EventEmitter implements OnModuleInit, OnApplicationShutdown {
+  /** This node, as the cluster knows it (server_nodes, agents' presence, where an event came from). */
+  readonly nodeId = randomUUID();
   private listener: Client | undefined;
   private closing = false;
+  private readonly changedTasks = new Set<string>();
+  private tasksTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -52,7 +62,33 @@ export class ClusterEventsService extends EventEmitter implements OnModuleInit, 
 
   async onApplicationShutdown() {
     this.closing = true;
+    clearTimeout(this.tasksTimer);
+    await this.flushChangedTasks();
     await this.listener?.end().catch(() => undefined);
+  }
+
+  /**
+   * These tasks changed (and it is committed): followers on this node hear it now, those on other
+   * nodes a moment later, together with the other tasks changed meanwhile, in one notification.
+   * For the hot paths, which would otherwise notify once per statement: every notifying commit
+   * takes PostgreSQL's one cluster-wide notification lock.
+   */
+  tasksChanged(taskIds: Iterable<string>) {
+    const ids = [...taskIds];
+    if (!ids.length) return;
+    this.emit('task-changed', { kind: 'task-changed', taskIds: ids });
+    for (const id of ids) this.changedTasks.add(id);
+    this.tasksTimer ??= setTimeout(() => void this.flushChangedTasks(), TASKS_CHANGED_DELAY_MS);
+  }
+
+  private async flushChangedTasks() {
+    this.tasksTimer = undefined;
+    const ids = [...this.changedTasks];
+    this.changedTasks.clear();
+    // Followers re-read on a timer too: a lost notification only delays them.
+    await this.publishAll(slices(ids).map((taskIds) => ({ kind: 'task-changed', taskIds, from: this.nodeId }))).catch((err: Error) =>
+      this.logger.event('warn', 'could not tell other nodes about changed tasks', { err: err.message }, 'ClusterEvents'),
+    );
   }
 
   /** Call after the change commits. */
@@ -99,6 +135,7 @@ export class ClusterEventsService extends EventEmitter implements OnModuleInit, 
       try {
         const event = JSON.parse(msg.payload ?? '') as ClusterEvent;
         if (!KINDS.has(event.kind)) throw new Error('unknown kind');
+        if ('from' in event && event.from === this.nodeId) return;
         this.emit(event.kind, event);
       } catch {
         this.logger.event('warn', 'ignored a malformed cluster notification', { payload: msg.payload }, 'ClusterEvents');

@@ -6,6 +6,12 @@ export interface BatcherOptions {
   maxBatch: number;
   /** Most batches in flight at once. */
   concurrency: number;
+  /**
+   * For work nobody waits on closely (an acknowledgement, presence): how long a new batch waits
+   * for company before it goes. Under load batches form anyway, from what arrives while others
+   * are in flight (and those go as soon as one returns); this makes them form at a trickle too.
+   */
+  lingerMs?: number;
 }
 
 interface Waiting<I, O> {
@@ -32,18 +38,20 @@ export class Batcher<I, O> {
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.waiting.push({ item, resolve, reject });
-      this.schedule();
+      this.schedule(this.options.lingerMs ?? 0);
     });
   }
 
-  private schedule() {
+  private schedule(lingerMs = 0) {
     if (this.scheduled || !this.waiting.length || this.inFlight >= this.options.concurrency) return;
     this.scheduled = true;
-    // Requests that arrive in the same turn (messages read from many sockets at once) share a batch.
-    setImmediate(() => {
+    const go = () => {
       this.scheduled = false;
       this.flush();
-    });
+    };
+    // Requests that arrive in the same turn (messages read from many sockets at once) share a batch.
+    if (lingerMs > 0) setTimeout(go, lingerMs);
+    else setImmediate(go);
   }
 
   private flush() {

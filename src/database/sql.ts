@@ -1,7 +1,7 @@
-import { Global, Injectable, Module } from '@nestjs/common';
-import type { Pool, QueryResultRow } from 'pg';
+import { Global, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Pool, type QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
-import { dbQueries } from '../metrics/metrics';
+import { dbQueries, statementDuration } from '../metrics/metrics';
 
 /** PostgreSQL's error code of a failed statement, whether it came through TypeORM or straight from pg. */
 export function sqlErrorCode(err: unknown): string | undefined {
@@ -11,6 +11,8 @@ export function sqlErrorCode(err: unknown): string | undefined {
 }
 
 export const DEADLOCK_DETECTED = '40P01';
+// Connections for statements that need not wait for the disk (besides the node's DATABASE_POOL_SIZE).
+const LAZY_POOL_SIZE = 4;
 
 /**
  * Runs a transaction again when PostgreSQL broke a deadlock by aborting it (two paths locked the
@@ -26,18 +28,42 @@ export async function retryOnDeadlock<T>(transaction: () => Promise<T>, attempts
   }
 }
 
+/** How a statement's commit waits: `durable` (the default) until it is on disk; `lazy` not. */
+export type Commit = 'durable' | 'lazy';
+
 /**
- * The queue's hot statements, sent as named statements on the pool TypeORM already owns: each
- * is parsed and planned once per connection instead of on every call.
+ * The queue's hot statements, sent as named statements: each is parsed and planned once per
+ * connection instead of on every call. Durable ones use the pool TypeORM already owns. Lazy ones
+ * (`synchronous_commit = off`) are for changes that may be lost in a database crash without
+ * harm, because they are redone or superseded: offers (a lost offer is offered again, and the
+ * accept that starts a job is durable and makes everything before it durable too), presence and
+ * lease renewals. They are answered without waiting for the disk.
  */
 @Injectable()
-export class Sql {
+export class Sql implements OnApplicationShutdown {
+  private lazyPool: Pool | undefined;
+
   constructor(private readonly dataSource: DataSource) {}
 
-  async query<T extends QueryResultRow>(name: string, text: string, values: unknown[]): Promise<T[]> {
+  async query<T extends QueryResultRow>(name: string, text: string, values: unknown[], commit: Commit = 'durable'): Promise<T[]> {
     dbQueries.inc();
-    const pool = (this.dataSource.driver as unknown as { master: Pool }).master;
-    return (await pool.query<T>({ name, text, values })).rows;
+    const done = statementDuration.startTimer({ statement: name.replace(/^corral_/, '') });
+    try {
+      return (await this.pool(commit).query<T>({ name, text, values })).rows;
+    } finally {
+      done();
+    }
+  }
+
+  async onApplicationShutdown() {
+    await this.lazyPool?.end().catch(() => undefined);
+  }
+
+  private pool(commit: Commit): Pool {
+    if (commit === 'durable') return (this.dataSource.driver as unknown as { master: Pool }).master;
+    const { url } = this.dataSource.driver.options as { url?: string };
+    this.lazyPool ??= new Pool({ connectionString: url, max: LAZY_POOL_SIZE, application_name: 'corral-lazy', options: '-c synchronous_commit=off' });
+    return this.lazyPool;
   }
 }
 

@@ -34,6 +34,14 @@ export const leaseExpiries = new Counter({
   registers: [registry],
 });
 
+export const statementDuration = new Histogram({
+  name: 'corral_db_statement_duration_seconds',
+  help: 'Round trips of the named hot statements (queue, presence, authentication), from sending to the answer',
+  labelNames: ['statement'] as const,
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  registers: [registry],
+});
+
 export const dbQueries = new Counter({ name: 'corral_db_queries_total', help: 'Statements this node sent to PostgreSQL (the event listener aside)', registers: [registry] });
 
 export const jobsByState = new Gauge({ name: 'corral_jobs', help: 'Jobs not yet finished, by state (whole cluster)', labelNames: ['state'] as const, registers: [registry] });

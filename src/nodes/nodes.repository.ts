@@ -54,15 +54,15 @@ export class NodesRepository {
   }
 
   /** Every node, with the caller's organisation's agents and running jobs on each (nothing of other organisations). */
-  list(organizationId: string, onlineWithinSeconds: number): Promise<NodeRow[]> {
+  list(organizationId: string): Promise<NodeRow[]> {
     return this.dataSource.query(
       `SELECT n.id, n.address, n.pid, n.started_at AS "startedAt", n.last_seen_at AS "lastSeenAt", n.draining, n.stopped_at AS "stoppedAt",
               EXTRACT(EPOCH FROM now() - n.last_seen_at)::float8 AS "secondsSilent",
-              (SELECT count(*)::int FROM agents a WHERE a.organization_id = $1 AND a.connected_node_id = n.id AND a.last_seen_at > now() - make_interval(secs => $2)) AS "connectedAgents",
+              (SELECT count(*)::int FROM agents a WHERE a.organization_id = $1 AND a.connected_node_id = n.id) AS "connectedAgents",
               (SELECT count(*)::int FROM jobs j JOIN agents a ON a.id = j.agent_id
                 WHERE j.organization_id = $1 AND j.lease_expires_at IS NOT NULL AND j.state = 'running' AND a.connected_node_id = n.id) AS "runningJobs"
          FROM server_nodes n ORDER BY n.started_at DESC`,
-      [organizationId, onlineWithinSeconds],
+      [organizationId],
     );
   }
 

@@ -10,8 +10,6 @@ import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { NodesRepository } from './nodes.repository';
 
-const ONLINE_WITHIN_SECONDS = 60;
-
 /**
  * This process as a member of the cluster: registered in `server_nodes`, beating while it
  * lives, draining when asked (through any node), and clearing the presence of dead nodes' agents.
@@ -45,7 +43,7 @@ export class NodesService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async list(actor: Actor) {
-    const rows = await this.nodes.list(actor.organizationId, ONLINE_WITHIN_SECONDS);
+    const rows = await this.nodes.list(actor.organizationId);
     return rows.map((n) => ({
       id: n.id,
       address: n.address,

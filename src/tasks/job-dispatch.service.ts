@@ -1,7 +1,7 @@
 import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { AgentConnectionsService, type AgentWork, type ConnectedAgent } from '../agents/agent-connections.service';
-import { CLUSTER_CHANNEL } from '../agents/cluster-events.service';
+import { type AgentConnection, AgentConnectionsService, type AgentWork, type ConnectedAgent } from '../agents/agent-connections.service';
+import { ClusterEventsService } from '../agents/cluster-events.service';
 import { ServerKeysService } from '../agents/server-keys.service';
 import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
@@ -18,6 +18,8 @@ import { Announcements, TaskProgress } from './task-progress.service';
 const CANCEL_RESEND_MS = 15_000;
 // Offers signed together carry at most about this much script: an envelope is sent as one frame.
 const OFFERS_PER_ENVELOPE_CHARS = 128 * 1024;
+// How long a statement nobody waits on closely waits for more of its kind.
+const LINGER_MS = 5;
 // An agent that said "busy" is not offered the job again for this long.
 const BUSY_RETRY_SECONDS = 5;
 
@@ -33,12 +35,14 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
   // Agents whose last claim here found less than they had room for: a finished job needs no new claim.
   private readonly drained = new Set<string>();
   private sweeping = false;
-  // Every hot statement serves all the agents that need it at that moment.
+  // Every hot statement serves all the agents that need it at that moment. What no agent waits on
+  // closely (starting a job it accepted, acknowledging a finish, renewing leases) lingers a little
+  // to go out with more; offers do not.
   private readonly claims = new Batcher<ClaimRequest, ClaimedJob[]>((r) => this.claimBatch(r), { maxBatch: 500, concurrency: 2 });
   private readonly cancelLookups = new Batcher<string, CancelRow[]>((ids) => this.cancelBatch(ids), { maxBatch: 1000, concurrency: 1 });
-  private readonly accepts = new Batcher<JobRef, boolean>((a) => this.atOnceBatch(a, (b) => this.jobs.acceptMany(b, this.config.jobLeaseSeconds)), { maxBatch: 500, concurrency: 2 });
-  private readonly finishes = new Batcher<JobFinishRow, boolean>((f) => this.atOnceBatch(f, (b) => this.jobs.finishMany(b, CLUSTER_CHANNEL)), { maxBatch: 500, concurrency: 2 });
-  private readonly heartbeats = new Batcher<JobRef, { cancelRequested: boolean } | null>((r) => this.heartbeatBatch(r), { maxBatch: 1000, concurrency: 1 });
+  private readonly accepts = new Batcher<JobRef, boolean>((a) => this.atOnceBatch(a, (b) => this.jobs.acceptMany(b, this.config.jobLeaseSeconds)), { maxBatch: 500, concurrency: 2, lingerMs: LINGER_MS });
+  private readonly finishes = new Batcher<JobFinishRow, boolean>((f) => this.atOnceBatch(f, (b) => this.finishBatch(b)), { maxBatch: 500, concurrency: 2, lingerMs: LINGER_MS });
+  private readonly heartbeats = new Batcher<JobRef, { cancelRequested: boolean } | null>((r) => this.heartbeatBatch(r), { maxBatch: 1000, concurrency: 1, lingerMs: 4 * LINGER_MS });
 
   constructor(
     @InjectConfig() private readonly config: CorralConfig,
@@ -46,6 +50,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     private readonly jobs: JobsRepository,
     private readonly progress: TaskProgress,
     private readonly connections: AgentConnectionsService,
+    private readonly events: ClusterEventsService,
     private readonly serverKeys: ServerKeysService,
     private readonly logger: CorralLogger,
   ) {}
@@ -78,6 +83,13 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
       messages.push(this.cancel(agentId, c.id, c.attempt));
     }
     return messages;
+  }
+
+  /** Jobs offered as they were made (the agent is on a WebSocket here): signed and sent now. */
+  sendOffers(connection: AgentConnection, agentId: string, jobs: ClaimedJob[]) {
+    for (const m of this.offers(agentId, jobs)) connection.send(m);
+    const now = Date.now();
+    for (const job of jobs) if (job.queuedAt) dispatchLatency.observe({ transport: 'websocket' }, Math.max(0, now - job.queuedAt.getTime()) / 1000);
   }
 
   mayHaveWork(agentId: string): boolean {
@@ -135,6 +147,12 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
       if (sqlErrorCode(err) !== DEADLOCK_DETECTED) throw err;
       return items.map(() => false);
     }
+  }
+
+  private async finishBatch(finishes: JobFinishRow[]): Promise<Set<string>> {
+    const finished = await this.jobs.finishMany(finishes);
+    this.events.tasksChanged(finished.values());
+    return new Set(finished.keys());
   }
 
   private async heartbeatBatch(reported: JobRef[]): Promise<({ cancelRequested: boolean } | null)[]> {

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { IDS_PER_NOTIFY } from '../agents/cluster-events.service';
 import { rowsOf } from '../database/query-rows';
 import { Sql } from '../database/sql';
 import type { JobKind, JobOutcome, LogStream, ScriptSyntax } from '../protocol/messages';
@@ -138,6 +137,7 @@ export class JobsRepository {
          FROM room LEFT JOIN offered o ON o.agent_id = room.agent_id
         ORDER BY o."createdAt"`,
       [requests.map((r) => r.agentId), requests.map((r) => r.maxJobs), nodeId, offerSeconds],
+      'lazy',
     );
     const claims = new Map<string, Claim>();
     for (const { room, ...row } of rows) {
@@ -216,12 +216,12 @@ export class JobsRepository {
   /**
    * The common finish, for a whole batch in one statement: the only job of a task without a
    * concurrency key, its log complete and nothing held back for masking. The task takes the
-   * job's outcome (what deriveTaskState gives for one job), and followers are told in one
-   * notification per slice of tasks. Returns the refs it finished.
+   * job's outcome (what deriveTaskState gives for one job). Returns the jobs it finished, with
+   * their tasks.
    */
-  async finishMany(finishes: JobFinishRow[], channel: string): Promise<Set<string>> {
-    if (!finishes.length) return new Set();
-    const rows = await this.sql.query<{ id: string; attempt: number }>(
+  async finishMany(finishes: JobFinishRow[]): Promise<Map<string, string>> {
+    if (!finishes.length) return new Map();
+    const rows = await this.sql.query<{ id: string; attempt: number; taskId: string }>(
       'corral_finish_many',
       `WITH r AS (
          SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[])
@@ -239,11 +239,8 @@ export class JobsRepository {
            FROM j
           WHERE tasks.id = j.task_id AND tasks.state <> j.state
          RETURNING tasks.id
-       ), n AS (
-         SELECT pg_notify($9, json_build_object('kind', 'task-changed', 'taskIds', array_agg(task_id))::text)
-           FROM (SELECT task_id, (row_number() OVER () - 1) / ${IDS_PER_NOTIFY} AS slice FROM j) s GROUP BY slice
        )
-       SELECT id, attempt, (SELECT count(*) FROM t) AS changed, (SELECT count(*) FROM n) AS notified FROM j`,
+       SELECT id, attempt, task_id AS "taskId", (SELECT count(*) FROM t) AS changed FROM j`,
       [
         finishes.map((f) => f.jobId),
         finishes.map((f) => f.attempt),
@@ -253,10 +250,9 @@ export class JobsRepository {
         finishes.map((f) => f.signal),
         finishes.map((f) => f.message),
         finishes.map((f) => f.logChunks),
-        channel,
       ],
     );
-    return new Set(rows.map((r) => refKey(r.id, r.attempt)));
+    return new Map(rows.map((r) => [refKey(r.id, r.attempt), r.taskId]));
   }
 
   /** offered → running under a lease: the agent may start the job now. */
@@ -310,6 +306,7 @@ export class JobsRepository {
         WHERE jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.agent_id = r.agent_id AND jobs.state IN ('running', 'unknown')
        RETURNING jobs.id, jobs.attempt, jobs.cancel_requested_at IS NOT NULL AS "cancelRequested"`,
       [reported.map((j) => j.jobId), reported.map((j) => j.attempt), reported.map((j) => j.agentId), leaseSeconds],
+      'lazy',
     );
   }
 

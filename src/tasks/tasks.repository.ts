@@ -20,6 +20,13 @@ export interface JobWithAgent extends Job {
   agentName: string;
 }
 
+/** A task made in one statement, with its jobs: queued, or already offered. */
+export interface CreatedTask {
+  id: string;
+  createdAt: Date;
+  jobs: { id: string; agentId: string; state: 'queued' | 'offered'; createdAt: string }[];
+}
+
 /** What a change to a task's jobs did to the task. */
 export interface TaskChange {
   state: TaskState;
@@ -47,30 +54,42 @@ export class TasksRepository {
 
   /**
    * A task without a concurrency key, its jobs (claimable at once), its audit event and the
-   * wake-up for its agents (saying which node announced it), in one statement.
+   * wake-up for `announce.agentIds` (saying which node announced it; none, no notification), in
+   * one statement; nothing at all (undefined) unless every target is an approved agent of the
+   * organisation. The job of an agent in `offer` (it is on a WebSocket of this node) with room for
+   * it is offered to it right here, by `offer.nodeId`, instead of waiting for a claim.
    */
   async createAtOnce(
     task: Omit<Task, 'id' | 'createdAt' | 'organization'>,
     agentIds: string[],
     audit: NewAuditEvent,
-    announce: { channel: string; from: string },
-  ): Promise<{ id: string; createdAt: Date; jobs: { id: string; agentId: string; createdAt: string }[] }> {
-    const [row] = await this.sql.query<{ id: string; createdAt: Date; jobs: { id: string; agentId: string; createdAt: string }[] }>(
+    announce: { channel: string; from: string; agentIds: string[] },
+    offer: { agentIds: string[]; maxJobs: number[]; nodeId: string; offerSeconds: number },
+  ): Promise<CreatedTask | undefined> {
+    const [row] = await this.sql.query<CreatedTask>(
       'corral_create_task',
       `WITH t AS (
          INSERT INTO tasks (organization_id, name, kind, state, script_syntax, script_body, timeout_seconds, idempotent, max_attempts, sensitive_values, created_by, created_by_label)
-         VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11)
+         SELECT $1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11
+          WHERE (SELECT count(*) FROM agents WHERE organization_id = $1 AND id = ANY ($12::uuid[]) AND status = 'approved') = cardinality($12::uuid[])
          RETURNING id, created_at
        ), j AS (
-         INSERT INTO jobs (task_id, organization_id, agent_id, state, ready, queued_at)
-         SELECT t.id, $1, a.id, 'queued', true, now() FROM t, unnest($12::uuid[]) WITH ORDINALITY AS a(id, n) ORDER BY a.n
-         RETURNING id, agent_id, created_at
+         INSERT INTO jobs (task_id, organization_id, agent_id, state, ready, queued_at, offered_at, offered_by_node, lease_expires_at)
+         SELECT t.id, $1, a.id, CASE WHEN o.offer THEN 'offered' ELSE 'queued' END, true, now(),
+                CASE WHEN o.offer THEN now() END, CASE WHEN o.offer THEN $22 END, CASE WHEN o.offer THEN now() + make_interval(secs => $25) END
+           FROM t, unnest($12::uuid[]) WITH ORDINALITY AS a(id, n)
+           LEFT JOIN unnest($23::uuid[], $24::int[]) AS h(agent_id, max_jobs) ON h.agent_id = a.id
+           CROSS JOIN LATERAL (
+             SELECT h.max_jobs IS NOT NULL AND h.max_jobs > (SELECT count(*) FROM jobs b WHERE b.agent_id = a.id AND b.lease_expires_at IS NOT NULL) AS offer
+           ) o
+          ORDER BY a.n
+         RETURNING id, agent_id, state, created_at
        ), e AS (
          INSERT INTO audit_events (organization_id, actor_type, actor_id, actor_label, action, target_type, target_id, ip, details)
          SELECT $1, $13, $14, $15, $16, 'task', t.id::text, $17, $18::jsonb FROM t
        )
-       SELECT t.id, t.created_at AS "createdAt", (SELECT json_agg(json_build_object('id', id, 'agentId', agent_id, 'createdAt', created_at)) FROM j) AS jobs,
-              pg_notify($19, json_build_object('kind', 'jobs-ready', 'agentIds', $12::text[], 'from', $20::text)::text)
+       SELECT t.id, t.created_at AS "createdAt", (SELECT json_agg(json_build_object('id', id, 'agentId', agent_id, 'state', state, 'createdAt', created_at)) FROM j) AS jobs,
+              (SELECT pg_notify($19, json_build_object('kind', 'jobs-ready', 'agentIds', $21::text[], 'from', $20::text)::text) WHERE cardinality($21::text[]) > 0)
          FROM t`,
       [
         task.organizationId,
@@ -93,6 +112,11 @@ export class TasksRepository {
         JSON.stringify(audit.details),
         announce.channel,
         announce.from,
+        announce.agentIds,
+        offer.nodeId,
+        offer.agentIds,
+        offer.maxJobs,
+        offer.offerSeconds,
       ],
     );
     return row;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { AgentConnectionsService } from '../agents/agent-connections.service';
+import { type AgentConnection, AgentConnectionsService } from '../agents/agent-connections.service';
 import { AgentsRepository } from '../agents/agents.repository';
 import { CLUSTER_CHANNEL } from '../agents/cluster-events.service';
 import { AuditService } from '../audit/audit.service';
@@ -9,6 +9,9 @@ import { NotFoundException } from '../common/domain.exception';
 import { policyRefusal } from '../protocol/policy-check';
 import type { CreateTaskDto } from './dto/create-task.dto';
 import type { ListTasksQuery } from './dto/list-tasks.dto';
+import type { CorralConfig } from '../config/config';
+import { InjectConfig } from '../config/config.module';
+import { JobDispatchService } from './job-dispatch.service';
 import { JobsRepository } from './jobs.repository';
 import { Announcements, TaskProgress } from './task-progress.service';
 import { isFinishedTask } from './task-states';
@@ -50,7 +53,9 @@ export class TasksService {
     private readonly progress: TaskProgress,
     private readonly agents: AgentsRepository,
     private readonly connections: AgentConnectionsService,
+    private readonly dispatch: JobDispatchService,
     private readonly audit: AuditService,
+    @InjectConfig() private readonly config: CorralConfig,
   ) {}
 
   /** Queues one job per target; every target must be an approved agent whose local policy allows the job. */
@@ -58,7 +63,10 @@ export class TasksService {
     const maxAttempts = body.maxAttempts ?? 1;
     if (maxAttempts > 1 && !body.idempotent)
       throw new TasksException(TasksErrorCode.RETRIES_NEED_IDEMPOTENT, 'maxAttempts above 1 needs "idempotent": true: a job whose agent was lost is only run again when running it twice is safe');
-    const names = await this.checkTargets(actor, body.targets.agentIds);
+    // Targets on a WebSocket here are known well enough to skip asking first: the one statement
+    // that creates a task without a concurrency key checks again that each is an approved agent of
+    // the organisation.
+    let names = (!body.concurrencyKey && this.targetsHere(actor, body.targets.agentIds)) || (await this.checkTargets(actor, body.targets.agentIds));
 
     const fields = {
       organizationId: actor.organizationId,
@@ -83,17 +91,40 @@ export class TasksService {
     const details = { name: fields.name, agents: body.targets.agentIds, concurrencyKey: fields.concurrencyKey };
     const withNames = (jobs: Job[]) => jobs.map((j) => Object.assign(j, { agentName: names.get(j.agentId)! }));
 
-    // Without a concurrency key nothing needs locking: one statement does it all.
+    // Without a concurrency key nothing needs locking: one statement does it all. Agents on a
+    // WebSocket here are offered their job in it, and only the others need a notification.
     if (!body.concurrencyKey) {
-      const created = await this.tasks.createAtOnce(fields, body.targets.agentIds, this.audit.eventFor(actor, 'task.created', undefined, details), {
-        channel: CLUSTER_CHANNEL,
-        from: this.connections.nodeId,
-      });
-      // Agents held here are offered the job now, not when the notification comes back.
-      this.connections.workAnnounced(body.targets.agentIds);
+      const here = new Map<string, AgentConnection>();
+      for (const id of body.targets.agentIds) {
+        const socket = this.connections.offerSocket(id);
+        if (socket) here.set(id, socket);
+      }
+      const create = () =>
+        this.tasks.createAtOnce(
+          fields,
+          body.targets.agentIds,
+          this.audit.eventFor(actor, 'task.created', undefined, details),
+          { channel: CLUSTER_CHANNEL, from: this.connections.nodeId, agentIds: body.targets.agentIds.filter((id) => !here.has(id)) },
+          { agentIds: [...here.keys()], maxJobs: [...here.values()].map((c) => c.maxJobs), nodeId: this.connections.nodeId, offerSeconds: this.config.jobOfferTimeoutSeconds },
+        );
+      let created = await create();
+      if (!created) {
+        // A target changed since it was looked at (revoked, deleted): say which, or try once more.
+        names = await this.checkTargets(actor, body.targets.agentIds);
+        created = await create();
+        if (!created) throw new TasksException(TasksErrorCode.TARGETS_REFUSED, 'the targets changed while the task was being created; send it again');
+      }
       const task = Object.assign(new Task(), fields, { id: created.id, createdAt: created.createdAt });
+      for (const j of created.jobs) {
+        const connection = here.get(j.agentId);
+        if (j.state !== 'offered' || !connection) continue;
+        const { name, kind, scriptSyntax, scriptBody, timeoutSeconds, sensitiveValues, organizationId } = fields;
+        const offered = { id: j.id, agentId: j.agentId, taskId: task.id, organizationId, attempt: 1, name, kind, scriptSyntax, scriptBody, timeoutSeconds, sensitiveValues };
+        this.dispatch.sendOffers(connection, j.agentId, [{ ...offered, queuedAt: created.createdAt, createdAt: new Date(j.createdAt) }]);
+      }
+      this.connections.workAnnounced(created.jobs.filter((j) => j.state === 'queued').map((j) => j.agentId));
       const jobs = created.jobs.map((j) =>
-        Object.assign(new Job(), { ...j, createdAt: new Date(j.createdAt), taskId: task.id, state: 'queued', attempt: 1, exitCode: null, signal: null, message: null, startedAt: null, finishedAt: null, cancelRequestedAt: null, logTruncated: false }),
+        Object.assign(new Job(), { ...j, createdAt: new Date(j.createdAt), taskId: task.id, attempt: 1, exitCode: null, signal: null, message: null, startedAt: null, finishedAt: null, cancelRequestedAt: null, logTruncated: false }),
       );
       return taskView(task, withNames(jobs), null);
     }
@@ -140,6 +171,21 @@ export class TasksService {
       await this.progress.announce(out, em);
     });
     return this.get(actor, id);
+  }
+
+  /**
+   * The targets' names when every one is on a WebSocket of this node, approved, of the caller's
+   * organisation, and allows the task by the local policy it reported in its hello; else null.
+   */
+  private targetsHere(actor: Actor, agentIds: string[]): Map<string, string> | null {
+    const names = new Map<string, string>();
+    for (const id of agentIds) {
+      const socket = this.connections.offerSocket(id);
+      if (!socket?.agent || socket.agent.organizationId !== actor.organizationId) return null;
+      if (policyRefusal(socket.policy ?? null, { kind: 'script', adHocScript: true, organizationId: actor.organizationId })) return null;
+      names.set(id, socket.agent.name);
+    }
+    return names;
   }
 
   /** The targets' names by id, once every one of them may run the task. */
