@@ -173,6 +173,27 @@ describe('agent enrollment, approval and identity on the wire', () => {
     expect(view.body.connection.lastError).toMatch(/^refused: AGENT_REVOKED: .*host decommissioned/);
   });
 
+  it('keeps an idle connected agent online without writing its presence again, and offline once it leaves', async () => {
+    const agent = new ProtocolAgent(app.url);
+    const enrolled = (await agent.enroll(await token(owner))).body;
+    await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, { fingerprint: enrolled.fingerprint });
+    const socket = await agent.connect();
+    await waitFor('online', async () => (await owner.client.get(`/api/v1/agents/${agent.agentId}`)).body.connection.state === 'online');
+    // As if it had been connected, silent, for an hour: its node's heartbeat is what says it is there.
+    const db = new Client({ connectionString: app.databaseUrl });
+    await db.connect();
+    try {
+      await db.query(`UPDATE agents SET last_seen_at = now() - interval '1 hour' WHERE id = $1`, [agent.agentId]);
+      const view = (await owner.client.get(`/api/v1/agents/${agent.agentId}`)).body;
+      expect(view.connection.state).toBe('online');
+      expect(Date.now() - new Date(view.connection.lastSeenAt).getTime()).toBeLessThan(60_000);
+      socket.close();
+      await waitFor('offline once it left', async () => (await owner.client.get(`/api/v1/agents/${agent.agentId}`)).body.connection.state === 'offline');
+    } finally {
+      await db.end();
+    }
+  });
+
   it('keeps another organisation out of agents and tokens (404)', async () => {
     const agent = new ProtocolAgent(app.url);
     const enrolled = (await agent.enroll(await token(owner))).body;
@@ -221,7 +242,7 @@ describe('reconnect storms', () => {
   });
   afterAll(() => app.close());
 
-  it('admits new agent connections at the configured rate and tells the rest when to come back, spread at random', async () => {
+  it('admits new agent connections at the configured rate and tells the rest when to come back, each a later second', async () => {
     const agents = await Promise.all(
       [1, 2, 3].map(async () => {
         const agent = new ProtocolAgent(app.url);
@@ -236,7 +257,45 @@ describe('reconnect storms', () => {
     expect(closed.reason).toMatch(/^RATE_LIMITED: .*retry-after=\d+$/);
     const polled = await agents[2].poll(null);
     expect([polled.status, polled.body.error.code]).toEqual([429, 'RATE_LIMITED']);
-    expect(Number(polled.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // At one a second, the one turned away second is told to come a second after the first.
+    expect(Number(polled.headers.get('retry-after'))).toBeGreaterThan(Number(/retry-after=(\d+)/.exec(closed.reason)![1]));
     for (const s of sockets) s.close();
+  });
+});
+
+describe('a node that stops', () => {
+  it('tells its agents to come back, spread over the time it needs to admit them, before it closes their sockets', async () => {
+    const app = await startTestApp({ AGENT_CONNECTS_PER_SECOND: '2' });
+    try {
+      const owner = await signUp(app);
+      const agents = await Promise.all(
+        [1, 2, 3].map(async () => {
+          const agent = new ProtocolAgent(app.url);
+          const enrolled = (await agent.enroll(await token(owner))).body;
+          await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, { verificationCode: enrolled.verificationCode });
+          return agent;
+        }),
+      );
+      const sockets = [];
+      // Two a second are admitted: connect them one after the other.
+      for (const agent of agents) {
+        const socket = await waitFor('admitted', async () => {
+          const s = await agent.connect();
+          await waitFor('the status', () => s.messages.length > 0 || s.closed);
+          return s.closed ? undefined : s;
+        }, 10_000, 200);
+        sockets.push(socket);
+      }
+      await app.process.stop('SIGTERM');
+      for (const socket of sockets) {
+        await waitFor('the socket closed', () => socket.closed);
+        expect(socket.closed!.code).toBe(1001);
+        const reconnect = socket.messages.find((m) => m.type === 'server.reconnect');
+        // Three agents at two a second: spread over a second and a half.
+        expect(reconnect).toMatchObject({ type: 'server.reconnect', maxDelayMs: 1500 });
+      }
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -220,6 +220,32 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
     socket.close();
   });
 
+  it('offers an agent with room for several jobs all of them under one signature, and takes several messages in one frame', async () => {
+    const agent = await makeApprovedAgent(app, owner, (a) => (a.maxJobs = 4));
+    const tasks = [await script(owner, [agent.agentId], 'one'), await script(owner, [agent.agentId], 'two'), await script(owner, [agent.agentId], 'three')];
+    // Queued while the agent was away: its first claim finds all three.
+    const socket = await agent.connect();
+    const envelope = await socket.next('the offers', (m) => agent.offersIn(m).length === 3 && m);
+    expect(envelope.type === 'signed' && agent.open(envelope).type).toBe('server.job.offers');
+    const offers = agent.offersIn(envelope);
+    expect(offers.map((o) => o.taskId).sort()).toEqual(tasks.map((t) => t.id).sort());
+
+    socket.sendTogether(offers.map((o) => ({ type: 'agent.job.accept', jobId: o.jobId, attempt: 1 })));
+    for (const o of offers) await socket.next(`start of ${o.name}`, (m) => m.type === 'server.job.start' && m.jobId === o.jobId);
+    // One job's messages keep their order inside the frame: its log, then its finish.
+    socket.sendTogether(
+      offers.flatMap((o) => [
+        { type: 'agent.job.log' as const, jobId: o.jobId, attempt: 1, seq: 0, stream: 'stdout' as const, text: `${o.name} ran\n` },
+        { type: 'agent.job.finish' as const, jobId: o.jobId, attempt: 1, outcome: 'succeeded' as const, exitCode: 0, signal: null, message: null, logChunks: 1 },
+      ]),
+    );
+    for (const t of tasks) {
+      await taskState(owner, t.id, 'succeeded');
+      expect((await owner.client.get(`/api/v1/tasks/${t.id}/log`)).text).toMatch(/ ran\n$/);
+    }
+    socket.close();
+  });
+
   it('serves long-polling agents: offers in the poll answer, job messages by POST /messages', async () => {
     const agent = await makeApprovedAgent(app, owner);
     expect((await agent.poll(null)).status).toBe(200);

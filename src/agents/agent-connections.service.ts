@@ -5,6 +5,7 @@ import { InjectConfig } from '../config/config.module';
 import { Batcher } from '../database/batcher';
 import { type AgentJobMessage, type LocalPolicy, PROTOCOL_VERSION, type ServerMessage, type SignedEnvelope, type Transport } from '../protocol/messages';
 import type { Agent } from './agent.entity';
+import { Admission } from './admission';
 import { AgentAuthService } from './agent-auth.service';
 import { ClusterEventsService } from './cluster-events.service';
 import { type AgentStanding, type Connected, AgentsRepository, type HostFacts } from './agents.repository';
@@ -62,7 +63,7 @@ export class AgentConnectionsService implements OnModuleInit, BeforeApplicationS
   private readonly pollNews = new Map<string, { work: boolean; cancels: boolean }>();
   private timers: NodeJS.Timeout[] = [];
   private work: AgentWork | undefined;
-  private admission = { tokens: 0, at: Date.now(), nextSlotAt: 0 };
+  private admission!: Admission;
   // Presence is written in batches; leaving can wait a moment for company.
   private readonly connects = new Batcher<Connected, AgentStanding | null>((rows) => this.connectBatch(rows), { maxBatch: 1000, concurrency: 2 });
   private readonly disconnects = new Batcher<string, void>((ids) => this.disconnectBatch(ids), { maxBatch: 1000, concurrency: 1, lingerMs: 50 });
@@ -81,7 +82,7 @@ export class AgentConnectionsService implements OnModuleInit, BeforeApplicationS
   ) {}
 
   onModuleInit() {
-    this.admission.tokens = this.config.agentConnectsPerSecond;
+    this.admission = new Admission(this.config.agentConnectsPerSecond);
     this.events.on('agent-changed', ({ agentId }: { agentId: string }) => void this.onAgentChanged(agentId));
     this.events.on('jobs-ready', ({ agentIds, cancels }: { agentIds: string[]; cancels?: boolean }) => this.workAnnounced(agentIds, cancels));
     this.events.on('keys-changed', () => void this.onKeysChanged());
@@ -133,28 +134,14 @@ export class AgentConnectionsService implements OnModuleInit, BeforeApplicationS
     return this.work;
   }
 
-  /**
-   * Admits one new agent connection, or says how many seconds it should wait: a token bucket
-   * refilled at AGENT_CONNECTS_PER_SECOND. An agent turned away is given the next free second
-   * after those already promised, so a crowd comes back at the rate the node admits it, and a
-   * refused attempt (which costs nothing here) cannot make the queue longer.
-   */
+  /** Admits one new agent connection (null), or says how many seconds it should wait (AGENT_CONNECTS_PER_SECOND). */
   admit(): number | null {
-    const rate = this.config.agentConnectsPerSecond;
-    const now = Date.now();
-    this.admission.tokens = Math.min(rate, this.admission.tokens + ((now - this.admission.at) / 1000) * rate);
-    this.admission.at = now;
-    if (this.admission.tokens >= 1) {
-      this.admission.tokens -= 1;
-      return null;
-    }
-    this.admission.nextSlotAt = Math.max(now, this.admission.nextSlotAt) + 1000 / rate;
-    return Math.max(1, Math.ceil((this.admission.nextSlotAt - now) / 1000));
+    return this.admission.admit();
   }
 
   /** How long agents leaving this node should spread their return over, so that they are admitted as they arrive. */
   returnSpreadMs(): number {
-    return Math.max(1000, Math.ceil((this.heldAgentIds().length / this.config.agentConnectsPerSecond) * 1000));
+    return this.admission.spreadMs(this.heldAgentIds().length);
   }
 
   /** The agent's connection here ended (and no other of it is held here). */

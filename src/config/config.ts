@@ -107,7 +107,7 @@ export const VARIABLES = [
   { key: 'host', env: 'HOST', default: '0.0.0.0', unit: 'address', doc: 'interface to listen on (0.0.0.0 = all; agents must reach it)', parse: nonEmpty },
   { key: 'publicUrl', env: 'CORRAL_PUBLIC_URL', default: undefined, unit: 'URL', doc: 'URL users and agents use to reach this control plane; default http://localhost:PORT. An https URL makes session cookies Secure', parse: url(['http', 'https']) },
   { key: 'databaseUrl', env: 'DATABASE_URL', default: undefined, unit: 'URL', secret: true, doc: 'PostgreSQL to use; when unset an embedded PostgreSQL is started under CORRAL_DATA_DIR', parse: url(['postgres', 'postgresql']) },
-  { key: 'databasePoolSize', env: 'DATABASE_POOL_SIZE', default: '10', unit: 'connections', doc: 'maximum database connections of this node', parse: integer(1, 500) },
+  { key: 'databasePoolSize', env: 'DATABASE_POOL_SIZE', default: '10', unit: 'connections', doc: 'database connections of this node for work that waits for the disk; it also opens 4 for work that need not (offers, presence) and one to listen for other nodes', parse: integer(1, 500) },
   { key: 'dataDir', env: 'CORRAL_DATA_DIR', default: './.corral', unit: 'path', doc: 'where the embedded PostgreSQL keeps its data (unused with DATABASE_URL)', parse: (raw: string) => resolve(nonEmpty(raw)) },
   { key: 'embeddedPostgresPort', env: 'EMBEDDED_POSTGRES_PORT', default: '0', unit: 'TCP port', doc: 'port of the embedded PostgreSQL on 127.0.0.1; 0 = reuse the last one if free, else pick a free one', parse: integer(0, 65535) },
   { key: 'logLevel', env: 'LOG_LEVEL', default: 'info', unit: 'level', doc: 'debug, info, warn or error', parse: oneOf<LogLevel>('debug', 'info', 'warn', 'error') },

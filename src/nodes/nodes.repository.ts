@@ -26,23 +26,27 @@ export class NodesRepository {
     await this.dataSource.query(`INSERT INTO server_nodes (id, address, pid) VALUES ($1, $2, $3)`, [id, address, pid]);
   }
 
-  /** Records that the node is alive; returns whether it was asked to drain. */
-  async heartbeat(id: string): Promise<boolean> {
-    const [row] = rowsOf<{ draining: boolean }>(await this.dataSource.query(`UPDATE server_nodes SET last_seen_at = now() WHERE id = $1 RETURNING draining`, [id]));
-    return row?.draining ?? false;
-  }
-
   /**
-   * Agents held by a node that stopped beating are no longer connected anywhere: their presence
-   * is cleared so they show offline at once instead of after a minute. Also forgets old nodes.
+   * Records that the node is alive, in one statement with the cluster's housekeeping: agents
+   * connected to a node that is not (stopped, or silent for `deadAfterSeconds`) are released, so
+   * they show offline, and nodes gone for a day are forgotten. Returns whether this node was asked
+   * to drain.
    */
-  async releaseDeadNodes(deadAfterSeconds: number): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE agents SET connected_node_id = NULL
-        WHERE connected_node_id IN (SELECT id FROM server_nodes WHERE stopped_at IS NULL AND last_seen_at < now() - make_interval(secs => $1))`,
-      [deadAfterSeconds],
+  async heartbeat(id: string, deadAfterSeconds: number): Promise<boolean> {
+    const [row] = await this.dataSource.query<{ draining: boolean }[]>(
+      `WITH beat AS (
+         UPDATE server_nodes SET last_seen_at = now() WHERE id = $1 RETURNING draining
+       ), gone AS (
+         SELECT id FROM server_nodes WHERE id <> $1 AND (stopped_at IS NOT NULL OR last_seen_at < now() - make_interval(secs => $2))
+       ), released AS (
+         UPDATE agents SET connected_node_id = NULL WHERE connected_node_id IN (SELECT id FROM gone) RETURNING 1
+       ), forgotten AS (
+         DELETE FROM server_nodes WHERE COALESCE(stopped_at, last_seen_at) < now() - interval '${FORGET_AFTER}' RETURNING 1
+       )
+       SELECT draining FROM beat`,
+      [id, deadAfterSeconds],
     );
-    await this.dataSource.query(`DELETE FROM server_nodes WHERE COALESCE(stopped_at, last_seen_at) < now() - interval '${FORGET_AFTER}'`);
+    return row?.draining ?? false;
   }
 
   async markStopped(id: string): Promise<void> {

@@ -68,13 +68,12 @@ export class NodesService implements OnModuleInit, OnApplicationShutdown {
 
   private async beat() {
     try {
-      const draining = await this.nodes.heartbeat(this.nodeId);
+      const draining = await this.nodes.heartbeat(this.nodeId, this.config.nodeDeadAfterSeconds);
       if (draining && !this.connections.draining) {
         this.connections.draining = true;
         this.logger.event('warn', 'this node is draining: it takes no new work and sends its agents to other nodes', { nodeId: this.nodeId }, 'Nodes');
         this.connections.sendAway(DRAIN_RECONNECT_MS);
       }
-      await this.nodes.releaseDeadNodes(this.config.nodeDeadAfterSeconds);
     } catch (err) {
       this.logger.event('warn', 'node heartbeat failed', { err: (err as Error).message }, 'Nodes');
     }

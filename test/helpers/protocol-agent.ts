@@ -122,6 +122,11 @@ export class AgentSocket {
     this.ws.send(JSON.stringify(message));
   }
 
+  /** Several messages in one frame (a JSON array), as an agent sends what it has at one moment. */
+  sendTogether(messages: AgentJobMessage[]) {
+    this.ws.send(JSON.stringify(messages));
+  }
+
   /** Waits for a message that `match` accepts (returning something), searching from `from`. */
   next<T>(what: string, match: (m: ServerMessage) => T | undefined | null | false, from = 0, timeoutMs = 10_000): Promise<NonNullable<T>> {
     return waitFor(what, () => {

@@ -31,6 +31,7 @@ import {
   type JobCancelPayload,
   type JobLog,
   type JobOfferPayload,
+  type JobOffersPayload,
   type PollRequest,
   type ServerMessage,
   type StatusPayload,
@@ -86,6 +87,8 @@ export class FakeControlPlane {
   readonly polls: PollRequest[] = [];
   readonly enrollments: EnrollRequest[] = [];
   readonly closes: number[] = [];
+  /** Every WebSocket frame the agent sent (the hello's included), as the text received. */
+  readonly frames: string[] = [];
   upgradeAttempts = 0;
   wsConnections = 0;
 
@@ -170,6 +173,11 @@ export class FakeControlPlane {
     for (const ws of this.sockets) ws.send(JSON.stringify(message));
   }
 
+  /** Sends these messages to every connected WebSocket as one frame: a JSON array, in order. */
+  broadcastFrame(messages: unknown[]) {
+    for (const ws of this.sockets) ws.send(JSON.stringify(messages));
+  }
+
   /** Over an open WebSocket if there is one, else with the next long-poll answer. */
   deliver(message: unknown) {
     if (this.sockets.size) return this.broadcast(message);
@@ -177,7 +185,7 @@ export class FakeControlPlane {
     this.wake();
   }
 
-  private sign(payload: JobOfferPayload | JobCancelPayload | StatusPayload) {
+  private sign(payload: JobOfferPayload | JobOffersPayload | JobCancelPayload | StatusPayload) {
     const text = JSON.stringify(payload);
     return { type: 'signed' as const, keyId: this.keyId, payload: text, signature: signServerPayload(text, this.serverKey.privateKey) };
   }
@@ -201,6 +209,11 @@ export class FakeControlPlane {
       ...overrides,
     };
     return { payload, envelope: this.sign(payload) };
+  }
+
+  /** Several offers (payloads from `offer()`) under one signature, as a claim that found more than one job sends them. */
+  offersEnvelope(offers: JobOfferPayload[]) {
+    return this.sign({ type: 'server.job.offers', v: PROTOCOL_VERSION, agentId: this.agentId, offers, issuedAt: Date.now() });
   }
 
   /** Signs and delivers an offer; returns its payload. */
@@ -343,7 +356,11 @@ export class FakeControlPlane {
         for (const reply of this.replyTo(message.data)) ws.send(JSON.stringify(reply));
       };
       // The agent sends several messages together as one array.
-      ws.on('message', (data) => messagesOf(JSON.parse(data.toString())).forEach(receive));
+      ws.on('message', (data) => {
+        const text = data.toString();
+        this.frames.push(text);
+        messagesOf(JSON.parse(text)).forEach(receive);
+      });
     });
   }
 
