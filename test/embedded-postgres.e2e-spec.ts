@@ -100,6 +100,11 @@ describe('EmbeddedPostgres', () => {
     const wrong = first.url.replace(/corral:[^@]+@/, 'corral:wrong@');
     await expect(query(wrong, 'select 1')).rejects.toThrow(/password authentication failed/);
 
+    // The same server through its unix socket in the cluster directory, with the same password.
+    expect(first.socketUrl).toBe(`${first.url}?host=${encodeURIComponent(path.join(dataDir, 'postgres'))}`);
+    expect(await query(first.socketUrl!, 'select inet_server_addr() as addr')).toEqual([{ addr: null }]);
+    await expect(query(first.socketUrl!.replace(/corral:[^@]+@/, 'corral:wrong@'), 'select 1')).rejects.toThrow(/password authentication failed/);
+
     expect(await pg.start()).toEqual(first);
     await query(first.url, 'create table things (name text primary key)');
     await query(first.url, "insert into things values ('kept')");

@@ -22,7 +22,8 @@ export default async function globalSetup() {
     dataDir = mkdtempSync(join(tmpdir(), 'corral-test-'));
     chmodSync(dataDir, 0o755);
     postgres = new EmbeddedPostgres({ dataDir });
-    serverUrl = (await postgres.start()).url;
+    const running = await postgres.start();
+    serverUrl = running.socketUrl ?? running.url;
   }
   const template = `corral_tpl_${process.pid}`;
   const client = new Client({ connectionString: withDatabase(serverUrl, 'postgres') });

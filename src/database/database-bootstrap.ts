@@ -17,8 +17,8 @@ export async function prepareDatabase(config: CorralConfig, log: (line: string) 
   const embedded = new EmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort, log });
   const running = await embedded.start();
   return {
-    url: running.url,
-    description: `embedded PostgreSQL on 127.0.0.1:${running.port}, data in ${running.dataDir}${running.adopted ? ' (adopted the server left running by a previous start)' : ''}`,
+    url: running.socketUrl ?? running.url,
+    description: `embedded PostgreSQL on 127.0.0.1:${running.port}${running.socketUrl ? ' (reached through its unix socket)' : ''}, data in ${running.dataDir}${running.adopted ? ' (adopted the server left running by a previous start)' : ''}`,
     adopted: running.adopted,
     stop: () => embedded.stop(),
   };
