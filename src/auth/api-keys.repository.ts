@@ -34,18 +34,18 @@ export class ApiKeysRepository {
     return this.dataSource.manager.findOne(ApiKey, { where: { organizationId, id } });
   }
 
-  async findPrincipalByHash(keyHash: string): Promise<ApiKeyPrincipal | null> {
-    const rows = await this.sql.query<ApiKeyPrincipal>(
-      'corral_api_key_principal',
-      `SELECT k.id AS "apiKeyId", k.name, k.role AS "keyRole", k.organization_id AS "organizationId",
+  /** The principals of the unrevoked keys among these hashes, each with the hash it was found by. */
+  findPrincipalsByHashes(keyHashes: string[]): Promise<(ApiKeyPrincipal & { keyHash: string })[]> {
+    return this.sql.query<ApiKeyPrincipal & { keyHash: string }>(
+      'corral_api_key_principals',
+      `SELECT k.key_hash AS "keyHash", k.id AS "apiKeyId", k.name, k.role AS "keyRole", k.organization_id AS "organizationId",
               k.created_by AS "userId", u.email, m.role AS "creatorRole"
          FROM api_keys k
          JOIN users u ON u.id = k.created_by
          LEFT JOIN memberships m ON m.user_id = k.created_by AND m.organization_id = k.organization_id
-        WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
-      [keyHash],
+        WHERE k.key_hash = ANY ($1::text[]) AND k.revoked_at IS NULL`,
+      [keyHashes],
     );
-    return rows[0] ?? null;
   }
 
   // Coarse on purpose: one write per key per minute at most, not one per request.

@@ -9,7 +9,8 @@ import { MembershipsRepository } from '../orgs/memberships.repository';
 import { OrgsService } from '../orgs/orgs.service';
 import { lowerRole } from '../orgs/roles';
 import { UsersRepository } from '../orgs/users.repository';
-import { ApiKeysRepository } from './api-keys.repository';
+import { Batcher } from '../database/batcher';
+import { type ApiKeyPrincipal, ApiKeysRepository } from './api-keys.repository';
 import { AuthErrorCode, AuthException } from './auth.exception';
 import { RateLimiter } from './rate-limiter';
 import { SessionsRepository } from './sessions.repository';
@@ -27,6 +28,9 @@ export interface NewSession {
 @Injectable()
 export class AuthService {
   private readonly apiKeysTouched = new Map<string, number>();
+  // Requests that arrive together (a script creating tasks in parallel) look their keys up in one
+  // statement; each still sees the key as the database has it then, revoked or not.
+  private readonly principals = new Batcher<string, ApiKeyPrincipal | null>((hashes) => this.principalBatch(hashes), { maxBatch: 500, concurrency: 2 });
 
   constructor(
     @InjectConfig() private readonly config: CorralConfig,
@@ -114,7 +118,7 @@ export class AuthService {
 
   /** Resolves a bearer API key; a key acts with the lower of its own role and its creator's current role. */
   async actorFromApiKey(key: string, ip: string): Promise<Actor> {
-    const principal = key.startsWith(API_KEY_PREFIX) ? await this.apiKeys.findPrincipalByHash(sha256Hex(key)) : null;
+    const principal = key.startsWith(API_KEY_PREFIX) ? await this.principals.submit(sha256Hex(key)) : null;
     if (!principal || !principal.creatorRole) {
       throw new AuthException(AuthErrorCode.INVALID_API_KEY, 'the API key is unknown or revoked; create a new key in the console or with POST /api/v1/api-keys');
     }
@@ -129,6 +133,11 @@ export class AuthService {
       apiKeyName: principal.name,
       ip,
     };
+  }
+
+  private async principalBatch(hashes: string[]): Promise<(ApiKeyPrincipal | null)[]> {
+    const found = new Map((await this.apiKeys.findPrincipalsByHashes([...new Set(hashes)])).map(({ keyHash, ...principal }) => [keyHash, principal]));
+    return hashes.map((hash) => found.get(hash) ?? null);
   }
 
   // "Last used" is kept to the minute: a key in steady use costs one write a minute, not one per request.
