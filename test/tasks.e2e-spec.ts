@@ -220,6 +220,32 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
     socket.close();
   });
 
+  it('tasks created at the same moment each get their own jobs and audit event, and a NUL in a field is refused before the database', async () => {
+    const agent = await makeApprovedAgent(app, owner);
+    const socket = await agent.connect();
+    const nul = await owner.client.post('/api/v1/tasks', { targets: { agentIds: [agent.agentId] }, script: { syntax: 'bash', body: 'echo a\u0000b' }, name: 'nul' });
+    expect(nul.status).toBe(422);
+    expect(nul.body.error.message).toMatch(/script.body must not contain NUL characters/);
+
+    const tasks = await Promise.all(['one', 'two', 'three', 'four'].map((name) => script(owner, [agent.agentId], `echo ${name}`, { name, sensitiveValues: [`secret-${name}`] })));
+    expect(new Set(tasks.map((t) => t.id)).size).toBe(4);
+    expect(new Set(tasks.map((t) => t.jobs[0].id)).size).toBe(4);
+    const audited = await db.query(`SELECT target_id FROM audit_events WHERE action = 'task.created' AND target_id = ANY ($1::text[])`, [tasks.map((t) => t.id)]);
+    expect(audited.rows).toHaveLength(4);
+
+    // Each runs in turn as the one before it frees the agent, with its own script and secrets.
+    const done = new Set<string>();
+    while (done.size < 4) {
+      const offer = await socket.next('an offer', (m) => agent.offersIn(m).find((o) => !done.has(o.taskId) && tasks.some((t) => t.id === o.taskId)));
+      const expected = ['one', 'two', 'three', 'four'][tasks.findIndex((t) => t.id === offer.taskId)];
+      expect(offer).toMatchObject({ script: { body: `echo ${expected}` }, sensitiveValues: [`secret-${expected}`] });
+      await runOffer(socket, agent, offer, [{ stream: 'stdout', text: `${expected}\n` }], 0);
+      done.add(offer.taskId);
+    }
+    for (const t of tasks) await taskState(owner, t.id, 'succeeded');
+    socket.close();
+  });
+
   it('offers an agent with room for several jobs all of them under one signature, and takes several messages in one frame', async () => {
     const agent = await makeApprovedAgent(app, owner, (a) => (a.maxJobs = 4));
     const tasks = [await script(owner, [agent.agentId], 'one'), await script(owner, [agent.agentId], 'two'), await script(owner, [agent.agentId], 'three')];

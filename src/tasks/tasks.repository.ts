@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { NewAuditEvent } from '../audit/audit.repository';
+import { Batcher } from '../database/batcher';
 import { Sql } from '../database/sql';
 import { rowsOf } from '../database/query-rows';
 import { Job } from './job.entity';
@@ -36,8 +37,20 @@ export interface TaskChange {
   released: string[];
 }
 
+const LONE_SURROGATE = /\p{Surrogate}/gu;
+
+interface NewTask {
+  task: Omit<Task, 'id' | 'createdAt' | 'organization'>;
+  agentIds: string[];
+  audit: NewAuditEvent;
+  announce: { channel: string; from: string; agentIds: string[] };
+  offer: { agentIds: string[]; maxJobs: number[]; nodeId: string; offerSeconds: number };
+}
+
 @Injectable()
 export class TasksRepository {
+  private readonly creations = new Batcher<NewTask, CreatedTask | undefined>((batch) => this.createBatch(batch), { maxBatch: 200, concurrency: 2 });
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly sql: Sql,
@@ -54,72 +67,94 @@ export class TasksRepository {
 
   /**
    * A task without a concurrency key, its jobs (claimable at once), its audit event and the
-   * wake-up for `announce.agentIds` (saying which node announced it; none, no notification), in
-   * one statement; nothing at all (undefined) unless every target is an approved agent of the
-   * organisation. The job of an agent in `offer` (it is on a WebSocket of this node) with room for
-   * it is offered to it right here, by `offer.nodeId`, instead of waiting for a claim.
+   * wake-up for `announce.agentIds` (saying which node announced it; none, no notification);
+   * nothing at all (undefined) unless every target is an approved agent of the organisation. The
+   * job of an agent in `offer` (it is on a WebSocket of this node) with room for it is offered to
+   * it right here, by `offer.nodeId`, instead of waiting for a claim. Tasks created at the same
+   * moment go to the database together, in one statement.
    */
-  async createAtOnce(
+  createAtOnce(
     task: Omit<Task, 'id' | 'createdAt' | 'organization'>,
     agentIds: string[],
     audit: NewAuditEvent,
     announce: { channel: string; from: string; agentIds: string[] },
     offer: { agentIds: string[]; maxJobs: number[]; nodeId: string; offerSeconds: number },
   ): Promise<CreatedTask | undefined> {
-    const [row] = await this.sql.query<CreatedTask>(
-      'corral_create_task',
-      `WITH t AS (
-         INSERT INTO tasks (organization_id, name, kind, state, script_syntax, script_body, timeout_seconds, idempotent, max_attempts, sensitive_values, created_by, created_by_label)
-         SELECT $1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11
-          WHERE (SELECT count(*) FROM agents WHERE organization_id = $1 AND id = ANY ($12::uuid[]) AND status = 'approved') = cardinality($12::uuid[])
+    return this.creations.submit({ task, agentIds, audit, announce, offer });
+  }
+
+  private async createBatch(batch: NewTask[]): Promise<(CreatedTask | undefined)[]> {
+    // One channel, node and offer time per node; the rows differ in everything else.
+    const { channel, from } = batch[0].announce;
+    const { nodeId, offerSeconds } = batch[0].offer;
+    const rows = batch.map(({ task, agentIds, audit, announce, offer }, n) => ({
+      n,
+      organization_id: task.organizationId,
+      name: task.name,
+      kind: task.kind,
+      script_syntax: task.scriptSyntax,
+      script_body: task.scriptBody,
+      timeout_seconds: task.timeoutSeconds,
+      idempotent: task.idempotent,
+      max_attempts: task.maxAttempts,
+      sensitive_values: task.sensitiveValues,
+      created_by: task.createdBy,
+      created_by_label: task.createdByLabel,
+      agent_ids: agentIds,
+      here: offer.agentIds,
+      here_max_jobs: offer.maxJobs,
+      notify: announce.agentIds,
+      actor_type: audit.actorType,
+      actor_id: audit.actorId,
+      actor_label: audit.actorLabel,
+      action: audit.action,
+      ip: audit.ip,
+      details: audit.details,
+    }));
+    const created = await this.sql.query<CreatedTask & { n: number }>(
+      'corral_create_tasks',
+      `WITH x AS MATERIALIZED (
+         SELECT gen_random_uuid() AS id, x.* FROM jsonb_to_recordset($1::jsonb) AS x(
+           n int, organization_id uuid, name text, kind text, script_syntax text, script_body text, timeout_seconds int, idempotent boolean,
+           max_attempts int, sensitive_values text[], created_by uuid, created_by_label text, agent_ids uuid[], here uuid[], here_max_jobs int[],
+           notify text[], actor_type text, actor_id text, actor_label text, action text, ip text, details jsonb)
+          WHERE (SELECT count(*) FROM agents a WHERE a.organization_id = x.organization_id AND a.id = ANY (x.agent_ids) AND a.status = 'approved') = cardinality(x.agent_ids)
+       ), t AS (
+         INSERT INTO tasks (id, organization_id, name, kind, state, script_syntax, script_body, timeout_seconds, idempotent, max_attempts, sensitive_values, created_by, created_by_label)
+         SELECT id, organization_id, name, kind, 'queued', script_syntax, script_body, timeout_seconds, idempotent, max_attempts, sensitive_values, created_by, created_by_label
+           FROM x ORDER BY n
          RETURNING id, created_at
+       ), target AS (
+         -- An agent here is offered as many of these jobs as it has room for, earliest task first.
+         SELECT x.id AS task_id, x.organization_id, a.agent_id, x.n, a.i,
+                h.max_jobs IS NOT NULL
+                  AND h.max_jobs - (SELECT count(*) FROM jobs b WHERE b.agent_id = a.agent_id AND b.lease_expires_at IS NOT NULL)
+                      >= row_number() OVER (PARTITION BY a.agent_id, h.max_jobs IS NOT NULL ORDER BY x.n) AS offer
+           FROM x CROSS JOIN LATERAL unnest(x.agent_ids) WITH ORDINALITY AS a(agent_id, i)
+           LEFT JOIN LATERAL (SELECT h.max_jobs FROM unnest(x.here, x.here_max_jobs) AS h(agent_id, max_jobs) WHERE h.agent_id = a.agent_id LIMIT 1) h ON true
        ), j AS (
          INSERT INTO jobs (task_id, organization_id, agent_id, state, ready, queued_at, offered_at, offered_by_node, lease_expires_at)
-         SELECT t.id, $1, a.id, CASE WHEN o.offer THEN 'offered' ELSE 'queued' END, true, now(),
-                CASE WHEN o.offer THEN now() END, CASE WHEN o.offer THEN $22 END, CASE WHEN o.offer THEN now() + make_interval(secs => $25) END
-           FROM t, unnest($12::uuid[]) WITH ORDINALITY AS a(id, n)
-           LEFT JOIN unnest($23::uuid[], $24::int[]) AS h(agent_id, max_jobs) ON h.agent_id = a.id
-           CROSS JOIN LATERAL (
-             SELECT h.max_jobs IS NOT NULL AND h.max_jobs > (SELECT count(*) FROM jobs b WHERE b.agent_id = a.id AND b.lease_expires_at IS NOT NULL) AS offer
-           ) o
-          ORDER BY a.n
-         RETURNING id, agent_id, state, created_at
+         SELECT task_id, organization_id, agent_id, CASE WHEN offer THEN 'offered' ELSE 'queued' END, true, now(),
+                CASE WHEN offer THEN now() END, CASE WHEN offer THEN $3 END, CASE WHEN offer THEN now() + make_interval(secs => $4) END
+           FROM target ORDER BY n, i
+         RETURNING id, task_id, agent_id, state, created_at
        ), e AS (
          INSERT INTO audit_events (organization_id, actor_type, actor_id, actor_label, action, target_type, target_id, ip, details)
-         SELECT $1, $13, $14, $15, $16, 'task', t.id::text, $17, $18::jsonb FROM t
+         SELECT organization_id, actor_type, actor_id, actor_label, action, 'task', id::text, ip, details FROM x ORDER BY n
+       ), wake AS (
+         SELECT pg_notify($2, json_build_object('kind', 'jobs-ready', 'agentIds', array_agg(DISTINCT a), 'from', $5::text)::text)
+           FROM x CROSS JOIN LATERAL unnest(x.notify) AS a
+         HAVING count(*) > 0
        )
-       SELECT t.id, t.created_at AS "createdAt", (SELECT json_agg(json_build_object('id', id, 'agentId', agent_id, 'state', state, 'createdAt', created_at)) FROM j) AS jobs,
-              (SELECT pg_notify($19, json_build_object('kind', 'jobs-ready', 'agentIds', $21::text[], 'from', $20::text)::text) WHERE cardinality($21::text[]) > 0)
-         FROM t`,
-      [
-        task.organizationId,
-        task.name,
-        task.kind,
-        task.scriptSyntax,
-        task.scriptBody,
-        task.timeoutSeconds,
-        task.idempotent,
-        task.maxAttempts,
-        task.sensitiveValues,
-        task.createdBy,
-        task.createdByLabel,
-        agentIds,
-        audit.actorType,
-        audit.actorId,
-        audit.actorLabel,
-        audit.action,
-        audit.ip,
-        JSON.stringify(audit.details),
-        announce.channel,
-        announce.from,
-        announce.agentIds,
-        offer.nodeId,
-        offer.agentIds,
-        offer.maxJobs,
-        offer.offerSeconds,
-      ],
+       SELECT x.n, t.id, t.created_at AS "createdAt",
+              (SELECT json_agg(json_build_object('id', j.id, 'agentId', j.agent_id, 'state', j.state, 'createdAt', j.created_at) ORDER BY j.created_at, tg.i)
+                 FROM j JOIN target tg ON tg.task_id = j.task_id AND tg.agent_id = j.agent_id WHERE j.task_id = t.id) AS jobs
+         FROM t JOIN x ON x.id = t.id CROSS JOIN (SELECT count(*) FROM wake) AS woken`,
+      // As a text parameter would be, a lone surrogate is stored as U+FFFD (jsonb refuses one).
+      [JSON.stringify(rows, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATE, '\uFFFD') : value)), channel, nodeId, offerSeconds, from],
     );
-    return row;
+    const byRow = new Map(created.map(({ n, ...task }) => [n, task]));
+    return batch.map((_, n) => byRow.get(n));
   }
 
   /** Serialises everything that touches one concurrency key of one organisation, until the transaction ends. */
