@@ -145,6 +145,8 @@ class Bench {
       );
       rows.rows.forEach((r, j) => this.seeded.push({ id: r.id, privateKey: privateKeyFromPem(batch[j].privateKeyPem) }));
     }
+    // As autovacuum would within a minute of so many enrollments: the planner sees the agents that are there.
+    await this.db.query('ANALYZE agents');
   }
 
   createTask(body: unknown) {
@@ -154,6 +156,16 @@ class Bench {
   async metric(name: string): Promise<number> {
     const text = await (await fetch(`${this.url}/metrics`)).text();
     return Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+  }
+
+  /** Statements the node has sent, by name (unnamed ones under "queries"). */
+  async statementCounts(): Promise<Map<string, number>> {
+    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const counts = new Map<string, number>();
+    for (const [, name, value] of text.matchAll(/^corral_db_statement_duration_seconds_count\{statement="([^"]+)"\} (\S+)/gm)) counts.set(name, Number(value));
+    const total = Number(/^corral_db_queries_total (\S+)/m.exec(text)?.[1] ?? 0);
+    counts.set('queries', total - [...counts.values()].reduce((a, b) => a + b, 0));
+    return counts;
   }
 
   /** With --verbose, samples where the node's database connections are every 100 ms. */
@@ -215,7 +227,8 @@ async function dispatch(bench: Bench) {
   // Every agent in turn, in an order that mixes the transports.
   const targets = everyone.map((a) => a.o.id).sort(() => Math.random() - 0.5);
   const stopSampling = bench.sampleWaits();
-  if (verbose) await fetch(`${bench.url}/metrics`); // the node's event-loop figures start over from here
+  // The node's event-loop figures start over from here; statements are counted from here.
+  const statementsBefore = verbose ? await bench.statementCounts() : new Map<string, number>();
   const benchLag = monitorEventLoopDelay({ resolution: 1 });
   benchLag.enable();
   // The first seconds warm the node up (code paths compiled, statements prepared on every pooled connection) and are not counted.
@@ -244,8 +257,10 @@ async function dispatch(bench: Bench) {
     say(`  bench event loop delay ms: p50 ${(benchLag.percentile(50) / 1e6).toFixed(1)} p99 ${(benchLag.percentile(99) / 1e6).toFixed(1)} max ${(benchLag.max / 1e6).toFixed(1)}`);
     for (const [key, values] of [...bySecond].sort()) say(`  ${key.padEnd(12)} ${JSON.stringify(percentiles(values))}`);
     for (const [part, values] of Object.entries(parts)) say(`  ${part.padEnd(14)} ${JSON.stringify(percentiles(values))}`);
+    const statements = [...(await bench.statementCounts())].map(([k, v]) => [k, v - (statementsBefore.get(k) ?? 0)] as const).filter(([, v]) => v > 0);
+    say(`  statements per task: ${statements.sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${(v / n).toFixed(2)}`).join(', ')}`);
     const metrics = await (await fetch(`${bench.url}/metrics`)).text();
-    say(metrics.split('\n').filter((l) => /^corral_(process_nodejs_eventloop_lag_(p99|max)|db_statement_duration_seconds_bucket\{le="0\.(01|025)",statement="(create_task|claim_offers|api_key_principal|task_targets)"|http_request_duration_seconds_(bucket\{le="0\.0(05|1|25)",|count\{)method="POST",route="\/api\/v1\/tasks")/.test(l)).join('\n'));
+    say(metrics.split('\n').filter((l) => /^corral_(process_nodejs_eventloop_lag_(p99|max)|db_statement_duration_seconds_bucket\{le="0\.(01|025)",statement="(create_tasks|claim_offers|api_key_principals|task_targets)"|http_request_duration_seconds_(bucket\{le="0\.0(05|1|25)",|count\{)method="POST",route="\/api\/v1\/tasks")/.test(l)).join('\n'));
   }
   await bench.stopAgents();
   return { websocket: percentiles(latency.websocket), longPoll: percentiles(latency.longPoll) };
@@ -288,14 +303,18 @@ async function idle(bench: Bench, agents: SimAgent[]) {
   const rssBefore = rssBytes(bench.node!.child.pid!);
   say(`idle: connecting ${agents.length} WebSocket agents`);
   await connectAll(bench, agents);
-  await sleep(3000); // let the connect burst's garbage go
-  const rssAfter = rssBytes(bench.node!.child.pid!);
   // The node counts the statements it sends; PostgreSQL's own counters lag by seconds.
   const windowMs = quick ? 10_000 : 30_000;
   const before = await bench.metric('corral_db_queries_total');
   await sleep(windowMs);
   // Reading /metrics costs one statement itself (the queue gauges).
   const queries = Math.max(0, (await bench.metric('corral_db_queries_total')) - before - 1) * (60_000 / windowMs);
+  // Memory as it is after that idle while, once the connect burst's garbage is collected.
+  const rssAfter = rssBytes(bench.node!.child.pid!);
+  if (verbose) {
+    const metrics = await (await fetch(`${bench.url}/metrics`)).text();
+    say(metrics.split('\n').filter((l) => /^corral_process_(resident_memory_bytes|nodejs_heap_size_(used|total)_bytes|nodejs_external_memory_bytes|nodejs_heap_space_size_used_bytes)/.test(l)).join('\n'));
+  }
   return { agents: agents.length, rssBytesPerAgent: Math.round(Math.max(0, rssAfter - rssBefore) / agents.length), dbQueriesPerMinute: Math.round(queries) };
 }
 
@@ -324,7 +343,8 @@ async function main() {
   chmodSync(dataDir, 0o755); // as root, PostgreSQL runs as "postgres" and must reach it
   // BENCH_DATABASE_URL measures against another PostgreSQL server instead of the embedded one.
   const postgres = process.env.BENCH_DATABASE_URL ? undefined : new EmbeddedPostgres({ dataDir });
-  const pg = postgres ? await postgres.start() : { url: process.env.BENCH_DATABASE_URL! };
+  const running = postgres ? await postgres.start() : undefined;
+  const pg = { url: running ? (running.socketUrl ?? running.url) : process.env.BENCH_DATABASE_URL! };
   const dbUrl = withDatabase(pg.url, 'corral_bench');
   const admin = new Client({ connectionString: pg.url });
   await admin.connect();
