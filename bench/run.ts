@@ -11,7 +11,7 @@ import { Client } from 'pg';
 import { withDatabase } from '../src/database/database-url';
 import { EmbeddedPostgres } from '../src/database/embedded-postgres';
 import { fingerprintOf, generateAgentKeyPair, privateKeyFromPem, verificationCodeOf } from '../src/protocol/identity';
-import { MAIN, waitFor } from '../test/helpers/control-plane-process';
+import { MAIN, NODE_FLAGS, waitFor } from '../test/helpers/control-plane-process';
 import { post, SimAgent } from './sim-agent';
 
 const PHASES = ['dispatch', 'throughput', 'idle', 'reconnect'] as const;
@@ -95,7 +95,7 @@ class Bench {
   }
 
   async start(): Promise<Node> {
-    const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN], {
       env: { ...process.env, DATABASE_URL: this.dbUrl, PORT: String(this.port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', LOG_FORMAT: 'json' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
