@@ -23,16 +23,6 @@ export const ENTITIES = [Organization, User, Membership, Invitation, Session, Ap
 // Resolves to migrations/*.ts from the sources and dist/migrations/*.js once built.
 export const MIGRATIONS_GLOB = join(__dirname, '..', '..', 'migrations', '*.{ts,js}');
 
-/**
- * Every connection's session settings. The hot statements are named so that each is planned once
- * per connection; left to itself, PostgreSQL plans a statement over arrays (unnest($1::uuid[]))
- * afresh on every call, because a plan for unknown array sizes looks dearer than one for the
- * sizes at hand, and planning then costs more than running. A plan is made again whenever ANALYZE
- * (autovacuum's included) brings new statistics for a table it reads. Unnamed statements are
- * unaffected.
- */
-export const SESSION_OPTIONS = '-c plan_cache_mode=force_generic_plan';
-
 /** The one data source definition shared by the app, the migration CLI and the tests. */
 export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions {
   return {
@@ -47,7 +37,7 @@ export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions
     installExtensions: false,
     synchronize: false,
     migrationsRun: false,
-    extra: { max: poolSize, application_name: 'corral', options: SESSION_OPTIONS },
+    extra: { max: poolSize, application_name: 'corral' },
   };
 }
 

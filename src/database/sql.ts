@@ -2,7 +2,6 @@ import { Global, Injectable, Module, type OnApplicationShutdown } from '@nestjs/
 import { Pool, type QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
 import { dbQueries, statementDuration } from '../metrics/metrics';
-import { SESSION_OPTIONS } from './data-source';
 
 /** PostgreSQL's error code of a failed statement, whether it came through TypeORM or straight from pg. */
 export function sqlErrorCode(err: unknown): string | undefined {
@@ -33,20 +32,15 @@ export async function retryOnDeadlock<T>(transaction: () => Promise<T>, attempts
 export type Commit = 'durable' | 'lazy';
 
 /**
- * `once` (the default): a named statement, parsed and planned once per connection. `each`: parsed
- * and planned for the values at hand on every call, for a statement whose best plan turns on how
- * many rows a partial index holds now (it swings between none and a backlog).
- */
-export type Planning = 'once' | 'each';
-
-/**
- * The queue's hot statements, sent as named statements: each is parsed and planned once per
- * connection instead of on every call (see SESSION_OPTIONS), unless it asks to be planned each
- * time. Durable ones use the pool TypeORM already owns. Lazy ones (`synchronous_commit = off`)
- * are for changes that may be lost in a database crash without harm, because they are redone or
- * superseded: offers (a lost offer is offered again, and the accept that starts a job is durable
- * and makes everything before it durable too), presence and lease renewals. They are answered
- * without waiting for the disk.
+ * The queue's hot statements, sent as named statements: each is parsed once per connection
+ * instead of on every call. (PostgreSQL still plans one for its values while such a plan looks
+ * cheaper than a generic one, as it does for small batches; forcing generic plans on the session
+ * would do so for TypeORM's unnamed statements too, where a value decides which partial index
+ * applies.) Durable ones use the pool TypeORM already owns. Lazy ones
+ * (`synchronous_commit = off`) are for changes that may be lost in a database crash without
+ * harm, because they are redone or superseded: offers (a lost offer is offered again, and the
+ * accept that starts a job is durable and makes everything before it durable too), presence and
+ * lease renewals. They are answered without waiting for the disk.
  */
 @Injectable()
 export class Sql implements OnApplicationShutdown {
@@ -54,11 +48,11 @@ export class Sql implements OnApplicationShutdown {
 
   constructor(private readonly dataSource: DataSource) {}
 
-  async query<T extends QueryResultRow>(name: string, text: string, values: unknown[], commit: Commit = 'durable', planning: Planning = 'once'): Promise<T[]> {
+  async query<T extends QueryResultRow>(name: string, text: string, values: unknown[], commit: Commit = 'durable'): Promise<T[]> {
     dbQueries.inc();
     const done = statementDuration.startTimer({ statement: name.replace(/^corral_/, '') });
     try {
-      return (await this.pool(commit).query<T>(planning === 'once' ? { name, text, values } : { text, values })).rows;
+      return (await this.pool(commit).query<T>({ name, text, values })).rows;
     } finally {
       done();
     }
@@ -71,7 +65,7 @@ export class Sql implements OnApplicationShutdown {
   private pool(commit: Commit): Pool {
     if (commit === 'durable') return (this.dataSource.driver as unknown as { master: Pool }).master;
     const { url } = this.dataSource.driver.options as { url?: string };
-    this.lazyPool ??= new Pool({ connectionString: url, max: LAZY_POOL_SIZE, application_name: 'corral-lazy', options: `${SESSION_OPTIONS} -c synchronous_commit=off` });
+    this.lazyPool ??= new Pool({ connectionString: url, max: LAZY_POOL_SIZE, application_name: 'corral-lazy', options: '-c synchronous_commit=off' });
     return this.lazyPool;
   }
 }

@@ -138,7 +138,6 @@ export class JobsRepository {
         ORDER BY o."createdAt"`,
       [requests.map((r) => r.agentId), requests.map((r) => r.maxJobs), nodeId, offerSeconds],
       'lazy',
-      'each',
     );
     const claims = new Map<string, Claim>();
     for (const { room, ...row } of rows) {
