@@ -98,11 +98,12 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
     expect(offer).toMatchObject({ taskId: task.id, jobId: task.jobs[0].id, attempt: 1, script: { syntax: 'bash', body: 'echo out; echo err >&2; exit 3' } });
     expect((await owner.client.get(`/api/v1/tasks/${task.id}`)).body.jobs[0].state).toBe('offered');
 
-    await runOffer(socket, agent, offer, [{ stream: 'stdout', text: 'out\n' }, { stream: 'stderr', text: 'err\n' }], 3);
+    await runOffer(socket, agent, offer, [{ stream: 'stdout', text: 'out\n' }, { stream: 'stderr', text: 'err\n' }, { stream: 'stdout', text: 'a\u0000b\n' }], 3);
     const done = await taskState(owner, task.id, 'failed');
     expect(done.jobs[0]).toMatchObject({ state: 'failed', exitCode: 3, message: 'exit code 3' });
     const log = await owner.client.get(`/api/v1/tasks/${task.id}/log`);
-    expect(log.text).toBe('out\nerr\n');
+    // A NUL a script printed is kept as U+FFFD: PostgreSQL's text cannot hold it.
+    expect(log.text).toBe('out\nerr\na\uFFFDb\n');
     socket.close();
   });
 

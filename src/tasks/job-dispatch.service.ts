@@ -303,7 +303,8 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     const ack = (nextSeq: number): ServerMessage[] => [{ type: 'server.job.logAck', jobId: job.id, attempt: job.attempt, nextSeq }];
     if (m.seq !== job.nextLogSeq) return ack(job.nextLogSeq); // a duplicate, or a gap the agent must fill first
     const carry = { ...job.maskCarry };
-    const step = maskStep(carry[m.stream] ?? '', m.text, job.sensitiveValues);
+    // PostgreSQL's text cannot hold U+0000, which a script may well print (find -print0): it is kept as U+FFFD.
+    const step = maskStep(carry[m.stream] ?? '', m.text.replaceAll('\u0000', '\uFFFD'), job.sensitiveValues);
     // Only what is really held back is kept, so a job with nothing held back finishes at once.
     if (step.carry) carry[m.stream] = step.carry;
     else delete carry[m.stream];
