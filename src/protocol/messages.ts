@@ -16,22 +16,29 @@ export type AgentStatus = (typeof AGENT_STATUSES)[number];
 export const TRANSPORTS = ['websocket', 'long-poll'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
+/**
+ * Text the control plane stores as it is: PostgreSQL's text cannot hold U+0000, so a message with
+ * one is refused as malformed instead of failing in the database. (Log output may carry any
+ * character: the server keeps a NUL in it as U+FFFD.)
+ */
+const text = (max: number, min = 0) => z.string().min(min).max(max).refine((s) => !s.includes('\u0000'), { message: 'must not contain NUL characters (\\u0000)' });
+
 /** The host sysadmin's local policy, as the agent reports it. */
 export const LocalPolicySchema = z.object({
-  source: z.string().max(500),
-  allowedJobKinds: z.array(z.string().max(64)).max(50),
+  source: text(500),
+  allowedJobKinds: z.array(text(64)).max(50),
   allowScripts: z.boolean(),
-  runAs: z.string().max(64).nullable(),
-  allowedOrganizations: z.array(z.string().max(100)).max(50).nullable(),
+  runAs: text(64).nullable(),
+  allowedOrganizations: z.array(text(100)).max(50).nullable(),
   frozen: z.boolean(),
 });
 export type LocalPolicy = z.infer<typeof LocalPolicySchema>;
 
 const HostFacts = {
-  hostname: z.string().min(1).max(255),
-  os: z.string().max(100),
-  arch: z.string().max(32),
-  agentVersion: z.string().max(50),
+  hostname: text(255, 1),
+  os: text(100),
+  arch: text(32),
+  agentVersion: text(50),
 };
 
 /** POST /api/agent/v1/enroll, signed with the new key (agent id "enroll"). */
@@ -179,7 +186,7 @@ export const JobRefuseSchema = z.object({
   type: z.literal('agent.job.refuse'),
   ...JobRef,
   reason: z.enum(['policy', 'busy', 'invalid']),
-  message: z.string().max(1000),
+  message: text(1000),
 });
 /** Renews the leases of jobs still running on the agent. */
 export const JobHeartbeatSchema = z.object({ type: z.literal('agent.job.heartbeat'), jobs: z.array(z.object(JobRef)).max(MAX_JOBS_PER_AGENT) });
@@ -197,8 +204,8 @@ export const JobFinishSchema = z.object({
   ...JobRef,
   outcome: z.enum(JOB_OUTCOMES),
   exitCode: z.number().int().nullable(),
-  signal: z.string().max(20).nullable(),
-  message: z.string().max(1000).nullable(),
+  signal: text(20).nullable(),
+  message: text(1000).nullable(),
   logChunks: z.number().int().min(0),
 });
 export type JobAccept = z.infer<typeof JobAcceptSchema>;
