@@ -12,18 +12,9 @@ import { LineLogger } from './log';
 import { DEFAULT_POLICY } from './policy';
 import type { Timings } from './session';
 import { StateStore } from './state-store';
-import { FakeControlPlane, waitFor } from './testing/fake-control-plane';
+import { FAST_TIMINGS, FakeControlPlane, waitFor } from './testing/fake-control-plane';
 
-const FAST: Partial<Timings> = {
-  pingIntervalMs: 1_000,
-  idleTimeoutMs: 5_000,
-  handshakeTimeoutMs: 2_000,
-  pollTimeoutMs: 5_000,
-  minPollMs: 20,
-  healthyAfterMs: 30_000,
-  closeGraceMs: 500,
-  backoff: { baseMs: 10, capMs: 50 },
-};
+const FAST: Partial<Timings> = { ...FAST_TIMINGS, healthyAfterMs: 30_000 };
 
 async function unusedUrl(): Promise<string> {
   const server = net.createServer();

@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { fingerprintOf, rawPublicKey, signServerPayload } from '../../src/protocol/identity';
 import { PROTOCOL_VERSION, type JobOfferPayload, type JobOffersPayload, type SignedPayload } from '../../src/protocol/messages';
 import { interpretServerMessage, pinnedKeys } from './server-messages';
+import { offerPayload } from './testing/fake-control-plane';
 
 const agentId = randomUUID();
 const otherAgentId = randomUUID();
@@ -10,22 +11,7 @@ const stranger = generateKeyPairSync('ed25519');
 const keys = pinnedKeys([{ keyId: 'key-1', publicKey: rawPublicKey(pinned.publicKey), fingerprint: fingerprintOf(rawPublicKey(pinned.publicKey)) }]);
 
 function offer(overrides: Partial<JobOfferPayload> = {}): JobOfferPayload {
-  return {
-    type: 'server.job.offer',
-    v: PROTOCOL_VERSION,
-    agentId,
-    jobId: randomUUID(),
-    attempt: 1,
-    taskId: randomUUID(),
-    organizationId: randomUUID(),
-    name: 'deploy web',
-    kind: 'script',
-    script: { syntax: 'bash', body: 'echo hello' },
-    timeoutSeconds: 60,
-    sensitiveValues: [],
-    issuedAt: Date.now(),
-    ...overrides,
-  };
+  return offerPayload({ agentId, name: 'deploy web', ...overrides });
 }
 
 function offers(list: JobOfferPayload[], overrides: Partial<JobOffersPayload> = {}): JobOffersPayload {

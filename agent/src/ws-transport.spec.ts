@@ -9,20 +9,11 @@ import { HttpClient } from './http-client';
 import { JobManager, type JobLink } from './jobs/job-manager';
 import { LineLogger } from './log';
 import { DEFAULT_POLICY } from './policy';
-import { DEFAULT_TIMINGS, type SessionEnd, type Timings } from './session';
+import { DEFAULT_TIMINGS, type SessionEnd } from './session';
 import { StateStore } from './state-store';
-import { FakeControlPlane, waitFor } from './testing/fake-control-plane';
+import { FAST_TIMINGS, FakeControlPlane, waitFor } from './testing/fake-control-plane';
 import { runWebSocketSession } from './ws-transport';
 
-const FAST: Partial<Timings> = {
-  pingIntervalMs: 1_000,
-  idleTimeoutMs: 5_000,
-  handshakeTimeoutMs: 2_000,
-  pollTimeoutMs: 5_000,
-  minPollMs: 20,
-  closeGraceMs: 500,
-  backoff: { baseMs: 10, capMs: 50 },
-};
 
 describe('the WebSocket transport against a fake control plane', () => {
   let cp: FakeControlPlane;
@@ -65,7 +56,7 @@ describe('the WebSocket transport against a fake control plane', () => {
           },
           knownStatus: () => null,
         },
-        timings: { ...DEFAULT_TIMINGS, ...FAST },
+        timings: { ...DEFAULT_TIMINGS, ...FAST_TIMINGS },
         logger,
         signal: controller.signal,
       });
@@ -136,7 +127,7 @@ describe('the WebSocket transport against a fake control plane', () => {
         logger,
         jobs,
         store: new StateStore(dir),
-        timings: FAST,
+        timings: FAST_TIMINGS,
       });
       const done = connection.run(controller.signal);
       cleanups.push(async () => {

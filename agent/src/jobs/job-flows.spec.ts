@@ -8,20 +8,10 @@ import { HttpClient } from '../http-client';
 import { buildHello } from '../host-facts';
 import { LineLogger } from '../log';
 import { DEFAULT_POLICY } from '../policy';
-import type { Timings } from '../session';
 import { StateStore } from '../state-store';
-import { FakeControlPlane, waitFor } from '../testing/fake-control-plane';
+import { FAST_TIMINGS, FakeControlPlane, waitFor } from '../testing/fake-control-plane';
 import { JobManager, type JobManagerTimings } from './job-manager';
 
-const FAST: Partial<Timings> = {
-  pingIntervalMs: 1_000,
-  idleTimeoutMs: 5_000,
-  handshakeTimeoutMs: 2_000,
-  pollTimeoutMs: 5_000,
-  minPollMs: 20,
-  closeGraceMs: 500,
-  backoff: { baseMs: 10, capMs: 50 },
-};
 
 const JOB_TIMINGS: Partial<JobManagerTimings> = {
   tickMs: 20,
@@ -81,7 +71,7 @@ describe.each(['ws', 'poll'] as const)('jobs over %s, against a fake control pla
       logger,
       jobs,
       store: new StateStore(dir),
-      timings: FAST,
+      timings: FAST_TIMINGS,
     });
     let outcome: RunOutcome | null = null;
     const done = connection.run(controller.signal).then((o) => (outcome = o));

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PROTOCOL_VERSION, type AgentJobMessage, type JobOfferPayload, type LocalPolicy } from '../../../src/protocol/messages';
+import { type AgentJobMessage, type JobOfferPayload, type LocalPolicy } from '../../../src/protocol/messages';
 import { LineLogger } from '../log';
 import { DEFAULT_POLICY } from '../policy';
-import { waitFor } from '../testing/fake-control-plane';
+import { offerPayload, waitFor } from '../testing/fake-control-plane';
 import { JobManager } from './job-manager';
 import { Ledger } from './ledger';
 import { LogSpool } from './log-spool';
@@ -13,22 +13,7 @@ import { LogSpool } from './log-spool';
 const agentId = randomUUID();
 
 function offer(overrides: Partial<JobOfferPayload> = {}): JobOfferPayload {
-  return {
-    type: 'server.job.offer',
-    v: PROTOCOL_VERSION,
-    agentId,
-    jobId: randomUUID(),
-    attempt: 1,
-    taskId: randomUUID(),
-    organizationId: randomUUID(),
-    name: 'job',
-    kind: 'script',
-    script: { syntax: 'bash', body: 'echo hi' },
-    timeoutSeconds: 60,
-    sensitiveValues: [],
-    issuedAt: Date.now(),
-    ...overrides,
-  };
+  return offerPayload({ agentId, script: { syntax: 'bash', body: 'echo hi' }, ...overrides });
 }
 
 function groupGone(pgid: number): boolean {

@@ -36,6 +36,7 @@ import {
   type ServerMessage,
   type StatusPayload,
 } from '../../../src/protocol/messages';
+import type { Timings } from '../session';
 import type { Identity } from '../state-store';
 
 /** One request as the fake control plane saw it, with whether its signature verified. */
@@ -192,22 +193,7 @@ export class FakeControlPlane {
 
   /** A signed offer of a bash script (by default), and its payload. */
   offer(overrides: Partial<JobOfferPayload> = {}): { payload: JobOfferPayload; envelope: ReturnType<FakeControlPlane['sign']> } {
-    const payload: JobOfferPayload = {
-      type: 'server.job.offer',
-      v: PROTOCOL_VERSION,
-      agentId: this.agentId,
-      jobId: randomUUID(),
-      attempt: 1,
-      taskId: randomUUID(),
-      organizationId: this.organizationId,
-      name: 'test job',
-      kind: 'script',
-      script: { syntax: 'bash', body: 'echo hello' },
-      timeoutSeconds: 60,
-      sensitiveValues: [],
-      issuedAt: Date.now(),
-      ...overrides,
-    };
+    const payload = offerPayload({ agentId: this.agentId, organizationId: this.organizationId, name: 'test job', ...overrides });
     return { payload, envelope: this.sign(payload) };
   }
 
@@ -449,6 +435,36 @@ export class FakeControlPlane {
 }
 
 /** Waits for a condition, polling; fails after `timeoutMs` with what was awaited. */
+/** An offer of `echo hello` in bash for a new job of a new task, as the control plane would sign it. */
+export function offerPayload(overrides: Partial<JobOfferPayload> & Pick<JobOfferPayload, 'agentId'>): JobOfferPayload {
+  return {
+    type: 'server.job.offer',
+    v: PROTOCOL_VERSION,
+    jobId: randomUUID(),
+    attempt: 1,
+    taskId: randomUUID(),
+    organizationId: randomUUID(),
+    name: 'job',
+    kind: 'script',
+    script: { syntax: 'bash', body: 'echo hello' },
+    timeoutSeconds: 60,
+    sensitiveValues: [],
+    issuedAt: Date.now(),
+    ...overrides,
+  };
+}
+
+/** Session timings short enough for tests: pings, timeouts and back-off in milliseconds. */
+export const FAST_TIMINGS: Partial<Timings> = {
+  pingIntervalMs: 1_000,
+  idleTimeoutMs: 5_000,
+  handshakeTimeoutMs: 2_000,
+  pollTimeoutMs: 5_000,
+  minPollMs: 20,
+  closeGraceMs: 500,
+  backoff: { baseMs: 10, capMs: 50 },
+};
+
 export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
