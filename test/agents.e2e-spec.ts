@@ -1,4 +1,4 @@
-import { makeMember, signUp, type SignedUp } from './helpers/factories';
+import { makeApprovedAgent, makeMember, signUp, type SignedUp } from './helpers/factories';
 import { waitFor } from './helpers/control-plane-process';
 import { ProtocolAgent } from './helpers/protocol-agent';
 import { startTestApp, type TestApp } from './helpers/test-app';
@@ -243,14 +243,7 @@ describe('reconnect storms', () => {
   afterAll(() => app.close());
 
   it('admits new agent connections at the configured rate and tells the rest when to come back, each a later second', async () => {
-    const agents = await Promise.all(
-      [1, 2, 3].map(async () => {
-        const agent = new ProtocolAgent(app.url);
-        const enrolled = (await agent.enroll(await token(owner))).body;
-        await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, { verificationCode: enrolled.verificationCode });
-        return agent;
-      }),
-    );
+    const agents = await Promise.all([1, 2, 3].map(() => makeApprovedAgent(app, owner)));
     const sockets = await Promise.all(agents.slice(0, 2).map((a) => a.connect()));
     const closed = await waitFor('one of two simultaneous connections turned away', () => sockets.find((s) => s.closed)?.closed);
     expect(closed.code).toBe(4029);
@@ -268,14 +261,7 @@ describe('a node that stops', () => {
     const app = await startTestApp({ AGENT_CONNECTS_PER_SECOND: '2' });
     try {
       const owner = await signUp(app);
-      const agents = await Promise.all(
-        [1, 2, 3].map(async () => {
-          const agent = new ProtocolAgent(app.url);
-          const enrolled = (await agent.enroll(await token(owner))).body;
-          await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, { verificationCode: enrolled.verificationCode });
-          return agent;
-        }),
-      );
+      const agents = await Promise.all([1, 2, 3].map(() => makeApprovedAgent(app, owner)));
       const sockets = [];
       // Two a second are admitted: connect them one after the other.
       for (const agent of agents) {

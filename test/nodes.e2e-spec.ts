@@ -1,20 +1,7 @@
-import type { JobOfferPayload, ServerMessage } from '../src/protocol/messages';
 import { waitFor } from './helpers/control-plane-process';
-import { makeMember, signUp, type SignedUp } from './helpers/factories';
-import { ProtocolAgent } from './helpers/protocol-agent';
+import { makeApprovedAgent, makeMember, signUp, type SignedUp } from './helpers/factories';
+import { offerIn } from './helpers/protocol-agent';
 import { startTestApp, type TestApp } from './helpers/test-app';
-
-async function approvedAgent(app: TestApp, owner: SignedUp): Promise<ProtocolAgent> {
-  const agent = new ProtocolAgent(app.url);
-  const enrolled = await agent.enroll((await owner.client.post('/api/v1/enrollment-tokens', {})).body.token);
-  await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, { verificationCode: enrolled.body.verificationCode });
-  return agent;
-}
-
-/** The offer in `m` (of task `taskId`, when given); several may come signed together. */
-function offerIn(agent: ProtocolAgent, m: ServerMessage, taskId?: string): JobOfferPayload | undefined {
-  return agent.offersIn(m).find((o) => !taskId || o.taskId === taskId);
-}
 
 describe('control-plane nodes: registry, drain, metrics', () => {
   let a: TestApp;
@@ -31,7 +18,7 @@ describe('control-plane nodes: registry, drain, metrics', () => {
   });
 
   it('lists every node with the organisation\'s connected agents and running jobs on each', async () => {
-    const agent = await approvedAgent(a, owner);
+    const agent = await makeApprovedAgent(a, owner);
     const socket = await agent.at(b.url).connect();
     const task = await owner.client.post('/api/v1/tasks', { targets: { agentIds: [agent.agentId] }, script: { syntax: 'sh', body: 'sleep 1' } });
     const offer = await socket.next('offer via node B', (m) => offerIn(agent, m));
@@ -53,7 +40,7 @@ describe('control-plane nodes: registry, drain, metrics', () => {
   });
 
   it('drains a node through the other: its agents are sent away, it refuses new ones and offers no work', async () => {
-    const agent = await approvedAgent(a, owner);
+    const agent = await makeApprovedAgent(a, owner);
     // The node serving the request marks itself: drain the other one (B) through A.
     const nodes = (await owner.client.get('/api/v1/nodes')).body as { id: string; self: boolean }[];
     const other = nodes.find((n) => !n.self)!;

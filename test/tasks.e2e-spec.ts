@@ -2,26 +2,10 @@ import { Client } from 'pg';
 import { MASK } from '../src/protocol/masking';
 import type { JobCancelPayload, JobOfferPayload, ServerMessage } from '../src/protocol/messages';
 import { waitFor } from './helpers/control-plane-process';
-import { makeMember, signUp, type SignedUp } from './helpers/factories';
-import { type AgentSocket, ProtocolAgent } from './helpers/protocol-agent';
+import { makeApprovedAgent, makeMember, signUp, type SignedUp } from './helpers/factories';
+import { type AgentSocket, offerIn, ProtocolAgent } from './helpers/protocol-agent';
 import { startTestApp, type TestApp } from './helpers/test-app';
 
-/** An enrolled and approved agent, speaking the protocol from the test. */
-async function makeApprovedAgent(app: TestApp, owner: SignedUp, setup: (a: ProtocolAgent) => void = () => undefined): Promise<ProtocolAgent> {
-  const agent = new ProtocolAgent(app.url);
-  setup(agent);
-  const token = await owner.client.post('/api/v1/enrollment-tokens', {});
-  const enrolled = await agent.enroll(token.body.token);
-  if (enrolled.status !== 201) throw new Error(`enroll: ${enrolled.status} ${enrolled.text}`);
-  const approved = await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, { verificationCode: enrolled.body.verificationCode });
-  if (approved.status !== 200) throw new Error(`approve: ${approved.status} ${approved.text}`);
-  return agent;
-}
-
-/** The offer in `m` (of task `taskId`, when given); several may come signed together. */
-function offerIn(agent: ProtocolAgent, m: ServerMessage, taskId?: string): JobOfferPayload | undefined {
-  return agent.offersIn(m).find((o) => !taskId || o.taskId === taskId);
-}
 
 function cancelIn(agent: ProtocolAgent, m: ServerMessage): JobCancelPayload | undefined {
   if (m.type !== 'signed') return undefined;

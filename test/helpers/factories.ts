@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { HttpClient } from './http-client';
+import { ProtocolAgent } from './protocol-agent';
 import type { TestApp } from './test-app';
 
 export const PASSWORD = 'correct horse battery';
@@ -41,4 +42,16 @@ export async function makeMember(app: TestApp, owner: SignedUp, role: string): P
   const members = await owner.client.get('/api/v1/members');
   const membershipId = members.body.find((m: { email: string }) => m.email === email).id;
   return { client, email, organizationId: owner.organizationId, userId: accepted.body.user.id, membershipId };
+}
+
+/** An enrolled and approved agent, speaking the protocol from the test; `setup` runs before it enrolls. */
+export async function makeApprovedAgent(app: Pick<TestApp, 'url'>, owner: SignedUp, setup: (a: ProtocolAgent) => void = () => undefined): Promise<ProtocolAgent> {
+  const agent = new ProtocolAgent(app.url);
+  setup(agent);
+  const token = await owner.client.post('/api/v1/enrollment-tokens', {});
+  const enrolled = await agent.enroll(token.body.token);
+  if (enrolled.status !== 201) throw new Error(`enroll: ${enrolled.status} ${enrolled.text}`);
+  const approved = await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, { verificationCode: enrolled.body.verificationCode });
+  if (approved.status !== 200) throw new Error(`approve: ${approved.status} ${approved.text}`);
+  return agent;
 }

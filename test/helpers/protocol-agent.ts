@@ -138,3 +138,8 @@ export class AgentSocket {
     }, timeoutMs);
   }
 }
+
+/** The offer in `m` (of task `taskId`, when given); several may come signed together. */
+export function offerIn(agent: ProtocolAgent, m: ServerMessage, taskId?: string): JobOfferPayload | undefined {
+  return agent.offersIn(m).find((o) => !taskId || o.taskId === taskId);
+}
