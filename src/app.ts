@@ -7,14 +7,13 @@ import type { NextFunction, Request, Response } from 'express';
 import { AppModule } from './app.module';
 import { HttpExceptionFilter, toDomainException } from './common/http-exception.filter';
 import { jsonBodyOnly, requestLogging } from './common/http-middleware';
-import { CorralExpressAdapter } from './common/express-adapter';
 import { CorralLogger } from './common/logger';
 import { createValidationPipe } from './common/validation';
 import type { CorralConfig } from './config/config';
 
 /** Builds a listening-ready control-plane application; main.ts and the tests both start it this way. */
 export async function createApp(config: CorralConfig, databaseUrl: string, logger: CorralLogger): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, databaseUrl, logger), new CorralExpressAdapter(), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, databaseUrl, logger), {
     logger,
     bodyParser: false,
     abortOnError: false,
