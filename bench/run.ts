@@ -168,6 +168,19 @@ class Bench {
     return counts;
   }
 
+  /** The node's garbage collections by kind: how many, and their pauses in seconds. */
+  async gcPauses(): Promise<Map<string, { count: number; seconds: number }>> {
+    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const pauses = new Map<string, { count: number; seconds: number }>();
+    for (const [, part, kind, value] of text.matchAll(/^corral_process_nodejs_gc_duration_seconds_(sum|count)\{kind="([^"]+)"\} (\S+)/gm)) {
+      const p = pauses.get(kind) ?? { count: 0, seconds: 0 };
+      if (part === 'sum') p.seconds = Number(value);
+      else p.count = Number(value);
+      pauses.set(kind, p);
+    }
+    return pauses;
+  }
+
   /** With --verbose, samples where the node's database connections are every 100 ms. */
   sampleWaits(): () => void {
     if (!verbose) return () => undefined;
@@ -229,6 +242,7 @@ async function dispatch(bench: Bench) {
   const stopSampling = bench.sampleWaits();
   // The node's event-loop figures start over from here; statements are counted from here.
   const statementsBefore = verbose ? await bench.statementCounts() : new Map<string, number>();
+  const gcBefore = verbose ? await bench.gcPauses() : new Map<string, { count: number; seconds: number }>();
   const benchLag = monitorEventLoopDelay({ resolution: 1 });
   benchLag.enable();
   // The first seconds warm the node up (code paths compiled, statements prepared on every pooled connection) and are not counted.
@@ -259,6 +273,9 @@ async function dispatch(bench: Bench) {
     for (const [part, values] of Object.entries(parts)) say(`  ${part.padEnd(14)} ${JSON.stringify(percentiles(values))}`);
     const statements = [...(await bench.statementCounts())].map(([k, v]) => [k, v - (statementsBefore.get(k) ?? 0)] as const).filter(([, v]) => v > 0);
     say(`  statements per task: ${statements.sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${(v / n).toFixed(2)}`).join(', ')}`);
+    // Each pause stops the node's event loop: a dispatch that meets one waits it out.
+    const gc = [...(await bench.gcPauses())].map(([kind, p]) => ({ kind, count: p.count - (gcBefore.get(kind)?.count ?? 0), ms: (p.seconds - (gcBefore.get(kind)?.seconds ?? 0)) * 1000 }));
+    say(`  node GC pauses: ${gc.filter((g) => g.count > 0).map((g) => `${g.kind} ${g.count} × ${(g.ms / g.count).toFixed(1)} ms`).join(', ')}`);
     const metrics = await (await fetch(`${bench.url}/metrics`)).text();
     say(metrics.split('\n').filter((l) => /^corral_(process_nodejs_eventloop_lag_(p99|max)|db_statement_duration_seconds_bucket\{le="0\.(01|025)",statement="(create_tasks|claim_offers|api_key_principals|task_targets)"|http_request_duration_seconds_(bucket\{le="0\.0(05|1|25)",|count\{)method="POST",route="\/api\/v1\/tasks")/.test(l)).join('\n'));
   }
