@@ -153,14 +153,19 @@ class Bench {
     return post(`${this.url}/api/v1/tasks`, { 'content-type': 'application/json', authorization: `Bearer ${this.apiKey}` }, JSON.stringify(body));
   }
 
+  /** The node's Prometheus text. */
+  async metricsText(): Promise<string> {
+    return (await fetch(`${this.url}/metrics`)).text();
+  }
+
   async metric(name: string): Promise<number> {
-    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const text = await this.metricsText();
     return Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
   }
 
   /** Statements the node has sent, by name (unnamed ones under "queries"). */
   async statementCounts(): Promise<Map<string, number>> {
-    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const text = await this.metricsText();
     const counts = new Map<string, number>();
     for (const [, name, value] of text.matchAll(/^corral_db_statement_duration_seconds_count\{statement="([^"]+)"\} (\S+)/gm)) counts.set(name, Number(value));
     const total = Number(/^corral_db_queries_total (\S+)/m.exec(text)?.[1] ?? 0);
@@ -170,7 +175,7 @@ class Bench {
 
   /** The node's garbage collections by kind: how many, and their pauses in seconds. */
   async gcPauses(): Promise<Map<string, { count: number; seconds: number }>> {
-    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const text = await this.metricsText();
     const pauses = new Map<string, { count: number; seconds: number }>();
     for (const [, part, kind, value] of text.matchAll(/^corral_process_nodejs_gc_duration_seconds_(sum|count)\{kind="([^"]+)"\} (\S+)/gm)) {
       const p = pauses.get(kind) ?? { count: 0, seconds: 0 };
@@ -276,7 +281,7 @@ async function dispatch(bench: Bench) {
     // Each pause stops the node's event loop: a dispatch that meets one waits it out.
     const gc = [...(await bench.gcPauses())].map(([kind, p]) => ({ kind, count: p.count - (gcBefore.get(kind)?.count ?? 0), ms: (p.seconds - (gcBefore.get(kind)?.seconds ?? 0)) * 1000 }));
     say(`  node GC pauses: ${gc.filter((g) => g.count > 0).map((g) => `${g.kind} ${g.count} × ${(g.ms / g.count).toFixed(1)} ms`).join(', ')}`);
-    const metrics = await (await fetch(`${bench.url}/metrics`)).text();
+    const metrics = await bench.metricsText();
     say(metrics.split('\n').filter((l) => /^corral_(process_nodejs_eventloop_lag_(p99|max)|db_statement_duration_seconds_bucket\{le="0\.(01|025)",statement="(create_tasks|claim_offers|api_key_principals|task_targets)"|http_request_duration_seconds_(bucket\{le="0\.0(05|1|25)",|count\{)method="POST",route="\/api\/v1\/tasks")/.test(l)).join('\n'));
   }
   await bench.stopAgents();
@@ -329,7 +334,7 @@ async function idle(bench: Bench, agents: SimAgent[]) {
   // Memory as it is after that idle while, once the connect burst's garbage is collected.
   const rssAfter = rssBytes(bench.node!.child.pid!);
   if (verbose) {
-    const metrics = await (await fetch(`${bench.url}/metrics`)).text();
+    const metrics = await bench.metricsText();
     say(metrics.split('\n').filter((l) => /^corral_process_(resident_memory_bytes|nodejs_heap_size_(used|total)_bytes|nodejs_external_memory_bytes|nodejs_heap_space_size_used_bytes)/.test(l)).join('\n'));
   }
   return { agents: agents.length, rssBytesPerAgent: Math.round(Math.max(0, rssAfter - rssBefore) / agents.length), dbQueriesPerMinute: Math.round(queries) };
