@@ -331,7 +331,7 @@ async function idle(bench: Bench, agents: SimAgent[]) {
   await sleep(windowMs);
   // Reading /metrics costs one statement itself (the queue gauges).
   const queries = Math.max(0, (await bench.metric('corral_db_queries_total')) - before - 1) * (60_000 / windowMs);
-  // Memory as it is after that idle while, once the connect burst's garbage is collected.
+  // Memory as the operator sees it after that idle while, including any of the connect burst's garbage the node has not collected yet.
   const rssAfter = rssBytes(bench.node!.child.pid!);
   if (verbose) {
     const metrics = await bench.metricsText();

@@ -434,7 +434,6 @@ export class FakeControlPlane {
   }
 }
 
-/** Waits for a condition, polling; fails after `timeoutMs` with what was awaited. */
 /** An offer of `echo hello` in bash for a new job of a new task, as the control plane would sign it. */
 export function offerPayload(overrides: Partial<JobOfferPayload> & Pick<JobOfferPayload, 'agentId'>): JobOfferPayload {
   return {
@@ -465,6 +464,7 @@ export const FAST_TIMINGS: Partial<Timings> = {
   backoff: { baseMs: 10, capMs: 50 },
 };
 
+/** Waits for a condition, polling; fails after `timeoutMs` with what was awaited. */
 export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
