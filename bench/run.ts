@@ -334,8 +334,9 @@ async function idle(bench: Bench, agents: SimAgent[]) {
   // Memory as the operator sees it after that idle while, including any of the connect burst's garbage the node has not collected yet.
   const rssAfter = rssBytes(bench.node!.child.pid!);
   if (verbose) {
+    say(`node RSS ${(rssBefore / 2 ** 20).toFixed(1)} MiB before connecting, ${(rssAfter / 2 ** 20).toFixed(1)} MiB after the idle window`);
     const metrics = await bench.metricsText();
-    say(metrics.split('\n').filter((l) => /^corral_process_(resident_memory_bytes|nodejs_heap_size_(used|total)_bytes|nodejs_external_memory_bytes|nodejs_heap_space_size_used_bytes)/.test(l)).join('\n'));
+    say(metrics.split('\n').filter((l) => /^corral_process_(resident_memory_bytes|nodejs_heap_size_(used|total)_bytes|nodejs_external_memory_bytes|nodejs_heap_space_size_(used|total)_bytes{space="(new|old|large_object)")/.test(l)).join('\n'));
   }
   return { agents: agents.length, rssBytesPerAgent: Math.round(Math.max(0, rssAfter - rssBefore) / agents.length), dbQueriesPerMinute: Math.round(queries) };
 }
