@@ -73,6 +73,51 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
     expect(bad.body.error.details.map((d: { field: string }) => d.field)).toEqual(expect.arrayContaining(['targets.agentIds', 'script.syntax', 'script.body']));
   });
 
+  it('an API key revoked, or whose creator lost the role, after its first use creates nothing: the 401 or 403 it always had', async () => {
+    const operator = await makeMember(app, owner, 'operator');
+    const created = await operator.client.post('/api/v1/api-keys', { name: 'ci' });
+    const bot = app.client().withBearer(created.body.key);
+    // Room for every task below, so each one the node creates is offered in the statement that makes it.
+    const agent = await makeApprovedAgent(app, owner, (a) => (a.maxJobs = 10));
+    const socket = await agent.connect();
+    const submit = (extra: Record<string, unknown> = {}) => bot.post('/api/v1/tasks', { targets: { agentIds: [agent.agentId] }, script: { syntax: 'bash', body: 'true' }, ...extra });
+    const tasksByKey = async () => (await db.query(`SELECT count(*)::int AS n FROM tasks WHERE created_by = $1`, [operator.userId])).rows[0].n as number;
+
+    expect((await submit()).status).toBe(201);
+    const remembered = await submit();
+    expect(remembered.status).toBe(201);
+    expect(remembered.body.jobs[0].state).toBe('offered');
+    expect(remembered.body.createdBy).toBe(`ci (API key of ${operator.email})`);
+
+    expect((await owner.client.patch(`/api/v1/members/${operator.membershipId}`, { role: 'viewer' })).status).toBe(200);
+    const demoted = await submit();
+    expect(demoted.status).toBe(403);
+    expect(demoted.body.error.message).toMatch(/needs the operator role or higher; you are viewer/);
+    expect(await tasksByKey()).toBe(2);
+    // Raised again, the key works again at once: a refusal from memory is never the last word.
+    expect((await owner.client.patch(`/api/v1/members/${operator.membershipId}`, { role: 'operator' })).status).toBe(200);
+    expect((await submit()).status).toBe(201);
+    expect((await submit()).status).toBe(201);
+
+    expect((await operator.client.delete(`/api/v1/api-keys/${created.body.id}`)).status).toBe(204);
+    for (const extra of [{}, { concurrencyKey: 'deploy' }]) {
+      const revoked = await submit(extra);
+      expect(revoked.status).toBe(401);
+      expect(revoked.body.error.code).toBe('INVALID_API_KEY');
+    }
+    expect(await tasksByKey()).toBe(4);
+
+    // A key whose creator left the organisation stops with them.
+    const other = await makeMember(app, owner, 'operator');
+    const otherBot = app.client().withBearer((await other.client.post('/api/v1/api-keys', { name: 'leaver' })).body.key);
+    const body = { targets: { agentIds: [agent.agentId] }, script: { syntax: 'bash', body: 'true' } };
+    expect((await otherBot.post('/api/v1/tasks', body)).status).toBe(201);
+    expect((await owner.client.delete(`/api/v1/members/${other.membershipId}`)).status).toBe(204);
+    expect((await otherBot.post('/api/v1/tasks', body)).status).toBe(401);
+    expect((await db.query(`SELECT count(*)::int AS n FROM tasks WHERE created_by = $1`, [other.userId])).rows[0].n).toBe(1);
+    socket.close();
+  });
+
   it('offers a job over the WebSocket, starts it only after accept, stores its log and ends failed with the exit code', async () => {
     const agent = await makeApprovedAgent(app, owner);
     const socket = await agent.connect();

@@ -1,12 +1,12 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import { type AuthenticatedRequest, clientIp, PUBLIC_ROUTE, REQUIRED_ROLE } from '../common/actor';
+import { type AuthenticatedRequest, CHECKS_API_KEY, clientIp, PUBLIC_ROUTE, REQUIRED_ROLE } from '../common/actor';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
-import { type Role, roleAtLeast } from '../orgs/roles';
+import type { Role } from '../orgs/roles';
 import { AuthErrorCode, AuthException } from './auth.exception';
-import { AuthService, SESSION_COOKIE } from './auth.service';
+import { assertRole, AuthService, SESSION_COOKIE } from './auth.service';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -37,13 +37,12 @@ export class AuthGuard implements CanActivate {
 
     const ip = clientIp(req);
     const cookie = (req.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
-    const actor = bearer ? await this.auth.actorFromApiKey(bearer, ip) : cookie ? await this.auth.actorFromSession(cookie, ip) : null;
+    const checksKey = this.reflector.getAllAndOverride<boolean>(CHECKS_API_KEY, targets);
+    const actor = bearer ? await this.auth.actorFromApiKey(bearer, ip, checksKey ? role : undefined) : cookie ? await this.auth.actorFromSession(cookie, ip) : null;
     if (!actor) {
       throw new AuthException(AuthErrorCode.UNAUTHENTICATED, 'log in first (session cookie), or send an API key as "Authorization: Bearer crl_…"');
     }
-    if (!roleAtLeast(actor.role, role)) {
-      throw new AuthException(AuthErrorCode.FORBIDDEN, `this needs the ${role} role or higher; you are ${actor.role}`);
-    }
+    assertRole(actor, role);
     req.actor = actor;
     return true;
   }

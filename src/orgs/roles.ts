@@ -6,6 +6,11 @@ export function roleAtLeast(role: Role, least: Role): boolean {
   return ROLES.indexOf(role) >= ROLES.indexOf(least);
 }
 
+/** Every role that carries at least the rights of `least`. */
+export function rolesAtLeast(least: Role): Role[] {
+  return ROLES.filter((role) => roleAtLeast(role, least));
+}
+
 export function lowerRole(a: Role, b: Role): Role {
   return ROLES.indexOf(a) <= ROLES.indexOf(b) ? a : b;
 }

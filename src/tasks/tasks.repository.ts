@@ -4,6 +4,7 @@ import type { NewAuditEvent } from '../audit/audit.repository';
 import { Batcher } from '../database/batcher';
 import { Sql } from '../database/sql';
 import { rowsOf } from '../database/query-rows';
+import type { Role } from '../orgs/roles';
 import { Job } from './job.entity';
 import { deriveTaskState, isFinishedTask, type TaskState } from './task-states';
 import { Task } from './task.entity';
@@ -39,12 +40,19 @@ export interface TaskChange {
 
 const LONE_SURROGATE = /\p{Surrogate}/gu;
 
+/** An API key the statement checks as it creates the task: unrevoked, of the task's organisation and creator, and with one of `roles` by its own role and its creator's. */
+export interface KeyCheck {
+  apiKeyId: string;
+  roles: Role[];
+}
+
 interface NewTask {
   task: Omit<Task, 'id' | 'createdAt' | 'organization'>;
   agentIds: string[];
   audit: NewAuditEvent;
   announce: { channel: string; from: string; agentIds: string[] };
   offer: { agentIds: string[]; maxJobs: number[]; nodeId: string; offerSeconds: number };
+  key: KeyCheck | null;
 }
 
 @Injectable()
@@ -68,7 +76,8 @@ export class TasksRepository {
   /**
    * A task without a concurrency key, its jobs (claimable at once), its audit event and the
    * wake-up for `announce.agentIds` (saying which node announced it; none, no notification);
-   * nothing at all (undefined) unless every target is an approved agent of the organisation. The
+   * nothing at all (undefined) unless every target is an approved agent of the organisation and
+   * `key`, if given, passes its check. The
    * job of an agent in `offer` (it is on a WebSocket of this node) with room for it is offered to
    * it right here, by `offer.nodeId`, instead of waiting for a claim. Tasks created at the same
    * moment go to the database together, in one statement.
@@ -79,15 +88,16 @@ export class TasksRepository {
     audit: NewAuditEvent,
     announce: { channel: string; from: string; agentIds: string[] },
     offer: { agentIds: string[]; maxJobs: number[]; nodeId: string; offerSeconds: number },
+    key: KeyCheck | null,
   ): Promise<CreatedTask | undefined> {
-    return this.creations.submit({ task, agentIds, audit, announce, offer });
+    return this.creations.submit({ task, agentIds, audit, announce, offer, key });
   }
 
   private async createBatch(batch: NewTask[]): Promise<(CreatedTask | undefined)[]> {
     // One channel, node and offer time per node; the rows differ in everything else.
     const { channel, from } = batch[0].announce;
     const { nodeId, offerSeconds } = batch[0].offer;
-    const rows = batch.map(({ task, agentIds, audit, announce, offer }, n) => ({
+    const rows = batch.map(({ task, agentIds, audit, announce, offer, key }, n) => ({
       n,
       organization_id: task.organizationId,
       name: task.name,
@@ -110,6 +120,8 @@ export class TasksRepository {
       action: audit.action,
       ip: audit.ip,
       details: audit.details,
+      api_key_id: key?.apiKeyId ?? null,
+      api_key_roles: key?.roles ?? null,
     }));
     const created = await this.sql.query<CreatedTask & { n: number }>(
       'corral_create_tasks',
@@ -117,8 +129,12 @@ export class TasksRepository {
          SELECT gen_random_uuid() AS id, x.* FROM jsonb_to_recordset($1::jsonb) AS x(
            n int, organization_id uuid, name text, kind text, script_syntax text, script_body text, timeout_seconds int, idempotent boolean,
            max_attempts int, sensitive_values text[], created_by uuid, created_by_label text, agent_ids uuid[], here uuid[], here_max_jobs int[],
-           notify text[], actor_type text, actor_id text, actor_label text, action text, ip text, details jsonb)
+           notify text[], actor_type text, actor_id text, actor_label text, action text, ip text, details jsonb, api_key_id uuid, api_key_roles text[])
           WHERE (SELECT count(*) FROM agents a WHERE a.organization_id = x.organization_id AND a.id = ANY (x.agent_ids) AND a.status = 'approved') = cardinality(x.agent_ids)
+            AND (x.api_key_id IS NULL OR EXISTS (
+                  SELECT FROM api_keys k JOIN memberships m ON m.user_id = k.created_by AND m.organization_id = k.organization_id
+                   WHERE k.id = x.api_key_id AND k.organization_id = x.organization_id AND k.created_by = x.created_by AND k.revoked_at IS NULL
+                     AND k.role = ANY (x.api_key_roles) AND m.role = ANY (x.api_key_roles)))
        ), t AS (
          INSERT INTO tasks (id, organization_id, name, kind, state, script_syntax, script_body, timeout_seconds, idempotent, max_attempts, sensitive_values, created_by, created_by_label)
          SELECT id, organization_id, name, kind, 'queued', script_syntax, script_body, timeout_seconds, idempotent, max_attempts, sensitive_values, created_by, created_by_label

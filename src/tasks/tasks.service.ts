@@ -6,6 +6,7 @@ import { CLUSTER_CHANNEL } from '../agents/cluster-events.service';
 import { AuditService } from '../audit/audit.service';
 import type { Actor } from '../common/actor';
 import { NotFoundException } from '../common/domain.exception';
+import { rolesAtLeast } from '../orgs/roles';
 import { policyRefusal } from '../protocol/policy-check';
 import type { CreateTaskDto } from './dto/create-task.dto';
 import type { ListTasksQuery } from './dto/list-tasks.dto';
@@ -65,8 +66,11 @@ export class TasksService {
       throw new TasksException(TasksErrorCode.RETRIES_NEED_IDEMPOTENT, 'maxAttempts above 1 needs "idempotent": true: a job whose agent was lost is only run again when running it twice is safe');
     // Targets on a WebSocket here are known well enough to skip asking first: the one statement
     // that creates a task without a concurrency key checks again that each is an approved agent of
-    // the organisation.
-    let names = (!body.concurrencyKey && this.targetsHere(actor, body.targets.agentIds)) || (await this.checkTargets(actor, body.targets.agentIds));
+    // the organisation. So does a remembered API key: that statement checks it, and anything that
+    // asks the database before it confirms the key first.
+    const here = !body.concurrencyKey && this.targetsHere(actor, body.targets.agentIds);
+    if (!here && actor.unconfirmed) actor = await actor.unconfirmed.confirm();
+    let names = here || (await this.checkTargets(actor, body.targets.agentIds));
 
     const fields = {
       organizationId: actor.organizationId,
@@ -94,29 +98,32 @@ export class TasksService {
     // Without a concurrency key nothing needs locking: one statement does it all. Agents on a
     // WebSocket here are offered their job in it, and only the others need a notification.
     if (!body.concurrencyKey) {
-      const here = new Map<string, AgentConnection>();
+      const sockets = new Map<string, AgentConnection>();
       for (const id of body.targets.agentIds) {
         const socket = this.connections.offerSocket(id);
-        if (socket) here.set(id, socket);
+        if (socket) sockets.set(id, socket);
       }
       const create = () =>
         this.tasks.createAtOnce(
           fields,
           body.targets.agentIds,
           this.audit.eventFor(actor, 'task.created', undefined, details),
-          { channel: CLUSTER_CHANNEL, from: this.connections.nodeId, agentIds: body.targets.agentIds.filter((id) => !here.has(id)) },
-          { agentIds: [...here.keys()], maxJobs: [...here.values()].map((c) => c.maxJobs), nodeId: this.connections.nodeId, offerSeconds: this.config.jobOfferTimeoutSeconds },
+          { channel: CLUSTER_CHANNEL, from: this.connections.nodeId, agentIds: body.targets.agentIds.filter((id) => !sockets.has(id)) },
+          { agentIds: [...sockets.keys()], maxJobs: [...sockets.values()].map((c) => c.maxJobs), nodeId: this.connections.nodeId, offerSeconds: this.config.jobOfferTimeoutSeconds },
+          actor.unconfirmed ? { apiKeyId: actor.apiKeyId!, roles: rolesAtLeast(actor.unconfirmed.leastRole) } : null,
         );
       let created = await create();
       if (!created) {
-        // A target changed since it was looked at (revoked, deleted): say which, or try once more.
+        // A target changed since it was looked at (revoked, deleted), or the remembered key did
+        // (revoked, its creator's role lowered): say which, or try once more.
+        if (actor.unconfirmed) actor = await actor.unconfirmed.confirm();
         names = await this.checkTargets(actor, body.targets.agentIds);
         created = await create();
         if (!created) throw new TasksException(TasksErrorCode.TARGETS_REFUSED, 'the targets changed while the task was being created; send it again');
       }
       const task = Object.assign(new Task(), fields, { id: created.id, createdAt: created.createdAt });
       for (const j of created.jobs) {
-        const connection = here.get(j.agentId);
+        const connection = sockets.get(j.agentId);
         if (j.state !== 'offered' || !connection) continue;
         const { name, kind, scriptSyntax, scriptBody, timeoutSeconds, sensitiveValues, organizationId } = fields;
         const offered = { id: j.id, agentId: j.agentId, taskId: task.id, organizationId, attempt: 1, name, kind, scriptSyntax, scriptBody, timeoutSeconds, sensitiveValues };
