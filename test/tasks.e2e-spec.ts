@@ -226,6 +226,20 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
     socket.close();
   });
 
+  it('finds work nobody announced: a job made claimable behind the nodes\' backs is offered by the next re-query', async () => {
+    const away = await makeApprovedAgent(app, owner);
+    const agent = await makeApprovedAgent(app, owner);
+    const socket = await agent.connect();
+    await script(owner, [away.agentId], 'true', { concurrencyKey: 'backstop' });
+    const waiting = await script(owner, [agent.agentId], 'true', { concurrencyKey: 'backstop' });
+    expect(waiting.jobs[0].state).toBe('queued');
+    // No notification goes out for this: only the periodic re-query (every second here) can find it.
+    await db.query(`UPDATE jobs SET ready = true, queued_at = now() WHERE task_id = $1`, [waiting.id]);
+    const offer = await socket.next('the offer', (m) => offerIn(agent, m, waiting.id));
+    expect(offer.jobId).toBe(waiting.jobs[0].id);
+    socket.close();
+  });
+
   it('runs one task per concurrency key at a time; the next waits naming its blocker and starts when it ends', async () => {
     const agent = await makeApprovedAgent(app, owner, (a) => (a.maxJobs = 4));
     const socket = await agent.connect();

@@ -383,8 +383,9 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
         });
       }
       await this.progress.announce(out);
-      // The backstop: agents held here with work nobody announced (a lost notification).
-      for (const agentId of await this.jobs.agentsWithClaimableJobs(this.connections.heldAgentIds())) this.connections.deliver(agentId);
+      // The backstop: work nobody announced (a lost notification), for the agents held here. The
+      // database names the agents with work rather than being sent every agent held here.
+      this.connections.workAnnounced(await this.jobs.agentsWithClaimableJobs());
       const now = Date.now();
       for (const [key, at] of this.cancelsSent) if (now - at > CANCEL_RESEND_MS) this.cancelsSent.delete(key);
       for (const agentId of this.drained) if (!this.connections.holds(agentId)) this.drained.delete(agentId);

@@ -160,11 +160,12 @@ export class JobsRepository {
   }
 
   /** Which of these agents have a job they could be offered now: the backstop behind NOTIFY. */
-  async agentsWithClaimableJobs(agentIds: string[]): Promise<string[]> {
-    if (!agentIds.length) return [];
-    const rows = await this.dataSource.query<{ agentId: string }[]>(
-      `SELECT DISTINCT agent_id AS "agentId" FROM jobs WHERE state = 'queued' AND ready AND available_at <= now() AND agent_id = ANY($1::uuid[])`,
-      [agentIds],
+  /** Agents with a job they may claim now, on any node: the claimable rows are the queue's hot set, and its partial index serves them. */
+  async agentsWithClaimableJobs(): Promise<string[]> {
+    const rows = await this.sql.query<{ agentId: string }>(
+      'corral_agents_with_claimable_jobs',
+      `SELECT DISTINCT agent_id AS "agentId" FROM jobs WHERE state = 'queued' AND ready AND available_at <= now()`,
+      [],
     );
     return rows.map((r) => r.agentId);
   }
