@@ -322,16 +322,20 @@ async function throughput(bench: Bench) {
 async function idle(bench: Bench, agents: SimAgent[]) {
   await bench.node!.stop();
   await bench.start();
+  // Both readings are of a node left idle long enough for V8 to give back what a burst (start-up,
+  // then 10,000 connections) left behind: its memory reducer waits until its running average of
+  // the allocation rate, which still counts the burst, has fallen low, most of a minute after one.
+  await sleep(quick ? 5_000 : 20_000);
   const rssBefore = rssBytes(bench.node!.child.pid!);
   say(`idle: connecting ${agents.length} WebSocket agents`);
   await connectAll(bench, agents);
   // The node counts the statements it sends; PostgreSQL's own counters lag by seconds.
-  const windowMs = quick ? 10_000 : 30_000;
+  const windowMs = quick ? 10_000 : 90_000;
   const before = await bench.metric('corral_db_queries_total');
   await sleep(windowMs);
   // Reading /metrics costs one statement itself (the queue gauges).
   const queries = Math.max(0, (await bench.metric('corral_db_queries_total')) - before - 1) * (60_000 / windowMs);
-  // Memory as the operator sees it after that idle while, including any of the connect burst's garbage the node has not collected yet.
+  // Memory as the operator sees it after that idle while, including any of the burst's garbage V8 has not given back yet.
   const rssAfter = rssBytes(bench.node!.child.pid!);
   if (verbose) {
     say(`node RSS ${(rssBefore / 2 ** 20).toFixed(1)} MiB before connecting, ${(rssAfter / 2 ** 20).toFixed(1)} MiB after the idle window`);
