@@ -25,8 +25,11 @@ export function assertRole(actor: Actor, least: Role): void {
   if (!roleAtLeast(actor.role, least)) throw new AuthException(AuthErrorCode.FORBIDDEN, `this needs the ${least} role or higher; you are ${actor.role}`);
 }
 
+/** The principal of a key whose creator is still a member. */
+type MemberKey = ApiKeyPrincipal & { creatorRole: Role };
+
 /** A key acts with the lower of its own role and its creator's current role. */
-function keyRole(principal: ApiKeyPrincipal & { creatorRole: Role }): Role {
+function keyRole(principal: MemberKey): Role {
   return lowerRole(principal.keyRole, principal.creatorRole);
 }
 
@@ -43,7 +46,7 @@ export class AuthService {
   // statement; each still sees the key as the database has it then, revoked or not.
   private readonly principals = new Batcher<string, ApiKeyPrincipal | null>((hashes) => this.principalBatch(hashes), { maxBatch: 500, concurrency: 2 });
   // Principals of keys looked up before, by key hash, for routes that check the key themselves.
-  private readonly remembered = new Map<string, ApiKeyPrincipal & { creatorRole: Role }>();
+  private readonly remembered = new Map<string, MemberKey>();
 
   constructor(
     @InjectConfig() private readonly config: CorralConfig,
@@ -151,13 +154,13 @@ export class AuthService {
       if (hash) this.remembered.delete(hash);
       throw new AuthException(AuthErrorCode.INVALID_API_KEY, 'the API key is unknown or revoked; create a new key in the console or with POST /api/v1/api-keys');
     }
-    const known = { ...principal, creatorRole: principal.creatorRole };
+    const known: MemberKey = { ...principal, creatorRole: principal.creatorRole };
     if (this.remembered.size >= REMEMBERED_KEYS) this.remembered.clear();
     this.remembered.set(hash, known);
     return this.keyActor(known, ip);
   }
 
-  private keyActor(principal: ApiKeyPrincipal & { creatorRole: Role }, ip: string): Actor {
+  private keyActor(principal: MemberKey, ip: string): Actor {
     this.touchApiKey(principal.apiKeyId);
     return {
       type: 'api_key',

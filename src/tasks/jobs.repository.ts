@@ -159,8 +159,7 @@ export class JobsRepository {
     );
   }
 
-  /** Which of these agents have a job they could be offered now: the backstop behind NOTIFY. */
-  /** Agents with a job they may claim now, on any node: the claimable rows are the queue's hot set, and its partial index serves them. */
+  /** Agents, on any node, with a job they may claim now (the backstop behind NOTIFY): the claimable rows are the queue's hot set, and its partial index serves them. */
   async agentsWithClaimableJobs(): Promise<string[]> {
     const rows = await this.sql.query<{ agentId: string }>(
       'corral_agents_with_claimable_jobs',

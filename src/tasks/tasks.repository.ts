@@ -77,10 +77,9 @@ export class TasksRepository {
    * A task without a concurrency key, its jobs (claimable at once), its audit event and the
    * wake-up for `announce.agentIds` (saying which node announced it; none, no notification);
    * nothing at all (undefined) unless every target is an approved agent of the organisation and
-   * `key`, if given, passes its check. The
-   * job of an agent in `offer` (it is on a WebSocket of this node) with room for it is offered to
-   * it right here, by `offer.nodeId`, instead of waiting for a claim. Tasks created at the same
-   * moment go to the database together, in one statement.
+   * `key`, if given, passes its check. The job of an agent in `offer` (it is on a WebSocket of
+   * this node) with room for it is offered to it right here, by `offer.nodeId`, instead of waiting
+   * for a claim. Tasks created at the same moment go to the database together, in one statement.
    */
   createAtOnce(
     task: Omit<Task, 'id' | 'createdAt' | 'organization'>,
