@@ -81,7 +81,7 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
     const agent = await makeApprovedAgent(app, owner, (a) => (a.maxJobs = 10));
     const socket = await agent.connect();
     const submit = (extra: Record<string, unknown> = {}) => bot.post('/api/v1/tasks', { targets: { agentIds: [agent.agentId] }, script: { syntax: 'bash', body: 'true' }, ...extra });
-    const tasksByKey = async () => (await db.query(`SELECT count(*)::int AS n FROM tasks WHERE created_by = $1`, [operator.userId])).rows[0].n as number;
+    const tasksBy = async (userId: string) => (await db.query(`SELECT count(*)::int AS n FROM tasks WHERE created_by = $1`, [userId])).rows[0].n as number;
 
     expect((await submit()).status).toBe(201);
     const remembered = await submit();
@@ -93,7 +93,7 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
     const demoted = await submit();
     expect(demoted.status).toBe(403);
     expect(demoted.body.error.message).toMatch(/needs the operator role or higher; you are viewer/);
-    expect(await tasksByKey()).toBe(2);
+    expect(await tasksBy(operator.userId)).toBe(2);
     // Raised again, the key works again at once: a refusal from memory is never the last word.
     expect((await owner.client.patch(`/api/v1/members/${operator.membershipId}`, { role: 'operator' })).status).toBe(200);
     expect((await submit()).status).toBe(201);
@@ -105,7 +105,7 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
       expect(revoked.status).toBe(401);
       expect(revoked.body.error.code).toBe('INVALID_API_KEY');
     }
-    expect(await tasksByKey()).toBe(4);
+    expect(await tasksBy(operator.userId)).toBe(4);
 
     // A key whose creator left the organisation stops with them.
     const other = await makeMember(app, owner, 'operator');
@@ -114,7 +114,7 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
     expect((await otherBot.post('/api/v1/tasks', body)).status).toBe(201);
     expect((await owner.client.delete(`/api/v1/members/${other.membershipId}`)).status).toBe(204);
     expect((await otherBot.post('/api/v1/tasks', body)).status).toBe(401);
-    expect((await db.query(`SELECT count(*)::int AS n FROM tasks WHERE created_by = $1`, [other.userId])).rows[0].n).toBe(1);
+    expect(await tasksBy(other.userId)).toBe(1);
     socket.close();
   });
 
