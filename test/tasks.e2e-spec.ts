@@ -80,6 +80,7 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
     // Room for every task below, so each one the node creates is offered in the statement that makes it.
     const agent = await makeApprovedAgent(app, owner, (a) => (a.maxJobs = 10));
     const socket = await agent.connect();
+    await socket.next('the answer to its hello', (m) => m.type === 'signed');
     const submit = (extra: Record<string, unknown> = {}) => bot.post('/api/v1/tasks', { targets: { agentIds: [agent.agentId] }, script: { syntax: 'bash', body: 'true' }, ...extra });
     const tasksBy = async (userId: string) => (await db.query(`SELECT count(*)::int AS n FROM tasks WHERE created_by = $1`, [userId])).rows[0].n as number;
 
