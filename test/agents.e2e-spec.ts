@@ -256,6 +256,42 @@ describe('reconnect storms', () => {
   });
 });
 
+describe('half-open connections', () => {
+  let app: TestApp;
+  let owner: SignedUp;
+  beforeAll(async () => {
+    app = await startTestApp({ AGENT_PING_SECONDS: '1' });
+    owner = await signUp(app);
+  });
+  afterAll(() => app.close());
+
+  it('are dropped after missed pings; an agent that answers them, or pings on its own, stays and is not pinged needlessly', async () => {
+    const [answering, deaf, pinging] = await Promise.all([1, 2, 3].map(() => makeApprovedAgent(app, owner)));
+    const answers = await answering.connect();
+    const silent = await deaf.connect({ autoPong: false });
+    const own = await pinging.connect({ autoPong: false });
+    let ownPings = 0;
+    const pinger = setInterval(() => {
+      own.ws.ping();
+      ownPings++;
+    }, 250);
+    try {
+      // Three pings unanswered, then the fourth round ends it.
+      await waitFor('the unanswered connection to be dropped', () => silent.closed, 15_000);
+      expect(silent.pings).toBe(3);
+      await waitFor('two more rounds', () => ownPings >= 12 && answers.pings >= 2, 15_000);
+      expect(answers.closed).toBeUndefined();
+      expect(own.closed).toBeUndefined();
+      // Heard from all along, it was never pinged.
+      expect(own.pings).toBe(0);
+    } finally {
+      clearInterval(pinger);
+      answers.close();
+      own.close();
+    }
+  });
+});
+
 describe('a node that stops', () => {
   it('tells its agents to come back, spread over the time it needs to admit them, before it closes their sockets', async () => {
     const app = await startTestApp({ AGENT_CONNECTS_PER_SECOND: '2' });

@@ -38,6 +38,8 @@ class AgentSocket implements AgentConnection {
   approved = false;
   policy: LocalPolicy | null = null;
   missedPings = 0;
+  /** Something (a message, a ping, a pong) arrived since the pinger last came round. */
+  heard = false;
   private hello: Promise<void> | undefined;
   private jobs: Map<string, Promise<void>> | undefined;
   private outbox: string[] | undefined;
@@ -66,7 +68,7 @@ class AgentSocket implements AgentConnection {
   }
 
   receive(raw: string) {
-    this.missedPings = 0;
+    this.heard = true;
     let frame: unknown;
     try {
       frame = JSON.parse(raw);
@@ -128,12 +130,16 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
   ) {}
 
   onModuleInit() {
-    // Half-open connections are found by missing pongs, within a few ping intervals.
+    // Half-open connections are found by missing pongs, within a few ping intervals. A connection
+    // heard from since the last round needs no ping: agents ping on their own, and a pong counts too.
     this.slices = Array.from({ length: this.config.agentPingSeconds }, () => new Set<AgentSocket>());
     let tick = 0;
     this.pinger = setInterval(() => {
       for (const s of this.slices[tick++ % this.slices.length]) {
-        if (++s.missedPings > MISSED_PINGS_ALLOWED) s.socket.terminate();
+        if (s.heard) {
+          s.heard = false;
+          s.missedPings = 0;
+        } else if (++s.missedPings > MISSED_PINGS_ALLOWED) s.socket.terminate();
         else s.socket.ping();
       }
     }, 1000).unref();
@@ -171,7 +177,9 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
     const connection = new AgentSocket(socket, { id: agent.id, name: agent.name, organizationId: agent.organizationId }, this);
     this.slices[this.nextSlice++ % this.slices.length].add(connection);
     socket.on('message', (data: Buffer) => connection.receive(data.toString()));
-    socket.on('pong', () => (connection.missedPings = 0));
+    const heard = () => (connection.heard = true);
+    socket.on('pong', heard);
+    socket.on('ping', heard);
     socket.on('close', () => this.closed(connection));
     this.connections.addSocket(agent.id, connection);
     for (const raw of early) connection.receive(raw);

@@ -88,10 +88,10 @@ export class ProtocolAgent {
     return StatusPayloadSchema.parse(JSON.parse(message.payload));
   }
 
-  /** Opens the agent WebSocket and collects what arrives. */
-  connect(): Promise<AgentSocket> {
+  /** Opens the agent WebSocket and collects what arrives; with `autoPong: false` it leaves the server's pings unanswered. */
+  connect({ autoPong = true } = {}): Promise<AgentSocket> {
     const url = this.baseUrl.replace(/^http/, 'ws') + AGENT_PATHS.ws;
-    const ws = new WebSocket(url, { headers: signRequest({ method: 'GET', path: AGENT_PATHS.ws, body: '', agentId: this.agentId }, this.privateKey) });
+    const ws = new WebSocket(url, { autoPong, headers: signRequest({ method: 'GET', path: AGENT_PATHS.ws, body: '', agentId: this.agentId }, this.privateKey) });
     const socket = new AgentSocket(ws);
     return new Promise((resolve, reject) => {
       ws.once('open', () => {
@@ -107,8 +107,11 @@ export class ProtocolAgent {
 export class AgentSocket {
   readonly messages: ServerMessage[] = [];
   closed: { code: number; reason: string } | undefined;
+  /** The server's pings that arrived. */
+  pings = 0;
 
   constructor(readonly ws: WebSocket) {
+    ws.on('ping', () => this.pings++);
     // A frame carries one message or several (an array).
     ws.on('message', (data: Buffer) => this.messages.push(...(messagesOf(JSON.parse(data.toString())) as ServerMessage[])));
     ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
