@@ -73,6 +73,11 @@ function rssBytes(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
 
+interface GcPauses {
+  count: number;
+  seconds: number;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Everything the phases share: the database, the one node (on a fixed port, so agents find it again after a restart), the seeded agents. */
@@ -174,9 +179,9 @@ class Bench {
   }
 
   /** The node's garbage collections by kind: how many, and their pauses in seconds. */
-  async gcPauses(): Promise<Map<string, { count: number; seconds: number }>> {
+  async gcPauses(): Promise<Map<string, GcPauses>> {
     const text = await this.metricsText();
-    const pauses = new Map<string, { count: number; seconds: number }>();
+    const pauses = new Map<string, GcPauses>();
     for (const [, part, kind, value] of text.matchAll(/^corral_process_nodejs_gc_duration_seconds_(sum|count)\{kind="([^"]+)"\} (\S+)/gm)) {
       const p = pauses.get(kind) ?? { count: 0, seconds: 0 };
       if (part === 'sum') p.seconds = Number(value);
@@ -247,7 +252,7 @@ async function dispatch(bench: Bench) {
   const stopSampling = bench.sampleWaits();
   // The node's event-loop figures start over from here; statements are counted from here.
   const statementsBefore = verbose ? await bench.statementCounts() : new Map<string, number>();
-  const gcBefore = verbose ? await bench.gcPauses() : new Map<string, { count: number; seconds: number }>();
+  const gcBefore = verbose ? await bench.gcPauses() : new Map<string, GcPauses>();
   const benchLag = monitorEventLoopDelay({ resolution: 1 });
   benchLag.enable();
   // The first seconds warm the node up (code paths compiled, statements prepared on every pooled connection) and are not counted.
