@@ -106,7 +106,8 @@ export type StatusPayload = z.infer<typeof StatusPayloadSchema>;
 export const SCRIPT_SYNTAXES = ['bash', 'sh', 'node', 'pwsh'] as const;
 export type ScriptSyntax = (typeof SCRIPT_SYNTAXES)[number];
 
-export const JOB_KINDS = ['script'] as const;
+/** Every kind of job a host's local policy can name; each kind with a payload has a schema below. */
+export const JOB_KINDS = ['script', 'deployment', 'health-check'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 /** How a job the agent ran ended, as the agent reports it. */
@@ -123,8 +124,63 @@ export const MAX_SCRIPT_CHARS = 256 * 1024;
 
 const JobRef = { jobId: z.string().uuid(), attempt: z.number().int().min(1) };
 
-/** Signed: run this. The agent checks its ledger and its local policy before accepting. */
-export const JobOfferPayloadSchema = z.object({
+// Job messages carry the protocol version; an agent from before they did is taken as version 1.
+const version = { v: z.literal(PROTOCOL_VERSION).default(PROTOCOL_VERSION) };
+
+// ---- Job payloads: what a job asks the agent to do, one schema per kind -------------------------
+//
+// A job row holds its kind and its payload; the offer is the job's identity plus that payload.
+// Each payload has its own version, so a kind can change shape without a new protocol version.
+
+export const ScriptPayloadSchema = z.object({
+  kind: z.literal('script'),
+  payloadVersion: z.literal(1).default(1),
+  script: z.object({ syntax: z.enum(SCRIPT_SYNTAXES), body: z.string().max(MAX_SCRIPT_CHARS) }),
+});
+
+/** No user code: the agent gathers facts about itself and its host and judges them. */
+export const HealthCheckPayloadSchema = z.object({
+  kind: z.literal('health-check'),
+  payloadVersion: z.literal(1).default(1),
+});
+
+export const JobPayloadSchema = z.discriminatedUnion('kind', [ScriptPayloadSchema, HealthCheckPayloadSchema]);
+export type JobPayload = z.infer<typeof JobPayloadSchema>;
+/** The kinds that have a payload: what the control plane can queue today. */
+export type PayloadKind = JobPayload['kind'];
+
+export const HEALTH_VERDICTS = ['healthy', 'warning', 'unhealthy'] as const;
+export type HealthVerdict = (typeof HEALTH_VERDICTS)[number];
+export const INTERPRETERS = ['bash', 'sh', 'node', 'pwsh'] as const;
+
+/** What a health check found, as the agent reports it with the job's finish. */
+export const HealthCheckResultSchema = z.object({
+  kind: z.literal('health-check'),
+  payloadVersion: z.literal(1).default(1),
+  verdict: z.enum(HEALTH_VERDICTS),
+  /** Why the verdict is not `healthy`, one line each. */
+  problems: z.array(text(500)).max(20),
+  facts: z.object({
+    agentVersion: text(50),
+    hostname: text(255),
+    os: text(100),
+    arch: text(32),
+    uptimeSeconds: z.number().int().min(0),
+    /** The agent's own clock when it checked (ms since the epoch): the control plane measures the offset. */
+    checkedAt: z.number().int(),
+    stateDir: z.object({ path: text(1000), freeBytes: z.number().min(0), totalBytes: z.number().min(0), writable: z.boolean() }),
+    /** Each interpreter's path and version, or null when it was not found. */
+    interpreters: z.record(z.enum(INTERPRETERS), z.object({ path: text(1000), version: text(200).nullable() }).nullable()),
+    policy: LocalPolicySchema,
+  }),
+});
+export type HealthCheckResult = z.infer<typeof HealthCheckResultSchema>;
+
+/** What a job hands back beside its outcome, for kinds that have something to say. */
+export const JobResultSchema = z.discriminatedUnion('kind', [HealthCheckResultSchema]);
+export type JobResult = z.infer<typeof JobResultSchema>;
+
+const OfferFields = {
   type: z.literal('server.job.offer'),
   v: z.literal(PROTOCOL_VERSION),
   agentId: z.string().uuid(),
@@ -132,13 +188,14 @@ export const JobOfferPayloadSchema = z.object({
   taskId: z.string().uuid(),
   organizationId: z.string().uuid(),
   name: z.string().max(200),
-  kind: z.enum(JOB_KINDS),
-  script: z.object({ syntax: z.enum(SCRIPT_SYNTAXES), body: z.string().max(MAX_SCRIPT_CHARS) }),
   timeoutSeconds: z.number().int().min(1),
   /** Masked out of the job's output before the agent spools or sends it. */
   sensitiveValues: z.array(z.string()).max(100),
   issuedAt: z.number().int(),
-});
+};
+
+/** Signed: run this (the job's identity, then its kind and payload). The agent checks its ledger and its local policy before accepting. */
+export const JobOfferPayloadSchema = z.discriminatedUnion('kind', [ScriptPayloadSchema.extend(OfferFields), HealthCheckPayloadSchema.extend(OfferFields)]);
 export type JobOfferPayload = z.infer<typeof JobOfferPayloadSchema>;
 
 /** Signed: several offers under one signature (a claim that found more than one job); each is handled as if it came alone. */
@@ -180,19 +237,21 @@ export const SignedPayloadSchema = z.discriminatedUnion('type', [StatusPayloadSc
 export type SignedPayload = z.infer<typeof SignedPayloadSchema>;
 
 /** The agent took the offer; it starts the job only when `server.job.start` confirms the lease. */
-export const JobAcceptSchema = z.object({ type: z.literal('agent.job.accept'), ...JobRef });
+export const JobAcceptSchema = z.object({ type: z.literal('agent.job.accept'), ...version, ...JobRef });
 /** The agent will not run the offered job, and why. `policy` fails the job; `busy` hands it back. */
 export const JobRefuseSchema = z.object({
   type: z.literal('agent.job.refuse'),
+  ...version,
   ...JobRef,
   reason: z.enum(['policy', 'busy', 'invalid']),
   message: text(1000),
 });
 /** Renews the leases of jobs still running on the agent. */
-export const JobHeartbeatSchema = z.object({ type: z.literal('agent.job.heartbeat'), jobs: z.array(z.object(JobRef)).max(MAX_JOBS_PER_AGENT) });
+export const JobHeartbeatSchema = z.object({ type: z.literal('agent.job.heartbeat'), ...version, jobs: z.array(z.object(JobRef)).max(MAX_JOBS_PER_AGENT) });
 /** One chunk of output; `seq` counts from 0 per job attempt and the server stores each once. */
 export const JobLogSchema = z.object({
   type: z.literal('agent.job.log'),
+  ...version,
   ...JobRef,
   seq: z.number().int().min(0),
   stream: z.enum(LOG_STREAMS),
@@ -201,12 +260,15 @@ export const JobLogSchema = z.object({
 /** The job ended. Sent after every chunk is acknowledged; `logChunks` is how many there were. */
 export const JobFinishSchema = z.object({
   type: z.literal('agent.job.finish'),
+  ...version,
   ...JobRef,
   outcome: z.enum(JOB_OUTCOMES),
   exitCode: z.number().int().nullable(),
   signal: text(20).nullable(),
   message: text(1000).nullable(),
   logChunks: z.number().int().min(0),
+  /** What the job found, for kinds that report something (a health check's facts and verdict). */
+  result: JobResultSchema.nullable().default(null),
 });
 export type JobAccept = z.infer<typeof JobAcceptSchema>;
 export type JobRefuse = z.infer<typeof JobRefuseSchema>;
@@ -237,13 +299,13 @@ export type SignedEnvelope = z.infer<typeof SignedEnvelopeSchema>;
 export const ReconnectMessageSchema = z.object({ type: z.literal('server.reconnect'), v: z.literal(PROTOCOL_VERSION), maxDelayMs: z.number().int().min(0) });
 
 /** The lease is the agent's: start the accepted job now. */
-export const JobStartSchema = z.object({ type: z.literal('server.job.start'), ...JobRef, leaseSeconds: z.number().int().min(1) });
+export const JobStartSchema = z.object({ type: z.literal('server.job.start'), ...version, ...JobRef, leaseSeconds: z.number().int().min(1) });
 /** Do not start (or stop tracking) this job: it was cancelled, expired or given to another attempt. */
-export const JobGoneSchema = z.object({ type: z.literal('server.job.gone'), ...JobRef, reason: z.string().max(500) });
+export const JobGoneSchema = z.object({ type: z.literal('server.job.gone'), ...version, ...JobRef, reason: z.string().max(500) });
 /** Every chunk below `nextSeq` is stored; send from `nextSeq` on. */
-export const JobLogAckSchema = z.object({ type: z.literal('server.job.logAck'), ...JobRef, nextSeq: z.number().int().min(0) });
+export const JobLogAckSchema = z.object({ type: z.literal('server.job.logAck'), ...version, ...JobRef, nextSeq: z.number().int().min(0) });
 /** The job's end is recorded; the agent may forget it (its ledger keeps the id). */
-export const JobFinishAckSchema = z.object({ type: z.literal('server.job.finishAck'), ...JobRef });
+export const JobFinishAckSchema = z.object({ type: z.literal('server.job.finishAck'), ...version, ...JobRef });
 /** A message the server could not act on; `jobId` names the job when there is one. */
 export const ServerErrorMessageSchema = z.object({ type: z.literal('server.error'), jobId: z.string().uuid().nullable(), code: z.string(), message: z.string() });
 export type JobStart = z.infer<typeof JobStartSchema>;
