@@ -2,6 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalPolicySchema } from '../../src/protocol/messages';
+import { policyRefusal } from '../../src/protocol/policy-check';
 import { ConfigError } from './errors';
 import { checkJobAgainstPolicy, DEFAULT_POLICY, describePolicy, loadPolicy, parsePolicy } from './policy';
 
@@ -78,19 +79,20 @@ describe('enforcing the local policy on a job', () => {
 
   it('allows what the policy allows, with no user switch by default', () => {
     expect(checkJobAgainstPolicy(DEFAULT_POLICY, job, root, passwd)).toEqual({ allowed: true, runAs: null });
-    expect(checkJobAgainstPolicy(policy({ allowedOrganizations: ['0b6f3c1e-7a52-4c8e-9d41-2f0e5b7a9c13'] }), job, root, passwd).allowed).toBe(true);
   });
 
-  it.each([
-    [{ frozen: true }, 'this host is frozen by /etc/corral/agent-policy.json ("frozen": true): it runs no work'],
-    [{ allowedJobKinds: ['health-check'] }, 'job kind "script" is not allowed by /etc/corral/agent-policy.json ("allowedJobKinds": ["health-check"])'],
-    [{ allowScripts: false }, 'scripts are not allowed by /etc/corral/agent-policy.json ("allowScripts": false)'],
-    [{ allowedOrganizations: ['acme'] }, 'organisation 0B6F3C1E-7A52-4C8E-9D41-2F0E5B7A9C13 is not in "allowedOrganizations" of /etc/corral/agent-policy.json'],
-    [{ runAs: 'nobody-here' }, `"runAs": "nobody-here" in /etc/corral/agent-policy.json names a user that does not exist on this host`],
-  ])('refuses under %j, saying which rule and file', (p, message) => {
-    const verdict = checkJobAgainstPolicy(policy(p), job, root, passwd);
-    expect(verdict.allowed).toBe(false);
-    expect(!verdict.allowed && verdict.message).toContain(message);
+  // The rules themselves are the protocol's, tested in src/protocol/policy-check.spec.ts.
+  it('refuses with the shared verdict, policyRefusal, before it looks at the run-as user', () => {
+    const frozen = policy({ frozen: true, runAs: 'nobody-here' });
+    expect(checkJobAgainstPolicy(frozen, job, root, passwd)).toEqual({ allowed: false, message: policyRefusal(frozen, job) });
+    expect(policyRefusal(frozen, job)).toContain('"frozen": true');
+  });
+
+  it('refuses a runAs user that does not exist on this host, saying which file names it', () => {
+    expect(checkJobAgainstPolicy(policy({ runAs: 'nobody-here' }), job, root, passwd)).toEqual({
+      allowed: false,
+      message: `"runAs": "nobody-here" in /etc/corral/agent-policy.json names a user that does not exist on this host (${passwd})`,
+    });
   });
 
   it('switches to the runAs user only as root; as that user itself it needs no switch', () => {
@@ -100,10 +102,5 @@ describe('enforcing the local policy on a job', () => {
       allowed: false,
       message: '"runAs": "deploy" in /etc/corral/agent-policy.json needs the agent to run as root to switch users (it runs as corral)',
     });
-  });
-
-  it('names the default policy when there is no file', () => {
-    const verdict = checkJobAgainstPolicy({ ...DEFAULT_POLICY, allowScripts: false }, job, root, passwd);
-    expect(!verdict.allowed && verdict.message).toBe('scripts are not allowed by the default policy (no policy file) ("allowScripts": false)');
   });
 });

@@ -1,14 +1,13 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { LocalPolicySchema, type LocalPolicy } from '../../src/protocol/messages';
+import { JOB_KINDS, LocalPolicySchema, type LocalPolicy } from '../../src/protocol/messages';
+import { policyRefusal, policyWhere } from '../../src/protocol/policy-check';
 import { ConfigError } from './errors';
 
 /** The host-wide policy file, owned by the sysadmin; a policy.json in the state dir wins over it. */
 export const SYSTEM_POLICY_PATH = '/etc/corral/agent-policy.json';
 export const POLICY_FILE_NAME = 'policy.json';
-
-export const JOB_KINDS = ['script', 'deployment', 'health-check'] as const;
 
 export const DEFAULT_POLICY: LocalPolicy = {
   source: 'default',
@@ -138,14 +137,10 @@ export interface HostUser {
 
 export type PolicyVerdict = { allowed: true; runAs: PasswdUser | null } | { allowed: false; message: string };
 
-/** The policy file in words: "/etc/corral/agent-policy.json" or "the default policy (no policy file)". */
-export function policyWhere(policy: LocalPolicy): string {
-  return policy.source === 'default' ? 'the default policy (no policy file)' : policy.source;
-}
-
 /**
- * The host's veto over one job: frozen, job kind, scripts, organisation, run-as user. A
- * refusal names the rule and the file it comes from, so the operator knows what to change.
+ * The host's veto over one job: the rules (frozen, job kind, scripts, organisation) are the
+ * protocol's `policyRefusal`, the same verdict the control plane reaches before it offers
+ * anything; only the run-as user is checked here, since that needs this host's /etc/passwd.
  * `runAs` is the user to switch to, or null to run as the agent's own user.
  */
 export function checkJobAgainstPolicy(
@@ -154,14 +149,10 @@ export function checkJobAgainstPolicy(
   host: HostUser,
   passwdPath = '/etc/passwd',
 ): PolicyVerdict {
-  const where = policyWhere(policy);
-  if (policy.frozen) return { allowed: false, message: `this host is frozen by ${where} ("frozen": true): it runs no work` };
-  if (!policy.allowedJobKinds.includes(job.kind))
-    return { allowed: false, message: `job kind "${job.kind}" is not allowed by ${where} ("allowedJobKinds": ${JSON.stringify(policy.allowedJobKinds)})` };
-  if (job.kind === 'script' && !policy.allowScripts) return { allowed: false, message: `scripts are not allowed by ${where} ("allowScripts": false)` };
-  if (policy.allowedOrganizations && !policy.allowedOrganizations.some((o) => o.toLowerCase() === job.organizationId.toLowerCase()))
-    return { allowed: false, message: `organisation ${job.organizationId} is not in "allowedOrganizations" of ${where}` };
+  const refusal = policyRefusal(policy, job);
+  if (refusal !== null) return { allowed: false, message: refusal };
   if (policy.runAs === null) return { allowed: true, runAs: null };
+  const where = policyWhere(policy);
   const user = lookupUser(policy.runAs, passwdPath);
   if (!user) return { allowed: false, message: `"runAs": "${policy.runAs}" in ${where} names a user that does not exist on this host (${passwdPath})` };
   if (user.uid === host.uid) return { allowed: true, runAs: null };

@@ -179,7 +179,7 @@ describe.each(['ws', 'poll'] as const)('jobs over %s, against a fake control pla
       jobId: frozen.jobId,
       attempt: 1,
       reason: 'policy',
-      message: 'this host is frozen by /etc/corral/agent-policy.json ("frozen": true): it runs no work',
+      message: 'this host is frozen by its local policy, /etc/corral/agent-policy.json ("frozen": true): it runs no work',
     });
 
     policy = { ...policy, frozen: false, allowedOrganizations: ['0b6f3c1e-7a52-4c8e-9d41-2f0e5b7a9c13'] };
