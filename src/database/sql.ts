@@ -1,7 +1,7 @@
 import { Global, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { Pool, type QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
-import { dbQueries, statementDuration } from '../metrics/metrics';
+import { dbQueries, statementDuration } from './database-metrics';
 
 /** PostgreSQL's error code of a failed statement, whether it came through TypeORM or straight from pg. */
 export function sqlErrorCode(err: unknown): string | undefined {

@@ -1,8 +1,14 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { dbQueries, statementDuration } from '../database/database-metrics';
 
 /** The node's one metrics registry: what `/metrics` serves. */
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'corral_process_' });
+
+// The database layer's own metrics (defined there, since database/ imports no feature module).
+registry.registerMetric(statementDuration);
+registry.registerMetric(dbQueries);
+export { dbQueries, statementDuration };
 
 export const httpRequestDuration = new Histogram({
   name: 'corral_http_request_duration_seconds',
@@ -33,16 +39,6 @@ export const leaseExpiries = new Counter({
   labelNames: ['kind'] as const,
   registers: [registry],
 });
-
-export const statementDuration = new Histogram({
-  name: 'corral_db_statement_duration_seconds',
-  help: 'Round trips of the named hot statements (queue, presence, authentication), from sending to the answer',
-  labelNames: ['statement'] as const,
-  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-  registers: [registry],
-});
-
-export const dbQueries = new Counter({ name: 'corral_db_queries_total', help: 'Statements this node sent to PostgreSQL (the event listener aside)', registers: [registry] });
 
 export const jobsByState = new Gauge({ name: 'corral_jobs', help: 'Jobs not yet finished, by state (whole cluster)', labelNames: ['state'] as const, registers: [registry] });
 export const queueDepth = new Gauge({ name: 'corral_queue_depth', help: 'Jobs an agent could be offered now (whole cluster)', registers: [registry] });
