@@ -1,7 +1,22 @@
 // What the control plane's API returns, as the console uses it (see README.md for the routes).
+//
+// Roles, states and protocol shapes come from the server's own modules, as types only: nothing of
+// the server reaches the browser bundle (type-only imports are erased). Where the console needs a
+// list at run time, it keeps a literal one that the compiler checks against the server's union.
 
-export type Role = 'viewer' | 'operator' | 'admin' | 'owner';
-export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin', 'owner'];
+import type { AgentStatus, JobPayload, LocalPolicy, LogStream, PayloadKind, ScriptSyntax, Transport } from '../../../src/protocol/messages';
+import type { Role } from '../../../src/orgs/roles';
+import type { JobState, TaskState } from '../../../src/tasks/task-states';
+
+export type { AgentStatus, JobState, LocalPolicy, Role, ScriptSyntax, TaskState };
+
+/** A union's members as a runtime list, in this order: one left out, or one the union lacks, is a type error. */
+function listOf<T extends string>() {
+  return <const L extends readonly T[]>(list: L & ([Exclude<T, L[number]>] extends [never] ? unknown : { missing: Exclude<T, L[number]> })): L => list;
+}
+
+/** Lowest to highest, as on the server. */
+export const ROLES = listOf<Role>()(['viewer', 'operator', 'admin', 'owner']);
 
 export function roleAtLeast(role: Role, least: Role): boolean {
   return ROLES.indexOf(role) >= ROLES.indexOf(least);
@@ -13,17 +28,7 @@ export interface Me {
   role: Role;
 }
 
-export type AgentStatus = 'pending' | 'approved' | 'rejected' | 'revoked';
-export const AGENT_STATUSES: readonly AgentStatus[] = ['pending', 'approved', 'rejected', 'revoked'];
-
-export interface LocalPolicy {
-  source: string;
-  allowedJobKinds: string[];
-  allowScripts: boolean;
-  runAs: string | null;
-  allowedOrganizations: string[] | null;
-  frozen: boolean;
-}
+export const AGENT_STATUSES = listOf<AgentStatus>()(['pending', 'approved', 'rejected', 'revoked']);
 
 export interface Agent {
   id: string;
@@ -42,7 +47,7 @@ export interface Agent {
   conflictsWith: string | null;
   environments: string[];
   roles: string[];
-  connection: { state: 'online' | 'offline'; transport: string | null; lastSeenAt: string | null; lastError: string | null };
+  connection: { state: 'online' | 'offline'; transport: Transport | null; lastSeenAt: string | null; lastError: string | null };
   policy: LocalPolicy | null;
 }
 
@@ -51,10 +56,14 @@ export interface AgentList {
   counts: Record<AgentStatus, number>;
 }
 
-export const TASK_STATES = ['queued', 'running', 'cancelling', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
-export type TaskState = (typeof TASK_STATES)[number];
-export type JobState = 'queued' | 'offered' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | 'unknown';
+export const TASK_STATES = listOf<TaskState>()(['queued', 'running', 'cancelling', 'succeeded', 'failed', 'cancelled', 'timed_out']);
 export const FINISHED_TASK_STATES: readonly TaskState[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
+
+export const SCRIPT_SYNTAXES = listOf<ScriptSyntax>()(['bash', 'sh', 'node', 'pwsh']);
+
+/** What a task does: the kinds of job the control plane can queue. */
+export type TaskKind = PayloadKind;
+export type TaskScript = Extract<JobPayload, { kind: 'script' }>['script'];
 
 export interface Job {
   id: string;
@@ -75,9 +84,9 @@ export interface Job {
 export interface Task {
   id: string;
   name: string;
-  kind: string;
+  kind: TaskKind;
   state: TaskState;
-  script: { syntax: string; body: string };
+  script: TaskScript;
   timeoutSeconds: number;
   concurrencyKey: string | null;
   createdBy: string;
@@ -90,6 +99,13 @@ export interface Task {
   jobs: Job[];
 }
 
+/** An agent a task was not started on, and why (422 TARGETS_REFUSED details). */
+export interface TargetRefusal {
+  agentId: string;
+  name: string;
+  reason: string;
+}
+
 export interface Page<T> {
   items: T[];
   nextBefore: string | null;
@@ -100,7 +116,7 @@ export interface LogLine {
   agentName: string;
   attempt: number;
   seq: number;
-  stream: 'stdout' | 'stderr' | 'system';
+  stream: LogStream;
   text: string;
   at: string;
 }

@@ -1,19 +1,12 @@
 import { type FormEvent, useState } from 'react';
 import { useNavigate, useSearchParams } from 'react-router';
-import { api, ApiError, messageOf } from '../api/api-client';
-import type { AgentList, Task } from '../api/types';
+import { api, messageOf } from '../api/api-client';
+import { refusalsOf } from '../api/target-refusals';
+import { type AgentList, SCRIPT_SYNTAXES, type Task } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { Empty, ErrorMessage, Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
 import { StatusBadge } from '../components/status-badge';
-
-const SHELLS = ['bash', 'sh', 'node', 'pwsh'] as const;
-
-/** Why each refused target was refused (422 TARGETS_REFUSED names them). */
-function refusals(err: unknown): string[] {
-  if (!(err instanceof ApiError) || err.code !== 'TARGETS_REFUSED' || !Array.isArray(err.details)) return [];
-  return (err.details as { reason?: string }[]).flatMap((d) => (d.reason ? [d.reason] : []));
-}
 
 export function RunScriptPage() {
   const [params] = useSearchParams();
@@ -54,7 +47,7 @@ export function RunScriptPage() {
       navigate(`/tasks/${task.id}`);
     } catch (err) {
       setError(messageOf(err));
-      setReasons(refusals(err));
+      setReasons(refusalsOf(err).map((r) => r.reason));
       setBusy(false);
     }
   };
@@ -94,7 +87,7 @@ export function RunScriptPage() {
             <div className="field">
               <label htmlFor="run-syntax">Shell</label>
               <select id="run-syntax" name="syntax" defaultValue="bash">
-                {SHELLS.map((s) => (
+                {SCRIPT_SYNTAXES.map((s) => (
                   <option key={s} value={s}>
                     {s}
                   </option>
