@@ -86,7 +86,8 @@ export interface Task {
   name: string;
   kind: TaskKind;
   state: TaskState;
-  script: TaskScript;
+  /** null for tasks that are not scripts (a health check runs no user code). */
+  script: TaskScript | null;
   timeoutSeconds: number;
   concurrencyKey: string | null;
   createdBy: string;

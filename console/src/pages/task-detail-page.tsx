@@ -9,6 +9,7 @@ import { PageHeader } from '../components/layout';
 import { formatDuration, RelativeTime } from '../components/relative-time';
 import { labelOf, StatusBadge } from '../components/status-badge';
 import { useSession } from '../session/session-context';
+import { describeTaskKind } from './task-kind';
 import { followTaskLog, mergeLogLines } from './task-log';
 
 export function TaskDetailPage() {
@@ -74,6 +75,8 @@ export function TaskDetailPage() {
               </p>
             )}
             <dl className="facts facts-inline">
+              <dt>Kind</dt>
+              <dd>{describeTaskKind(t)}</dd>
               <dt>Created</dt>
               <dd>
                 <RelativeTime value={t.createdAt} /> by {t.createdBy}
@@ -138,10 +141,12 @@ export function TaskDetailPage() {
               </div>
             </section>
             <TaskLog key={t.id} taskId={t.id} multiJob={t.jobs.length > 1} onProgress={task.reload} />
-            <section className="panel" aria-labelledby="script-h">
-              <h2 id="script-h">Script ({t.script.syntax})</h2>
-              <pre className="script">{t.script.body}</pre>
-            </section>
+            {t.script && (
+              <section className="panel" aria-labelledby="script-h">
+                <h2 id="script-h">Script ({t.script.syntax})</h2>
+                <pre className="script">{t.script.body}</pre>
+              </section>
+            )}
           </>
         );
       }}

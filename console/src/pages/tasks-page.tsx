@@ -9,6 +9,7 @@ import { PageHeader } from '../components/layout';
 import { formatDuration, RelativeTime } from '../components/relative-time';
 import { labelOf, StatusBadge } from '../components/status-badge';
 import { useSession } from '../session/session-context';
+import { describeTaskKind } from './task-kind';
 
 export function TasksPage() {
   const [params, setParams] = useSearchParams();
@@ -122,7 +123,9 @@ export function TaskTable({ tasks, now }: { tasks: Task[]; now: number }) {
             <tr key={t.id}>
               <td>
                 <Link to={`/tasks/${t.id}`}>{t.name}</Link>
-                <div className="muted small">by {t.createdBy}</div>
+                <div className="muted small">
+                  {describeTaskKind(t)} by {t.createdBy}
+                </div>
               </td>
               <td>
                 <StatusBadge status={t.state} />
