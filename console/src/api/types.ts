@@ -4,11 +4,11 @@
 // the server reaches the browser bundle (type-only imports are erased). Where the console needs a
 // list at run time, it keeps a literal one that the compiler checks against the server's union.
 
-import type { AgentStatus, JobPayload, LocalPolicy, LogStream, PayloadKind, ScriptSyntax, Transport } from '../../../src/protocol/messages';
+import type { AgentStatus, HealthCheckResult, HealthVerdict, JobPayload, LocalPolicy, LogStream, PayloadKind, ScriptSyntax, Transport } from '../../../src/protocol/messages';
 import type { Role } from '../../../src/orgs/roles';
 import type { JobState, TaskState } from '../../../src/tasks/task-states';
 
-export type { AgentStatus, JobState, LocalPolicy, Role, ScriptSyntax, TaskState };
+export type { AgentStatus, HealthVerdict, JobState, LocalPolicy, Role, ScriptSyntax, TaskState };
 
 /** A union's members as a runtime list, in this order: one left out, or one the union lacks, is a type error. */
 function listOf<T extends string>() {
@@ -30,6 +30,24 @@ export interface Me {
 
 export const AGENT_STATUSES = listOf<AgentStatus>()(['pending', 'approved', 'rejected', 'revoked']);
 
+/** What the agent found about itself and its host in its last health check. */
+export type HealthFacts = HealthCheckResult['facts'];
+export type Interpreter = keyof HealthFacts['interpreters'];
+export const INTERPRETERS = listOf<Interpreter>()(['bash', 'sh', 'node', 'pwsh']);
+
+/** An agent's last health check. */
+export interface AgentHealth {
+  verdict: HealthVerdict;
+  /** Why the verdict is not healthy, one line each. */
+  problems: string[];
+  checkedAt: string;
+  taskId: string;
+  /** The agent's clock minus the control plane's when the answer arrived; null without an answer. */
+  clockOffsetMs: number | null;
+  /** null when the check ended without an answer (the verdict is then unhealthy and the problems say why). */
+  facts: HealthFacts | null;
+}
+
 export interface Agent {
   id: string;
   name: string;
@@ -49,6 +67,8 @@ export interface Agent {
   roles: string[];
   connection: { state: 'online' | 'offline'; transport: Transport | null; lastSeenAt: string | null; lastError: string | null };
   policy: LocalPolicy | null;
+  /** null until the agent's first health check is recorded. */
+  health: AgentHealth | null;
 }
 
 export interface AgentList {
@@ -100,11 +120,16 @@ export interface Task {
   jobs: Job[];
 }
 
-/** An agent a task was not started on, and why (422 TARGETS_REFUSED details). */
+/** An agent a task was not started on, and why (422 TARGETS_REFUSED details, a health check's skipped). */
 export interface TargetRefusal {
   agentId: string;
   name: string;
   reason: string;
+}
+
+/** What POST /api/v1/agents/health-checks answers: the task, and the agents whose local policy forbids health checks. */
+export interface HealthCheckTask extends Task {
+  skipped: TargetRefusal[];
 }
 
 export interface Page<T> {

@@ -24,6 +24,9 @@ const TONES: Record<string, Tone> = {
   dead: 'danger',
   stopped: 'muted',
   draining: 'warn',
+  healthy: 'ok',
+  warning: 'warn',
+  unhealthy: 'danger',
 };
 
 const LABELS: Record<string, string> = { timed_out: 'timed out', used_up: 'used up' };

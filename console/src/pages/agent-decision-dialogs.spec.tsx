@@ -21,6 +21,7 @@ const agent: Agent = {
   roles: [],
   connection: { state: 'offline', transport: null, lastSeenAt: null, lastError: null },
   policy: null,
+  health: null,
 };
 
 function answer(status: number, body: unknown) {

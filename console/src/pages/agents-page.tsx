@@ -1,10 +1,12 @@
 import { useCallback, useRef, useState } from 'react';
-import { Link, useSearchParams } from 'react-router';
+import { Link, useNavigate, useSearchParams } from 'react-router';
 import { withQuery } from '../api/api-client';
 import { AGENT_STATUSES, type Agent, type AgentList, type AgentStatus } from '../api/types';
 import { useAgentEvents } from '../api/use-agent-events';
+import { useHealthCheck } from '../api/use-health-check';
 import { useResource } from '../api/use-resource';
-import { Empty, Loadable } from '../components/feedback';
+import { Empty, ErrorMessage, Loadable } from '../components/feedback';
+import { HealthBadge } from '../components/health-badge';
 import { PageHeader } from '../components/layout';
 import { RelativeTime } from '../components/relative-time';
 import { StatusBadge } from '../components/status-badge';
@@ -39,6 +41,13 @@ export function AgentsPage() {
   const { can } = useSession();
   const [dialog, setDialog] = useState<{ agent: Agent; kind: 'approve' | 'reject' } | null>(null);
   const [announcement, setAnnouncement] = useState<string | null>(null);
+  const healthCheck = useHealthCheck();
+  const navigate = useNavigate();
+  const checkHealth = async () => {
+    const task = await healthCheck.start();
+    // The task page names the agents whose local policy kept them out of the check.
+    if (task) navigate(`/tasks/${task.id}`, { state: { skipped: task.skipped } });
+  };
 
   const tabs = useRef<(HTMLButtonElement | null)[]>([]);
   const selectTab = (status: AgentStatus, focus = false) => {
@@ -58,11 +67,24 @@ export function AgentsPage() {
     <>
       <PageHeader title="Agents">
         {can('admin') && (
-          <Link className="button button-secondary" to="/enrollment-tokens">
-            Add an agent
-          </Link>
+          <>
+            <button type="button" className="button-secondary" onClick={() => void checkHealth()} disabled={healthCheck.busy}>
+              {healthCheck.busy ? 'Starting…' : 'Check health'}
+            </button>
+            <Link className="button button-secondary" to="/enrollment-tokens">
+              Add an agent
+            </Link>
+          </>
         )}
       </PageHeader>
+      <ErrorMessage error={healthCheck.error} />
+      {healthCheck.refusals.length > 1 && (
+        <ul className="error-list">
+          {healthCheck.refusals.map((r) => (
+            <li key={r.agentId}>{r.reason}</li>
+          ))}
+        </ul>
+      )}
       <div role="tablist" aria-label="Agents by approval status" className="tabs" onKeyDown={onTabKey}>
         {AGENT_STATUSES.map((status, i) => (
           <button
@@ -183,6 +205,10 @@ function AgentCard({ agent, all, canDecide, onDecide }: { agent: Agent; all: Age
           <>
             <dt>Version</dt>
             <dd>{agent.agentVersion}</dd>
+            <dt>Health</dt>
+            <dd>
+              <HealthBadge health={agent.health} />
+            </dd>
             <dt>Last seen</dt>
             <dd>
               <RelativeTime value={agent.connection.lastSeenAt} fallback="never" />

@@ -1,7 +1,7 @@
 import { useEffect, useEffectEvent, useLayoutEffect, useRef, useState } from 'react';
-import { Link, useParams } from 'react-router';
+import { Link, useLocation, useParams } from 'react-router';
 import { api, messageOf } from '../api/api-client';
-import { FINISHED_TASK_STATES, type LogLine, type Task } from '../api/types';
+import { FINISHED_TASK_STATES, type LogLine, type TargetRefusal, type Task } from '../api/types';
 import { useNow } from '../api/use-now';
 import { useResource } from '../api/use-resource';
 import { Empty, ErrorMessage, Loadable } from '../components/feedback';
@@ -12,6 +12,12 @@ import { useSession } from '../session/session-context';
 import { describeTaskKind } from './task-kind';
 import { followTaskLog, mergeLogLines } from './task-log';
 
+/** The agents a health check started from the agents page left out (navigation state), if any. */
+function skippedFromState(state: unknown): TargetRefusal[] {
+  const skipped = (state as { skipped?: unknown } | null)?.skipped;
+  return Array.isArray(skipped) ? (skipped as TargetRefusal[]).filter((s) => typeof s?.name === 'string' && typeof s.reason === 'string') : [];
+}
+
 export function TaskDetailPage() {
   const { id = '' } = useParams();
   // Job states are re-read while the task runs; a finished task no longer changes.
@@ -20,6 +26,7 @@ export function TaskDetailPage() {
   const { can } = useSession();
   const [cancelError, setCancelError] = useState<string | null>(null);
   const [cancelling, setCancelling] = useState(false);
+  const skipped = skippedFromState(useLocation().state);
 
   const cancel = async () => {
     setCancelling(true);
@@ -57,6 +64,18 @@ export function TaskDetailPage() {
               )}
             </PageHeader>
             <ErrorMessage error={cancelError} />
+            {skipped.length > 0 && (
+              <div className="notice" role="status" data-testid="skipped-agents">
+                {skipped.length === 1 ? 'One approved agent was' : `${skipped.length} approved agents were`} not checked:
+                <ul>
+                  {skipped.map((s) => (
+                    <li key={s.agentId}>
+                      <Link to={`/agents/${s.agentId}`}>{s.name}</Link>: {s.reason}
+                    </li>
+                  ))}
+                </ul>
+              </div>
+            )}
             {t.waitingFor && t.state === 'queued' && (
               <p className="notice" role="status" data-testid="waiting-for">
                 Waiting for <Link to={`/tasks/${t.waitingFor.taskId}`}>{t.waitingFor.taskName}</Link> ({labelOf(t.waitingFor.taskState)})
