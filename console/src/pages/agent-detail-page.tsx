@@ -9,6 +9,7 @@ import { RelativeTime } from '../components/relative-time';
 import { StatusBadge } from '../components/status-badge';
 import { useSession } from '../session/session-context';
 import { ApproveAgentDialog, DecideAgentDialog } from './agent-decision-dialogs';
+import { AgentHealthSection } from './agent-health-section';
 import { useReloadOnAgentChange } from './agents-page';
 
 const ACTION_LABELS: Record<string, string> = {
@@ -125,6 +126,7 @@ export function AgentDetailPage() {
               </dl>
             </section>
           </div>
+          <AgentHealthSection agent={a} canCheck={can('admin')} />
           <section className="panel" aria-labelledby="policy-h">
             <h2 id="policy-h">Local policy (reported by the host)</h2>
             {a.policy ? (
