@@ -97,8 +97,8 @@ describe('the WebSocket transport against a fake control plane', () => {
       cp.autoStart = false;
       const session = await openSession();
       const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
-      const accept = (jobId: string): AgentJobMessage => ({ type: 'agent.job.accept', jobId, attempt: 1 });
-      const heartbeat: AgentJobMessage = { type: 'agent.job.heartbeat', jobs: [{ jobId: a, attempt: 1 }] };
+      const accept = (jobId: string): AgentJobMessage => ({ type: 'agent.job.accept', v: PROTOCOL_VERSION, jobId, attempt: 1 });
+      const heartbeat: AgentJobMessage = { type: 'agent.job.heartbeat', v: PROTOCOL_VERSION, jobs: [{ jobId: a, attempt: 1 }] };
       expect(session.link.send([accept(a)])).toBe(true);
       expect(session.link.send([accept(b), heartbeat])).toBe(true);
       await waitFor(() => cp.jobMessages.length === 3, 'the three messages');
@@ -155,8 +155,8 @@ describe('the WebSocket transport against a fake control plane', () => {
       const { agent, first, second } = await approveAndOfferTwoInOneFrame();
       expect(agent.connection.status).toBe('approved');
       expect(cp.sent('agent.job.accept')).toEqual([
-        { type: 'agent.job.accept', jobId: first.jobId, attempt: 1 },
-        { type: 'agent.job.accept', jobId: second.jobId, attempt: 1 },
+        { type: 'agent.job.accept', v: PROTOCOL_VERSION, jobId: first.jobId, attempt: 1 },
+        { type: 'agent.job.accept', v: PROTOCOL_VERSION, jobId: second.jobId, attempt: 1 },
       ]);
       expect(cp.sent('agent.job.refuse')).toEqual([]);
       expect(agent.jobs.ledger.get(first.jobId)?.state).toBe('accepted');
@@ -168,8 +168,8 @@ describe('the WebSocket transport against a fake control plane', () => {
       const withAccepts = cp.frames.filter((f) => f.includes('agent.job.accept'));
       expect(withAccepts).toHaveLength(1);
       expect(JSON.parse(withAccepts[0])).toEqual([
-        { type: 'agent.job.accept', jobId: first.jobId, attempt: 1 },
-        { type: 'agent.job.accept', jobId: second.jobId, attempt: 1 },
+        { type: 'agent.job.accept', v: PROTOCOL_VERSION, jobId: first.jobId, attempt: 1 },
+        { type: 'agent.job.accept', v: PROTOCOL_VERSION, jobId: second.jobId, attempt: 1 },
       ]);
     });
   });

@@ -95,9 +95,9 @@ describe.each(['ws', 'poll'] as const)('jobs over %s, against a fake control pla
 
     await waitFor(() => agent.jobs.ledger.get(offer.jobId)?.state === 'reported', 'the acknowledged finish');
     expect(cp.hellos.concat(cp.polls)[0]).toMatchObject({ maxJobs: 2 });
-    expect(cp.sent('agent.job.accept', offer.jobId)).toEqual([{ type: 'agent.job.accept', jobId: offer.jobId, attempt: 1 }]);
+    expect(cp.sent('agent.job.accept', offer.jobId)).toEqual([{ type: 'agent.job.accept', v: 1, jobId: offer.jobId, attempt: 1 }]);
     const chunks = cp.sent('agent.job.log', offer.jobId);
-    expect(finishOf(offer.jobId)).toEqual({ type: 'agent.job.finish', jobId: offer.jobId, attempt: 1, outcome: 'failed', exitCode: 3, signal: null, message: 'exit code 3', logChunks: cp.nextSeq(offer.jobId) });
+    expect(finishOf(offer.jobId)).toEqual({ type: 'agent.job.finish', v: 1, jobId: offer.jobId, attempt: 1, outcome: 'failed', exitCode: 3, signal: null, message: 'exit code 3', logChunks: cp.nextSeq(offer.jobId), result: null });
     expect(cp.nextSeq(offer.jobId)).toBeGreaterThan(0);
     expect(new Set(chunks.map((c) => c.seq))).toEqual(new Set([...Array(cp.nextSeq(offer.jobId)).keys()]));
 
@@ -176,6 +176,7 @@ describe.each(['ws', 'poll'] as const)('jobs over %s, against a fake control pla
     await waitFor(() => cp.sent('agent.job.refuse', frozen.jobId).length === 1, 'the refusal');
     expect(cp.sent('agent.job.refuse', frozen.jobId)[0]).toEqual({
       type: 'agent.job.refuse',
+      v: 1,
       jobId: frozen.jobId,
       attempt: 1,
       reason: 'policy',

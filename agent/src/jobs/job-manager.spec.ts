@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AgentJobMessage, type JobOfferPayload, type LocalPolicy } from '../../../src/protocol/messages';
+import type { z } from 'zod';
+import { ServerMessageSchema, type AgentJobMessage, type JobOfferPayload, type LocalPolicy } from '../../../src/protocol/messages';
 import { LineLogger } from '../log';
 import { DEFAULT_POLICY } from '../policy';
 import { offerPayload, waitFor } from '../testing/fake-control-plane';
@@ -11,6 +12,13 @@ import { Ledger } from './ledger';
 import { LogSpool } from './log-spool';
 
 const agentId = randomUUID();
+
+/** A control-plane reply about a job, as the connection hands it over: parsed by the protocol's schema. */
+function reply(message: z.input<typeof ServerMessageSchema>): Parameters<JobManager['handle']>[0] {
+  const parsed = ServerMessageSchema.parse(message);
+  if (parsed.type !== 'server.job.start' && parsed.type !== 'server.job.gone' && parsed.type !== 'server.job.logAck' && parsed.type !== 'server.job.finishAck') throw new Error(`${parsed.type} is not a reply about a job`);
+  return parsed;
+}
 
 function offer(overrides: Partial<JobOfferPayload> = {}): JobOfferPayload {
   return offerPayload({ agentId, script: { syntax: 'bash', body: 'echo hi' }, ...overrides });
@@ -74,24 +82,24 @@ describe('the job manager', () => {
     spool.output('stdout', 'before the restart\n');
     spool.end();
     spool.close();
-    ledger.transition(finished.jobId, 'finished', { finish: { outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 1 } });
+    ledger.transition(finished.jobId, 'finished', { finish: { outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 1, result: null } });
 
     const { m, of, log } = manager();
-    expect(of('agent.job.accept')).toEqual([{ type: 'agent.job.accept', jobId: accepted.jobId, attempt: 1 }]);
+    expect(of('agent.job.accept')).toEqual([{ type: 'agent.job.accept', v: 1, jobId: accepted.jobId, attempt: 1 }]);
     expect(log()).toContain(`job ${running.jobId} attempt 1 ("job") was running when the agent stopped (process group 999999 may still be running); it cannot be re-attached and will not run again`);
     expect(m.ledger.get(running.jobId)?.state).toBe('abandoned');
-    m.handle({ type: 'server.job.start', jobId: running.jobId, attempt: 1, leaseSeconds: 30 });
+    m.handle(reply({ type: 'server.job.start', jobId: running.jobId, attempt: 1, leaseSeconds: 30 }));
     m.offer(running);
     expect(m.runningPids()).toEqual([]);
     // An abandoned job is not this agent's to renew; the finished one is, until its finish is sent.
     expect(of('agent.job.heartbeat').flatMap((h) => h.jobs.map((j) => j.jobId))).not.toContain(running.jobId);
 
     // The finished job's chunks go again from 0, then the finish once they are stored.
-    expect(of('agent.job.log', finished.jobId)).toEqual([{ type: 'agent.job.log', jobId: finished.jobId, attempt: 1, seq: 0, stream: 'stdout', text: 'before the restart\n' }]);
+    expect(of('agent.job.log', finished.jobId)).toEqual([{ type: 'agent.job.log', v: 1, jobId: finished.jobId, attempt: 1, seq: 0, stream: 'stdout', text: 'before the restart\n' }]);
     expect(of('agent.job.finish', finished.jobId)).toEqual([]);
-    m.handle({ type: 'server.job.logAck', jobId: finished.jobId, attempt: 1, nextSeq: 1 });
-    expect(of('agent.job.finish', finished.jobId)).toEqual([{ type: 'agent.job.finish', jobId: finished.jobId, attempt: 1, outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 1 }]);
-    m.handle({ type: 'server.job.finishAck', jobId: finished.jobId, attempt: 1 });
+    m.handle(reply({ type: 'server.job.logAck', jobId: finished.jobId, attempt: 1, nextSeq: 1 }));
+    expect(of('agent.job.finish', finished.jobId)).toEqual([{ type: 'agent.job.finish', v: 1, jobId: finished.jobId, attempt: 1, outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 1, result: null }]);
+    m.handle(reply({ type: 'server.job.finishAck', jobId: finished.jobId, attempt: 1 }));
     expect(m.ledger.get(finished.jobId)?.state).toBe('reported');
     expect(existsSync(ledger.spoolPath(finished.jobId, 1))).toBe(false);
   });
@@ -100,7 +108,7 @@ describe('the job manager', () => {
     const { m, of } = manager();
     const o = offer({ script: { syntax: 'bash', body: `cat "${join(dir, 'jobs')}/$CORRAL_JOB_ID/entry.json"` } });
     m.offer(o);
-    m.handle({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 30 });
+    m.handle(reply({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 30 }));
     await waitFor(() => m.ledger.get(o.jobId)?.state === 'finished', 'the job to end');
     const seen = of('agent.job.log', o.jobId)
       .filter((c) => c.stream === 'stdout')
@@ -114,9 +122,9 @@ describe('the job manager', () => {
     const o = offer();
     m.offer(o);
     m.cancel({ type: 'server.job.cancel', v: 1, agentId, jobId: o.jobId, attempt: 1, reason: 'not needed', graceSeconds: 5, issuedAt: Date.now() });
-    m.handle({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 30 });
+    m.handle(reply({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 30 }));
     expect(m.runningPids()).toEqual([]);
-    expect(of('agent.job.finish', o.jobId)).toEqual([{ type: 'agent.job.finish', jobId: o.jobId, attempt: 1, outcome: 'cancelled', exitCode: null, signal: null, message: 'cancelled: not needed', logChunks: 0 }]);
+    expect(of('agent.job.finish', o.jobId)).toEqual([{ type: 'agent.job.finish', v: 1, jobId: o.jobId, attempt: 1, outcome: 'cancelled', exitCode: null, signal: null, message: 'cancelled: not needed', logChunks: 0, result: null }]);
     expect(m.ledger.get(o.jobId)).toMatchObject({ state: 'finished', started: false });
   });
 
@@ -128,7 +136,7 @@ describe('the job manager', () => {
     m.offer(o);
     expect(of('agent.job.accept', o.jobId)).toEqual([]);
     expect(of('agent.job.finish', o.jobId)).toHaveLength(2); // the replayed offer gets the unacknowledged finish again
-    m.handle({ type: 'server.job.finishAck', jobId: o.jobId, attempt: 1 });
+    m.handle(reply({ type: 'server.job.finishAck', jobId: o.jobId, attempt: 1 }));
     expect(m.ledger.get(o.jobId)?.state).toBe('reported');
   });
 
@@ -136,16 +144,16 @@ describe('the job manager', () => {
     const { m, of } = manager();
     const waiting = offer();
     m.offer(waiting);
-    m.handle({ type: 'server.job.gone', jobId: waiting.jobId, attempt: 1, reason: 'expired' });
-    m.handle({ type: 'server.job.start', jobId: waiting.jobId, attempt: 1, leaseSeconds: 30 });
+    m.handle(reply({ type: 'server.job.gone', jobId: waiting.jobId, attempt: 1, reason: 'expired' }));
+    m.handle(reply({ type: 'server.job.start', jobId: waiting.jobId, attempt: 1, leaseSeconds: 30 }));
     expect(m.ledger.get(waiting.jobId)).toMatchObject({ state: 'dropped', started: false });
 
     const running = offer({ script: { syntax: 'bash', body: 'echo up; sleep 300' } });
     m.offer(running);
-    m.handle({ type: 'server.job.start', jobId: running.jobId, attempt: 1, leaseSeconds: 30 });
+    m.handle(reply({ type: 'server.job.start', jobId: running.jobId, attempt: 1, leaseSeconds: 30 }));
     await waitFor(() => of('agent.job.log', running.jobId).some((c) => c.text.includes('up')), 'the job to run');
     const [pid] = m.runningPids();
-    m.handle({ type: 'server.job.gone', jobId: running.jobId, attempt: 1, reason: 'reassigned' });
+    m.handle(reply({ type: 'server.job.gone', jobId: running.jobId, attempt: 1, reason: 'reassigned' }));
     await waitFor(() => m.runningPids().length === 0, 'the process to stop');
     await waitFor(() => groupGone(pid), 'the process group to be gone', 2_000);
     expect(of('agent.job.finish')).toEqual([]);
@@ -157,11 +165,11 @@ describe('the job manager', () => {
     const { m, of } = manager();
     const o = offer({ script: { syntax: 'bash', body: 'sleep 300' } });
     m.offer(o);
-    m.handle({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 1 });
-    m.handle({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 1 });
+    m.handle(reply({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 1 }));
+    m.handle(reply({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 1 }));
     expect(m.runningPids()).toHaveLength(1);
     await waitFor(() => of('agent.job.heartbeat').length >= 3, 'three heartbeats', 3_000);
-    expect(of('agent.job.heartbeat')[0]).toEqual({ type: 'agent.job.heartbeat', jobs: [{ jobId: o.jobId, attempt: 1 }] });
+    expect(of('agent.job.heartbeat')[0]).toEqual({ type: 'agent.job.heartbeat', v: 1, jobs: [{ jobId: o.jobId, attempt: 1 }] });
   });
 
   it('takes a newer attempt of a job (a retry of an idempotent task), but never a second run of the same attempt', async () => {
@@ -170,9 +178,9 @@ describe('the job manager', () => {
     m.offer(o);
     m.offer({ ...o, attempt: 2 });
     expect(of('agent.job.accept', o.jobId).map((a) => a.attempt)).toEqual([1, 2]);
-    m.handle({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 30 }); // stale: ignored
+    m.handle(reply({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 30 })); // stale: ignored
     expect(m.runningPids()).toEqual([]);
-    m.handle({ type: 'server.job.start', jobId: o.jobId, attempt: 2, leaseSeconds: 30 });
+    m.handle(reply({ type: 'server.job.start', jobId: o.jobId, attempt: 2, leaseSeconds: 30 }));
     await waitFor(() => m.ledger.get(o.jobId)?.state === 'finished', 'attempt 2 to finish');
     m.offer({ ...o, attempt: 2 });
     expect(of('agent.job.accept', o.jobId).map((a) => a.attempt)).toEqual([1, 2]);
@@ -188,9 +196,9 @@ describe('the job manager', () => {
     const o = offer({ script: { syntax: 'bash', body: `touch ${marker}` } });
     m.offer(o);
     policy = { ...DEFAULT_POLICY, frozen: true };
-    m.handle({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 30 });
+    m.handle(reply({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 30 }));
     await waitFor(() => of('agent.job.log', o.jobId).length === 1, 'the system line');
-    m.handle({ type: 'server.job.logAck', jobId: o.jobId, attempt: 1, nextSeq: 1 });
+    m.handle(reply({ type: 'server.job.logAck', jobId: o.jobId, attempt: 1, nextSeq: 1 }));
     expect(of('agent.job.finish', o.jobId)[0]).toMatchObject({ outcome: 'failed', logChunks: 1, message: expect.stringContaining('refused by local policy at start: this host is frozen') });
     expect(of('agent.job.log', o.jobId)[0]).toMatchObject({ stream: 'system', text: expect.stringContaining('not started: this host is frozen') });
     expect(existsSync(marker)).toBe(false);
@@ -200,7 +208,7 @@ describe('the job manager', () => {
     const { m, of } = manager();
     const o = offer({ script: { syntax: 'bash', body: `trap '' TERM; sleep 300` } });
     m.offer(o);
-    m.handle({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 30 });
+    m.handle(reply({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 30 }));
     const drained = m.drain();
     const late = offer();
     m.offer(late);
@@ -208,9 +216,9 @@ describe('the job manager', () => {
     await waitFor(() => m.ledger.get(o.jobId)?.state === 'finished', 'the cancel at the end of the grace period');
     expect(m.ledger.get(o.jobId)?.finish).toMatchObject({ outcome: 'cancelled', message: 'agent stopping', signal: 'SIGKILL' });
     const chunks = of('agent.job.log', o.jobId);
-    m.handle({ type: 'server.job.logAck', jobId: o.jobId, attempt: 1, nextSeq: chunks.length });
+    m.handle(reply({ type: 'server.job.logAck', jobId: o.jobId, attempt: 1, nextSeq: chunks.length }));
     await waitFor(() => of('agent.job.finish', o.jobId).length === 1, 'the finish');
-    m.handle({ type: 'server.job.finishAck', jobId: o.jobId, attempt: 1 });
+    m.handle(reply({ type: 'server.job.finishAck', jobId: o.jobId, attempt: 1 }));
     await drained;
     expect(readFileSync(join(dir, 'jobs', o.jobId, 'entry.json'), 'utf8')).toContain('"reported"');
   });

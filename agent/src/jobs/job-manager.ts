@@ -3,7 +3,9 @@ import os from 'node:os';
 import { join } from 'node:path';
 import {
   MAX_JOBS_PER_AGENT,
+  PROTOCOL_VERSION,
   type AgentJobMessage,
+  type JobAccept,
   type JobCancelPayload,
   type JobFinish,
   type JobFinishAck,
@@ -174,7 +176,7 @@ export class JobManager {
   /** A connection is up: re-send accepts, a heartbeat, unacknowledged chunks and finishes. */
   connected(link: JobLink): void {
     this.link = link;
-    const accepts = [...this.jobs.values()].filter((j) => this.entry(j)?.state === 'accepted').map((j) => ({ type: 'agent.job.accept' as const, jobId: j.jobId, attempt: j.attempt }));
+    const accepts = [...this.jobs.values()].filter((j) => this.entry(j)?.state === 'accepted').map((j): JobAccept => ({ type: 'agent.job.accept', v: PROTOCOL_VERSION, jobId: j.jobId, attempt: j.attempt }));
     if (accepts.length) this.send(accepts);
     for (const job of this.jobs.values()) {
       job.spool?.rewind();
@@ -220,6 +222,10 @@ export class JobManager {
       logger.warn(`refused ${label(offer)}: it was issued ${new Date(offer.issuedAt).toISOString()}, longer ago than the ledger remembers`);
       return this.refuse(offer, 'invalid', 'the offer is older than the agent ledger remembers; it may have run already');
     }
+    if (offer.kind !== 'script') {
+      logger.warn(`refused ${label(offer)}: this agent cannot run jobs of kind "${offer.kind}"`);
+      return this.refuse(offer, 'invalid', `this agent cannot run jobs of kind "${offer.kind}"`);
+    }
     const verdict = this.checkPolicy(offer);
     if (!verdict.allowed) {
       logger.warn(`refused ${label(offer)}: ${verdict.message}`);
@@ -240,7 +246,7 @@ export class JobManager {
     }
     this.jobs.set(offer.jobId, this.newJob(entry));
     logger.info(`accepted ${label(offer)} of task ${offer.taskId}`);
-    this.send([{ type: 'agent.job.accept', jobId: offer.jobId, attempt: offer.attempt }]);
+    this.send([{ type: 'agent.job.accept', v: PROTOCOL_VERSION, jobId: offer.jobId, attempt: offer.attempt }]);
   }
 
   /** A verified cancel. */
@@ -372,8 +378,8 @@ export class JobManager {
     const { logger } = this.options;
     const job = this.jobs.get(entry.jobId);
     logger.info(`${label(entry)} was offered again; it is ${entry.state} here and is not started a second time`);
-    if (entry.state === 'accepted') this.send([{ type: 'agent.job.accept', jobId: entry.jobId, attempt: entry.attempt }]);
-    else if (entry.state === 'running' && job && !job.dropped) this.send([{ type: 'agent.job.heartbeat', jobs: [{ jobId: entry.jobId, attempt: entry.attempt }] }]);
+    if (entry.state === 'accepted') this.send([{ type: 'agent.job.accept', v: PROTOCOL_VERSION, jobId: entry.jobId, attempt: entry.attempt }]);
+    else if (entry.state === 'running' && job && !job.dropped) this.send([{ type: 'agent.job.heartbeat', v: PROTOCOL_VERSION, jobs: [{ jobId: entry.jobId, attempt: entry.attempt }] }]);
     else if (entry.state === 'finished' && job) {
       job.finishSentAt = null;
       this.pump();
@@ -389,6 +395,7 @@ export class JobManager {
     }
     const offer = entry.offer;
     if (!offer) return logger.error(`${label(entry)} has no offer in the ledger; it cannot start`);
+    if (offer.kind !== 'script') return logger.error(`${label(entry)} is of kind "${offer.kind}", which this agent cannot run`);
     if (this.stopping) {
       logger.info(`${label(entry)} was not started: the agent is stopping`);
       this.recordCancelled(entry.jobId, entry.attempt, 'agent stopping: the job was not started');
@@ -466,7 +473,7 @@ export class JobManager {
   }
 
   private finished(job: Job, result: RunResult, logChunks: number) {
-    const finish: FinishRecord = { outcome: result.outcome, exitCode: result.exitCode, signal: clip(result.signal, 20), message: clip(result.message, 1000), logChunks };
+    const finish: FinishRecord = { outcome: result.outcome, exitCode: result.exitCode, signal: clip(result.signal, 20), message: clip(result.message, 1000), logChunks, result: null };
     try {
       this.ledger.transition(job.jobId, 'finished', { finish });
     } catch (err) {
@@ -546,7 +553,7 @@ export class JobManager {
   }
 
   private refuse(offer: JobOfferPayload, reason: JobRefuse['reason'], message: string) {
-    this.send([{ type: 'agent.job.refuse', jobId: offer.jobId, attempt: offer.attempt, reason, message: clip(message, 1000) as string }]);
+    this.send([{ type: 'agent.job.refuse', v: PROTOCOL_VERSION, jobId: offer.jobId, attempt: offer.attempt, reason, message: clip(message, 1000) as string }]);
   }
 
   private schedulePump() {
@@ -578,7 +585,7 @@ export class JobManager {
   }
 
   private finishMessage(entry: LedgerEntry, finish: FinishRecord): JobFinish {
-    return { type: 'agent.job.finish', jobId: entry.jobId, attempt: entry.attempt, ...finish };
+    return { type: 'agent.job.finish', v: PROTOCOL_VERSION, jobId: entry.jobId, attempt: entry.attempt, ...finish };
   }
 
   /** Jobs whose lease the server still holds open: started, and the finish not yet sent. */
@@ -595,7 +602,7 @@ export class JobManager {
     this.lastHeartbeatAt = this.now();
     const refs = jobs.map((j) => ({ jobId: j.jobId, attempt: j.attempt }));
     const messages: AgentJobMessage[] = [];
-    for (let i = 0; i < refs.length; i += MAX_JOBS_PER_AGENT) messages.push({ type: 'agent.job.heartbeat', jobs: refs.slice(i, i + MAX_JOBS_PER_AGENT) });
+    for (let i = 0; i < refs.length; i += MAX_JOBS_PER_AGENT) messages.push({ type: 'agent.job.heartbeat', v: PROTOCOL_VERSION, jobs: refs.slice(i, i + MAX_JOBS_PER_AGENT) });
     this.send(messages);
   }
 

@@ -16,6 +16,7 @@ function offer(overrides: Partial<JobOfferPayload> = {}): JobOfferPayload {
     organizationId: randomUUID(),
     name: 'deploy',
     kind: 'script',
+    payloadVersion: 1,
     script: { syntax: 'bash', body: 'echo $TOKEN' },
     timeoutSeconds: 60,
     sensitiveValues: ['hunter2-value'],
@@ -49,7 +50,7 @@ describe('the job ledger', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'jobs')).mode & 0o777).toBe(0o700);
 
-    ledger.transition(a.jobId, 'finished', { finish: { outcome: 'failed', exitCode: 3, signal: null, message: 'exit code 3', logChunks: 2 } });
+    ledger.transition(a.jobId, 'finished', { finish: { outcome: 'failed', exitCode: 3, signal: null, message: 'exit code 3', logChunks: 2, result: null } });
     const finished = restart().get(a.jobId);
     expect(finished).toMatchObject({ state: 'finished', finish: { exitCode: 3, logChunks: 2 } });
     // The script and its secrets are not kept once the job can no longer start.
@@ -63,6 +64,24 @@ describe('the job ledger', () => {
     ledger.accept(a);
     writeFileSync(join(dir, 'jobs', a.jobId, 'entry.json.tmp'), '{"half": ');
     expect(restart().get(a.jobId)?.state).toBe('accepted');
+  });
+
+  it('loads entries written before job payloads had versions and finishes had results', () => {
+    // As an agent before protocol payload versions wrote them: no payloadVersion, no result.
+    const before = { ...offer(), payloadVersion: undefined };
+    const finishedId = randomUUID();
+    const write = (jobId: string, entry: object) => {
+      mkdirSync(join(dir, 'jobs', jobId), { recursive: true });
+      writeFileSync(join(dir, 'jobs', jobId, 'entry.json'), JSON.stringify(entry));
+    };
+    const common = { version: 1, attempt: 1, taskId: before.taskId, name: 'deploy', leaseSeconds: null, pid: null, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() };
+    write(before.jobId, { ...common, jobId: before.jobId, state: 'accepted', started: false, offer: JSON.parse(JSON.stringify(before)), finish: null });
+    write(finishedId, { ...common, jobId: finishedId, state: 'finished', started: true, offer: null, finish: { outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 2 } });
+
+    const ledger = restart();
+    expect(ledger.damaged.size).toBe(0);
+    expect(ledger.get(before.jobId)?.offer).toMatchObject({ kind: 'script', payloadVersion: 1, script: { syntax: 'bash' } });
+    expect(ledger.get(finishedId)?.finish).toEqual({ outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 2, result: null });
   });
 
   it('treats an unreadable entry as a job it knows but must never run', () => {
@@ -85,7 +104,7 @@ describe('the job ledger', () => {
     ledger.transition(a.jobId, 'running', { started: true });
     expect(() => ledger.accept({ ...a, attempt: 2 })).toThrow(LedgerError);
     expect(() => ledger.recordCancelled(a.jobId, 1, 'late')).toThrow(LedgerError);
-    ledger.transition(a.jobId, 'finished', { finish: { outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 0 } });
+    ledger.transition(a.jobId, 'finished', { finish: { outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 0, result: null } });
     ledger.transition(a.jobId, 'reported');
     expect(() => ledger.transition(a.jobId, 'running')).toThrow('cannot go from reported to running');
 

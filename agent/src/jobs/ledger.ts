@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:f
 import { writeFileDurably } from '../durable-file';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { JOB_OUTCOMES, JobOfferPayloadSchema, type JobOfferPayload } from '../../../src/protocol/messages';
+import { JOB_OUTCOMES, JobOfferPayloadSchema, JobResultSchema, type JobOfferPayload } from '../../../src/protocol/messages';
 
 /**
  * What the agent knows about a job, durably:
@@ -34,6 +34,8 @@ const FinishSchema = z.object({
   signal: z.string().nullable(),
   message: z.string().nullable(),
   logChunks: z.number().int().min(0),
+  /** What the job found, sent with its finish (entries from before results existed have none). */
+  result: JobResultSchema.nullable().default(null),
 });
 export type FinishRecord = z.infer<typeof FinishSchema>;
 
@@ -178,7 +180,7 @@ export class Ledger {
       offer: null,
       leaseSeconds: null,
       pid: null,
-      finish: { outcome: 'cancelled', exitCode: null, signal: null, message, logChunks: 0 },
+      finish: { outcome: 'cancelled', exitCode: null, signal: null, message, logChunks: 0, result: null },
       createdAt: previous?.createdAt ?? at,
       updatedAt: at,
     });

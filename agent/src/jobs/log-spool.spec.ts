@@ -31,7 +31,7 @@ describe('the log spool', () => {
     s.output('stdout', Buffer.from('b\n'));
     expect(chunks()).toBe(0);
     await waitFor(() => chunks() === 1, 'the pause to cut a chunk');
-    expect(s.take()).toEqual([{ type: 'agent.job.log', jobId: ref.jobId, attempt: 2, seq: 0, stream: 'stdout', text: 'ab\n' }]);
+    expect(s.take()).toEqual([{ type: 'agent.job.log', v: 1, jobId: ref.jobId, attempt: 2, seq: 0, stream: 'stdout', text: 'ab\n' }]);
     expect(readFileSync(join(dir, 'log.jsonl'), 'utf8')).toBe(`${JSON.stringify({ seq: 0, stream: 'stdout', text: 'ab\n' })}\n`);
   });
 

@@ -1,7 +1,7 @@
 import { closeSync, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { StreamMasker } from '../../../src/protocol/masking';
-import { LOG_STREAMS, MAX_LOG_CHUNK_CHARS, type JobLog, type LogStream } from '../../../src/protocol/messages';
+import { LOG_STREAMS, MAX_LOG_CHUNK_CHARS, PROTOCOL_VERSION, type JobLog, type LogStream } from '../../../src/protocol/messages';
 
 export interface SpoolOptions {
   /** A chunk is cut when it reaches this many characters (UTF-16 code units). */
@@ -260,6 +260,6 @@ export class LogSpool {
       read += n;
     }
     const chunk = JSON.parse(buffer.toString('utf8', 0, length - 1)) as SpooledChunk;
-    return { type: 'agent.job.log', jobId: this.ref.jobId, attempt: this.ref.attempt, seq, stream: chunk.stream, text: chunk.text };
+    return { type: 'agent.job.log', v: PROTOCOL_VERSION, jobId: this.ref.jobId, attempt: this.ref.attempt, seq, stream: chunk.stream, text: chunk.text };
   }
 }

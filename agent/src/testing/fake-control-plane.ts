@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
+import type { z } from 'zod';
 import { messagesOf } from '../../../src/protocol/frames';
 import {
   ENROLLMENT_SIGNER,
@@ -24,6 +25,7 @@ import {
   EnrollRequestSchema,
   PollRequestSchema,
   PROTOCOL_VERSION,
+  ServerMessageSchema,
   type AgentHello,
   type AgentJobMessage,
   type AgentStatus,
@@ -33,7 +35,6 @@ import {
   type JobOfferPayload,
   type JobOffersPayload,
   type PollRequest,
-  type ServerMessage,
   type StatusPayload,
 } from '../../../src/protocol/messages';
 import type { Timings } from '../session';
@@ -97,7 +98,7 @@ export class FakeControlPlane {
   readonly organizationId = randomUUID();
   /** Every job message the agent sent (WebSocket frames and POST /messages), in order. */
   readonly jobMessages: AgentJobMessage[] = [];
-  /** Job messages that did not parse: the agent must never send one. */
+  /** Job messages that did not parse, or lacked `v` (or a finish its `result`): the agent must never send one. */
   readonly invalidMessages: unknown[] = [];
   /** Answers served, in order, to the next POST /messages instead of the normal behaviour. */
   readonly messagesAnswers: CannedAnswer[] = [];
@@ -253,8 +254,11 @@ export class FakeControlPlane {
     this.wake();
   }
 
-  /** What the server answers to one job message: start, logAck, finishAck, per the switches above. */
-  private replyTo(message: AgentJobMessage): ServerMessage[] {
+  /**
+   * What the server answers to one job message: start, logAck, finishAck, per the switches above.
+   * Written as the schema's input, as the real server writes them; the agent parses what it gets.
+   */
+  private replyTo(message: AgentJobMessage): z.input<typeof ServerMessageSchema>[] {
     this.jobMessages.push(message);
     switch (message.type) {
       case 'agent.job.accept':
@@ -335,9 +339,9 @@ export class FakeControlPlane {
           return;
         }
         const message = AgentJobMessageSchema.safeParse(json);
-        if (!message.success) {
+        if (!message.success || !speaksThisProtocol(json)) {
           this.invalidMessages.push(json);
-          return ws.send(JSON.stringify({ type: 'server.error', jobId: null, code: 'VALIDATION_FAILED', message: message.error.message }));
+          return ws.send(JSON.stringify({ type: 'server.error', jobId: null, code: 'VALIDATION_FAILED', message: message.error?.message ?? 'no protocol version (v), or a finish without result' }));
         }
         for (const reply of this.replyTo(message.data)) ws.send(JSON.stringify(reply));
       };
@@ -422,16 +426,27 @@ export class FakeControlPlane {
       const canned = this.messagesAnswers.shift();
       if (canned) return reply(canned);
       if (!seen.verified) return reply({ status: 401, body: { error: { code: 'BAD_SIGNATURE', message: 'signature does not verify' } } });
-      const parsed = AgentMessagesRequestSchema.safeParse(JSON.parse(body));
-      if (!parsed.success) {
-        this.invalidMessages.push(JSON.parse(body));
-        return reply({ status: 422, body: { error: { code: 'VALIDATION_FAILED', message: parsed.error.message } } });
+      const json = JSON.parse(body) as { messages?: unknown };
+      const parsed = AgentMessagesRequestSchema.safeParse(json);
+      if (!parsed.success || !(json.messages as unknown[]).every(speaksThisProtocol)) {
+        this.invalidMessages.push(json);
+        return reply({ status: 422, body: { error: { code: 'VALIDATION_FAILED', message: parsed.error?.message ?? 'no protocol version (v), or a finish without result' } } });
       }
       const replies = parsed.data.messages.flatMap((m) => this.replyTo(m));
       return reply({ status: 200, body: { messages: replies, serverTime: Date.now() } });
     }
     reply({ status: 404, body: { error: { code: 'ROUTE_NOT_FOUND', message: `no route ${req.method} ${path}` } } });
   }
+}
+
+/**
+ * The real server takes a job message without `v` (or a finish without `result`) as version 1,
+ * for agents from before they existed; this agent must always send both, so the fake refuses it.
+ */
+function speaksThisProtocol(json: unknown): boolean {
+  if (typeof json !== 'object' || json === null) return false;
+  const m = json as Record<string, unknown>;
+  return m.v === PROTOCOL_VERSION && (m.type !== 'agent.job.finish' || 'result' in m);
 }
 
 /** An offer of `echo hello` in bash for a new job of a new task, as the control plane would sign it. */
@@ -445,6 +460,7 @@ export function offerPayload(overrides: Partial<JobOfferPayload> & Pick<JobOffer
     organizationId: randomUUID(),
     name: 'job',
     kind: 'script',
+    payloadVersion: 1,
     script: { syntax: 'bash', body: 'echo hello' },
     timeoutSeconds: 60,
     sensitiveValues: [],
