@@ -1,7 +1,7 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import { type AuthenticatedRequest, CHECKS_API_KEY, clientIp, PUBLIC_ROUTE, REQUIRED_ROLE } from '../common/actor';
+import { type AuthenticatedRequest, clientIp, PUBLIC_ROUTE, REQUIRED_ROLE } from '../common/actor';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import type { Role } from '../orgs/roles';
@@ -37,8 +37,7 @@ export class AuthGuard implements CanActivate {
 
     const ip = clientIp(req);
     const cookie = (req.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
-    const checksKey = this.reflector.getAllAndOverride<boolean>(CHECKS_API_KEY, targets);
-    const actor = bearer ? await this.auth.actorFromApiKey(bearer, ip, checksKey ? role : undefined) : cookie ? await this.auth.actorFromSession(cookie, ip) : null;
+    const actor = bearer ? await this.auth.actorFromApiKey(bearer, ip) : cookie ? await this.auth.actorFromSession(cookie, ip) : null;
     if (!actor) {
       throw new AuthException(AuthErrorCode.UNAUTHENTICATED, 'log in first (session cookie), or send an API key as "Authorization: Bearer crl_…"');
     }

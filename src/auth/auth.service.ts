@@ -18,7 +18,6 @@ import { SessionsRepository } from './sessions.repository';
 export const API_KEY_PREFIX = 'crl_';
 export const SESSION_COOKIE = 'corral_session';
 const API_KEY_TOUCH_MS = 60_000;
-const REMEMBERED_KEYS = 10_000;
 
 /** Refuses an actor below `least` with the 403 a route of that role gives. */
 export function assertRole(actor: Actor, least: Role): void {
@@ -45,8 +44,6 @@ export class AuthService {
   // Requests that arrive together (a script creating tasks in parallel) look their keys up in one
   // statement; each still sees the key as the database has it then, revoked or not.
   private readonly principals = new Batcher<string, ApiKeyPrincipal | null>((hashes) => this.principalBatch(hashes), { maxBatch: 500, concurrency: 2 });
-  // Principals of keys looked up before, by key hash, for routes that check the key themselves.
-  private readonly remembered = new Map<string, MemberKey>();
 
   constructor(
     @InjectConfig() private readonly config: CorralConfig,
@@ -132,32 +129,12 @@ export class AuthService {
     return principal && { type: 'user', ...principal, ip };
   }
 
-  /**
-   * Resolves a bearer API key; a key acts with the lower of its own role and its creator's current
-   * role. With `unconfirmedFor` (the route checks the key itself), a key looked up before that then
-   * had that role is not looked up again: the actor comes back `unconfirmed`.
-   */
-  async actorFromApiKey(key: string, ip: string, unconfirmedFor?: Role): Promise<Actor> {
+  /** Resolves a bearer API key; a key acts with the lower of its own role and its creator's current role. */
+  async actorFromApiKey(key: string, ip: string): Promise<Actor> {
     const hash = key.startsWith(API_KEY_PREFIX) ? sha256Hex(key) : null;
-    const remembered = hash && unconfirmedFor ? this.remembered.get(hash) : undefined;
-    // One that seemed to lack the role is looked up: its creator may have been raised since.
-    if (remembered && unconfirmedFor && roleAtLeast(keyRole(remembered), unconfirmedFor)) {
-      const confirm = async () => {
-        const actor = await this.actorFromApiKey(key, ip);
-        assertRole(actor, unconfirmedFor);
-        return actor;
-      };
-      return { ...this.keyActor(remembered, ip), unconfirmed: { leastRole: unconfirmedFor, confirm } };
-    }
     const principal = hash ? await this.principals.submit(hash) : null;
-    if (!hash || !principal?.creatorRole) {
-      if (hash) this.remembered.delete(hash);
-      throw new AuthException(AuthErrorCode.INVALID_API_KEY, 'the API key is unknown or revoked; create a new key in the console or with POST /api/v1/api-keys');
-    }
-    const known: MemberKey = { ...principal, creatorRole: principal.creatorRole };
-    if (this.remembered.size >= REMEMBERED_KEYS) this.remembered.clear();
-    this.remembered.set(hash, known);
-    return this.keyActor(known, ip);
+    if (!principal?.creatorRole) throw new AuthException(AuthErrorCode.INVALID_API_KEY, 'the API key is unknown or revoked; create a new key in the console or with POST /api/v1/api-keys');
+    return this.keyActor({ ...principal, creatorRole: principal.creatorRole }, ip);
   }
 
   private keyActor(principal: MemberKey, ip: string): Actor {

@@ -13,29 +13,18 @@ export interface Actor {
   apiKeyId?: string;
   apiKeyName?: string;
   ip: string;
-  /**
-   * Set when an API key's principal came from memory, not from the database: the key may have been
-   * revoked, or its creator's role lowered, since. Only routes marked @ChecksApiKeyItself get such an
-   * actor; they have the statement that acts check the key, or `confirm()` it first (a fresh
-   * look-up that throws the 401 or 403 the guard would have).
-   */
-  unconfirmed?: { leastRole: Role; confirm(): Promise<Actor> };
 }
 
 export type AuthenticatedRequest = Request & { actor?: Actor };
 
 export const PUBLIC_ROUTE = 'corral:public';
 export const REQUIRED_ROLE = 'corral:role';
-export const CHECKS_API_KEY = 'corral:checks-api-key';
 
 /** The route needs no authentication (signup, login, health). */
 export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
 
 /** The least role that may call the route. Every authenticated route declares one. */
 export const RequireRole = (role: Role) => SetMetadata(REQUIRED_ROLE, role);
-
-/** The route checks a remembered API key in the statement that acts, so the guard need not look it up again (see Actor.unconfirmed). */
-export const ChecksApiKeyItself = () => SetMetadata(CHECKS_API_KEY, true);
 
 export const CurrentActor = createParamDecorator((_: unknown, ctx: ExecutionContext): Actor => {
   const actor = ctx.switchToHttp().getRequest<AuthenticatedRequest>().actor;
@@ -47,4 +36,9 @@ export const ClientIp = createParamDecorator((_: unknown, ctx: ExecutionContext)
 
 export function clientIp(req: Request): string {
   return (req.ip ?? req.socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
+}
+
+/** How an actor is named in audit events and on what it created. */
+export function actorLabel(actor: Actor): string {
+  return actor.type === 'api_key' ? `${actor.apiKeyName} (API key of ${actor.email})` : actor.email;
 }

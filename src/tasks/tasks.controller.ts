@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { type Actor, ChecksApiKeyItself, CurrentActor, RequireRole } from '../common/actor';
+import { type Actor, CurrentActor, RequireRole } from '../common/actor';
 import { CreateTaskDto } from './dto/create-task.dto';
 import { ListTasksQuery, TaskLogQuery } from './dto/list-tasks.dto';
 import { TaskLogsService } from './task-logs.service';
@@ -15,7 +15,6 @@ export class TasksController {
 
   @Post()
   @RequireRole('operator')
-  @ChecksApiKeyItself()
   create(@CurrentActor() actor: Actor, @Body() body: CreateTaskDto) {
     return this.tasks.create(actor, body);
   }
