@@ -172,8 +172,8 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
     expect(log.text).toBe(`pw=${MASK} ok\nend hunter`);
     const stored = await db.query(`SELECT string_agg(text, '') AS all FROM log_chunks WHERE task_id = $1`, [task.id]);
     expect(stored.rows[0].all).not.toContain('hunter2-secret');
-    const row = await db.query(`SELECT sensitive_values FROM tasks WHERE id = $1`, [task.id]);
-    expect(row.rows[0].sensitive_values).toEqual([]);
+    const row = await db.query(`SELECT secrets FROM jobs WHERE task_id = $1`, [task.id]);
+    expect(row.rows[0].secrets).toEqual([]);
     socket.close();
   });
 

@@ -1,3 +1,4 @@
+import type { AgentHealth } from './agent-health';
 import { Column, CreateDateColumn, Entity, Index, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import { Organization } from '../orgs/organization.entity';
 import type { AgentStatus, LocalPolicy, Transport } from '../protocol/messages';
@@ -84,6 +85,10 @@ export class Agent {
 
   @Column({ type: 'text', nullable: true })
   lastError: string | null;
+
+  // The last health check's verdict and facts (written by health checks, through AgentsService).
+  @Column({ type: 'jsonb', nullable: true })
+  health: AgentHealth | null;
 
   @CreateDateColumn({ type: 'timestamptz' })
   enrolledAt: Date;

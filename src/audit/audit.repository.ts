@@ -12,6 +12,11 @@ export class AuditRepository {
     await em.insert(AuditEvent, event);
   }
 
+  /** Several events in one statement. */
+  async appendMany(events: NewAuditEvent[], em: EntityManager): Promise<void> {
+    if (events.length) await em.insert(AuditEvent, events);
+  }
+
   /** Newest first; `beforeId` pages backwards through history. */
   findPageForOrganization(organizationId: string, limit: number, beforeId?: string, action?: string, targetId?: string): Promise<AuditEvent[]> {
     const query = this.dataSource

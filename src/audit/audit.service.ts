@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { Actor } from '../common/actor';
+import { type Actor, actorLabel } from '../common/actor';
 import type { AuditEvent } from './audit-event.entity';
 import { AuditRepository, type NewAuditEvent } from './audit.repository';
 
@@ -18,13 +18,18 @@ export class AuditService {
     return this.audit.append(this.eventFor(actor, action, target, details), em);
   }
 
-  /** The event `record` would write, for a caller that writes it in its own statement. */
+  /** Records events made with `eventFor`, in the caller's transaction. */
+  recordMany(events: NewAuditEvent[], em: EntityManager): Promise<void> {
+    return this.audit.appendMany(events, em);
+  }
+
+  /** The event `record` would write, for a caller that records it later (with `recordMany`). */
   eventFor(actor: Actor, action: string, target?: AuditTarget, details: Record<string, unknown> = {}): NewAuditEvent {
     return {
       organizationId: actor.organizationId,
       actorType: actor.type,
       actorId: actor.type === 'api_key' ? actor.apiKeyId! : actor.userId,
-      actorLabel: actor.type === 'api_key' ? `${actor.apiKeyName} (API key of ${actor.email})` : actor.email,
+      actorLabel: actorLabel(actor),
       action,
       targetType: target?.type ?? null,
       targetId: target?.id ?? null,

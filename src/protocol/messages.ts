@@ -124,7 +124,8 @@ export const MAX_SCRIPT_CHARS = 256 * 1024;
 
 const JobRef = { jobId: z.string().uuid(), attempt: z.number().int().min(1) };
 
-// Job messages carry the protocol version; an agent from before they did is taken as version 1.
+// An agent's job messages carry the protocol version (one from before they did is taken as version 1);
+// the control plane's replies belong to the message they answer.
 const version = { v: z.literal(PROTOCOL_VERSION).default(PROTOCOL_VERSION) };
 
 // ---- Job payloads: what a job asks the agent to do, one schema per kind -------------------------
@@ -279,6 +280,8 @@ export type JobFinish = z.infer<typeof JobFinishSchema>;
 /** What an agent sends about jobs: over its WebSocket, or in `POST /api/agent/v1/messages`. */
 export const AgentJobMessageSchema = z.discriminatedUnion('type', [JobAcceptSchema, JobRefuseSchema, JobHeartbeatSchema, JobLogSchema, JobFinishSchema]);
 export type AgentJobMessage = z.infer<typeof AgentJobMessageSchema>;
+/** A job message as a sender may write it: `v` (and a finish's `result`) may be left to their defaults. */
+export type AgentJobMessageInput = z.input<typeof AgentJobMessageSchema>;
 
 export const AgentMessageSchema = z.discriminatedUnion('type', [AgentHelloSchema, JobAcceptSchema, JobRefuseSchema, JobHeartbeatSchema, JobLogSchema, JobFinishSchema]);
 export type AgentMessage = z.infer<typeof AgentMessageSchema>;
@@ -299,13 +302,13 @@ export type SignedEnvelope = z.infer<typeof SignedEnvelopeSchema>;
 export const ReconnectMessageSchema = z.object({ type: z.literal('server.reconnect'), v: z.literal(PROTOCOL_VERSION), maxDelayMs: z.number().int().min(0) });
 
 /** The lease is the agent's: start the accepted job now. */
-export const JobStartSchema = z.object({ type: z.literal('server.job.start'), ...version, ...JobRef, leaseSeconds: z.number().int().min(1) });
+export const JobStartSchema = z.object({ type: z.literal('server.job.start'), ...JobRef, leaseSeconds: z.number().int().min(1) });
 /** Do not start (or stop tracking) this job: it was cancelled, expired or given to another attempt. */
-export const JobGoneSchema = z.object({ type: z.literal('server.job.gone'), ...version, ...JobRef, reason: z.string().max(500) });
+export const JobGoneSchema = z.object({ type: z.literal('server.job.gone'), ...JobRef, reason: z.string().max(500) });
 /** Every chunk below `nextSeq` is stored; send from `nextSeq` on. */
-export const JobLogAckSchema = z.object({ type: z.literal('server.job.logAck'), ...version, ...JobRef, nextSeq: z.number().int().min(0) });
+export const JobLogAckSchema = z.object({ type: z.literal('server.job.logAck'), ...JobRef, nextSeq: z.number().int().min(0) });
 /** The job's end is recorded; the agent may forget it (its ledger keeps the id). */
-export const JobFinishAckSchema = z.object({ type: z.literal('server.job.finishAck'), ...version, ...JobRef });
+export const JobFinishAckSchema = z.object({ type: z.literal('server.job.finishAck'), ...JobRef });
 /** A message the server could not act on; `jobId` names the job when there is one. */
 export const ServerErrorMessageSchema = z.object({ type: z.literal('server.error'), jobId: z.string().uuid().nullable(), code: z.string(), message: z.string() });
 export type JobStart = z.infer<typeof JobStartSchema>;

@@ -1,32 +1,50 @@
 import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { type AgentConnection, AgentConnectionsService, type AgentWork, type ConnectedAgent } from '../agents/agent-connections.service';
-import { ClusterEventsService } from '../agents/cluster-events.service';
 import { ServerKeysService } from '../agents/server-keys.service';
 import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { maskStep } from '../protocol/masking';
-import { type AgentJobMessage, type JobFinish, type JobLog, type JobOfferPayload, LOG_STREAMS, PROTOCOL_VERSION, type ServerMessage } from '../protocol/messages';
+import {
+  type AgentJobMessage,
+  type JobAccept,
+  type JobFinish,
+  type JobLog,
+  type JobOfferPayload,
+  type JobRefuse,
+  LOG_STREAMS,
+  PROTOCOL_VERSION,
+  type ServerMessage,
+} from '../protocol/messages';
 import { dispatchLatency, jobsFinished, leaseExpiries } from '../metrics/metrics';
 import { Batcher } from '../database/batcher';
-import { DEADLOCK_DETECTED, retryOnDeadlock, sqlErrorCode } from '../database/sql';
-import { type CancelRow, type ClaimedJob, type ClaimRequest, type JobFinishRow, type JobRef, type JobRow, JobsRepository, refKey } from './jobs.repository';
+import { retryOnDeadlock } from '../database/sql';
+import { type CancelRow, type ClaimedJob, type ClaimRequest, type JobEnd, type JobRef, type JobRow, JobsRepository, refKey } from './jobs.repository';
 import { Announcements, TaskProgress } from './task-progress.service';
+import { HELD_JOB_STATES, type JobState } from './task-states';
 
 // A cancellation already pushed to an agent is not pushed again sooner than this (heartbeat replies repeat it anyway).
 const CANCEL_RESEND_MS = 15_000;
-// Offers signed together carry at most about this much script: an envelope is sent as one frame.
+// Offers signed together carry at most about this much payload: an envelope is sent as one frame.
 const OFFERS_PER_ENVELOPE_CHARS = 128 * 1024;
 // How long a statement nobody waits on closely waits for more of its kind.
 const LINGER_MS = 5;
 // An agent that said "busy" is not offered the job again for this long.
 const BUSY_RETRY_SECONDS = 5;
 
+/** One agent's message about one job, as a batch takes it. */
+interface FromAgent<M> {
+  agent: ConnectedAgent;
+  m: M;
+}
+
 /**
  * The task engine's side of agent connections: what to offer an agent, what its job messages
  * mean, and the sweeps that keep the queue honest (lapsed offers and leases, undeliverable
- * jobs) on every node.
+ * jobs) on every node. Each job event has one path: accepts and finishes go in batches, each
+ * batch one transaction that locks its tasks and jobs, decides every case from the rows, moves
+ * the jobs in one statement and settles their tasks (with the kinds' hooks) before it commits.
  */
 @Injectable()
 export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicationShutdown {
@@ -40,8 +58,8 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
   // to go out with more; offers do not.
   private readonly claims = new Batcher<ClaimRequest, ClaimedJob[]>((r) => this.claimBatch(r), { maxBatch: 500, concurrency: 2 });
   private readonly cancelLookups = new Batcher<string, CancelRow[]>((ids) => this.cancelBatch(ids), { maxBatch: 1000, concurrency: 1 });
-  private readonly accepts = new Batcher<JobRef, boolean>((a) => this.atOnceBatch(a, (b) => this.jobs.acceptMany(b, this.config.jobLeaseSeconds)), { maxBatch: 500, concurrency: 2, lingerMs: LINGER_MS });
-  private readonly finishes = new Batcher<JobFinishRow, boolean>((f) => this.atOnceBatch(f, (b) => this.finishBatch(b)), { maxBatch: 500, concurrency: 2, lingerMs: LINGER_MS });
+  private readonly accepts = new Batcher<FromAgent<JobAccept>, ServerMessage[]>((b) => this.acceptBatch(b), { maxBatch: 500, concurrency: 2, lingerMs: LINGER_MS });
+  private readonly finishes = new Batcher<FromAgent<JobFinish>, ServerMessage[]>((b) => this.finishBatch(b), { maxBatch: 500, concurrency: 2, lingerMs: LINGER_MS });
   private readonly heartbeats = new Batcher<JobRef, { cancelRequested: boolean } | null>((r) => this.heartbeatBatch(r), { maxBatch: 1000, concurrency: 1, lingerMs: 4 * LINGER_MS });
 
   constructor(
@@ -50,7 +68,6 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     private readonly jobs: JobsRepository,
     private readonly progress: TaskProgress,
     private readonly connections: AgentConnectionsService,
-    private readonly events: ClusterEventsService,
     private readonly serverKeys: ServerKeysService,
     private readonly logger: CorralLogger,
   ) {}
@@ -70,11 +87,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
       options.cancels ? this.cancelLookups.submit(agentId) : [],
     ]);
     const messages = this.offers(agentId, claimed);
-    if (claimed.length) {
-      const transport = this.connections.holdsSocket(agentId) ? 'websocket' : 'long-poll';
-      const now = Date.now();
-      for (const job of claimed) if (job.queuedAt) dispatchLatency.observe({ transport }, Math.max(0, now - job.queuedAt.getTime()) / 1000);
-    }
+    if (claimed.length) this.observeDispatch(this.connections.holdsSocket(agentId) ? 'websocket' : 'long-poll', claimed);
     const now = Date.now();
     for (const c of cancels) {
       const key = refKey(c.id, c.attempt);
@@ -88,8 +101,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
   /** Jobs offered as they were made (the agent is on a WebSocket here): signed and sent now. */
   sendOffers(connection: AgentConnection, agentId: string, jobs: ClaimedJob[]) {
     for (const m of this.offers(agentId, jobs)) connection.send(m);
-    const now = Date.now();
-    for (const job of jobs) if (job.queuedAt) dispatchLatency.observe({ transport: 'websocket' }, Math.max(0, now - job.queuedAt.getTime()) / 1000);
+    this.observeDispatch('websocket', jobs);
   }
 
   mayHaveWork(agentId: string): boolean {
@@ -118,6 +130,11 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     return replies.flat();
   }
 
+  private observeDispatch(transport: 'websocket' | 'long-poll', jobs: ClaimedJob[]) {
+    const now = Date.now();
+    for (const job of jobs) if (job.queuedAt) dispatchLatency.observe({ transport }, Math.max(0, now - job.queuedAt.getTime()) / 1000);
+  }
+
   /** Claims for many agents in one statement; each request gets its own agent's offers. */
   private async claimBatch(requests: ClaimRequest[]): Promise<ClaimedJob[][]> {
     const unique = [...new Map(requests.map((r) => [r.agentId, r])).values()];
@@ -138,21 +155,79 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     return agentIds.map((id) => rows.filter((r) => r.agentId === id));
   }
 
-  /** Common accepts and finishes in one statement per batch; a deadlock (with a concurrent cancel) sends the batch the careful way. */
-  private async atOnceBatch<T extends JobRef>(items: T[], run: (items: T[]) => Promise<Set<string>>): Promise<boolean[]> {
-    try {
-      const done = await run(items);
-      return items.map((i) => done.has(refKey(i.jobId, i.attempt)));
-    } catch (err) {
-      if (sqlErrorCode(err) !== DEADLOCK_DETECTED) throw err;
-      return items.map(() => false);
-    }
+  /** One transaction (retried on a deadlock) whose announcements go out after it commits. */
+  private async transact<T>(work: (em: EntityManager, out: Announcements) => Promise<T>): Promise<T> {
+    const out = new Announcements();
+    const result = await retryOnDeadlock(() =>
+      this.dataSource.transaction((em) => {
+        out.tasks.clear();
+        out.agents.clear();
+        return work(em, out);
+      }),
+    );
+    await this.progress.announceAfterCommit(out);
+    return result;
   }
 
-  private async finishBatch(finishes: JobFinishRow[]): Promise<Set<string>> {
-    const finished = await this.jobs.finishMany(finishes);
-    this.events.tasksChanged(finished.values());
-    return new Set(finished.keys());
+  /** Accepts: offered → running under a lease (the agent then starts the job); every other case is answered from the row. */
+  private async acceptBatch(batch: FromAgent<JobAccept>[]): Promise<ServerMessage[][]> {
+    return this.transact(async (em, out) => {
+      const rows = await this.jobs.lockJobs(em, batch.map(({ agent, m }) => ({ jobId: m.jobId, agentId: agent.id })));
+      const start = (m: JobAccept): ServerMessage => ({ type: 'server.job.start', jobId: m.jobId, attempt: m.attempt, leaseSeconds: this.config.jobLeaseSeconds });
+      const toStart: JobRow[] = [];
+      const decided = batch.map(({ m }): ServerMessage | null => {
+        const job = rows.get(m.jobId);
+        if (!job) return this.gone(m.jobId, m.attempt, 'no such job for this agent');
+        if (job.attempt !== m.attempt) return this.gone(m.jobId, m.attempt, `attempt ${m.attempt} was superseded by attempt ${job.attempt}`);
+        if (job.state === 'running') return start(m); // the first start was lost on the way
+        if (job.state !== 'offered') return this.gone(m.jobId, m.attempt, job.state === 'cancelled' ? 'the task was cancelled before the job started' : `the job is ${job.state}`);
+        toStart.push(job);
+        return null;
+      });
+      const started = await this.jobs.start(em, toStart, this.config.jobLeaseSeconds);
+      await this.progress.settle(em, toStart.filter((j) => started.has(j.id)).map((j) => j.taskId), [], out);
+      return batch.map(({ agent, m }, i) => [decided[i] ?? (started.has(m.jobId) ? start(m) : this.gone(m.jobId, m.attempt, `agent "${agent.name}" is not approved; it may not start work`))]);
+    });
+  }
+
+  /**
+   * Finishes: the job ends with the agent's outcome once its whole log is stored; what was held
+   * back in case it began a secret is released, masked; the task settles, and the agent's slot
+   * is offered its next job. A report about another attempt, or a job already ended, is
+   * acknowledged so the agent stops sending it; one whose log is incomplete is told where to resume.
+   */
+  private async finishBatch(batch: FromAgent<JobFinish>[]): Promise<ServerMessage[][]> {
+    const freed = new Set<string>();
+    const replies = await this.transact(async (em, out) => {
+      freed.clear();
+      const rows = await this.jobs.lockJobs(em, batch.map(({ agent, m }) => ({ jobId: m.jobId, agentId: agent.id })));
+      const ends = new Map<string, JobEnd & { row: JobRow }>();
+      const decided = batch.map(({ m }): ServerMessage => {
+        const ack: ServerMessage = { type: 'server.job.finishAck', jobId: m.jobId, attempt: m.attempt };
+        const job = rows.get(m.jobId);
+        if (!job) return this.gone(m.jobId, m.attempt, 'no such job for this agent');
+        if (job.attempt !== m.attempt || !(HELD_JOB_STATES as readonly JobState[]).includes(job.state)) return ack;
+        if (job.nextLogSeq < m.logChunks) return { type: 'server.job.logAck', jobId: job.id, attempt: job.attempt, nextSeq: job.nextLogSeq };
+        // A result is kept only for the job's own kind.
+        const result = m.result && m.result.kind === job.kind ? m.result : null;
+        ends.set(job.id, { id: job.id, attempt: job.attempt, state: m.outcome, exitCode: m.exitCode, signal: m.signal, message: this.finishMessage(m), result, row: job });
+        return ack;
+      });
+      for (const { row } of ends.values()) {
+        const tails = LOG_STREAMS.map((stream) => ({ stream, text: maskStep(row.maskCarry[stream] ?? '', '', row.secrets, true).emit })).filter((t) => t.text);
+        if (tails.length) await this.store(em, row, row.nextLogSeq, tails, {});
+      }
+      const finished = await this.jobs.finish(em, [...ends.values()]);
+      for (const id of finished) {
+        const end = ends.get(id)!;
+        jobsFinished.inc({ state: end.state });
+        freed.add(end.row.agentId);
+      }
+      await this.progress.settle(em, [...ends.values()].map((e) => e.row.taskId), [...finished], out);
+      return decided.map((r) => [r]);
+    });
+    for (const agentId of freed) await this.freeSlot(agentId);
+    return replies;
   }
 
   private async heartbeatBatch(reported: JobRef[]): Promise<({ cancelRequested: boolean } | null)[]> {
@@ -163,25 +238,25 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
   /** Signed offers: one alone, several under one signature, in envelopes that stay well inside a frame. */
   private offers(agentId: string, jobs: ClaimedJob[]): ServerMessage[] {
     const issuedAt = Date.now();
-    const payloads = jobs.map((job): JobOfferPayload => ({
-      type: 'server.job.offer',
-      v: PROTOCOL_VERSION,
-      agentId,
-      jobId: job.id,
-      attempt: job.attempt,
-      taskId: job.taskId,
-      organizationId: job.organizationId,
-      name: job.name,
-      kind: job.kind,
-      script: { syntax: job.scriptSyntax, body: job.scriptBody },
-      timeoutSeconds: job.timeoutSeconds,
-      sensitiveValues: job.sensitiveValues,
-      issuedAt,
-    }));
     const envelopes: JobOfferPayload[][] = [];
     let size = Infinity;
-    for (const offer of payloads) {
-      const bytes = offer.script.body.length + offer.sensitiveValues.join('').length;
+    for (const job of jobs) {
+      const offer = {
+        type: 'server.job.offer',
+        v: PROTOCOL_VERSION,
+        agentId,
+        jobId: job.id,
+        attempt: job.attempt,
+        taskId: job.taskId,
+        organizationId: job.organizationId,
+        name: job.name,
+        timeoutSeconds: job.timeoutSeconds,
+        sensitiveValues: job.secrets,
+        issuedAt,
+        kind: job.kind,
+        ...job.payload,
+      } as JobOfferPayload;
+      const bytes = JSON.stringify(job.payload).length + job.secrets.join('').length;
       if (size + bytes > OFFERS_PER_ENVELOPE_CHARS) {
         envelopes.push([]);
         size = 0;
@@ -212,24 +287,18 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
   }
 
   private async handleOne(agent: ConnectedAgent, m: AgentJobMessage): Promise<ServerMessage[]> {
-    if (m.type === 'agent.job.heartbeat') return this.heartbeat(agent, m.jobs);
-    const ref = { agentId: agent.id, jobId: m.jobId, attempt: m.attempt };
-    if (m.type === 'agent.job.accept' && (await this.accepts.submit(ref)))
-      return [{ type: 'server.job.start', jobId: m.jobId, attempt: m.attempt, leaseSeconds: this.config.jobLeaseSeconds }];
-    if (m.type === 'agent.job.finish' && (await this.finishes.submit({ ...ref, ...m, message: this.finishMessage(m) }))) {
-      jobsFinished.inc({ state: m.outcome });
-      await this.freeSlot(agent.id);
-      return [{ type: 'server.job.finishAck', jobId: m.jobId, attempt: m.attempt }];
+    switch (m.type) {
+      case 'agent.job.heartbeat':
+        return this.heartbeat(agent, m.jobs);
+      case 'agent.job.accept':
+        return this.accepts.submit({ agent, m });
+      case 'agent.job.finish':
+        return this.finishes.submit({ agent, m });
+      case 'agent.job.refuse':
+        return this.transact((em, out) => this.refuse(em, agent, m, out));
+      case 'agent.job.log':
+        return this.transact((em, out) => this.log(em, agent, m, out));
     }
-    // The careful way: the task locked, every case known.
-    return retryOnDeadlock(() =>
-      this.dataSource.transaction(async (em) => {
-        const out = new Announcements();
-        const replies = await this.handleJobMessage(em, agent, m, out);
-        await this.progress.announce(out, em);
-        return replies;
-      }),
-    );
   }
 
   /** A slot is free: offer the agent its next job (if any waits), here when this node holds it, else through whichever does. */
@@ -246,46 +315,18 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     return m.message ?? (m.outcome === 'failed' && m.exitCode !== null ? `exit code ${m.exitCode}` : m.outcome === 'failed' ? `killed${signal}` : null);
   }
 
-  private async handleJobMessage(em: EntityManager, agent: ConnectedAgent, m: Exclude<AgentJobMessage, { type: 'agent.job.heartbeat' }>, out: Announcements): Promise<ServerMessage[]> {
-    const job = await this.jobs.lockJob(em, m.jobId, agent.id);
-    if (!job) return [this.gone(m.jobId, m.attempt, 'no such job for this agent')];
-    if (job.attempt !== m.attempt) {
-      // A report about an earlier attempt: acknowledge it so the agent stops sending, act on nothing.
-      if (m.type === 'agent.job.finish') return [{ type: 'server.job.finishAck', jobId: m.jobId, attempt: m.attempt }];
-      return [this.gone(m.jobId, m.attempt, `attempt ${m.attempt} was superseded by attempt ${job.attempt}`)];
-    }
-    switch (m.type) {
-      case 'agent.job.accept':
-        return this.accept(em, agent, job, out);
-      case 'agent.job.refuse':
-        return this.refuse(em, agent, job, m.reason, m.message, out);
-      case 'agent.job.log':
-        out.tasks.add(job.taskId); // live followers read the new lines
-        return this.log(em, job, m);
-      case 'agent.job.finish':
-        return this.finish(em, agent, job, m, out);
-    }
-  }
-
-  private async accept(em: EntityManager, agent: ConnectedAgent, job: JobRow, out: Announcements): Promise<ServerMessage[]> {
-    const start: ServerMessage = { type: 'server.job.start', jobId: job.id, attempt: job.attempt, leaseSeconds: this.config.jobLeaseSeconds };
-    if (job.state === 'running') return [start]; // the first start was lost on the way
-    if (job.state !== 'offered') return [this.gone(job.id, job.attempt, job.state === 'cancelled' ? 'the task was cancelled before the job started' : `the job is ${job.state}`)];
-    if (!(await this.jobs.markRunning(em, job.id, job.attempt, this.config.jobLeaseSeconds)))
-      return [this.gone(job.id, job.attempt, `agent "${agent.name}" is not approved; it may not start work`)];
-    await this.progress.settle(em, job.taskId, out);
-    return [start];
-  }
-
-  private async refuse(em: EntityManager, agent: ConnectedAgent, job: JobRow, reason: 'policy' | 'busy' | 'invalid', message: string, out: Announcements): Promise<ServerMessage[]> {
-    if (job.state !== 'offered') return [];
-    if (reason === 'busy') {
+  /** The agent will not run an offered job: `busy` hands it back for later, anything else fails it. */
+  private async refuse(em: EntityManager, agent: ConnectedAgent, m: JobRefuse, out: Announcements): Promise<ServerMessage[]> {
+    const job = (await this.jobs.lockJobs(em, [{ jobId: m.jobId, agentId: agent.id }])).get(m.jobId);
+    if (!job || job.attempt !== m.attempt || job.state !== 'offered') return [];
+    if (m.reason === 'busy') {
       await this.jobs.requeueOffer(em, job.id, job.attempt, BUSY_RETRY_SECONDS);
       return [];
     }
-    const why = reason === 'policy' ? `agent "${agent.name}" refused the job: its local policy forbids it (${message})` : `agent "${agent.name}" could not run the job: ${message}`;
-    if (await this.jobs.finish(em, job.id, job.attempt, ['offered'], { state: 'failed', message: why })) jobsFinished.inc({ state: 'failed' });
-    await this.progress.settle(em, job.taskId, out);
+    const why = m.reason === 'policy' ? `agent "${agent.name}" refused the job: its local policy forbids it (${m.message})` : `agent "${agent.name}" could not run the job: ${m.message}`;
+    const ended = await this.jobs.end(em, job.id, job.attempt, ['offered'], 'failed', why);
+    if (ended) jobsFinished.inc({ state: 'failed' });
+    await this.progress.settle(em, [job.taskId], ended ? [job.id] : [], out);
     return [];
   }
 
@@ -299,32 +340,22 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     return replies;
   }
 
-  private async log(em: EntityManager, job: JobRow, m: JobLog): Promise<ServerMessage[]> {
+  /** One chunk of output, stored once, masked, under the size cap; the agent is told the next sequence it should send. */
+  private async log(em: EntityManager, agent: ConnectedAgent, m: JobLog, out: Announcements): Promise<ServerMessage[]> {
+    const job = (await this.jobs.lockJobs(em, [{ jobId: m.jobId, agentId: agent.id }])).get(m.jobId);
+    if (!job) return [this.gone(m.jobId, m.attempt, 'no such job for this agent')];
+    if (job.attempt !== m.attempt) return [this.gone(m.jobId, m.attempt, `attempt ${m.attempt} was superseded by attempt ${job.attempt}`)];
+    out.tasks.add(job.taskId); // live followers read the new lines
     const ack = (nextSeq: number): ServerMessage[] => [{ type: 'server.job.logAck', jobId: job.id, attempt: job.attempt, nextSeq }];
     if (m.seq !== job.nextLogSeq) return ack(job.nextLogSeq); // a duplicate, or a gap the agent must fill first
     const carry = { ...job.maskCarry };
     // PostgreSQL's text cannot hold U+0000, which a script may well print (find -print0): it is kept as U+FFFD.
-    const step = maskStep(carry[m.stream] ?? '', m.text.replaceAll('\u0000', '\uFFFD'), job.sensitiveValues);
+    const step = maskStep(carry[m.stream] ?? '', m.text.replaceAll('\u0000', '\uFFFD'), job.secrets);
     // Only what is really held back is kept, so a job with nothing held back finishes at once.
     if (step.carry) carry[m.stream] = step.carry;
     else delete carry[m.stream];
     await this.store(em, job, m.seq + 1, [{ stream: m.stream, text: step.emit }], carry);
     return ack(m.seq + 1);
-  }
-
-  private async finish(em: EntityManager, agent: ConnectedAgent, job: JobRow, m: JobFinish, out: Announcements): Promise<ServerMessage[]> {
-    const ack: ServerMessage = { type: 'server.job.finishAck', jobId: job.id, attempt: job.attempt };
-    if (job.nextLogSeq < m.logChunks) return [{ type: 'server.job.logAck', jobId: job.id, attempt: job.attempt, nextSeq: job.nextLogSeq }];
-    if (!['offered', 'running', 'unknown'].includes(job.state)) return [ack];
-    // What was held back in case it began a sensitive value is released now, masked.
-    const tails = LOG_STREAMS.map((stream) => ({ stream, text: maskStep(job.maskCarry[stream] ?? '', '', job.sensitiveValues, true).emit })).filter((t) => t.text);
-    if (tails.length) await this.store(em, job, job.nextLogSeq, tails, {});
-    const message = this.finishMessage(m);
-    if (await this.jobs.finish(em, job.id, job.attempt, ['offered', 'running', 'unknown'], { state: m.outcome, exitCode: m.exitCode, signal: m.signal, message }))
-      jobsFinished.inc({ state: m.outcome });
-    await this.progress.settle(em, job.taskId, out);
-    out.agents.add(agent.id); // a slot is free: offer the agent its next job
-    return [ack];
   }
 
   /** Stores masked pieces under the per-attempt size cap, with one visible marker where it cut. */
@@ -361,7 +392,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
       for (const agentId of lapsedOffers) out.agents.add(agentId);
       for (const lapsed of await this.jobs.findLapsedLeases()) {
         await this.dataSource.transaction(async (em) => {
-          const job = await this.jobs.lockJob(em, lapsed.id, null);
+          const job = await this.jobs.lockJob(em, lapsed.id);
           if (!job) return;
           const lease = `no heartbeat from the agent for ${this.config.jobLeaseSeconds} s`;
           const retried =
@@ -369,17 +400,17 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
           if (retried) out.agents.add(lapsed.agentId); // announced after the sweep, with the rest
           else if (!(await this.jobs.markLost(em, lapsed.id, `${lease}: the agent may be gone, and whether the job finished is unknown; it was not run again`))) return;
           leaseExpiries.inc({ kind: retried ? 'retried' : 'lost' });
-          await this.progress.settle(em, job.taskId, out);
+          await this.progress.settle(em, [job.taskId], retried ? [] : [job.id], out);
         });
       }
       for (const stuck of await this.jobs.findUndelivered(this.config.jobDeliveryTimeoutSeconds)) {
         await this.dataSource.transaction(async (em) => {
-          const job = await this.jobs.lockJob(em, stuck.id, null);
+          const job = await this.jobs.lockJob(em, stuck.id);
           if (!job) return;
           const why = `no approved agent accepted the job within ${this.config.jobDeliveryTimeoutSeconds} s (JOB_DELIVERY_TIMEOUT_SECONDS); is the agent connected?`;
-          if (!(await this.jobs.finish(em, job.id, job.attempt, ['queued'], { state: 'failed', message: why }))) return;
+          if (!(await this.jobs.end(em, job.id, job.attempt, ['queued'], 'failed', why))) return;
           jobsFinished.inc({ state: 'failed' });
-          await this.progress.settle(em, job.taskId, out);
+          await this.progress.settle(em, [job.taskId], [job.id], out);
         });
       }
       await this.progress.announce(out);

@@ -43,6 +43,28 @@ export class Job {
   @Column({ type: 'text' })
   state: JobState;
 
+  // The offer's name and timeout (a task's by default; a deployment's per step).
+  @Column({ type: 'text' })
+  name: string;
+
+  @Column({ type: 'int' })
+  timeoutSeconds: number;
+
+  // What the agent is asked to do: the kind, and its versioned payload (src/protocol JobPayloadSchema, without the kind).
+  @Column({ type: 'text' })
+  kind: string;
+
+  @Column({ type: 'jsonb' })
+  payload: Record<string, unknown>;
+
+  // Masked out of this job's output; never returned by the API, and cleared once the job ends.
+  @Column({ type: 'text', array: true, default: '{}' })
+  secrets: string[];
+
+  // What the job handed back with its finish, for kinds that report something (JobResultSchema).
+  @Column({ type: 'jsonb', nullable: true })
+  result: Record<string, unknown> | null;
+
   @Column({ type: 'int', default: 1 })
   attempt: number;
 

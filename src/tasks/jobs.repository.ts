@@ -2,10 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { rowsOf } from '../database/query-rows';
 import { Sql } from '../database/sql';
-import type { JobKind, JobOutcome, LogStream, ScriptSyntax } from '../protocol/messages';
-import type { JobState } from './task-states';
+import { JOB_OUTCOMES, type JobOutcome, type JobResult, type LogStream } from '../protocol/messages';
+import { HELD_JOB_STATES, type JobState, jobMoveAllowed, statesInto } from './task-states';
 
-/** What a claim hands over: everything the offer to the agent needs. */
+/** What a claim hands over: the job row, everything the offer to the agent needs. */
 export interface ClaimedJob {
   id: string;
   agentId: string;
@@ -13,11 +13,10 @@ export interface ClaimedJob {
   organizationId: string;
   attempt: number;
   name: string;
-  kind: JobKind;
-  scriptSyntax: ScriptSyntax;
-  scriptBody: string;
   timeoutSeconds: number;
-  sensitiveValues: string[];
+  kind: string;
+  payload: Record<string, unknown>;
+  secrets: string[];
   queuedAt: Date | null;
   createdAt: Date;
 }
@@ -42,12 +41,15 @@ export interface JobRef {
   attempt: number;
 }
 
-export interface JobFinishRow extends JobRef {
-  outcome: JobOutcome;
+/** How a job ends: its outcome, and what the agent said about it. */
+export interface JobEnd {
+  id: string;
+  attempt: number;
+  state: JobOutcome;
   exitCode: number | null;
   signal: string | null;
   message: string | null;
-  logChunks: number;
+  result: JobResult | null;
 }
 
 /** The key batch results are matched by. */
@@ -55,10 +57,13 @@ export function refKey(jobId: string, attempt: number): string {
   return `${jobId}:${attempt}`;
 }
 
+/** A job as the paths that move it see it, under its row lock. */
 export interface JobRow {
   id: string;
   taskId: string;
   agentId: string;
+  organizationId: string;
+  kind: string;
   state: JobState;
   attempt: number;
   nextLogSeq: number;
@@ -66,7 +71,20 @@ export interface JobRow {
   logTruncated: boolean;
   maskCarry: Record<string, string>;
   cancelRequestedAt: Date | null;
-  sensitiveValues: string[];
+  secrets: string[];
+}
+
+/** A job that just ended, as the task-finished hooks get it. */
+export interface FinishedJob {
+  id: string;
+  taskId: string;
+  organizationId: string;
+  agentId: string;
+  kind: string;
+  state: JobState;
+  message: string | null;
+  result: Record<string, unknown> | null;
+  finishedAt: Date;
 }
 
 /** One stored chunk of a task's log, as readers get it. */
@@ -86,15 +104,26 @@ export interface CancelRow {
   agentId: string;
 }
 
-const JOB_ROW = `j.id, j.task_id AS "taskId", j.agent_id AS "agentId", j.state, j.attempt, j.next_log_seq AS "nextLogSeq",
-  j.log_bytes::float8 AS "logBytes", j.log_truncated AS "logTruncated", j.mask_carry AS "maskCarry", j.cancel_requested_at AS "cancelRequestedAt"`;
+const JOB_ROW = `j.id, j.task_id AS "taskId", j.agent_id AS "agentId", j.organization_id AS "organizationId", j.kind, j.state, j.attempt, j.next_log_seq AS "nextLogSeq",
+  j.log_bytes::float8 AS "logBytes", j.log_truncated AS "logTruncated", j.mask_carry AS "maskCarry", j.cancel_requested_at AS "cancelRequestedAt", j.secrets`;
+
+// Every statement below that moves a job names its edges through the transition table.
+const CLAIM_FROM = statesInto('offered', ['queued']);
+const START_FROM = statesInto('running', ['offered']);
+const RENEW_FROM = statesInto('running', ['unknown']);
+const REQUEUE_OFFER_FROM = statesInto('queued', ['offered']);
+const RETRY_FROM = statesInto('queued', ['running']);
+const LOSE_FROM = statesInto('unknown', ['running']);
+const CANCEL_FROM = statesInto('cancelled', ['queued', 'offered']);
+const FINISH_ALLOWED = jobMoveAllowed('jobs.state', 'r.state', JOB_OUTCOMES, HELD_JOB_STATES);
 
 /**
- * The queue, in SQL. Every statement that moves a job names the state it expects, so a race
- * loses cleanly; claims skip rows another node holds instead of waiting for them. A statement for
- * a batch joins its rows (unnest of the arrays it is given) to the table by primary key, and what
- * else it checks about a row is a subquery per row, not a join: whatever the statistics say (a
- * new table has none), the planner has nothing cheaper to start from than the batch itself.
+ * The queue, in SQL. Every statement that moves a job names the states it may come from (from
+ * JOB_TRANSITIONS), so a race loses cleanly; claims skip rows another node holds instead of
+ * waiting for them. A statement for a batch joins its rows (unnest of the arrays it is given) to
+ * the table by primary key, and what else it checks about a row is a subquery per row, not a
+ * join: whatever the statistics say (a new table has none), the planner has nothing cheaper to
+ * start from than the batch itself.
  */
 @Injectable()
 export class JobsRepository {
@@ -107,7 +136,7 @@ export class JobsRepository {
    * Offers each agent as many of its claimable jobs as it has room for, oldest first, in one
    * statement for the whole batch (served by IDX_jobs_claimable). Offers lapse after `offerSeconds`.
    * Every approved agent asked about gets an answer, with the room it had: fewer offers than room
-   * means nothing more is waiting for it.
+   * means nothing more is waiting for it. An offer is built from the job row alone.
    */
   async claimOffers(requests: ClaimRequest[], nodeId: string, offerSeconds: number): Promise<Claim[]> {
     if (!requests.length) return [];
@@ -120,20 +149,18 @@ export class JobsRepository {
        ), picked AS (
          SELECT p.id FROM room CROSS JOIN LATERAL (
            SELECT j.id FROM jobs j
-            WHERE j.agent_id = room.agent_id AND j.state = 'queued' AND j.ready AND j.available_at <= now()
+            WHERE j.agent_id = room.agent_id AND j.state IN ${CLAIM_FROM} AND j.ready AND j.available_at <= now()
             ORDER BY j.created_at LIMIT room.n
               FOR UPDATE OF j SKIP LOCKED
          ) p
        ), offered AS (
          UPDATE jobs SET state = 'offered', offered_at = now(), offered_by_node = $3, lease_expires_at = now() + make_interval(secs => $4)
-           FROM tasks t
-          WHERE jobs.id = ANY (ARRAY(SELECT id FROM picked)) AND t.id = jobs.task_id
-         RETURNING jobs.id, jobs.agent_id, jobs.task_id AS "taskId", jobs.organization_id AS "organizationId", jobs.attempt, t.name, t.kind,
-                   t.script_syntax AS "scriptSyntax", t.script_body AS "scriptBody", t.timeout_seconds AS "timeoutSeconds",
-                   t.sensitive_values AS "sensitiveValues", jobs.queued_at AS "queuedAt", jobs.created_at AS "createdAt"
+          WHERE jobs.id = ANY (ARRAY(SELECT id FROM picked))
+         RETURNING jobs.id, jobs.agent_id, jobs.task_id AS "taskId", jobs.organization_id AS "organizationId", jobs.attempt, jobs.name,
+                   jobs.timeout_seconds AS "timeoutSeconds", jobs.kind, jobs.payload, jobs.secrets, jobs.queued_at AS "queuedAt", jobs.created_at AS "createdAt"
        )
-       SELECT room.agent_id AS "agentId", room.n AS room, o.id, o."taskId", o."organizationId", o.attempt, o.name, o.kind, o."scriptSyntax", o."scriptBody",
-              o."timeoutSeconds", o."sensitiveValues", o."queuedAt", o."createdAt"
+       SELECT room.agent_id AS "agentId", room.n AS room, o.id, o."taskId", o."organizationId", o.attempt, o.name, o."timeoutSeconds", o.kind, o.payload,
+              o.secrets, o."queuedAt", o."createdAt"
          FROM room LEFT JOIN offered o ON o.agent_id = room.agent_id
         ORDER BY o."createdAt"`,
       [requests.map((r) => r.agentId), requests.map((r) => r.maxJobs), nodeId, offerSeconds],
@@ -170,125 +197,74 @@ export class JobsRepository {
   }
 
   /**
-   * Locks the job's task, then the job, in that order (every path that changes a task's jobs
-   * takes the task first, so two of them cannot deadlock). Null when the job is not this agent's.
+   * Locks these jobs of these agents, each after its task (every path that changes a task's jobs
+   * takes the task first, in task order, so two of them cannot deadlock over the same rows). A job
+   * that is not its agent's is not there.
    */
-  async lockJob(em: EntityManager, jobId: string, agentId: string | null): Promise<JobRow | null> {
-    // FOR UPDATE OF t, j locks in range-table order: the task first.
+  async lockJobs(em: EntityManager, refs: Pick<JobRef, 'jobId' | 'agentId'>[]): Promise<Map<string, JobRow>> {
+    if (!refs.length) return new Map();
+    // FOR UPDATE OF t, j locks in range-table order, row by row in the order sorted: the task first.
     const rows = await em.query<JobRow[]>(
-      `SELECT ${JOB_ROW}, t.sensitive_values AS "sensitiveValues"
-         FROM tasks t JOIN jobs j ON j.task_id = t.id
-        WHERE j.id = $1 AND ($2::uuid IS NULL OR j.agent_id = $2)
+      `SELECT ${JOB_ROW}
+         FROM tasks t JOIN jobs j ON j.task_id = t.id JOIN unnest($1::uuid[], $2::uuid[]) AS r(id, agent_id) ON j.id = r.id AND j.agent_id = r.agent_id
+        ORDER BY t.id, j.id
           FOR UPDATE OF t, j`,
-      [jobId, agentId],
+      [refs.map((r) => r.jobId), refs.map((r) => r.agentId)],
     );
+    return new Map(rows.map((r) => [r.id, r]));
+  }
+
+  /** One job by id, locked after its task, whoever its agent (the sweeper's view). */
+  async lockJob(em: EntityManager, jobId: string): Promise<JobRow | null> {
+    const rows = await em.query<JobRow[]>(`SELECT ${JOB_ROW} FROM tasks t JOIN jobs j ON j.task_id = t.id WHERE j.id = $1 FOR UPDATE OF t, j`, [jobId]);
     return rows[0] ?? null;
   }
 
-  /**
-   * The common accept, for a whole batch in one statement: offered → running under a lease, and
-   * each queued task to running. Not announced: live followers wait for output, and every
-   * notifying commit takes PostgreSQL's one global notify lock. Returns the refs ("job:attempt")
-   * it moved; the caller takes the careful path, which knows what to answer, for the others.
-   */
-  async acceptMany(accepts: JobRef[], leaseSeconds: number): Promise<Set<string>> {
-    if (!accepts.length) return new Set();
-    const rows = await this.sql.query<{ id: string; attempt: number }>(
-      'corral_accept_many',
-      `WITH r AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[]) AS r(id, attempt, agent_id)),
-       j AS (
-         UPDATE jobs SET state = 'running', started_at = now(), lease_expires_at = now() + make_interval(secs => $4)
-           FROM r
-          WHERE jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.agent_id = r.agent_id AND jobs.state = 'offered'
-            AND (SELECT a.status FROM agents a WHERE a.id = r.agent_id) = 'approved'
-         RETURNING jobs.id, jobs.attempt, jobs.task_id
-       ), t AS (
-         UPDATE tasks SET state = 'running', started_at = COALESCE(started_at, now())
-          WHERE id = ANY (ARRAY(SELECT task_id FROM j)) AND state = 'queued' AND cancel_requested_at IS NULL
-         RETURNING id
-       )
-       SELECT id, attempt, (SELECT count(*) FROM t) AS started FROM j`,
-      [accepts.map((a) => a.jobId), accepts.map((a) => a.attempt), accepts.map((a) => a.agentId), leaseSeconds],
+  /** offered → running under a lease, for a batch: the agents may start these now. The agent's approval is checked here too, at the moment work starts. */
+  async start(em: EntityManager, jobs: { id: string; attempt: number }[], leaseSeconds: number): Promise<Set<string>> {
+    if (!jobs.length) return new Set();
+    const rows = await em.query(
+      `UPDATE jobs SET state = 'running', started_at = now(), lease_expires_at = now() + make_interval(secs => $3)
+         FROM unnest($1::uuid[], $2::int[]) AS r(id, attempt)
+        WHERE jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.state IN ${START_FROM}
+          AND (SELECT a.status FROM agents a WHERE a.id = jobs.agent_id) = 'approved'
+       RETURNING jobs.id`,
+      [jobs.map((j) => j.id), jobs.map((j) => j.attempt), leaseSeconds],
     );
-    return new Set(rows.map((r) => refKey(r.id, r.attempt)));
+    return new Set(rowsOf<{ id: string }>(rows).map((r) => r.id));
   }
 
   /**
-   * The common finish, for a whole batch in one statement: the only job of a task without a
-   * concurrency key, its log complete and nothing held back for masking. The task takes the
-   * job's outcome (what deriveTaskState gives for one job). Returns the jobs it finished, with
-   * their tasks.
+   * Ends jobs their agents reported on, for a batch, each from a state it may end from (held by
+   * its agent, and allowed into its outcome by the table). Its secrets go: no more output comes.
    */
-  async finishMany(finishes: JobFinishRow[]): Promise<Map<string, string>> {
-    if (!finishes.length) return new Map();
-    const rows = await this.sql.query<{ id: string; attempt: number; taskId: string }>(
-      'corral_finish_many',
-      `WITH r AS (
-         SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[])
-             AS r(id, attempt, agent_id, outcome, exit_code, signal, message, log_chunks)
-       ), j AS (
-         UPDATE jobs SET state = r.outcome, exit_code = r.exit_code, signal = r.signal, message = r.message, finished_at = now(), lease_expires_at = NULL
-           FROM r
-          WHERE jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.agent_id = r.agent_id AND jobs.state IN ('offered', 'running', 'unknown')
-            AND jobs.next_log_seq >= r.log_chunks AND jobs.mask_carry = '{}'::jsonb
-            AND (SELECT t.concurrency_key IS NULL FROM tasks t WHERE t.id = jobs.task_id)
-            AND (SELECT count(*) FROM jobs o WHERE o.task_id = jobs.task_id) = 1
-         RETURNING jobs.id, jobs.attempt, jobs.task_id, jobs.state
-       ), t AS (
-         UPDATE tasks SET state = j.state, started_at = COALESCE(tasks.started_at, now()), finished_at = now(), sensitive_values = '{}'
-           FROM j
-          WHERE tasks.id = j.task_id AND tasks.state <> j.state
-         RETURNING tasks.id
-       )
-       SELECT id, attempt, task_id AS "taskId", (SELECT count(*) FROM t) AS changed FROM j`,
+  async finish(em: EntityManager, ends: JobEnd[]): Promise<Set<string>> {
+    if (!ends.length) return new Set();
+    const rows = await em.query(
+      `UPDATE jobs SET state = r.state, exit_code = r.exit_code, signal = r.signal, message = r.message, result = r.result,
+              finished_at = now(), lease_expires_at = NULL, secrets = '{}'
+         FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::text[], $6::text[], $7::jsonb[]) AS r(id, attempt, state, exit_code, signal, message, result)
+        WHERE jobs.id = r.id AND jobs.attempt = r.attempt AND ${FINISH_ALLOWED}
+       RETURNING jobs.id`,
       [
-        finishes.map((f) => f.jobId),
-        finishes.map((f) => f.attempt),
-        finishes.map((f) => f.agentId),
-        finishes.map((f) => f.outcome),
-        finishes.map((f) => f.exitCode),
-        finishes.map((f) => f.signal),
-        finishes.map((f) => f.message),
-        finishes.map((f) => f.logChunks),
+        ends.map((e) => e.id),
+        ends.map((e) => e.attempt),
+        ends.map((e) => e.state),
+        ends.map((e) => e.exitCode),
+        ends.map((e) => e.signal),
+        ends.map((e) => e.message),
+        ends.map((e) => (e.result ? JSON.stringify(e.result) : null)),
       ],
     );
-    return new Map(rows.map((r) => [refKey(r.id, r.attempt), r.taskId]));
+    return new Set(rowsOf<{ id: string }>(rows).map((r) => r.id));
   }
 
-  /** offered → running under a lease: the agent may start the job now. */
-  async markRunning(em: EntityManager, jobId: string, attempt: number, leaseSeconds: number): Promise<boolean> {
-    // The agent's approval is checked here too, at the moment work starts, whatever the offer said.
+  /** Ends one job from one of `from` (each must be allowed into `state` by the table); false when it was elsewhere (a lost race). */
+  async end(em: EntityManager, jobId: string, attempt: number, from: readonly JobState[], state: JobState, message: string): Promise<boolean> {
     const result = await em.query(
-      `UPDATE jobs SET state = 'running', started_at = now(), lease_expires_at = now() + make_interval(secs => $3)
-        WHERE id = $1 AND attempt = $2 AND state = 'offered' AND EXISTS (SELECT 1 FROM agents a WHERE a.id = jobs.agent_id AND a.status = 'approved')
-       RETURNING id`,
-      [jobId, attempt, leaseSeconds],
-    );
-    return rowsOf(result).length > 0;
-  }
-
-  /** The agent will not take the offer now: back to the queue, not offered again for `delaySeconds`. */
-  async requeueOffer(em: EntityManager, jobId: string, attempt: number, delaySeconds: number): Promise<boolean> {
-    const result = await em.query(
-      `UPDATE jobs SET state = 'queued', offered_at = NULL, offered_by_node = NULL, lease_expires_at = NULL, available_at = now() + make_interval(secs => $3)
-        WHERE id = $1 AND attempt = $2 AND state = 'offered' RETURNING id`,
-      [jobId, attempt, delaySeconds],
-    );
-    return rowsOf(result).length > 0;
-  }
-
-  /** Ends a job from one of the `from` states; false when it was elsewhere (a lost race). */
-  async finish(
-    em: EntityManager,
-    jobId: string,
-    attempt: number,
-    from: readonly JobState[],
-    outcome: { state: JobOutcome | 'failed' | 'cancelled'; exitCode?: number | null; signal?: string | null; message: string | null },
-  ): Promise<boolean> {
-    const result = await em.query(
-      `UPDATE jobs SET state = $4, exit_code = $5, signal = $6, message = $7, finished_at = now(), lease_expires_at = NULL
-        WHERE id = $1 AND attempt = $2 AND state = ANY($3::text[]) RETURNING id`,
-      [jobId, attempt, from, outcome.state, outcome.exitCode ?? null, outcome.signal ?? null, outcome.message],
+      `UPDATE jobs SET state = $3, message = $4, finished_at = now(), lease_expires_at = NULL, secrets = '{}'
+        WHERE id = $1 AND attempt = $2 AND state IN ${statesInto(state, from)} RETURNING id`,
+      [jobId, attempt, state, message],
     );
     return rowsOf(result).length > 0;
   }
@@ -303,11 +279,21 @@ export class JobsRepository {
       'corral_renew_leases',
       `UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $4), state = 'running', message = CASE WHEN state = 'unknown' THEN NULL ELSE message END
          FROM unnest($1::uuid[], $2::int[], $3::uuid[]) AS r(id, attempt, agent_id)
-        WHERE jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.agent_id = r.agent_id AND jobs.state IN ('running', 'unknown')
+        WHERE jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.agent_id = r.agent_id AND (jobs.state = 'running' OR jobs.state IN ${RENEW_FROM})
        RETURNING jobs.id, jobs.attempt, jobs.cancel_requested_at IS NOT NULL AS "cancelRequested"`,
       [reported.map((j) => j.jobId), reported.map((j) => j.attempt), reported.map((j) => j.agentId), leaseSeconds],
       'lazy',
     );
+  }
+
+  /** The agent will not take the offer now: back to the queue, not offered again for `delaySeconds`. */
+  async requeueOffer(em: EntityManager, jobId: string, attempt: number, delaySeconds: number): Promise<boolean> {
+    const result = await em.query(
+      `UPDATE jobs SET state = 'queued', offered_at = NULL, offered_by_node = NULL, lease_expires_at = NULL, available_at = now() + make_interval(secs => $3)
+        WHERE id = $1 AND attempt = $2 AND state IN ${REQUEUE_OFFER_FROM} RETURNING id`,
+      [jobId, attempt, delaySeconds],
+    );
+    return rowsOf(result).length > 0;
   }
 
   /** Stores one chunk (already masked) and moves the expected sequence on. */
@@ -343,7 +329,7 @@ export class JobsRepository {
     // One agent id per lapsed offer (the caller counts them), possibly repeated.
     const result = await this.dataSource.query(
       `UPDATE jobs SET state = 'queued', offered_at = NULL, offered_by_node = NULL, lease_expires_at = NULL
-        WHERE id IN (SELECT id FROM jobs WHERE state = 'offered' AND lease_expires_at < now() LIMIT 1000 FOR UPDATE SKIP LOCKED)
+        WHERE id IN (SELECT id FROM jobs WHERE state IN ${REQUEUE_OFFER_FROM} AND lease_expires_at < now() LIMIT 1000 FOR UPDATE SKIP LOCKED)
        RETURNING agent_id AS "agentId"`,
     );
     return rowsOf<{ agentId: string }>(result).map((r) => r.agentId);
@@ -372,7 +358,7 @@ export class JobsRepository {
     const result = await em.query(
       `UPDATE jobs SET state = 'queued', attempt = attempt + 1, queued_at = now(), available_at = now(), offered_at = NULL, offered_by_node = NULL,
               lease_expires_at = NULL, started_at = NULL, next_log_seq = 0, log_bytes = 0, log_truncated = false, mask_carry = '{}'::jsonb, message = $2
-        WHERE id = $1 AND state = 'running' AND lease_expires_at < now() RETURNING id`,
+        WHERE id = $1 AND state IN ${RETRY_FROM} AND lease_expires_at < now() RETURNING id`,
       [jobId, message],
     );
     return rowsOf(result).length > 0;
@@ -381,38 +367,50 @@ export class JobsRepository {
   /** A lapsed lease: nobody knows whether the job finished, so it is not retried. */
   async markLost(em: EntityManager, jobId: string, message: string): Promise<boolean> {
     const result = await em.query(
-      `UPDATE jobs SET state = 'unknown', message = $2, lease_expires_at = NULL WHERE id = $1 AND state = 'running' AND lease_expires_at < now() RETURNING id`,
+      `UPDATE jobs SET state = 'unknown', message = $2, lease_expires_at = NULL WHERE id = $1 AND state IN ${LOSE_FROM} AND lease_expires_at < now() RETURNING id`,
       [jobId, message],
     );
     return rowsOf(result).length > 0;
   }
 
-  /** Cancels what has not started and flags what runs; returns the agents that must be told. */
-  async cancelForTask(em: EntityManager, taskId: string, message: string): Promise<{ running: CancelRow[] }> {
-    await em.query(
-      `UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL, message = $2 WHERE task_id = $1 AND state IN ('queued', 'offered')`,
-      [taskId, message],
+  /** Cancels what has not started and flags what runs; returns the jobs cancelled and the running ones whose agents must be told. */
+  async cancelForTask(em: EntityManager, organizationId: string, taskId: string, message: string): Promise<{ cancelled: string[]; running: CancelRow[] }> {
+    const cancelled = await em.query(
+      `UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL, secrets = '{}', message = $3
+        WHERE organization_id = $1 AND task_id = $2 AND state IN ${CANCEL_FROM} RETURNING id`,
+      [organizationId, taskId, message],
     );
-    const result = await em.query(
-      `UPDATE jobs SET cancel_requested_at = COALESCE(cancel_requested_at, now()) WHERE task_id = $1 AND state = 'running' RETURNING id, attempt, agent_id AS "agentId"`,
-      [taskId],
+    const running = await em.query(
+      `UPDATE jobs SET cancel_requested_at = COALESCE(cancel_requested_at, now())
+        WHERE organization_id = $1 AND task_id = $2 AND state = 'running' RETURNING id, attempt, agent_id AS "agentId"`,
+      [organizationId, taskId],
     );
-    return { running: rowsOf<CancelRow>(result) };
+    return { cancelled: rowsOf<{ id: string }>(cancelled).map((r) => r.id), running: rowsOf<CancelRow>(running) };
   }
 
-  async isInTask(jobId: string, taskId: string): Promise<boolean> {
-    return (await this.dataSource.query(`SELECT 1 FROM jobs WHERE id = $1 AND task_id = $2`, [jobId, taskId])).length > 0;
+  /** Jobs that just ended, with what their agents reported, for the task-finished hooks. */
+  findFinished(em: EntityManager, jobIds: string[]): Promise<FinishedJob[]> {
+    if (!jobIds.length) return Promise.resolve([]);
+    return em.query(
+      `SELECT id, task_id AS "taskId", organization_id AS "organizationId", agent_id AS "agentId", kind, state, message, result, finished_at AS "finishedAt"
+         FROM jobs WHERE id = ANY ($1::uuid[])`,
+      [jobIds],
+    );
+  }
+
+  async isInTask(organizationId: string, jobId: string, taskId: string): Promise<boolean> {
+    return (await this.dataSource.query(`SELECT 1 FROM jobs WHERE organization_id = $1 AND id = $2 AND task_id = $3`, [organizationId, jobId, taskId])).length > 0;
   }
 
   /** A task's chunks not yet seen, in order: `seen` maps "job:attempt" to the last chunk already read. */
-  readLog(taskId: string, jobId: string | undefined, seen: ReadonlyMap<string, number>): Promise<LogLine[]> {
+  readLog(organizationId: string, taskId: string, jobId: string | undefined, seen: ReadonlyMap<string, number>): Promise<LogLine[]> {
     return this.dataSource.query(
       `SELECT c.job_id AS "jobId", a.name AS "agentName", c.attempt, c.seq, c.stream, c.text, c.created_at AS "at"
          FROM log_chunks c JOIN jobs j ON j.id = c.job_id JOIN agents a ON a.id = j.agent_id
-        WHERE c.task_id = $1 AND ($2::uuid IS NULL OR c.job_id = $2)
+        WHERE c.task_id = $1 AND j.organization_id = $4 AND ($2::uuid IS NULL OR c.job_id = $2)
           AND c.seq > COALESCE(($3::jsonb ->> (c.job_id::text || ':' || c.attempt))::int, -1)
         ORDER BY c.created_at, c.job_id, c.attempt, c.seq`,
-      [taskId, jobId ?? null, JSON.stringify(Object.fromEntries(seen))],
+      [taskId, jobId ?? null, JSON.stringify(Object.fromEntries(seen)), organizationId],
     );
   }
 

@@ -25,24 +25,24 @@ export class TaskLogsService {
     const task = await this.tasks.findInOrganization(actor.organizationId, taskId);
     if (!task) throw new NotFoundException('task', taskId);
     if (jobId) {
-      if (!(await this.jobs.isInTask(jobId, taskId))) throw new TasksException(TasksErrorCode.JOB_NOT_IN_TASK, `job "${jobId}" is not one of task "${task.name}"'s jobs`);
+      if (!(await this.jobs.isInTask(actor.organizationId, jobId, taskId))) throw new TasksException(TasksErrorCode.JOB_NOT_IN_TASK, `job "${jobId}" is not one of task "${task.name}"'s jobs`);
     }
     const accept = req.headers.accept ?? '';
-    if (accept.includes('text/event-stream')) return this.follow(taskId, jobId, res);
-    const lines = await this.read(taskId, jobId, new Map());
+    if (accept.includes('text/event-stream')) return this.follow(actor.organizationId, taskId, jobId, res);
+    const lines = await this.read(actor.organizationId, taskId, jobId, new Map());
     if (accept.includes('application/json')) return res.json({ taskId, state: task.state, lines });
     const multiJob = !jobId && new Set(lines.map((l) => l.jobId)).size > 1;
     res.type('text/plain; charset=utf-8').send(lines.map((l) => (multiJob ? prefixLines(`[${l.agentName}] `, l.text) : l.text)).join(''));
   }
 
   /** Chunks not yet seen, in order; remembers in `seen` what was read. */
-  private async read(taskId: string, jobId: string | undefined, seen: Map<string, number>): Promise<LogLine[]> {
-    const rows = await this.jobs.readLog(taskId, jobId, seen);
+  private async read(organizationId: string, taskId: string, jobId: string | undefined, seen: Map<string, number>): Promise<LogLine[]> {
+    const rows = await this.jobs.readLog(organizationId, taskId, jobId, seen);
     for (const r of rows) seen.set(`${r.jobId}:${r.attempt}`, Math.max(seen.get(`${r.jobId}:${r.attempt}`) ?? -1, r.seq));
     return rows;
   }
 
-  private follow(taskId: string, jobId: string | undefined, res: Response) {
+  private follow(organizationId: string, taskId: string, jobId: string | undefined, res: Response) {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', connection: 'keep-alive' });
     res.flushHeaders();
     const seen = new Map<string, number>();
@@ -67,8 +67,8 @@ export class TaskLogsService {
       try {
         do {
           again = false;
-          const state = await this.tasks.stateOf(taskId);
-          for (const line of await this.read(taskId, jobId, seen)) if (!closed) send('log', line);
+          const state = await this.tasks.stateInOrganization(organizationId, taskId);
+          for (const line of await this.read(organizationId, taskId, jobId, seen)) if (!closed) send('log', line);
           if (!state || isFinishedTask(state)) {
             if (!closed) send('end', { state: state ?? 'deleted' });
             return stop();

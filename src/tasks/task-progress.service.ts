@@ -2,7 +2,9 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { ClusterEventsService } from '../agents/cluster-events.service';
 import { JobsRepository } from './jobs.repository';
-import { type TaskChange, TasksRepository } from './tasks.repository';
+import { TaskHooks } from './task-hooks';
+import { isFinishedTask } from './task-states';
+import { type SettledTask, TasksRepository } from './tasks.repository';
 
 /** What changed in one transaction, announced with it. */
 export class Announcements {
@@ -13,22 +15,30 @@ export class Announcements {
 }
 
 /**
- * Keeps a task in step with its jobs: every job transition is followed by `settle` in the same
- * transaction, and by `announce` after it commits, so followers and other nodes look again.
+ * Keeps tasks in step with their jobs: every path that moves jobs calls `settle` in the same
+ * transaction (with the jobs that stopped being active), which runs the kinds' hooks, derives the
+ * tasks' states and hands concurrency keys on; `announce` then tells followers and other nodes.
  */
 @Injectable()
 export class TaskProgress {
   constructor(
     private readonly tasks: TasksRepository,
     private readonly jobs: JobsRepository,
+    private readonly hooks: TaskHooks,
     private readonly events: ClusterEventsService,
   ) {}
 
-  async settle(em: EntityManager, taskId: string, out: Announcements): Promise<TaskChange> {
-    const change = await this.tasks.recompute(em, taskId);
-    out.tasks.add(taskId);
-    for (const agentId of await this.jobs.release(em, change.released)) out.agents.add(agentId);
-    return change;
+  async settle(em: EntityManager, taskIds: Iterable<string>, endedJobIds: string[], out: Announcements): Promise<SettledTask[]> {
+    if (endedJobIds.length && this.hooks.hearsEndedJobs) await this.hooks.jobsEnded(em, await this.jobs.findFinished(em, endedJobIds));
+    const ids = [...new Set(taskIds)];
+    for (const id of ids) out.tasks.add(id);
+    const settled = await this.tasks.settle(em, ids);
+    const finished = settled.filter((t) => t.finished);
+    const released: string[] = [];
+    for (const task of finished) if (task.keyed && !isFinishedTask(task.from)) released.push(...(await this.tasks.handOver(em, task)));
+    for (const agentId of await this.jobs.release(em, released)) out.agents.add(agentId);
+    if (finished.length) await this.hooks.tasksFinished(em, finished);
+    return settled;
   }
 
   /** One NOTIFY statement for everything; inside the transaction, it is delivered on commit. */
@@ -41,5 +51,16 @@ export class TaskProgress {
       ],
       em,
     );
+  }
+
+  /**
+   * After a hot path's commit: work for agents at once (a lost notification is caught by the
+   * re-query backstop), task changes a moment later in one notification with others (live
+   * followers wait for output, and every notifying commit takes PostgreSQL's one notify lock).
+   */
+  async announceAfterCommit(out: Announcements): Promise<void> {
+    this.events.tasksChanged(out.tasks);
+    if (!out.agents.size && !out.cancels.size) return;
+    await this.events.publishAll([...ClusterEventsService.jobsReady(out.agents), ...ClusterEventsService.jobsReady(out.cancels, true)]);
   }
 }

@@ -1,25 +1,4 @@
-import { deriveTaskState, JOB_STATES, JOB_TRANSITIONS } from './task-states';
-
-describe('deriveTaskState', () => {
-  it('is queued until a job is accepted, then running, and cancelling once cancel is asked', () => {
-    expect(deriveTaskState(['queued', 'offered'], false)).toBe('queued');
-    expect(deriveTaskState(['running', 'queued'], false)).toBe('running');
-    expect(deriveTaskState(['succeeded', 'offered'], false)).toBe('running');
-    expect(deriveTaskState(['running'], true)).toBe('cancelling');
-  });
-
-  it('succeeds only when every job did; a failed or unknown job fails it', () => {
-    expect(deriveTaskState(['succeeded', 'succeeded'], false)).toBe('succeeded');
-    expect(deriveTaskState(['succeeded', 'failed'], false)).toBe('failed');
-    expect(deriveTaskState(['succeeded', 'unknown'], false)).toBe('failed');
-    expect(deriveTaskState(['succeeded', 'timed_out'], false)).toBe('timed_out');
-  });
-
-  it('is cancelled when a cancel was asked and a job was cancelled, whatever the others did', () => {
-    expect(deriveTaskState(['cancelled', 'failed'], true)).toBe('cancelled');
-    expect(deriveTaskState(['succeeded'], true)).toBe('succeeded');
-  });
-});
+import { JOB_STATES, JOB_TRANSITIONS, jobMoveAllowed, statesInto, TASK_STATES, TASK_TRANSITIONS, taskEdges } from './task-states';
 
 describe('JOB_TRANSITIONS', () => {
   it('lets no finished job move, except unknown, which the agent may still settle', () => {
@@ -28,5 +7,34 @@ describe('JOB_TRANSITIONS', () => {
       expect(JOB_TRANSITIONS[state].length === 0).toBe(finished);
     }
     expect(JOB_TRANSITIONS.unknown).toContain('running');
+  });
+
+  it('never lets a job that did not run succeed or time out', () => {
+    expect(JOB_TRANSITIONS.queued).not.toContain('succeeded');
+    expect(JOB_TRANSITIONS.offered).not.toEqual(expect.arrayContaining(['succeeded']));
+    expect(JOB_TRANSITIONS.offered).not.toContain('timed_out');
+  });
+});
+
+describe('TASK_TRANSITIONS', () => {
+  it('lets no finished task become active again; only a failed one may take its real outcome later', () => {
+    for (const state of ['succeeded', 'cancelled', 'timed_out'] as const) expect(TASK_TRANSITIONS[state]).toEqual([]);
+    expect(TASK_TRANSITIONS.failed.some((s) => ['queued', 'running', 'cancelling'].includes(s))).toBe(false);
+    expect(taskEdges().from).toHaveLength(TASK_STATES.reduce((n, s) => n + TASK_TRANSITIONS[s].length, 0));
+  });
+});
+
+describe('statesInto', () => {
+  it('gives the from-states of an edge as an SQL list, and refuses an edge the table lacks', () => {
+    expect(statesInto('offered', ['queued'])).toBe(`('queued')`);
+    expect(statesInto('cancelled', ['queued', 'offered'])).toBe(`('queued', 'offered')`);
+    expect(() => statesInto('succeeded', ['offered'])).toThrow(/no job transition offered → succeeded/);
+  });
+});
+
+describe('jobMoveAllowed', () => {
+  it('allows per target only the from-states the table has', () => {
+    const sql = jobMoveAllowed('j.state', 'r.outcome', ['succeeded', 'failed'], ['offered', 'running', 'unknown']);
+    expect(sql).toBe(`CASE r.outcome WHEN 'succeeded' THEN j.state IN ('running', 'unknown') WHEN 'failed' THEN j.state IN ('offered', 'running', 'unknown') ELSE false END`);
   });
 });

@@ -5,9 +5,10 @@ export const JOB_STATES = ['queued', 'offered', 'running', 'succeeded', 'failed'
 export type JobState = (typeof JOB_STATES)[number];
 
 /**
- * Where a job may go next. The SQL that moves a row names the expected current state, so a
- * race loses cleanly. `unknown` (the lease lapsed) is not final: when the agent turns out to be
- * alive, its heartbeat or its report tells what really happened.
+ * Where a job may go next: the authority for every statement that moves one (see `statesInto`).
+ * `unknown` (the lease lapsed) is not final: when the agent turns out to be alive, its heartbeat
+ * or its report tells what really happened. An offered job can fail (refused by its host's policy)
+ * or be cancelled (before it started), but never succeed or time out: it did not run.
  */
 export const JOB_TRANSITIONS: Record<JobState, readonly JobState[]> = {
   queued: ['offered', 'cancelled', 'failed'],
@@ -20,28 +21,62 @@ export const JOB_TRANSITIONS: Record<JobState, readonly JobState[]> = {
   timed_out: [],
 };
 
-export const ACTIVE_JOB_STATES: readonly JobState[] = ['queued', 'offered', 'running'];
+/**
+ * Where a task may go next. A task's state is derived from its jobs' (in TasksRepository.settle,
+ * the one place that derives it) and moved only along these edges: a finished task never becomes
+ * active again, and a queued one starts (running) before any of its jobs can end on their own. A
+ * task that failed because a job's lease lapsed (unknown) takes the real outcome when the agent
+ * reports it after all.
+ */
+export const TASK_TRANSITIONS: Record<TaskState, readonly TaskState[]> = {
+  queued: ['running', 'cancelling', 'cancelled', 'failed', 'timed_out'],
+  running: ['cancelling', 'succeeded', 'failed', 'timed_out', 'cancelled'],
+  cancelling: ['cancelled', 'succeeded', 'failed', 'timed_out'],
+  succeeded: [],
+  failed: ['succeeded', 'timed_out', 'cancelled'],
+  cancelled: [],
+  timed_out: [],
+};
+
+export const ACTIVE_JOB_STATES = ['queued', 'offered', 'running'] as const satisfies readonly JobState[];
+/** States in which an agent holds the job (its reports about it count). */
+export const HELD_JOB_STATES = ['offered', 'running', 'unknown'] as const satisfies readonly JobState[];
+export const FINISHED_JOB_STATES = ['succeeded', 'failed', 'cancelled', 'timed_out'] as const satisfies readonly JobState[];
 export const FINISHED_TASK_STATES: readonly TaskState[] = ['succeeded', 'failed', 'cancelled', 'timed_out'];
 
 export function isFinishedTask(state: TaskState): boolean {
   return FINISHED_TASK_STATES.includes(state);
 }
 
+const literal = (s: string) => `'${s}'`;
+
 /**
- * A task's state from its jobs'. While any job is queued, offered or running the task is
- * queued (nothing started yet), running, or cancelling (cancel asked). Once none is, it
- * succeeded only if every job did; any failed or unknown job fails it, a timeout times it
- * out, and a cancel asked for wins over both.
+ * The states, among `among`, from which a job may move into `to`, as an SQL list for `IN (...)`:
+ * statements that move jobs take their from-states from JOB_TRANSITIONS through this (a literal
+ * list, so the partial indexes still serve them). Naming a from-state that the table does not
+ * allow into `to` throws when the module loads, so a statement can never carry such an edge.
  */
-export function deriveTaskState(jobStates: readonly JobState[], cancelRequested: boolean): TaskState {
-  const active = jobStates.some((s) => ACTIVE_JOB_STATES.includes(s));
-  if (active) {
-    if (cancelRequested) return 'cancelling';
-    return jobStates.some((s) => s !== 'queued' && s !== 'offered') ? 'running' : 'queued';
-  }
-  if (cancelRequested && jobStates.some((s) => s === 'cancelled')) return 'cancelled';
-  if (jobStates.some((s) => s === 'failed' || s === 'unknown')) return 'failed';
-  if (jobStates.some((s) => s === 'timed_out')) return 'timed_out';
-  if (jobStates.some((s) => s === 'cancelled')) return 'cancelled';
-  return 'succeeded';
+export function statesInto(to: JobState, among: readonly JobState[]): string {
+  const bad = among.filter((from) => !JOB_TRANSITIONS[from].includes(to));
+  if (bad.length) throw new Error(`no job transition ${bad.join(', ')} → ${to} in JOB_TRANSITIONS`);
+  return `(${among.map(literal).join(', ')})`;
+}
+
+/**
+ * An SQL condition that `state` (the row's current state) may move into `target` (an SQL
+ * expression naming a job state per row), restricted to `among` as the from-states: one branch per
+ * target state, each listing the from-states the table allows.
+ */
+export function jobMoveAllowed(state: string, target: string, targets: readonly JobState[], among: readonly JobState[]): string {
+  const branches = targets.map((to) => {
+    const from = among.filter((s) => JOB_TRANSITIONS[s].includes(to));
+    return `WHEN ${literal(to)} THEN ${from.length ? `${state} IN (${from.map(literal).join(', ')})` : 'false'}`;
+  });
+  return `CASE ${target} ${branches.join(' ')} ELSE false END`;
+}
+
+/** The task edges as two parallel arrays (from, to), for a statement to join against. */
+export function taskEdges(): { from: TaskState[]; to: TaskState[] } {
+  const edges = TASK_STATES.flatMap((from) => TASK_TRANSITIONS[from].map((to) => [from, to] as const));
+  return { from: edges.map((e) => e[0]), to: edges.map((e) => e[1]) };
 }

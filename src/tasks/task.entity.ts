@@ -1,6 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import { Organization } from '../orgs/organization.entity';
-import type { JobKind, ScriptSyntax } from '../protocol/messages';
 import type { TaskState } from './task-states';
 
 @Entity('tasks')
@@ -21,17 +20,20 @@ export class Task {
   @Column({ type: 'text' })
   name: string;
 
+  // What kind of work this is (script, health-check, ...): which module's hooks its events reach.
   @Column({ type: 'text' })
-  kind: JobKind;
+  kind: string;
 
   @Column({ type: 'text' })
   state: TaskState;
 
-  @Column({ type: 'text' })
-  scriptSyntax: ScriptSyntax;
+  // What was asked, as the API shows it (a script task's script); what each agent runs is its job's payload.
+  @Column({ type: 'jsonb', default: () => "'{}'" })
+  spec: Record<string, unknown>;
 
-  @Column({ type: 'text' })
-  scriptBody: string;
+  // The task this one is part of, when a module splits its work into several tasks.
+  @Column({ type: 'uuid', nullable: true })
+  parentTaskId: string | null;
 
   @Column({ type: 'int' })
   timeoutSeconds: number;
@@ -48,10 +50,6 @@ export class Task {
 
   @Column({ type: 'int', default: 1 })
   maxAttempts: number;
-
-  // Masked out of the logs; never returned by the API, and cleared once the task ends.
-  @Column({ type: 'text', array: true, default: '{}' })
-  sensitiveValues: string[];
 
   @Column({ type: 'uuid', nullable: true })
   createdBy: string | null;

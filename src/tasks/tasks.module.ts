@@ -2,16 +2,19 @@ import { Module } from '@nestjs/common';
 import { AgentsModule } from '../agents/agents.module';
 import { JobDispatchService } from './job-dispatch.service';
 import { JobsRepository } from './jobs.repository';
+import { TaskHooks } from './task-hooks';
 import { TaskLogsService } from './task-logs.service';
 import { TaskProgress } from './task-progress.service';
+import { TaskQueue } from './task-queue.service';
 import { TasksController } from './tasks.controller';
 import { TasksRepository } from './tasks.repository';
 import { TasksService } from './tasks.service';
 
+/** The engine. Other modules queue work through TaskQueue and hear of its end through TaskHooks. */
 @Module({
   imports: [AgentsModule],
   controllers: [TasksController],
-  providers: [TasksRepository, JobsRepository, TaskProgress, TasksService, TaskLogsService, JobDispatchService],
-  exports: [JobsRepository],
+  providers: [TasksRepository, JobsRepository, TaskHooks, TaskProgress, TaskQueue, TasksService, TaskLogsService, JobDispatchService],
+  exports: [JobsRepository, TaskQueue, TaskHooks],
 })
 export class TasksModule {}

@@ -1,12 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { NewAuditEvent } from '../audit/audit.repository';
-import { Batcher } from '../database/batcher';
-import { Sql } from '../database/sql';
 import { rowsOf } from '../database/query-rows';
-import type { Role } from '../orgs/roles';
 import { Job } from './job.entity';
-import { deriveTaskState, isFinishedTask, type TaskState } from './task-states';
+import { type TaskState, taskEdges } from './task-states';
 import { Task } from './task.entity';
 
 export interface TaskFilter {
@@ -22,154 +18,126 @@ export interface JobWithAgent extends Job {
   agentName: string;
 }
 
-/** A task made in one statement, with its jobs: queued, or already offered. */
-export interface CreatedTask {
+/** A task to insert, with its jobs. */
+export interface TaskRow {
+  organizationId: string;
+  name: string;
+  kind: string;
+  spec: Record<string, unknown>;
+  timeoutSeconds: number;
+  concurrencyKey: string | null;
+  /** The task ahead of this one on its concurrency key; its jobs wait (not ready) until it ends. */
+  blockedBy: string | null;
+  idempotent: boolean;
+  maxAttempts: number;
+  parentTaskId: string | null;
+  createdBy: string | null;
+  createdByLabel: string;
+  jobs: { agentId: string; name: string; timeoutSeconds: number; kind: string; payload: Record<string, unknown>; secrets: string[] }[];
+}
+
+/** Agents on a WebSocket of this node, with room for `maxJobs` jobs: their new jobs are offered to them as they are made. */
+export interface OfferHere {
+  agentIds: string[];
+  maxJobs: number[];
+  nodeId: string;
+  offerSeconds: number;
+}
+
+/** A task as inserted, with its jobs: queued, or already offered. */
+export interface InsertedTask {
   id: string;
   createdAt: Date;
   jobs: { id: string; agentId: string; state: 'queued' | 'offered'; createdAt: string }[];
 }
 
-/** What a change to a task's jobs did to the task. */
-export interface TaskChange {
+/** What settling did to one task. */
+export interface SettledTask {
+  id: string;
+  kind: string;
+  from: TaskState;
   state: TaskState;
-  changed: boolean;
+  /** It is finished now (it may have been before, with another outcome: see TASK_TRANSITIONS). */
   finished: boolean;
-  /** Tasks that were waiting behind this one on its concurrency key and may run now. */
-  released: string[];
+  blockedBy: string | null;
+  keyed: boolean;
 }
 
 const LONE_SURROGATE = /\p{Surrogate}/gu;
-
-/** An API key the statement checks as it creates the task: unrevoked, of the task's organisation and creator, and with one of `roles` by its own role and its creator's. */
-export interface KeyCheck {
-  apiKeyId: string;
-  roles: Role[];
-}
-
-interface NewTask {
-  task: Omit<Task, 'id' | 'createdAt' | 'organization'>;
-  agentIds: string[];
-  audit: NewAuditEvent;
-  announce: { channel: string; from: string; agentIds: string[] };
-  offer: { agentIds: string[]; maxJobs: number[]; nodeId: string; offerSeconds: number };
-  key: KeyCheck | null;
-}
+const TASK_EDGES = taskEdges();
 
 @Injectable()
 export class TasksRepository {
-  private readonly creations = new Batcher<NewTask, CreatedTask | undefined>((batch) => this.createBatch(batch), { maxBatch: 200, concurrency: 2 });
-
-  constructor(
-    private readonly dataSource: DataSource,
-    private readonly sql: Sql,
-  ) {}
-
-  async create(em: EntityManager, task: Partial<Task>, agentIds: string[], ready: boolean): Promise<{ task: Task; jobs: Job[] }> {
-    const saved = await em.save(Task, em.create(Task, task));
-    const jobs = await em.save(
-      Job,
-      agentIds.map((agentId) => em.create(Job, { taskId: saved.id, organizationId: saved.organizationId, agentId, state: 'queued', ready, queuedAt: ready ? new Date() : null })),
-    );
-    return { task: saved, jobs };
-  }
+  constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * A task without a concurrency key, its jobs (claimable at once), its audit event and the
-   * wake-up for `announce.agentIds` (saying which node announced it; none, no notification);
-   * nothing at all (undefined) unless every target is an approved agent of the organisation and
-   * `key`, if given, passes its check. The job of an agent in `offer` (it is on a WebSocket of
-   * this node) with room for it is offered to it right here, by `offer.nodeId`, instead of waiting
-   * for a claim. Tasks created at the same moment go to the database together, in one statement.
+   * Inserts tasks with their jobs in one statement, in order; a task is left out (no entry in the
+   * answer, by its index) unless every one of its jobs' agents is an approved agent of its
+   * organisation. A job is claimable at once unless its task waits on a concurrency key; the job of
+   * an agent in `here` with room for it is offered to it right here instead of waiting for a claim.
    */
-  createAtOnce(
-    task: Omit<Task, 'id' | 'createdAt' | 'organization'>,
-    agentIds: string[],
-    audit: NewAuditEvent,
-    announce: { channel: string; from: string; agentIds: string[] },
-    offer: { agentIds: string[]; maxJobs: number[]; nodeId: string; offerSeconds: number },
-    key: KeyCheck | null,
-  ): Promise<CreatedTask | undefined> {
-    return this.creations.submit({ task, agentIds, audit, announce, offer, key });
-  }
-
-  private async createBatch(batch: NewTask[]): Promise<(CreatedTask | undefined)[]> {
-    // One channel, node and offer time per node; the rows differ in everything else.
-    const { channel, from } = batch[0].announce;
-    const { nodeId, offerSeconds } = batch[0].offer;
-    const rows = batch.map(({ task, agentIds, audit, announce, offer, key }, n) => ({
+  async insertMany(em: EntityManager, tasks: TaskRow[], here: OfferHere | null): Promise<Map<number, InsertedTask>> {
+    const rows = tasks.map((t, n) => ({
       n,
-      organization_id: task.organizationId,
-      name: task.name,
-      kind: task.kind,
-      script_syntax: task.scriptSyntax,
-      script_body: task.scriptBody,
-      timeout_seconds: task.timeoutSeconds,
-      idempotent: task.idempotent,
-      max_attempts: task.maxAttempts,
-      sensitive_values: task.sensitiveValues,
-      created_by: task.createdBy,
-      created_by_label: task.createdByLabel,
-      agent_ids: agentIds,
-      here: offer.agentIds,
-      here_max_jobs: offer.maxJobs,
-      notify: announce.agentIds,
-      actor_type: audit.actorType,
-      actor_id: audit.actorId,
-      actor_label: audit.actorLabel,
-      action: audit.action,
-      ip: audit.ip,
-      details: audit.details,
-      api_key_id: key?.apiKeyId ?? null,
-      api_key_roles: key?.roles ?? null,
+      organization_id: t.organizationId,
+      name: t.name,
+      kind: t.kind,
+      spec: t.spec,
+      timeout_seconds: t.timeoutSeconds,
+      concurrency_key: t.concurrencyKey,
+      blocked_by: t.blockedBy,
+      idempotent: t.idempotent,
+      max_attempts: t.maxAttempts,
+      parent_task_id: t.parentTaskId,
+      created_by: t.createdBy,
+      created_by_label: t.createdByLabel,
+      jobs: t.jobs,
     }));
-    const created = await this.sql.query<CreatedTask & { n: number }>(
-      'corral_create_tasks',
-      `WITH x AS MATERIALIZED (
-         SELECT gen_random_uuid() AS id, x.* FROM jsonb_to_recordset($1::jsonb) AS x(
-           n int, organization_id uuid, name text, kind text, script_syntax text, script_body text, timeout_seconds int, idempotent boolean,
-           max_attempts int, sensitive_values text[], created_by uuid, created_by_label text, agent_ids uuid[], here uuid[], here_max_jobs int[],
-           notify text[], actor_type text, actor_id text, actor_label text, action text, ip text, details jsonb, api_key_id uuid, api_key_roles text[])
-          WHERE (SELECT count(*) FROM agents a WHERE a.organization_id = x.organization_id AND a.id = ANY (x.agent_ids) AND a.status = 'approved') = cardinality(x.agent_ids)
-            AND (x.api_key_id IS NULL OR EXISTS (
-                  SELECT FROM api_keys k JOIN memberships m ON m.user_id = k.created_by AND m.organization_id = k.organization_id
-                   WHERE k.id = x.api_key_id AND k.organization_id = x.organization_id AND k.created_by = x.created_by AND k.revoked_at IS NULL
-                     AND k.role = ANY (x.api_key_roles) AND m.role = ANY (x.api_key_roles)))
-       ), t AS (
-         INSERT INTO tasks (id, organization_id, name, kind, state, script_syntax, script_body, timeout_seconds, idempotent, max_attempts, sensitive_values, created_by, created_by_label)
-         SELECT id, organization_id, name, kind, 'queued', script_syntax, script_body, timeout_seconds, idempotent, max_attempts, sensitive_values, created_by, created_by_label
-           FROM x ORDER BY n
-         RETURNING id, created_at
-       ), target AS (
-         -- An agent here is offered as many of these jobs as it has room for, earliest task first.
-         SELECT x.id AS task_id, x.organization_id, a.agent_id, x.n, a.i,
-                h.max_jobs IS NOT NULL
-                  AND h.max_jobs - (SELECT count(*) FROM jobs b WHERE b.agent_id = a.agent_id AND b.lease_expires_at IS NOT NULL)
-                      >= row_number() OVER (PARTITION BY a.agent_id, h.max_jobs IS NOT NULL ORDER BY x.n) AS offer
-           FROM x CROSS JOIN LATERAL unnest(x.agent_ids) WITH ORDINALITY AS a(agent_id, i)
-           LEFT JOIN LATERAL (SELECT h.max_jobs FROM unnest(x.here, x.here_max_jobs) AS h(agent_id, max_jobs) WHERE h.agent_id = a.agent_id LIMIT 1) h ON true
-       ), j AS (
-         INSERT INTO jobs (task_id, organization_id, agent_id, state, ready, queued_at, offered_at, offered_by_node, lease_expires_at)
-         SELECT task_id, organization_id, agent_id, CASE WHEN offer THEN 'offered' ELSE 'queued' END, true, now(),
-                CASE WHEN offer THEN now() END, CASE WHEN offer THEN $3 END, CASE WHEN offer THEN now() + make_interval(secs => $4) END
-           FROM target ORDER BY n, i
-         RETURNING id, task_id, agent_id, state, created_at
-       ), e AS (
-         INSERT INTO audit_events (organization_id, actor_type, actor_id, actor_label, action, target_type, target_id, ip, details)
-         SELECT organization_id, actor_type, actor_id, actor_label, action, 'task', id::text, ip, details FROM x ORDER BY n
-       ), wake AS (
-         SELECT pg_notify($2, json_build_object('kind', 'jobs-ready', 'agentIds', array_agg(DISTINCT a), 'from', $5::text)::text)
-           FROM x CROSS JOIN LATERAL unnest(x.notify) AS a
-         HAVING count(*) > 0
-       )
-       SELECT x.n, t.id, t.created_at AS "createdAt",
-              (SELECT json_agg(json_build_object('id', j.id, 'agentId', j.agent_id, 'state', j.state, 'createdAt', j.created_at) ORDER BY j.created_at, tg.i)
-                 FROM j JOIN target tg ON tg.task_id = j.task_id AND tg.agent_id = j.agent_id WHERE j.task_id = t.id) AS jobs
-         FROM t JOIN x ON x.id = t.id CROSS JOIN (SELECT count(*) FROM wake) AS woken`,
-      // As a text parameter would be, a lone surrogate is stored as U+FFFD (jsonb refuses one).
-      [JSON.stringify(rows, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATE, '\uFFFD') : value)), channel, nodeId, offerSeconds, from],
+    const inserted = rowsOf<InsertedTask & { n: number }>(
+      await em.query(
+        `WITH x AS MATERIALIZED (
+           SELECT gen_random_uuid() AS id, x.* FROM jsonb_to_recordset($1::jsonb) AS x(
+             n int, organization_id uuid, name text, kind text, spec jsonb, timeout_seconds int, concurrency_key text, blocked_by uuid,
+             idempotent boolean, max_attempts int, parent_task_id uuid, created_by uuid, created_by_label text, jobs jsonb)
+            WHERE (SELECT count(*) FROM agents a
+                    WHERE a.organization_id = x.organization_id AND a.status = 'approved'
+                      AND a.id IN (SELECT (e ->> 'agentId')::uuid FROM jsonb_array_elements(x.jobs) e)) = jsonb_array_length(x.jobs)
+         ), t AS (
+           INSERT INTO tasks (id, organization_id, name, kind, state, spec, timeout_seconds, concurrency_key, blocked_by, idempotent, max_attempts, parent_task_id, created_by, created_by_label)
+           SELECT id, organization_id, name, kind, 'queued', spec, timeout_seconds, concurrency_key, blocked_by, idempotent, max_attempts, parent_task_id, created_by, created_by_label
+             FROM x ORDER BY n
+           RETURNING id, created_at
+         ), target AS (
+           -- An agent here is offered as many of these jobs as it has room for, earliest task first.
+           SELECT x.id AS task_id, x.organization_id, x.n, e.i, (e.j ->> 'agentId')::uuid AS agent_id, e.j ->> 'name' AS name, (e.j ->> 'timeoutSeconds')::int AS timeout_seconds, e.j ->> 'kind' AS kind, e.j -> 'payload' AS payload,
+                  ARRAY(SELECT jsonb_array_elements_text(e.j -> 'secrets')) AS secrets, x.blocked_by IS NULL AS ready,
+                  x.blocked_by IS NULL AND h.max_jobs IS NOT NULL
+                    AND h.max_jobs - (SELECT count(*) FROM jobs b WHERE b.agent_id = (e.j ->> 'agentId')::uuid AND b.lease_expires_at IS NOT NULL)
+                        >= row_number() OVER (PARTITION BY e.j ->> 'agentId', x.blocked_by IS NULL AND h.max_jobs IS NOT NULL ORDER BY x.n) AS offer
+             FROM x CROSS JOIN LATERAL jsonb_array_elements(x.jobs) WITH ORDINALITY AS e(j, i)
+             LEFT JOIN LATERAL (SELECT h.max_jobs FROM unnest($2::uuid[], $3::int[]) AS h(agent_id, max_jobs) WHERE h.agent_id = (e.j ->> 'agentId')::uuid LIMIT 1) h ON true
+         ), j AS (
+           INSERT INTO jobs (task_id, organization_id, agent_id, name, timeout_seconds, kind, payload, secrets, state, ready, queued_at, offered_at, offered_by_node, lease_expires_at)
+           SELECT task_id, organization_id, agent_id, name, timeout_seconds, kind, payload, secrets, CASE WHEN offer THEN 'offered' ELSE 'queued' END, ready, CASE WHEN ready THEN now() END,
+                  CASE WHEN offer THEN now() END, CASE WHEN offer THEN $4 END, CASE WHEN offer THEN now() + make_interval(secs => $5) END
+             FROM target ORDER BY n, i
+           RETURNING id, task_id, agent_id, state, created_at
+         )
+         SELECT x.n, t.id, t.created_at AS "createdAt",
+                (SELECT json_agg(json_build_object('id', j.id, 'agentId', j.agent_id, 'state', j.state, 'createdAt', j.created_at) ORDER BY tg.i)
+                   FROM j JOIN target tg ON tg.task_id = j.task_id AND tg.agent_id = j.agent_id WHERE j.task_id = t.id) AS jobs
+           FROM t JOIN x ON x.id = t.id`,
+        // As a text parameter would be, a lone surrogate is stored as U+FFFD (jsonb refuses one).
+        [
+          JSON.stringify(rows, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATE, '\uFFFD') : value)),
+          here?.agentIds ?? [],
+          here?.maxJobs ?? [],
+          here?.nodeId ?? null,
+          here?.offerSeconds ?? 0,
+        ],
+      ),
     );
-    const byRow = new Map(created.map(({ n, ...task }) => [n, task]));
-    return batch.map((_, n) => byRow.get(n));
+    return new Map(inserted.map(({ n, ...task }) => [n, { ...task, createdAt: new Date(task.createdAt) }]));
   }
 
   /** Serialises everything that touches one concurrency key of one organisation, until the transaction ends. */
@@ -196,8 +164,8 @@ export class TasksRepository {
     return this.dataSource.manager.findOne(Task, { where: { organizationId, id } });
   }
 
-  async stateOf(id: string): Promise<TaskState | undefined> {
-    const [row] = await this.dataSource.query<{ state: TaskState }[]>(`SELECT state FROM tasks WHERE id = $1`, [id]);
+  async stateInOrganization(organizationId: string, id: string): Promise<TaskState | undefined> {
+    const [row] = await this.dataSource.query<{ state: TaskState }[]>(`SELECT state FROM tasks WHERE organization_id = $1 AND id = $2`, [organizationId, id]);
     return row?.state;
   }
 
@@ -210,64 +178,86 @@ export class TasksRepository {
   async listForOrganization(organizationId: string, filter: TaskFilter): Promise<Task[]> {
     const q = this.dataSource.getRepository(Task).createQueryBuilder('t').where('t.organization_id = :organizationId', { organizationId });
     if (filter.state) q.andWhere('t.state = :state', { state: filter.state });
-    if (filter.agentId) q.andWhere('EXISTS (SELECT 1 FROM jobs j WHERE j.task_id = t.id AND j.agent_id = :agentId)', { agentId: filter.agentId });
+    if (filter.agentId) q.andWhere('EXISTS (SELECT 1 FROM jobs j WHERE j.task_id = t.id AND j.organization_id = t.organization_id AND j.agent_id = :agentId)', { agentId: filter.agentId });
     if (filter.nodeId)
-      q.andWhere(`EXISTS (SELECT 1 FROM jobs j JOIN agents a ON a.id = j.agent_id WHERE j.task_id = t.id AND j.state = 'running' AND a.connected_node_id = :nodeId)`, { nodeId: filter.nodeId });
+      q.andWhere(
+        `EXISTS (SELECT 1 FROM jobs j JOIN agents a ON a.id = j.agent_id WHERE j.task_id = t.id AND j.organization_id = t.organization_id AND j.state = 'running' AND a.connected_node_id = :nodeId)`,
+        { nodeId: filter.nodeId },
+      );
     if (filter.before)
       q.andWhere('(t.created_at, t.id) < (SELECT b.created_at, b.id FROM tasks b WHERE b.id = :before AND b.organization_id = :organizationId)', { before: filter.before });
     return q.orderBy('t.created_at', 'DESC').addOrderBy('t.id', 'DESC').limit(filter.limit).getMany();
   }
 
-  async jobsOfTasks(taskIds: string[]): Promise<JobWithAgent[]> {
+  async jobsOfTasks(organizationId: string, taskIds: string[]): Promise<JobWithAgent[]> {
     if (!taskIds.length) return [];
     const rows = await this.dataSource
       .getRepository(Job)
       .createQueryBuilder('j')
       .innerJoin('j.agent', 'a')
       .addSelect('a.name', 'agent_name')
-      .where('j.task_id IN (:...taskIds)', { taskIds })
+      .where('j.organization_id = :organizationId AND j.task_id IN (:...taskIds)', { organizationId, taskIds })
       .orderBy('j.created_at')
       .addOrderBy('j.id')
       .getRawAndEntities();
     return rows.entities.map((job, i) => Object.assign(job, { agentName: (rows.raw[i] as { agent_name: string }).agent_name }));
   }
 
-  async markCancelRequested(em: EntityManager, id: string, by: string): Promise<void> {
-    await em.query(`UPDATE tasks SET cancel_requested_at = COALESCE(cancel_requested_at, now()), cancel_requested_by = COALESCE(cancel_requested_by, $2) WHERE id = $1`, [id, by]);
+  async markCancelRequested(em: EntityManager, organizationId: string, id: string, by: string): Promise<void> {
+    await em.query(
+      `UPDATE tasks SET cancel_requested_at = COALESCE(cancel_requested_at, now()), cancel_requested_by = COALESCE(cancel_requested_by, $3) WHERE organization_id = $1 AND id = $2`,
+      [organizationId, id, by],
+    );
   }
 
   /**
-   * Brings the task's state in line with its jobs', under the task's row lock (held by the
-   * caller's transaction). A finished task never becomes active again; when it finishes, its
-   * sensitive values are erased and the task waiting behind it is released.
+   * Brings each task's state in line with its jobs': the one place a task's state is derived.
+   * While any job is queued, offered or running the task is queued (nothing started yet), running,
+   * or cancelling (cancel asked). Once none is, it succeeded only if every job did; any failed or
+   * unknown job fails it, a timeout times it out, and a cancel asked for wins over both. A task
+   * moves only along TASK_TRANSITIONS, so a finished task never becomes active again. The caller's
+   * transaction holds the tasks' row locks (taken before their jobs'), so no concurrent change to
+   * their jobs is missed. Returns the tasks that moved.
    */
-  async recompute(em: EntityManager, taskId: string): Promise<TaskChange> {
-    const [task] = await em.query<{ state: TaskState; cancelRequested: boolean; blockedBy: string | null; keyed: boolean; states: Job['state'][] }[]>(
-      `SELECT t.state, t.cancel_requested_at IS NOT NULL AS "cancelRequested", t.blocked_by AS "blockedBy", t.concurrency_key IS NOT NULL AS keyed,
-              ARRAY(SELECT state FROM jobs WHERE task_id = t.id) AS states
-         FROM tasks t WHERE t.id = $1 FOR UPDATE OF t`,
-      [taskId],
+  async settle(em: EntityManager, taskIds: string[]): Promise<SettledTask[]> {
+    if (!taskIds.length) return [];
+    const rows = await em.query<SettledTask[]>(
+      `WITH d AS (
+         SELECT t.id, t.kind, t.state AS old, t.blocked_by, t.concurrency_key IS NOT NULL AS keyed,
+                CASE
+                  WHEN bool_or(j.state IN ('queued', 'offered', 'running')) THEN
+                    CASE WHEN t.cancel_requested_at IS NOT NULL THEN 'cancelling'
+                         WHEN bool_or(j.state NOT IN ('queued', 'offered')) THEN 'running'
+                         ELSE 'queued' END
+                  WHEN t.cancel_requested_at IS NOT NULL AND bool_or(j.state = 'cancelled') THEN 'cancelled'
+                  WHEN bool_or(j.state IN ('failed', 'unknown')) THEN 'failed'
+                  WHEN bool_or(j.state = 'timed_out') THEN 'timed_out'
+                  WHEN bool_or(j.state = 'cancelled') THEN 'cancelled'
+                  ELSE 'succeeded'
+                END AS new
+           FROM tasks t JOIN jobs j ON j.task_id = t.id
+          WHERE t.id = ANY ($1::uuid[])
+          GROUP BY t.id
+       )
+       UPDATE tasks SET state = d.new,
+              started_at = CASE WHEN d.new IN ('running', 'cancelling') THEN COALESCE(tasks.started_at, now()) ELSE tasks.started_at END,
+              finished_at = CASE WHEN d.new IN ('succeeded', 'failed', 'cancelled', 'timed_out') THEN COALESCE(tasks.finished_at, now()) ELSE tasks.finished_at END
+         FROM d
+        WHERE tasks.id = d.id AND (d.old, d.new) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+       RETURNING tasks.id, d.kind, d.old AS "from", d.new AS state, d.new IN ('succeeded', 'failed', 'cancelled', 'timed_out') AS finished,
+                 d.blocked_by AS "blockedBy", d.keyed`,
+      [taskIds, TASK_EDGES.from, TASK_EDGES.to],
     );
-    const derived = deriveTaskState(task.states, task.cancelRequested);
-    const wasFinished = isFinishedTask(task.state);
-    if (derived === task.state || (wasFinished && !isFinishedTask(derived))) return { state: task.state, changed: false, finished: wasFinished, released: [] };
+    return rowsOf<SettledTask>(rows);
+  }
 
-    const finished = isFinishedTask(derived);
-    await em.query(
-      `UPDATE tasks SET state = $2,
-              started_at = CASE WHEN $2 IN ('running', 'cancelling') THEN COALESCE(started_at, now()) ELSE started_at END,
-              finished_at = CASE WHEN $3 THEN COALESCE(finished_at, now()) ELSE finished_at END,
-              sensitive_values = CASE WHEN $3 THEN '{}' ELSE sensitive_values END
-        WHERE id = $1`,
-      [taskId, derived, finished],
-    );
-    let released: string[] = [];
-    if (finished && !wasFinished && task.keyed) {
-      // The task behind this one now waits for whatever this one waited for, or for nothing.
-      const rows = await em.query(`UPDATE tasks SET blocked_by = $2 WHERE blocked_by = $1 RETURNING id`, [taskId, task.blockedBy]);
-      if (!task.blockedBy) released = rowsOf<{ id: string }>(rows).map((r) => r.id);
-      await em.query(`UPDATE tasks SET blocked_by = NULL WHERE id = $1`, [taskId]);
-    }
-    return { state: derived, changed: true, finished, released };
+  /**
+   * A finished task hands its concurrency key on: the task behind it now waits for whatever this
+   * one waited for, or for nothing. Returns the tasks that may run now.
+   */
+  async handOver(em: EntityManager, task: Pick<SettledTask, 'id' | 'blockedBy'>): Promise<string[]> {
+    const rows = await em.query(`UPDATE tasks SET blocked_by = $2 WHERE blocked_by = $1 RETURNING id`, [task.id, task.blockedBy]);
+    await em.query(`UPDATE tasks SET blocked_by = NULL WHERE id = $1`, [task.id]);
+    return task.blockedBy ? [] : rowsOf<{ id: string }>(rows).map((r) => r.id);
   }
 }

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import WebSocket from 'ws';
 import { generateAgentKeyPair, privateKeyFromPem, publicKeyFromRaw, signRequest, verifyServerPayload, ENROLLMENT_SIGNER } from '../../src/protocol/identity';
 import { messagesOf } from '../../src/protocol/frames';
-import { AGENT_PATHS, type AgentJobMessage, type EnrollResponse, type JobOfferPayload, PROTOCOL_VERSION, type ServerMessage, SignedPayloadSchema, StatusPayloadSchema } from '../../src/protocol/messages';
+import { AGENT_PATHS, type AgentJobMessageInput, type EnrollResponse, type JobOfferPayload, PROTOCOL_VERSION, type ServerMessage, SignedPayloadSchema, StatusPayloadSchema } from '../../src/protocol/messages';
 import { waitFor } from './control-plane-process';
 import type { HttpResponse } from './http-client';
 
@@ -61,7 +61,7 @@ export class ProtocolAgent {
   }
 
   /** Job messages the long-polling way; the reply carries the server's answers. */
-  post(messages: AgentJobMessage[]) {
+  post(messages: AgentJobMessageInput[]) {
     return this.signedFetch('POST', AGENT_PATHS.messages, { messages });
   }
 
@@ -121,12 +121,12 @@ export class AgentSocket {
     this.ws.close();
   }
 
-  send(message: AgentJobMessage) {
+  send(message: AgentJobMessageInput) {
     this.ws.send(JSON.stringify(message));
   }
 
   /** Several messages in one frame (a JSON array), as an agent sends what it has at one moment. */
-  sendTogether(messages: AgentJobMessage[]) {
+  sendTogether(messages: AgentJobMessageInput[]) {
     this.ws.send(JSON.stringify(messages));
   }
 

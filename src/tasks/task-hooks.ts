@@ -1,0 +1,51 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { FinishedJob } from './jobs.repository';
+import type { SettledTask } from './tasks.repository';
+
+/**
+ * What a module that queues work of one kind hears about it, always inside the transaction that
+ * ended the job or finished the task, whichever path did it (an agent's report, a policy refusal,
+ * a lapsed lease, an undeliverable job, a cancel). So an orchestrator can never be bypassed, nor
+ * see a half-finished state: if its hook fails, the change it heard of is rolled back with it.
+ */
+export interface TaskKindHooks {
+  /**
+   * Jobs of this kind that just stopped being active (ended, or lost with their lease), before
+   * their tasks are settled: a hook may add jobs to the task here (the next step of a deployment),
+   * and the task then stays active.
+   */
+  jobsEnded?(em: EntityManager, jobs: FinishedJob[]): Promise<void>;
+  /** Tasks of this kind that just finished (or, having failed by a lost job, took their real outcome later). */
+  tasksFinished?(em: EntityManager, tasks: SettledTask[]): Promise<void>;
+}
+
+/** The hooks of each task and job kind; a module registers its own when it starts. */
+@Injectable()
+export class TaskHooks {
+  private readonly byKind = new Map<string, TaskKindHooks>();
+
+  register(kind: string, hooks: TaskKindHooks): void {
+    if (this.byKind.has(kind)) throw new Error(`task hooks for kind "${kind}" are registered twice`);
+    this.byKind.set(kind, hooks);
+  }
+
+  /** Whether any kind listens for ended jobs (if none does, nobody needs them read back). */
+  get hearsEndedJobs(): boolean {
+    return [...this.byKind.values()].some((h) => h.jobsEnded);
+  }
+
+  async jobsEnded(em: EntityManager, jobs: FinishedJob[]): Promise<void> {
+    for (const [kind, group] of groupBy(jobs, (j) => j.kind)) await this.byKind.get(kind)?.jobsEnded?.(em, group);
+  }
+
+  async tasksFinished(em: EntityManager, tasks: SettledTask[]): Promise<void> {
+    for (const [kind, group] of groupBy(tasks, (t) => t.kind)) await this.byKind.get(kind)?.tasksFinished?.(em, group);
+  }
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
+  return groups;
+}

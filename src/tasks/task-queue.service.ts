@@ -1,0 +1,255 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { type AgentConnection, AgentConnectionsService } from '../agents/agent-connections.service';
+import { AgentsRepository } from '../agents/agents.repository';
+import { ClusterEventsService } from '../agents/cluster-events.service';
+import type { NewAuditEvent } from '../audit/audit.repository';
+import { AuditService } from '../audit/audit.service';
+import type { CorralConfig } from '../config/config';
+import { InjectConfig } from '../config/config.module';
+import { Batcher } from '../database/batcher';
+import { retryOnDeadlock } from '../database/sql';
+import { type JobPayload, JobPayloadSchema } from '../protocol/messages';
+import { policyRefusal } from '../protocol/policy-check';
+import { JobDispatchService } from './job-dispatch.service';
+import { Job } from './job.entity';
+import { Task } from './task.entity';
+import { TasksErrorCode, TasksException } from './tasks.exception';
+import { type InsertedTask, type TaskRow, TasksRepository } from './tasks.repository';
+
+/** One agent's part of new work: what it runs, and what to mask out of what it prints. */
+export interface NewJob {
+  agentId: string;
+  payload: JobPayload;
+  /** Masked out of this job's output; never returned by the API, erased when the job ends. */
+  secrets?: string[];
+  /** Defaults to the task's name and timeout. */
+  name?: string;
+  timeoutSeconds?: number;
+}
+
+/** Work to queue, as any module asks for it: nothing here knows of HTTP, DTOs or actors. */
+export interface NewTask {
+  kind: string;
+  name: string;
+  createdBy: { userId: string | null; label: string };
+  timeoutSeconds: number;
+  /** Only one task per key runs at a time; the next waits in line, showing what it waits for. */
+  concurrencyKey?: string | null;
+  /** Running a job twice is safe: a job whose agent was lost may run again, up to maxAttempts. */
+  idempotent?: boolean;
+  maxAttempts?: number;
+  parentTaskId?: string | null;
+  /** What was asked, as the API shows it (a script task's script). */
+  spec?: Record<string, unknown>;
+  jobs: NewJob[];
+}
+
+/** A queued task, with its jobs, and the task it waits behind on its concurrency key. */
+export interface QueuedTask {
+  task: Task;
+  jobs: (Job & { agentName: string })[];
+  blocker: Pick<Task, 'id' | 'name' | 'state'> | null;
+}
+
+interface Submission {
+  row: TaskRow;
+  audit: NewAuditEvent;
+  here: Map<string, AgentConnection>;
+}
+
+/**
+ * The engine's one way in: every module (the script route, health checks, deployments) queues its
+ * work here. Each job's agent must be an approved agent of the organisation whose reported local
+ * policy allows the job's kind, or nothing is queued (422 TARGETS_REFUSED naming each, and why).
+ */
+@Injectable()
+export class TaskQueue {
+  // Tasks submitted at the same moment go to the database in one transaction: one statement for
+  // the tasks and jobs, one for their audit events.
+  private readonly submissions = new Batcher<Submission, InsertedTask | undefined>((batch) => this.submitBatch(batch), { maxBatch: 200, concurrency: 2 });
+
+  constructor(
+    @InjectConfig() private readonly config: CorralConfig,
+    private readonly dataSource: DataSource,
+    private readonly tasks: TasksRepository,
+    private readonly agents: AgentsRepository,
+    private readonly connections: AgentConnectionsService,
+    private readonly dispatch: JobDispatchService,
+    private readonly events: ClusterEventsService,
+    private readonly audit: AuditService,
+  ) {}
+
+  /**
+   * Queues a task inside the caller's transaction (which also writes the caller's own rows and
+   * audit): its agents hear of it when that transaction commits.
+   */
+  async enqueue(em: EntityManager, organizationId: string, spec: NewTask): Promise<QueuedTask> {
+    const row = this.row(organizationId, spec);
+    const names = await this.checkTargets(organizationId, row);
+    let blocker: Task | null = null;
+    if (row.concurrencyKey) {
+      await this.tasks.lockConcurrencyKey(em, organizationId, row.concurrencyKey);
+      blocker = await this.tasks.findLastInLine(em, organizationId, row.concurrencyKey);
+      row.blockedBy = blocker?.id ?? null;
+    }
+    const inserted = (await this.tasks.insertMany(em, [row], null)).get(0);
+    if (!inserted) throw new TasksException(TasksErrorCode.TARGETS_REFUSED, 'the targets changed while the task was being created; send it again');
+    if (!blocker) await this.events.publishAll(ClusterEventsService.jobsReady(row.jobs.map((j) => j.agentId)), em);
+    return { ...this.queued(row, inserted, names), blocker };
+  }
+
+  /**
+   * Queues a task in a transaction of its own (with `audit`) and offers its jobs at once to the
+   * agents on a WebSocket of this node; tasks submitted together share that transaction.
+   */
+  async submit(organizationId: string, spec: NewTask, audit: NewAuditEvent): Promise<QueuedTask> {
+    if (spec.concurrencyKey)
+      return retryOnDeadlock(() =>
+        this.dataSource.transaction(async (em) => {
+          const queued = await this.enqueue(em, organizationId, spec);
+          await this.audit.recordMany([{ ...audit, targetType: 'task', targetId: queued.task.id }], em);
+          return queued;
+        }),
+      );
+    const row = this.row(organizationId, spec);
+    const here = new Map<string, AgentConnection>();
+    for (const j of row.jobs) {
+      const socket = this.connections.offerSocket(j.agentId);
+      if (socket) here.set(j.agentId, socket);
+    }
+    // Targets on a WebSocket here are known well enough to skip asking first: the statement checks
+    // again that each is an approved agent of the organisation, and a refusal is explained below.
+    let names = this.targetsHere(organizationId, row, here) ?? (await this.checkTargets(organizationId, row));
+    let inserted = await this.submissions.submit({ row, audit, here });
+    if (!inserted) {
+      names = await this.checkTargets(organizationId, row); // a target changed since it was looked at: say which
+      inserted = await this.submissions.submit({ row, audit, here });
+      if (!inserted) throw new TasksException(TasksErrorCode.TARGETS_REFUSED, 'the targets changed while the task was being created; send it again');
+    }
+    const queued = this.queued(row, inserted, names);
+    for (const job of queued.jobs) {
+      const socket = here.get(job.agentId);
+      if (job.state === 'offered' && socket) this.dispatch.sendOffers(socket, job.agentId, [{ ...job, queuedAt: inserted.createdAt }]);
+    }
+    this.connections.workAnnounced(queued.jobs.filter((j) => j.state === 'queued').map((j) => j.agentId));
+    return { ...queued, blocker: null };
+  }
+
+  private async submitBatch(batch: Submission[]): Promise<(InsertedTask | undefined)[]> {
+    const { nodeId } = this.connections;
+    const here = new Map<string, number>();
+    for (const s of batch) for (const [agentId, socket] of s.here) here.set(agentId, socket.maxJobs);
+    return retryOnDeadlock(() =>
+      this.dataSource.transaction(async (em) => {
+        const inserted = await this.tasks.insertMany(
+          em,
+          batch.map((s) => s.row),
+          { agentIds: [...here.keys()], maxJobs: [...here.values()], nodeId, offerSeconds: this.config.jobOfferTimeoutSeconds },
+        );
+        const created = batch.flatMap((s, n) => (inserted.has(n) ? [{ s, task: inserted.get(n)! }] : []));
+        await this.audit.recordMany(
+          created.map(({ s, task }) => ({ ...s.audit, targetType: 'task', targetId: task.id })),
+          em,
+        );
+        // Agents elsewhere hear of their jobs from the notification; those here are offered or told below.
+        const elsewhere = created.flatMap(({ s }) => s.row.jobs.map((j) => j.agentId).filter((id) => !s.here.has(id)));
+        if (elsewhere.length) await this.events.publishAll(ClusterEventsService.jobsReady(elsewhere).map((e) => ({ ...e, from: nodeId })), em);
+        return batch.map((_, n) => inserted.get(n));
+      }),
+    );
+  }
+
+  private row(organizationId: string, spec: NewTask): TaskRow {
+    const maxAttempts = spec.maxAttempts ?? 1;
+    if (maxAttempts > 1 && !spec.idempotent)
+      throw new TasksException(TasksErrorCode.RETRIES_NEED_IDEMPOTENT, 'maxAttempts above 1 needs "idempotent": true: a job whose agent was lost is only run again when running it twice is safe');
+    if (!spec.jobs.length) throw new TasksException(TasksErrorCode.TARGETS_REFUSED, 'a task needs at least one target');
+    return {
+      organizationId,
+      name: spec.name,
+      kind: spec.kind,
+      spec: spec.spec ?? {},
+      timeoutSeconds: spec.timeoutSeconds,
+      concurrencyKey: spec.concurrencyKey ?? null,
+      blockedBy: null,
+      idempotent: spec.idempotent ?? false,
+      maxAttempts,
+      parentTaskId: spec.parentTaskId ?? null,
+      createdBy: spec.createdBy.userId,
+      createdByLabel: spec.createdBy.label,
+      jobs: spec.jobs.map((j) => {
+        // Payloads come from modules, not from clients: one that does not fit its schema is a bug.
+        const { kind, ...payload } = JobPayloadSchema.parse(j.payload);
+        return { agentId: j.agentId, name: j.name ?? spec.name, timeoutSeconds: j.timeoutSeconds ?? spec.timeoutSeconds, kind, payload, secrets: j.secrets ?? [] };
+      }),
+    };
+  }
+
+  /** The targets' names when every one is on a WebSocket here, approved, of the organisation, and allows its job by the policy it reported in its hello; else null. */
+  private targetsHere(organizationId: string, row: TaskRow, here: Map<string, AgentConnection>): Map<string, string> | null {
+    const names = new Map<string, string>();
+    for (const job of row.jobs) {
+      const socket = here.get(job.agentId);
+      if (!socket?.agent || socket.agent.organizationId !== organizationId) return null;
+      if (policyRefusal(socket.policy ?? null, { kind: job.kind, organizationId })) return null;
+      names.set(job.agentId, socket.agent.name);
+    }
+    return names;
+  }
+
+  /** The targets' names by id, once every one of them may run its job. */
+  private async checkTargets(organizationId: string, row: TaskRow): Promise<Map<string, string>> {
+    const ids = row.jobs.map((j) => j.agentId);
+    const agents = await this.agents.findTargets(organizationId, ids);
+    const byId = new Map(agents.map((a) => [a.id, a]));
+    const refused = row.jobs.flatMap(({ agentId, kind }): { agentId: string; name: string | null; reason: string }[] => {
+      const agent = byId.get(agentId);
+      if (!agent) return [{ agentId, name: null, reason: 'no such agent in this organisation' }];
+      if (agent.status !== 'approved') {
+        const what = agent.status === 'pending' ? 'is pending approval; approve it first' : `was ${agent.status}; it can never run work`;
+        return [{ agentId, name: agent.name, reason: `agent "${agent.name}" ${what}` }];
+      }
+      const policy = policyRefusal(agent.policy, { kind, organizationId });
+      return policy ? [{ agentId, name: agent.name, reason: `agent "${agent.name}": ${policy}` }] : [];
+    });
+    if (refused.length)
+      throw new TasksException(TasksErrorCode.TARGETS_REFUSED, `${refused.length} of ${ids.length} targets cannot run this task: ${refused.map((r) => r.reason).join('; ')}`, refused);
+    return new Map(agents.map((a) => [a.id, a.name]));
+  }
+
+  private queued(row: TaskRow, inserted: InsertedTask, names: Map<string, string>): Omit<QueuedTask, 'blocker'> {
+    const { jobs: specs, ...fields } = row;
+    const task = Object.assign(new Task(), fields, {
+      id: inserted.id,
+      state: 'queued' as const,
+      createdAt: inserted.createdAt,
+      startedAt: null,
+      finishedAt: null,
+      cancelRequestedAt: null,
+      cancelRequestedBy: null,
+    });
+    const jobs = inserted.jobs.map((j, i) =>
+      Object.assign(new Job(), {
+        ...specs[i],
+        id: j.id,
+        agentId: j.agentId,
+        agentName: names.get(j.agentId) ?? '',
+        state: j.state,
+        createdAt: new Date(j.createdAt),
+        taskId: task.id,
+        organizationId: row.organizationId,
+        attempt: 1,
+        exitCode: null,
+        signal: null,
+        message: null,
+        result: null,
+        startedAt: null,
+        finishedAt: null,
+        cancelRequestedAt: null,
+        logTruncated: false,
+      }),
+    );
+    return { task, jobs };
+  }
+}
