@@ -1,0 +1,53 @@
+import type { JobOfferPayload, JobResult, ScriptSyntax } from '../../../src/protocol/messages';
+import { JobRunner, type Interpreter, type RunAsUser, type RunnerSink, type RunnerTimings, type RunResult } from './job-runner';
+
+/** How a started job ended, and what it found when its kind reports something (a health check). */
+export interface ExecutionResult extends RunResult {
+  result?: JobResult | null;
+}
+
+/**
+ * A started job of any kind, as the manager drives it: a script's process group, or a check the
+ * agent makes itself. `done` resolves once it has ended and its output is complete; it never rejects.
+ */
+export interface JobExecution {
+  readonly done: Promise<ExecutionResult>;
+  /** It was started and has not ended. */
+  readonly running: boolean;
+  /** The process group id, for kinds that run one. */
+  readonly pid: number | null;
+  start(): void;
+  /** Ends it early: the first outcome given wins; `graceMs` is how long a process gets between SIGTERM and SIGKILL. */
+  stop(outcome: 'cancelled' | 'timed_out', graceMs: number, line: string, message: string): void;
+  /** Clears timers that would otherwise outlive a test; a process is left alone. */
+  dispose(): void;
+}
+
+/** What any kind needs to run one job attempt. */
+export interface ExecutionContext {
+  workDir: string;
+  runAs: RunAsUser | null;
+  env: NodeJS.ProcessEnv;
+  /** Where the job's output and the agent's notes about it go (the job's masked log spool). */
+  sink: RunnerSink;
+  runnerTimings: Partial<RunnerTimings>;
+  interpreters?: Record<ScriptSyntax, Interpreter>;
+}
+
+/** The runner for an offer's kind: what the job asks for decides what the agent does with it. */
+export function executionFor(offer: Extract<JobOfferPayload, { kind: 'script' }>, ctx: ExecutionContext): JobExecution {
+  return new JobRunner(
+    {
+      jobId: offer.jobId,
+      attempt: offer.attempt,
+      syntax: offer.script.syntax,
+      body: offer.script.body,
+      timeoutSeconds: offer.timeoutSeconds,
+      workDir: ctx.workDir,
+      runAs: ctx.runAs,
+      env: ctx.env,
+    },
+    ctx.sink,
+    { timings: ctx.runnerTimings, interpreters: ctx.interpreters },
+  );
+}
