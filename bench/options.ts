@@ -1,0 +1,29 @@
+/** How much work each phase does; BENCH_RATE, BENCH_TASKS and BENCH_IDLE override some. */
+export interface Sizes {
+  /** Agents on WebSocket during dispatch. */
+  dispatchWs: number;
+  /** Agents long-polling during dispatch. */
+  dispatchPoll: number;
+  /** Tasks created per second during dispatch. */
+  rate: number;
+  /** Seconds of dispatch that are counted. */
+  seconds: number;
+  throughputTasks: number;
+  throughputAgents: number;
+  /** Agents in the fleet the idle and reconnect phases connect. */
+  idle: number;
+}
+
+export interface BenchOptions {
+  json: boolean;
+  quick: boolean;
+  verbose: boolean;
+  sizes: Sizes;
+}
+
+export function sizesFor(quick: boolean, env: NodeJS.ProcessEnv): Sizes {
+  const n = (name: string, fallback: number) => Number(env[name] ?? fallback);
+  return quick
+    ? { dispatchWs: 80, dispatchPoll: 20, rate: n('BENCH_RATE', 100), seconds: 5, throughputTasks: n('BENCH_TASKS', 2000), throughputAgents: 20, idle: n('BENCH_IDLE', 1000) }
+    : { dispatchWs: 800, dispatchPoll: 200, rate: n('BENCH_RATE', 200), seconds: 15, throughputTasks: n('BENCH_TASKS', 20_000), throughputAgents: 100, idle: n('BENCH_IDLE', 10_000) };
+}
