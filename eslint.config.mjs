@@ -32,7 +32,8 @@ function resolveTarget(filename, spec) {
   if (spec.startsWith('./') || spec.startsWith('../') || spec === '.' || spec === '..') abs = path.resolve(path.dirname(filename), spec);
   else if (/^src(\/|$)/.test(spec)) abs = path.join(ROOT, spec);
   else return null;
-  return path.relative(ROOT, abs).split(path.sep).join('/').replace(/\.(?:[cm]?[jt]sx?)$/, '');
+  const target = path.relative(ROOT, abs).split(path.sep).join('/');
+  return target.replace(/\.(?:[cm]?[jt]sx?)$/, '');
 }
 
 /** A rule reporting each import (static, dynamic, require, re-export, `import('…')` types) that `check` rejects. */
