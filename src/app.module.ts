@@ -10,6 +10,7 @@ import { ConsoleModule } from './console/console.module';
 import { dataSourceOptions } from './database/data-source';
 import { SqlModule } from './database/sql';
 import { HealthModule } from './health/health.module';
+import { HealthChecksModule } from './health-checks/health-checks.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { QueryCounter } from './metrics/query-counter';
 import { NodesModule } from './nodes/nodes.module';
@@ -41,6 +42,7 @@ export class AppModule {
         HealthModule,
         AgentsModule,
         TasksModule,
+        HealthChecksModule,
         NodesModule,
         MetricsModule,
         ConsoleModule,

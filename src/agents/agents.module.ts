@@ -27,6 +27,6 @@ import { ServerKeysService } from './server-keys.service';
     AgentApiService,
     AgentGateway,
   ],
-  exports: [ClusterEventsService, AgentConnectionsService, ServerKeysService, AgentsRepository],
+  exports: [ClusterEventsService, AgentConnectionsService, ServerKeysService, AgentsRepository, AgentsService],
 })
 export class AgentsModule {}

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { AgentHealth } from './agent-health';
 import { DataSource, type EntityManager } from 'typeorm';
 import { Sql } from '../database/sql';
 import type { AgentStatus, LocalPolicy, Transport } from '../protocol/messages';
@@ -153,6 +154,10 @@ export class AgentsRepository {
 
   async pruneNonces(): Promise<void> {
     await this.dataSource.query(`DELETE FROM agent_nonces WHERE expires_at < now()`);
+  }
+
+  async recordHealth(em: EntityManager, organizationId: string, id: string, health: AgentHealth): Promise<void> {
+    await em.query(`UPDATE agents SET health = $3 WHERE organization_id = $1 AND id = $2`, [organizationId, id, JSON.stringify(health)]);
   }
 
   async recordError(id: string, error: string): Promise<void> {

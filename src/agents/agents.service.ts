@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { Actor } from '../common/actor';
 import { NotFoundException } from '../common/domain.exception';
@@ -13,6 +13,7 @@ import { AgentsRepository } from './agents.repository';
 import type { ApproveAgentDto } from './dto/approve-agent.dto';
 import { EnrollmentTokensRepository } from './enrollment-tokens.repository';
 import { ServerKeysService } from './server-keys.service';
+import type { AgentHealth } from './agent-health';
 
 /**
  * What the API shows of an agent. It is online while connected to a node (a node that stops
@@ -40,6 +41,7 @@ export function agentView(a: Agent, now = Date.now()) {
     roles: a.roles,
     connection: { state: online ? 'online' : 'offline', transport: online ? a.transport : null, lastSeenAt: online ? new Date(now) : a.lastSeenAt, lastError: a.lastError },
     policy: a.policy,
+    health: a.health,
   };
 }
 
@@ -53,6 +55,15 @@ export class AgentsService {
     private readonly events: ClusterEventsService,
     private readonly audit: AuditService,
   ) {}
+
+  /**
+   * Records an agent's health check, in the caller's transaction; consoles following the agent
+   * hear of it when that commits.
+   */
+  async recordHealth(em: EntityManager, organizationId: string, agentId: string, health: AgentHealth): Promise<void> {
+    await this.agents.recordHealth(em, organizationId, agentId, health);
+    await this.events.publishAll([{ kind: 'agent-changed', agentId }], em);
+  }
 
   /** An agent asks to join: always lands pending, whatever the token says. */
   async enroll(request: EnrollRequest, ip: string): Promise<EnrollResponse> {
