@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LocalPolicy } from '../../../src/protocol/messages';
+import { HealthCheckResultSchema, JobFinishSchema, type LocalPolicy } from '../../../src/protocol/messages';
 import type { TransportMode } from '../config';
 import { AgentConnection, type RunOutcome } from '../connection';
 import { HttpClient } from '../http-client';
@@ -10,6 +10,7 @@ import { LineLogger } from '../log';
 import { DEFAULT_POLICY } from '../policy';
 import { StateStore } from '../state-store';
 import { FAST_TIMINGS, FakeControlPlane, waitFor } from '../testing/fake-control-plane';
+import { AGENT_VERSION } from '../version';
 import { JobManager, type JobManagerTimings } from './job-manager';
 
 
@@ -193,6 +194,42 @@ describe.each(['ws', 'poll'] as const)('jobs over %s, against a fake control pla
     await waitFor(() => cp.sent('agent.job.refuse', runAs.jobId).length === 1, 'the third refusal');
     expect(cp.sent('agent.job.refuse', runAs.jobId)[0].message).toContain('"runAs": "no-such-user-here" in /etc/corral/agent-policy.json names a user that does not exist');
 
+    expect(cp.sent('agent.job.accept')).toEqual([]);
+    expect(agent.jobs.ledger.all()).toEqual([]);
+  });
+
+  it('runs a health check: no user code, a finish with a valid result, its summary in the log', async () => {
+    const policy: LocalPolicy = { ...DEFAULT_POLICY, allowScripts: false }; // a health check is no script
+    const agent = await startAgent({ policy: () => policy });
+    const before = Date.now();
+    const offer = cp.sendHealthCheck();
+    await waitFor(() => agent.jobs.ledger.get(offer.jobId)?.state === 'reported', 'the acknowledged finish');
+
+    const finish = JobFinishSchema.parse(finishOf(offer.jobId));
+    expect(finish).toMatchObject({ v: 1, outcome: 'succeeded', exitCode: null, signal: null, message: null, logChunks: cp.nextSeq(offer.jobId) });
+    const result = HealthCheckResultSchema.parse(finish.result);
+    expect(result.verdict).toMatch(/^(healthy|warning|unhealthy)$/);
+    expect(result.facts).toMatchObject({ hostname: hostname(), agentVersion: AGENT_VERSION, policy, stateDir: { path: dir, writable: true }, interpreters: { node: { path: process.execPath } } });
+    expect(result.facts.checkedAt).toBeGreaterThanOrEqual(before);
+    expect(cp.logText(offer.jobId, 'system')).toMatch(/^health check: corral-agent .*\nstate directory .*\nverdict: (healthy|warning|unhealthy)/s);
+    expect(cp.logText(offer.jobId, 'stdout')).toBe('');
+    expect(existsSync(join(dir, 'work', `${offer.jobId}-1`))).toBe(false);
+    expect(cp.invalidMessages).toEqual([]);
+  });
+
+  it('refuses a health check when the local policy does not allow that kind', async () => {
+    const policy: LocalPolicy = { ...DEFAULT_POLICY, source: '/etc/corral/agent-policy.json', allowedJobKinds: ['script'] };
+    const agent = await startAgent({ policy: () => policy });
+    const offer = cp.sendHealthCheck();
+    await waitFor(() => cp.sent('agent.job.refuse', offer.jobId).length === 1, 'the refusal');
+    expect(cp.sent('agent.job.refuse', offer.jobId)[0]).toEqual({
+      type: 'agent.job.refuse',
+      v: 1,
+      jobId: offer.jobId,
+      attempt: 1,
+      reason: 'policy',
+      message: 'job kind "health-check" is not allowed by /etc/corral/agent-policy.json ("allowedJobKinds": ["script"])',
+    });
     expect(cp.sent('agent.job.accept')).toEqual([]);
     expect(agent.jobs.ledger.all()).toEqual([]);
   });

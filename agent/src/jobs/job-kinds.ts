@@ -1,4 +1,5 @@
-import type { JobOfferPayload, JobResult, ScriptSyntax } from '../../../src/protocol/messages';
+import type { JobOfferPayload, JobResult, LocalPolicy, ScriptSyntax } from '../../../src/protocol/messages';
+import { HealthCheck } from './health-check';
 import { JobRunner, type Interpreter, type RunAsUser, type RunnerSink, type RunnerTimings, type RunResult } from './job-runner';
 
 /** How a started job ended, and what it found when its kind reports something (a health check). */
@@ -32,22 +33,32 @@ export interface ExecutionContext {
   sink: RunnerSink;
   runnerTimings: Partial<RunnerTimings>;
   interpreters?: Record<ScriptSyntax, Interpreter>;
+  stateDir: string;
+  /** The local policy the job was allowed by (a health check reports it). */
+  policy: LocalPolicy;
+  now: () => number;
 }
 
-/** The runner for an offer's kind: what the job asks for decides what the agent does with it. */
-export function executionFor(offer: Extract<JobOfferPayload, { kind: 'script' }>, ctx: ExecutionContext): JobExecution {
-  return new JobRunner(
-    {
-      jobId: offer.jobId,
-      attempt: offer.attempt,
-      syntax: offer.script.syntax,
-      body: offer.script.body,
-      timeoutSeconds: offer.timeoutSeconds,
-      workDir: ctx.workDir,
-      runAs: ctx.runAs,
-      env: ctx.env,
-    },
-    ctx.sink,
-    { timings: ctx.runnerTimings, interpreters: ctx.interpreters },
-  );
+/** What runs an offer, by its kind: a script in its own process group, or a health check the agent makes itself. */
+export function executionFor(offer: JobOfferPayload, ctx: ExecutionContext): JobExecution {
+  switch (offer.kind) {
+    case 'script':
+      return new JobRunner(
+        {
+          jobId: offer.jobId,
+          attempt: offer.attempt,
+          syntax: offer.script.syntax,
+          body: offer.script.body,
+          timeoutSeconds: offer.timeoutSeconds,
+          workDir: ctx.workDir,
+          runAs: ctx.runAs,
+          env: ctx.env,
+        },
+        ctx.sink,
+        { timings: ctx.runnerTimings, interpreters: ctx.interpreters },
+      );
+    case 'health-check':
+      // Runs no user code, so it needs no working directory and no other user: it is the agent's own look at itself.
+      return new HealthCheck({ stateDir: ctx.stateDir, env: ctx.env, policy: ctx.policy, now: ctx.now, timeoutSeconds: offer.timeoutSeconds, sink: ctx.sink });
+  }
 }

@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { ServerMessageSchema, type AgentJobMessage, type JobOfferPayload, type LocalPolicy } from '../../../src/protocol/messages';
 import { LineLogger } from '../log';
 import { DEFAULT_POLICY } from '../policy';
-import { offerPayload, waitFor } from '../testing/fake-control-plane';
+import { healthCheckOfferPayload, offerPayload, waitFor } from '../testing/fake-control-plane';
 import { JobManager } from './job-manager';
 import { Ledger } from './ledger';
 import { LogSpool } from './log-spool';
@@ -102,6 +102,26 @@ describe('the job manager', () => {
     m.handle(reply({ type: 'server.job.finishAck', jobId: finished.jobId, attempt: 1 }));
     expect(m.ledger.get(finished.jobId)?.state).toBe('reported');
     expect(existsSync(ledger.spoolPath(finished.jobId, 1))).toBe(false);
+  });
+
+  it('runs a health check through the ledger: its result is re-sent after a restart until acknowledged, and a replay runs nothing', async () => {
+    const first = manager();
+    const o = healthCheckOfferPayload({ agentId });
+    first.m.offer(o);
+    first.m.handle(reply({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 30 }));
+    await waitFor(() => first.m.ledger.get(o.jobId)?.state === 'finished', 'the check to end');
+    const chunks = first.of('agent.job.log', o.jobId);
+    first.m.handle(reply({ type: 'server.job.logAck', jobId: o.jobId, attempt: 1, nextSeq: chunks.length }));
+    const [finish] = first.of('agent.job.finish', o.jobId);
+    expect(finish).toMatchObject({ outcome: 'succeeded', logChunks: chunks.length, result: { kind: 'health-check', facts: { stateDir: { path: dir, writable: true } } } });
+    first.m.close();
+
+    const again = manager();
+    again.m.handle(reply({ type: 'server.job.logAck', jobId: o.jobId, attempt: 1, nextSeq: chunks.length }));
+    expect(again.of('agent.job.finish', o.jobId)).toEqual([finish]);
+    again.m.offer(o);
+    expect(again.of('agent.job.accept', o.jobId)).toEqual([]);
+    expect(again.log()).toContain('was offered again; it is finished here and is not started a second time');
   });
 
   it('writes the start to the ledger before the process exists', async () => {

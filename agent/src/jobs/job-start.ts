@@ -53,13 +53,12 @@ export class JobStarter {
     }
     const offer = entry.offer;
     if (!offer) return logger.error(`${label(entry)} has no offer in the ledger; it cannot start`);
-    if (offer.kind !== 'script') return logger.error(`${label(entry)} is of kind "${offer.kind}", which this agent cannot run`);
     if (this.o.stopping()) {
       logger.info(`${label(entry)} was not started: the agent is stopping`);
       this.o.cancelled(entry.jobId, entry.attempt, 'agent stopping: the job was not started');
       return;
     }
-    const { verdict } = this.o.judge(offer);
+    const verdict = this.o.judge(offer);
 
     // The start is on disk before any process exists: after a crash, this job is never run again.
     try {
@@ -78,18 +77,6 @@ export class JobStarter {
       return;
     }
     job.spool = spool;
-    const runAs = verdict.allowed ? verdict.runAs : null;
-    const workDir = join(table.workRoot, `${entry.jobId}-${entry.attempt}`);
-    if (runAs) this.makeWorkRootTraversable(runAs);
-    const runner = executionFor(offer, {
-      workDir,
-      runAs,
-      env: this.jobEnv(offer, workDir),
-      sink: { output: (stream, data) => spool.output(stream, data), system: (line) => spool.system(line) },
-      runnerTimings: this.o.runner,
-      interpreters: this.o.interpreters,
-    });
-    job.runner = runner;
     if (!verdict.allowed) {
       // The policy changed between the offer and the start: the host's veto still wins.
       logger.warn(`${label(entry)} not started: ${verdict.message}`);
@@ -97,6 +84,21 @@ export class JobStarter {
       this.o.ended(job, { outcome: 'failed', exitCode: null, signal: null, message: clip(`refused by local policy at start: ${verdict.message}`, 1000) });
       return;
     }
+    const runAs = verdict.runAs;
+    const workDir = join(table.workRoot, `${entry.jobId}-${entry.attempt}`);
+    if (runAs && offer.kind === 'script') this.makeWorkRootTraversable(runAs);
+    const runner = executionFor(offer, {
+      workDir,
+      runAs,
+      env: this.jobEnv(offer, workDir),
+      sink: { output: (stream, data) => spool.output(stream, data), system: (line) => spool.system(line) },
+      runnerTimings: this.o.runner,
+      interpreters: this.o.interpreters,
+      stateDir: this.o.stateDir,
+      policy: verdict.policy,
+      now: this.o.now,
+    });
+    job.runner = runner;
     runner.start();
     void runner.done.then((result) => this.o.ended(job, result));
     logger.info(`started ${label(entry)}${runner.pid ? ` (pid ${runner.pid})` : ''}`);

@@ -1,15 +1,12 @@
 import type { JobOfferPayload, LocalPolicy } from '../../../src/protocol/messages';
 import type { Logger } from '../log';
-import { checkJobAgainstPolicy, type HostUser, type PolicyVerdict } from '../policy';
+import { checkJobAgainstPolicy, type HostUser, type PasswdUser } from '../policy';
 import type { JobOutbox } from './job-outbox';
 import { label, type JobTable } from './job-table';
 import type { LedgerEntry } from './ledger';
 
-/** The local policy's verdict on a job, and the policy it was read from (null when it could not be read). */
-export interface PolicyJudgement {
-  verdict: PolicyVerdict;
-  policy: LocalPolicy | null;
-}
+/** The local policy's verdict on a job; when it allows the job, with the policy it was read from. */
+export type PolicyJudgement = { allowed: true; runAs: PasswdUser | null; policy: LocalPolicy } | { allowed: false; message: string };
 
 /** Reads the local policy as it is now and judges the job by it; a policy that cannot be read refuses everything. */
 export function judgeJob(job: { kind: string; organizationId: string }, readPolicy: () => LocalPolicy, host: HostUser, passwdPath?: string): PolicyJudgement {
@@ -17,9 +14,10 @@ export function judgeJob(job: { kind: string; organizationId: string }, readPoli
   try {
     policy = readPolicy();
   } catch (err) {
-    return { verdict: { allowed: false, message: `the local policy cannot be read: ${(err as Error).message}` }, policy: null };
+    return { allowed: false, message: `the local policy cannot be read: ${(err as Error).message}` };
   }
-  return { verdict: checkJobAgainstPolicy(policy, job, host, passwdPath), policy };
+  const verdict = checkJobAgainstPolicy(policy, job, host, passwdPath);
+  return verdict.allowed ? { ...verdict, policy } : verdict;
 }
 
 export interface IntakeOptions {
@@ -62,11 +60,7 @@ export class OfferIntake {
       logger.warn(`refused ${label(offer)}: it was issued ${new Date(offer.issuedAt).toISOString()}, longer ago than the ledger remembers`);
       return outbox.refuse(offer, 'invalid', 'the offer is older than the agent ledger remembers; it may have run already');
     }
-    if (offer.kind !== 'script') {
-      logger.warn(`refused ${label(offer)}: this agent cannot run jobs of kind "${offer.kind}"`);
-      return outbox.refuse(offer, 'invalid', `this agent cannot run jobs of kind "${offer.kind}"`);
-    }
-    const { verdict } = this.o.judge(offer);
+    const verdict = this.o.judge(offer);
     if (!verdict.allowed) {
       logger.warn(`refused ${label(offer)}: ${verdict.message}`);
       return outbox.refuse(offer, 'policy', verdict.message);

@@ -210,6 +210,13 @@ export class FakeControlPlane {
     return payload;
   }
 
+  /** Signs and delivers an offer of a health check (no user code); returns its payload. */
+  sendHealthCheck(overrides: Partial<HealthCheckOffer> = {}): HealthCheckOffer {
+    const payload = healthCheckOfferPayload({ agentId: this.agentId, organizationId: this.organizationId, name: 'health check', ...overrides });
+    this.deliver(this.sign(payload));
+    return payload;
+  }
+
   sendCancel(jobId: string, options: { attempt?: number; reason?: string; graceSeconds?: number } = {}): JobCancelPayload {
     const payload: JobCancelPayload = {
       type: 'server.job.cancel',
@@ -462,6 +469,27 @@ export function offerPayload(overrides: Partial<JobOfferPayload> & Pick<JobOffer
     kind: 'script',
     payloadVersion: 1,
     script: { syntax: 'bash', body: 'echo hello' },
+    timeoutSeconds: 60,
+    sensitiveValues: [],
+    issuedAt: Date.now(),
+    ...overrides,
+  };
+}
+
+export type HealthCheckOffer = Extract<JobOfferPayload, { kind: 'health-check' }>;
+
+/** An offer of a health check for a new job of a new task, as the control plane would sign it. */
+export function healthCheckOfferPayload(overrides: Partial<HealthCheckOffer> & Pick<HealthCheckOffer, 'agentId'>): HealthCheckOffer {
+  return {
+    type: 'server.job.offer',
+    v: PROTOCOL_VERSION,
+    jobId: randomUUID(),
+    attempt: 1,
+    taskId: randomUUID(),
+    organizationId: randomUUID(),
+    name: 'health check',
+    kind: 'health-check',
+    payloadVersion: 1,
     timeoutSeconds: 60,
     sensitiveValues: [],
     issuedAt: Date.now(),
