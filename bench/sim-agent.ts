@@ -5,7 +5,7 @@ import { Backoff } from '../agent/src/backoff';
 import { DEFAULT_TIMINGS } from '../agent/src/session';
 import { messagesOf, packFrames } from '../src/protocol/frames';
 import { signRequest } from '../src/protocol/identity';
-import { AGENT_PATHS, CLOSE_CODES, PROTOCOL_VERSION, type JobOfferPayload, type ServerMessage } from '../src/protocol/messages';
+import { AGENT_PATHS, CLOSE_CODES, PROTOCOL_VERSION, type HealthCheckResult, type JobOfferPayload, type ServerMessage } from '../src/protocol/messages';
 
 export interface SimAgentOptions {
   id: string;
@@ -35,6 +35,27 @@ export function post(url: string, headers: Record<string, string>, body: string)
   });
 }
 
+/** What a healthy host reports: valid by HealthCheckResultSchema, so the control plane stores it as a real agent's. */
+function healthyResult(): HealthCheckResult {
+  return {
+    kind: 'health-check',
+    payloadVersion: 1,
+    verdict: 'healthy',
+    problems: [],
+    facts: {
+      agentVersion: 'bench',
+      hostname: 'bench',
+      os: 'linux',
+      arch: 'x64',
+      uptimeSeconds: 86_400,
+      checkedAt: Date.now(),
+      stateDir: { path: '/var/lib/corral-agent', freeBytes: 50 * 1024 ** 3, totalBytes: 100 * 1024 ** 3, writable: true },
+      interpreters: { bash: { path: '/usr/bin/bash', version: 'GNU bash, version 5.2.15(1)-release' }, sh: { path: '/usr/bin/sh', version: null }, node: { path: '/usr/bin/node', version: 'v20.19.0' }, pwsh: null },
+      policy: { source: 'default', allowedJobKinds: ['script', 'deployment', 'health-check'], allowScripts: true, runAs: null, allowedOrganizations: null, frozen: false },
+    },
+  };
+}
+
 const HELLO = { type: 'agent.hello', v: PROTOCOL_VERSION, hostname: 'bench', os: 'linux', arch: 'x64', agentVersion: 'bench', policy: null } as const;
 
 /**
@@ -51,6 +72,8 @@ export class SimAgent {
   private readonly backoff = new Backoff(DEFAULT_TIMINGS.backoff);
   private openedAt = 0;
   private reconnectIn: number | null = null;
+  /** Accepted health checks, by job id, until their start: their finish carries a result. */
+  private readonly healthChecks = new Set<string>();
 
   constructor(readonly o: SimAgentOptions) {}
 
@@ -143,10 +166,13 @@ export class SimAgent {
       const offers = payload.type === 'server.job.offer' ? [payload as JobOfferPayload] : payload.type === 'server.job.offers' ? payload.offers! : [];
       for (const offer of offers) {
         this.o.onOffer?.(offer, at);
+        if (offer.kind === 'health-check') this.healthChecks.add(offer.jobId);
         send({ type: 'agent.job.accept', jobId: offer.jobId, attempt: offer.attempt });
       }
     } else if (m.type === 'server.job.start') {
-      send({ type: 'agent.job.finish', jobId: m.jobId, attempt: m.attempt, outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 0 });
+      // A health check finishes at once too, with a made-up healthy result; a script with none.
+      const result = this.healthChecks.delete(m.jobId) ? healthyResult() : null;
+      send({ type: 'agent.job.finish', jobId: m.jobId, attempt: m.attempt, outcome: 'succeeded', exitCode: result ? null : 0, signal: null, message: null, logChunks: 0, result });
     } else if (m.type === 'server.job.finishAck') {
       this.o.onFinished?.();
     } else if (m.type === 'server.reconnect') {
