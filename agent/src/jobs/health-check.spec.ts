@@ -117,7 +117,13 @@ describe('gathering health facts on this host', () => {
   });
 
   it('reports a state dir it cannot write to, with the reason', async () => {
-    const found = await gatherHealth({ stateDir: join(dir, 'missing'), env: { PATH: '' }, policy: DEFAULT_POLICY, now: Date.now, probes: { ...HOST_PROBES, disk: HOST_PROBES.disk.bind(null, dir) } });
+    const found = await gatherHealth({
+      stateDir: join(dir, 'missing'),
+      env: { PATH: '' },
+      policy: DEFAULT_POLICY,
+      now: Date.now,
+      probes: { ...HOST_PROBES, disk: HOST_PROBES.disk.bind(null, dir) },
+    });
     expect(found.facts.stateDir.writable).toBe(false);
     expect(found.writeError).toBe('ENOENT');
     expect(judgeHealth(found).verdict).toBe('unhealthy');
@@ -140,7 +146,15 @@ describe('a health check job', () => {
     ...over,
   });
   const check = (over: Partial<HealthProbes> = {}, timeoutSeconds = 60) =>
-    new HealthCheck({ stateDir: '/srv/corral', env: { PATH: '/usr/bin:/bin' }, policy: DEFAULT_POLICY, now: () => 1_000, probes: probes(over), timeoutSeconds, sink: { system: (l) => lines.push(l) } });
+    new HealthCheck({
+      stateDir: '/srv/corral',
+      env: { PATH: '/usr/bin:/bin' },
+      policy: DEFAULT_POLICY,
+      now: () => 1_000,
+      probes: probes(over),
+      timeoutSeconds,
+      sink: { system: (l) => lines.push(l) },
+    });
   beforeEach(() => lines.splice(0));
 
   it('succeeds with its result, and writes the summary to the job log', async () => {
@@ -149,9 +163,15 @@ describe('a health check job', () => {
     expect(hc.running).toBe(true);
     const ended = await hc.done;
     expect(ended).toMatchObject({ outcome: 'succeeded', exitCode: null, signal: null, message: null });
-    expect(HealthCheckResultSchema.parse(ended.result)).toMatchObject({ kind: 'health-check', payloadVersion: 1, facts: { checkedAt: 1_000, uptimeSeconds: 60, stateDir: { path: '/srv/corral', writable: true } } });
+    expect(HealthCheckResultSchema.parse(ended.result)).toMatchObject({
+      kind: 'health-check',
+      payloadVersion: 1,
+      facts: { checkedAt: 1_000, uptimeSeconds: 60, stateDir: { path: '/srv/corral', writable: true } },
+    });
     expect(lines[0]).toMatch(/^health check: corral-agent /);
-    expect(lines).toContain(`verdict: ${ended.result?.verdict}${ended.result?.problems.length ? ` (${ended.result.problems.length} problem${ended.result.problems.length === 1 ? '' : 's'})` : ''}`);
+    expect(lines).toContain(
+      `verdict: ${ended.result?.verdict}${ended.result?.problems.length ? ` (${ended.result.problems.length} problem${ended.result.problems.length === 1 ? '' : 's'})` : ''}`,
+    );
     expect(hc.running).toBe(false);
   });
 

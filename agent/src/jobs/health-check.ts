@@ -45,7 +45,10 @@ export const HOST_PROBES: HealthProbes = {
       // stdin closed and SIGKILL on timeout: an interpreter that waits for input or ignores SIGTERM cannot hold the check.
       const child = execFile(path, ['--version'], { timeout: timeoutMs, killSignal: 'SIGKILL', signal, maxBuffer: 64 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
         if (err) return resolve(null);
-        const line = [stdout, stderr].flatMap((s) => s.split('\n')).map((s) => s.trim()).find(Boolean);
+        const line = [stdout, stderr]
+          .flatMap((s) => s.split('\n'))
+          .map((s) => s.trim())
+          .find(Boolean);
         resolve(line ? line.slice(0, 200) : null);
       });
       child.stdin?.end();
@@ -177,7 +180,9 @@ export function judgeHealth(findings: HealthFindings): { verdict: HealthVerdict;
   const unhealthy: string[] = [];
   const warnings: string[] = [];
   if (!dir.writable)
-    unhealthy.push(`the agent cannot write to its state directory ${dir.path} (${findings.writeError ?? 'not writable'}), so it cannot record jobs: check the directory's owner and mode, and that its filesystem is not read-only or full`);
+    unhealthy.push(
+      `the agent cannot write to its state directory ${dir.path} (${findings.writeError ?? 'not writable'}), so it cannot record jobs: check the directory's owner and mode, and that its filesystem is not read-only or full`,
+    );
   if (dir.totalBytes > 0) {
     const free = dir.freeBytes / dir.totalBytes;
     const amount = `${formatPercent(free)} of the disk holding ${dir.path} is free (${formatBytes(dir.freeBytes)} of ${formatBytes(dir.totalBytes)})`;
@@ -187,7 +192,8 @@ export function judgeHealth(findings: HealthFindings): { verdict: HealthVerdict;
     warnings.push(`cannot tell how much of the disk holding ${dir.path} is free (${findings.diskError ?? 'the filesystem reports no size'})`);
   }
   for (const name of ['bash', 'sh'] as const)
-    if (!facts.interpreters[name]) warnings.push(`${name} was not found on the PATH jobs get (${clipPath(findings.path) || 'empty'}): ${name} scripts fail on this host until it is installed there`);
+    if (!facts.interpreters[name])
+      warnings.push(`${name} was not found on the PATH jobs get (${clipPath(findings.path) || 'empty'}): ${name} scripts fail on this host until it is installed there`);
   if (facts.policy.frozen) warnings.push(`this host is frozen by its local policy, ${policyWhere(facts.policy)} ("frozen": true): it runs no other work until that is set to false`);
   const problems = [...unhealthy, ...warnings].map((p) => (p.length > 500 ? `${p.slice(0, 499)}…` : p)).slice(0, 20);
   return { verdict: unhealthy.length ? 'unhealthy' : warnings.length ? 'warning' : 'healthy', problems };

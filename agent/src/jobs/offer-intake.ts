@@ -54,7 +54,9 @@ export class OfferIntake {
         logger.warn(`refused ${label(offer)} for now: attempt ${existing.attempt} of that job is still running here`);
         return outbox.refuse(offer, 'busy', `attempt ${existing.attempt} of this job is still running on this agent`);
       }
-      logger.warn(`${label(offer)} replaces attempt ${existing.attempt}, which ${existing.started ? 'ran' : 'ended'} here: the control plane runs the job again because its task is declared idempotent`);
+      logger.warn(
+        `${label(offer)} replaces attempt ${existing.attempt}, which ${existing.started ? 'ran' : 'ended'} here: the control plane runs the job again because its task is declared idempotent`,
+      );
     }
     if (this.o.now() - offer.issuedAt > this.o.retentionMs) {
       logger.warn(`refused ${label(offer)}: it was issued ${new Date(offer.issuedAt).toISOString()}, longer ago than the ledger remembers`);
