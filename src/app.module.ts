@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AgentsModule } from './agents/agents.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { ClusterModule } from './cluster/cluster.module';
 import { CorralLogger } from './common/logger';
 import type { CorralConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
@@ -36,6 +37,7 @@ export class AppModule {
         LoggerModule.forRoot(logger),
         TypeOrmModule.forRoot({ ...dataSourceOptions(databaseUrl, config.databasePoolSize), logging: ['query'], logger: new QueryCounter(), retryAttempts: 3, retryDelay: 1000 }),
         SqlModule,
+        ClusterModule,
         AuditModule,
         OrgsModule,
         AuthModule,

@@ -7,7 +7,7 @@ import { Batcher } from '../database/batcher';
 import { ENROLLMENT_SIGNER, publicKeyFromRaw, SIGNATURE_HEADERS, verifyRequestSignature } from '../protocol/identity';
 import { AgentsErrorCode, AgentsException } from './agents.exception';
 import { type AgentStanding, AgentsRepository, type Nonce } from './agents.repository';
-import { ClusterEventsService } from './cluster-events.service';
+import { ClusterEventsService } from '../cluster/cluster-events.service';
 
 // A long-polling agent signs every request; what the node knows of it is kept this long after its last one.
 const REMEMBER_MS = 60_000;

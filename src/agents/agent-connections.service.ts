@@ -7,7 +7,7 @@ import { type AgentJobMessage, type LocalPolicy, PROTOCOL_VERSION, type ServerMe
 import type { Agent } from './agent.entity';
 import { Admission } from './admission';
 import { AgentAuthService } from './agent-auth.service';
-import { ClusterEventsService } from './cluster-events.service';
+import { ClusterEventsService } from '../cluster/cluster-events.service';
 import { type AgentStanding, type Connected, AgentsRepository, type HostFacts } from './agents.repository';
 import { ServerKeysService } from './server-keys.service';
 

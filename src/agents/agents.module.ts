@@ -3,7 +3,6 @@ import { AgentApiController } from './agent-api.controller';
 import { AgentApiService } from './agent-api.service';
 import { AgentAuthService } from './agent-auth.service';
 import { AgentConnectionsService } from './agent-connections.service';
-import { ClusterEventsService } from './cluster-events.service';
 import { AgentGateway } from './agent.gateway';
 import { AgentsController } from './agents.controller';
 import { AgentsRepository } from './agents.repository';
@@ -15,18 +14,7 @@ import { ServerKeysService } from './server-keys.service';
 
 @Module({
   controllers: [AgentsController, EnrollmentTokensController, AgentApiController],
-  providers: [
-    AgentsRepository,
-    EnrollmentTokensRepository,
-    ServerKeysService,
-    ClusterEventsService,
-    AgentAuthService,
-    AgentConnectionsService,
-    AgentsService,
-    EnrollmentTokensService,
-    AgentApiService,
-    AgentGateway,
-  ],
-  exports: [ClusterEventsService, AgentConnectionsService, ServerKeysService, AgentsRepository, AgentsService],
+  providers: [AgentsRepository, EnrollmentTokensRepository, ServerKeysService, AgentAuthService, AgentConnectionsService, AgentsService, EnrollmentTokensService, AgentApiService, AgentGateway],
+  exports: [AgentConnectionsService, ServerKeysService, AgentsRepository, AgentsService],
 })
 export class AgentsModule {}

@@ -7,7 +7,7 @@ import { sha256Hex } from '../common/secrets';
 import { fingerprintOf, normalizeVerificationCode, publicKeyFromRaw, verificationCodeOf } from '../protocol/identity';
 import type { AgentStatus, EnrollRequest, EnrollResponse } from '../protocol/messages';
 import type { Agent } from './agent.entity';
-import { ClusterEventsService } from './cluster-events.service';
+import { ClusterEventsService } from '../cluster/cluster-events.service';
 import { AgentsErrorCode, AgentsException } from './agents.exception';
 import { AgentsRepository } from './agents.repository';
 import type { ApproveAgentDto } from './dto/approve-agent.dto';

@@ -3,7 +3,7 @@ import { readConfig } from '../config/config';
 import { prepareDatabase } from '../database/database-bootstrap';
 import { createDataSource } from '../database/data-source';
 import { fingerprintOf, generateAgentKeyPair } from '../protocol/identity';
-import { CLUSTER_CHANNEL } from './cluster-events.service';
+import { CLUSTER_CHANNEL } from '../cluster/cluster-events.service';
 import { ServerSigningKey } from './server-signing-key.entity';
 
 const USAGE = `usage: npm run server-key -- <command>

@@ -1,7 +1,7 @@
 import { type BeforeApplicationShutdown, Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { AgentsRepository } from '../agents/agents.repository';
-import { ClusterEventsService } from '../agents/cluster-events.service';
+import { ClusterEventsService } from '../cluster/cluster-events.service';
 import type { Actor } from '../common/actor';
 
 const KEEPALIVE_MS = 15_000;

@@ -1,7 +1,7 @@
 import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { AgentConnectionsService, DRAIN_RECONNECT_MS } from '../agents/agent-connections.service';
-import { ClusterEventsService } from '../agents/cluster-events.service';
+import { ClusterEventsService } from '../cluster/cluster-events.service';
 import { AuditService } from '../audit/audit.service';
 import type { Actor } from '../common/actor';
 import { DomainException, NotFoundException } from '../common/domain.exception';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { ClusterEventsService } from '../agents/cluster-events.service';
+import { ClusterEventsService } from '../cluster/cluster-events.service';
 import type { Actor } from '../common/actor';
 import { NotFoundException } from '../common/domain.exception';
 import { JobsRepository, type LogLine } from './jobs.repository';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { ClusterEventsService } from '../agents/cluster-events.service';
+import { ClusterEventsService } from '../cluster/cluster-events.service';
 import { JobsRepository } from './jobs.repository';
 import { TaskHooks } from './task-hooks';
 import { isFinishedTask } from './task-states';

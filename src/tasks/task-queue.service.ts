@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { type AgentConnection, AgentConnectionsService } from '../agents/agent-connections.service';
 import { AgentsRepository } from '../agents/agents.repository';
-import { ClusterEventsService } from '../agents/cluster-events.service';
+import { ClusterEventsService } from '../cluster/cluster-events.service';
 import type { NewAuditEvent } from '../audit/audit.repository';
 import { AuditService } from '../audit/audit.service';
 import type { CorralConfig } from '../config/config';

@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { Client } from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
 import { CorralLogger } from '../common/logger';
+import { type ClusterEvent, type ClusterEventKind, type ClusterEventOf, parseClusterEvent } from './cluster-event.schema';
 
 export const CLUSTER_CHANNEL = 'corral_events';
 const CHANNEL = CLUSTER_CHANNEL;
@@ -12,18 +13,8 @@ export const IDS_PER_NOTIFY = 150;
 // Task changes of the hot paths reach other nodes' followers this much later, several in one notification.
 const TASKS_CHANGED_DELAY_MS = 100;
 
-/**
- * What one node tells every node (itself included). Each only says "look again". An event that
- * names the node it came `from` was already acted on there, and that node does not hear it again.
- */
-export type ClusterEvent =
-  | { kind: 'agent-changed'; agentId: string }
-  | { kind: 'jobs-ready'; agentIds: string[]; cancels?: boolean; from?: string }
-  | { kind: 'task-changed'; taskIds: string[]; from?: string }
-  | { kind: 'node-changed'; nodeId: string }
-  | { kind: 'keys-changed' };
-
-const KINDS = new Set<ClusterEvent['kind']>(['agent-changed', 'jobs-ready', 'task-changed', 'node-changed', 'keys-changed']);
+/** What a listener of each kind hears; `resync` follows a reconnect of the listener (anything may have been missed). */
+export type ClusterListeners = { [K in ClusterEventKind]: (event: ClusterEventOf<K>) => void } & { resync: () => void };
 
 // Unique ids in slices that fit a notification.
 function slices(ids: Iterable<string>): string[][] {
@@ -36,13 +27,15 @@ function slices(ids: Iterable<string>): string[][] {
 /**
  * Cross-node wake-ups over PostgreSQL LISTEN/NOTIFY. A notification only says "look again":
  * receivers re-read what it names, so a lost or duplicated notification cannot leave stale
- * state, and every receiver also re-checks on a timer. Emits each event under its kind, and
- * `resync` after the listener had to reconnect (anything may have been missed).
+ * state, and every receiver also re-checks on a timer. Each notification is validated against
+ * its kind's schema before any listener hears it; one that is not an event is logged and
+ * dropped. Emits each event under its kind, and `resync` after the listener had to reconnect.
  */
 @Injectable()
-export class ClusterEventsService extends EventEmitter implements OnModuleInit, OnApplicationShutdown {
+export class ClusterEventsService implements OnModuleInit, OnApplicationShutdown {
   /** This node, as the cluster knows it (server_nodes, agents' presence, where an event came from). */
   readonly nodeId = randomUUID();
+  private readonly emitter = new EventEmitter();
   private listener: Client | undefined;
   private closing = false;
   private readonly changedTasks = new Set<string>();
@@ -52,8 +45,7 @@ export class ClusterEventsService extends EventEmitter implements OnModuleInit, 
     private readonly dataSource: DataSource,
     private readonly logger: CorralLogger,
   ) {
-    super();
-    this.setMaxListeners(0);
+    this.emitter.setMaxListeners(0);
   }
 
   async onModuleInit() {
@@ -67,6 +59,16 @@ export class ClusterEventsService extends EventEmitter implements OnModuleInit, 
     await this.listener?.end().catch(() => undefined);
   }
 
+  on<K extends keyof ClusterListeners>(kind: K, listener: ClusterListeners[K]): this {
+    this.emitter.on(kind, listener);
+    return this;
+  }
+
+  off<K extends keyof ClusterListeners>(kind: K, listener: ClusterListeners[K]): this {
+    this.emitter.off(kind, listener);
+    return this;
+  }
+
   /**
    * These tasks changed (and it is committed): followers on this node hear it now, those on other
    * nodes a moment later, together with the other tasks changed meanwhile, in one notification.
@@ -76,7 +78,7 @@ export class ClusterEventsService extends EventEmitter implements OnModuleInit, 
   tasksChanged(taskIds: Iterable<string>) {
     const ids = [...taskIds];
     if (!ids.length) return;
-    this.emit('task-changed', { kind: 'task-changed', taskIds: ids });
+    this.emit({ kind: 'task-changed', taskIds: ids });
     for (const id of ids) this.changedTasks.add(id);
     this.tasksTimer ??= setTimeout(() => void this.flushChangedTasks(), TASKS_CHANGED_DELAY_MS);
   }
@@ -128,19 +130,27 @@ export class ClusterEventsService extends EventEmitter implements OnModuleInit, 
     await this.dataSource.query(`SELECT pg_notify($1, $2)`, [CHANNEL, JSON.stringify(event)]);
   }
 
+  private emit(event: ClusterEvent) {
+    this.emitter.emit(event.kind, event);
+  }
+
+  private receive(payload: string | undefined) {
+    const parsed = parseClusterEvent(payload);
+    if ('problem' in parsed) return this.logger.event('warn', 'ignored a malformed cluster notification', { payload, problem: parsed.problem }, 'ClusterEvents');
+    const { event } = parsed;
+    if ('from' in event && event.from === this.nodeId) return;
+    try {
+      this.emit(event);
+    } catch (err) {
+      // A failing listener must not take the connection's notification handler down with it.
+      this.logger.event('warn', 'a cluster event listener failed', { kind: event.kind, err: (err as Error).message }, 'ClusterEvents');
+    }
+  }
+
   private async listen() {
     const options = this.dataSource.driver.options as { url?: string };
     const client = new Client({ connectionString: options.url, application_name: 'corral-listen' });
-    client.on('notification', (msg) => {
-      try {
-        const event = JSON.parse(msg.payload ?? '') as ClusterEvent;
-        if (!KINDS.has(event.kind)) throw new Error('unknown kind');
-        if ('from' in event && event.from === this.nodeId) return;
-        this.emit(event.kind, event);
-      } catch {
-        this.logger.event('warn', 'ignored a malformed cluster notification', { payload: msg.payload }, 'ClusterEvents');
-      }
-    });
+    client.on('notification', (msg) => this.receive(msg.payload));
     client.on('error', (err) => {
       this.logger.event('warn', 'cluster event listener lost its connection; reconnecting', { err: err.message }, 'ClusterEvents');
       void this.reconnect();
@@ -157,7 +167,7 @@ export class ClusterEventsService extends EventEmitter implements OnModuleInit, 
       try {
         await this.listen();
         // Anything announced while we were deaf: every holder re-checks what it holds.
-        this.emit('resync');
+        this.emitter.emit('resync');
         return;
       } catch {
         await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt) * Math.random()));
