@@ -2,10 +2,11 @@ import { Injectable } from '@nestjs/common';
 import type { Request } from 'express';
 import type { z } from 'zod';
 import { DomainException } from '../common/domain.exception';
+import { DRAIN_RECONNECT_MS, NodeLifecycle } from '../nodes/node-lifecycle.service';
 import { PROTOCOL_VERSION } from '../protocol/messages';
 import { AgentMessagesRequestSchema, EnrollRequestSchema, LONG_POLL_HOLD_MS, type PollRequest, PollRequestSchema, type PollResponse, type ServerMessage } from '../protocol/messages';
 import { AgentAuthService, type SignedRequest } from './agent-auth.service';
-import { AgentConnectionsService, DRAIN_RECONNECT_MS, refusal } from './agent-connections.service';
+import { AgentConnectionsService, refusal } from './agent-connections.service';
 import { AgentsErrorCode, AgentsException } from './agents.exception';
 import { type AgentStanding, AgentsRepository } from './agents.repository';
 import { AgentsService } from './agents.service';
@@ -35,6 +36,7 @@ export class AgentApiService {
     private readonly agents: AgentsRepository,
     private readonly connections: AgentConnectionsService,
     private readonly serverKeys: ServerKeysService,
+    private readonly lifecycle: NodeLifecycle,
   ) {}
 
   async enroll(req: Request, body: unknown, ip: string) {
@@ -100,8 +102,8 @@ export class AgentApiService {
     const keySet = this.serverKeys.keySetFor(agent.id, poll.pinnedKeys);
     if (keySet) messages.push(keySet);
     if (agent.status !== 'approved') return messages;
-    if (this.connections.stopping) messages.push({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs: this.connections.returnSpreadMs() });
-    else if (this.connections.draining) messages.push({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs: DRAIN_RECONNECT_MS });
+    if (this.lifecycle.stopping) messages.push({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs: this.connections.returnSpreadMs() });
+    else if (this.lifecycle.draining) messages.push({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs: DRAIN_RECONNECT_MS });
     else if (look.claim || look.cancels) messages.push(...(await this.connections.workAttached.pending(agent.id, maxJobs, look)));
     return messages;
   }
@@ -110,9 +112,8 @@ export class AgentApiService {
   // the node's rate, and refused while the node drains.
   private admitPoll(req: Request) {
     const agentId = req.headers['x-corral-agent-id'];
-    if (typeof agentId === 'string' && this.connections.isPolling(agentId) && !this.connections.draining) return;
-    if (this.connections.draining)
-      throw new DomainException('NODE_DRAINING', 'this control-plane node is draining; connect to another', 503, undefined, { 'retry-after': '1' });
+    if (typeof agentId === 'string' && this.connections.isPolling(agentId) && !this.lifecycle.draining) return;
+    if (this.lifecycle.draining) throw new DomainException('NODE_DRAINING', 'this control-plane node is draining; connect to another', 503, undefined, { 'retry-after': '1' });
     const wait = this.connections.admit();
     if (wait !== null) throw new DomainException('RATE_LIMITED', `too many agents connecting at once; retry in ${wait} s`, 429, undefined, { 'retry-after': String(wait) });
   }

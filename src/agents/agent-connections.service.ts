@@ -1,8 +1,9 @@
-import { type BeforeApplicationShutdown, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { Batcher } from '../database/batcher';
+import { DRAIN_RECONNECT_MS, NodeLifecycle } from '../nodes/node-lifecycle.service';
 import { type AgentJobMessage, type LocalPolicy, PROTOCOL_VERSION, type ServerMessage, type SignedEnvelope, type Transport } from '../protocol/messages';
 import type { Agent } from './agent.entity';
 import { Admission } from './admission';
@@ -43,9 +44,6 @@ export interface AgentWork {
 
 const POLLER_PRESENT_MS = 35_000;
 
-/** How long a draining node gives its agents to move elsewhere. */
-export const DRAIN_RECONNECT_MS = 10_000;
-
 /**
  * The agents this node holds (WebSockets and waiting long-polls). Nothing here is needed by
  * another node: presence goes to PostgreSQL, changes arrive as NOTIFY and are re-read. Presence
@@ -54,7 +52,7 @@ export const DRAIN_RECONNECT_MS = 10_000;
  * agents), so a connected idle agent costs the database nothing.
  */
 @Injectable()
-export class AgentConnectionsService implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
+export class AgentConnectionsService implements OnModuleInit, OnApplicationShutdown {
   private readonly sockets = new Map<string, Set<AgentConnection>>();
   private readonly pollWaiters = new Map<string, Set<() => void>>();
   private readonly lastPoll = new Map<string, number>();
@@ -67,10 +65,6 @@ export class AgentConnectionsService implements OnModuleInit, BeforeApplicationS
   // Presence is written in batches; leaving can wait a moment for company.
   private readonly connects = new Batcher<Connected, AgentStanding | null>((rows) => this.connectBatch(rows), { maxBatch: 1000, concurrency: 2 });
   private readonly disconnects = new Batcher<string, void>((ids) => this.disconnectBatch(ids), { maxBatch: 1000, concurrency: 1, lingerMs: 50 });
-  /** A draining node offers no new work and sends its agents elsewhere. */
-  draining = false;
-  /** Shutting down: agents still asking are sent away like a draining node's. */
-  stopping = false;
 
   constructor(
     @InjectConfig() private readonly config: CorralConfig,
@@ -78,6 +72,7 @@ export class AgentConnectionsService implements OnModuleInit, BeforeApplicationS
     private readonly auth: AgentAuthService,
     private readonly events: ClusterEventsService,
     private readonly serverKeys: ServerKeysService,
+    private readonly lifecycle: NodeLifecycle,
     private readonly logger: CorralLogger,
   ) {}
 
@@ -89,6 +84,8 @@ export class AgentConnectionsService implements OnModuleInit, BeforeApplicationS
     this.events.on('resync', () => {
       for (const id of this.heldAgentIds()) void this.onAgentChanged(id);
     });
+    this.lifecycle.on('draining', () => this.sendAway(DRAIN_RECONNECT_MS));
+    this.lifecycle.on('stopping', () => this.sendAwayForShutdown());
     this.timers.push(setInterval(() => this.forgetPollers(), POLLER_PRESENT_MS / 4).unref());
     this.timers.push(setInterval(() => void this.auth.pruneNonces().catch(() => undefined), 60_000).unref());
   }
@@ -99,14 +96,13 @@ export class AgentConnectionsService implements OnModuleInit, BeforeApplicationS
   }
 
   /** Asks every agent held here to reconnect (to any node) within `maxDelayMs`, spread at random. */
-  sendAway(maxDelayMs: number) {
+  private sendAway(maxDelayMs: number) {
     for (const set of this.sockets.values()) for (const c of set) c.send({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs });
     for (const waiters of this.pollWaiters.values()) for (const wake of waiters) wake();
   }
 
   /** Before the sockets are torn down: agents are told when to come back, spread so that a restarted node admits them as they arrive. */
-  beforeApplicationShutdown() {
-    this.stopping = true;
+  private sendAwayForShutdown() {
     const spread = this.returnSpreadMs();
     for (const set of this.sockets.values())
       for (const c of set) {
@@ -227,7 +223,7 @@ export class AgentConnectionsService implements OnModuleInit, BeforeApplicationS
           state.again = false;
           const connection = [...(this.sockets.get(agentId) ?? [])].at(-1);
           if (!connection) break;
-          const messages = await this.work!.pending(agentId, connection.maxJobs, { claim: !this.draining, cancels: state.cancels });
+          const messages = await this.work!.pending(agentId, connection.maxJobs, { claim: !this.lifecycle.draining, cancels: state.cancels });
           state.cancels = false;
           for (const m of messages) connection.send(m);
         }

@@ -5,6 +5,7 @@ import type { WebSocket } from 'ws';
 import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
+import { NodeLifecycle } from '../nodes/node-lifecycle.service';
 import { messagesOf, packFrames } from '../protocol/frames';
 import { AGENT_PATHS, type AgentJobMessage, type AgentMessage, AgentMessageSchema, CLOSE_CODES, type LocalPolicy, type ServerMessage, type Transport } from '../protocol/messages';
 import { AgentAuthService } from './agent-auth.service';
@@ -126,6 +127,7 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
     private readonly connections: AgentConnectionsService,
     private readonly agents: AgentsRepository,
     private readonly serverKeys: ServerKeysService,
+    private readonly lifecycle: NodeLifecycle,
     private readonly logger: CorralLogger,
   ) {}
 
@@ -154,7 +156,7 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
     const early: string[] = [];
     const buffer = (data: Buffer) => early.push(data.toString());
     socket.on('message', buffer);
-    if (this.connections.draining) return socket.close(CLOSE_CODES.draining, 'NODE_DRAINING: this control-plane node is draining; connect to another');
+    if (this.lifecycle.draining) return socket.close(CLOSE_CODES.draining, 'NODE_DRAINING: this control-plane node is draining; connect to another');
     // Admission comes before authentication, which costs database work.
     const wait = this.connections.admit();
     if (wait !== null) return socket.close(CLOSE_CODES.rateLimited, `RATE_LIMITED: too many agents connecting at once; retry-after=${wait}`);
@@ -223,6 +225,6 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
     for (const slice of this.slices) slice.delete(connection);
     const agentId = connection.agent.id;
     // A node shutting down clears all its agents' presence in one statement instead.
-    if (this.connections.removeSocket(agentId, connection) && !this.connections.stopping) this.connections.markDisconnected(agentId);
+    if (this.connections.removeSocket(agentId, connection) && !this.lifecycle.stopping) this.connections.markDisconnected(agentId);
   }
 }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { NodesModule } from '../nodes/nodes.module';
 import { AgentApiController } from './agent-api.controller';
 import { AgentApiService } from './agent-api.service';
 import { AgentAuthService } from './agent-auth.service';
@@ -13,6 +14,7 @@ import { EnrollmentTokensService } from './enrollment-tokens.service';
 import { ServerKeysService } from './server-keys.service';
 
 @Module({
+  imports: [NodesModule],
   controllers: [AgentsController, EnrollmentTokensController, AgentApiController],
   providers: [AgentsRepository, EnrollmentTokensRepository, ServerKeysService, AgentAuthService, AgentConnectionsService, AgentsService, EnrollmentTokensService, AgentApiService, AgentGateway],
   exports: [AgentConnectionsService, ServerKeysService, AgentsRepository, AgentsService],

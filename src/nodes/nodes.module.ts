@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
-import { AgentsModule } from '../agents/agents.module';
+import { NodeLifecycle } from './node-lifecycle.service';
 import { NodesController } from './nodes.controller';
 import { NodesRepository } from './nodes.repository';
 import { NodesService } from './nodes.service';
 
+/** This node in the cluster: its registration and heartbeat, and its lifecycle (drain, stop), which agent connections follow. */
 @Module({
-  imports: [AgentsModule],
   controllers: [NodesController],
-  providers: [NodesRepository, NodesService],
+  providers: [NodesRepository, NodesService, NodeLifecycle],
+  exports: [NodeLifecycle],
 })
 export class NodesModule {}

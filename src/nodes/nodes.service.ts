@@ -1,6 +1,5 @@
 import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { hostname } from 'node:os';
-import { AgentConnectionsService, DRAIN_RECONNECT_MS } from '../agents/agent-connections.service';
 import { ClusterEventsService } from '../cluster/cluster-events.service';
 import { AuditService } from '../audit/audit.service';
 import type { Actor } from '../common/actor';
@@ -8,6 +7,7 @@ import { DomainException, NotFoundException } from '../common/domain.exception';
 import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
+import { NodeLifecycle } from './node-lifecycle.service';
 import { NodesRepository } from './nodes.repository';
 
 /**
@@ -21,14 +21,14 @@ export class NodesService implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @InjectConfig() private readonly config: CorralConfig,
     private readonly nodes: NodesRepository,
-    private readonly connections: AgentConnectionsService,
+    private readonly lifecycle: NodeLifecycle,
     private readonly events: ClusterEventsService,
     private readonly audit: AuditService,
     private readonly logger: CorralLogger,
   ) {}
 
   get nodeId(): string {
-    return this.connections.nodeId;
+    return this.events.nodeId;
   }
 
   async onModuleInit() {
@@ -69,10 +69,9 @@ export class NodesService implements OnModuleInit, OnApplicationShutdown {
   private async beat() {
     try {
       const draining = await this.nodes.heartbeat(this.nodeId, this.config.nodeDeadAfterSeconds);
-      if (draining && !this.connections.draining) {
-        this.connections.draining = true;
+      if (draining && !this.lifecycle.draining) {
         this.logger.event('warn', 'this node is draining: it takes no new work and sends its agents to other nodes', { nodeId: this.nodeId }, 'Nodes');
-        this.connections.sendAway(DRAIN_RECONNECT_MS);
+        this.lifecycle.drain();
       }
     } catch (err) {
       this.logger.event('warn', 'node heartbeat failed', { err: (err as Error).message }, 'Nodes');
