@@ -156,8 +156,12 @@ export class AgentsRepository {
     await this.dataSource.query(`DELETE FROM agent_nonces WHERE expires_at < now()`);
   }
 
-  async recordHealth(em: EntityManager, organizationId: string, id: string, health: AgentHealth): Promise<void> {
-    await em.query(`UPDATE agents SET health = $3 WHERE organization_id = $1 AND id = $2`, [organizationId, id, JSON.stringify(health)]);
+  async recordHealth(em: EntityManager, checks: { organizationId: string; agentId: string; health: AgentHealth }[]): Promise<void> {
+    await em.query(
+      `UPDATE agents SET health = c.health FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[]) AS c(organization_id, id, health)
+        WHERE agents.organization_id = c.organization_id AND agents.id = c.id`,
+      [checks.map((c) => c.organizationId), checks.map((c) => c.agentId), checks.map((c) => JSON.stringify(c.health))],
+    );
   }
 
   async recordError(id: string, error: string): Promise<void> {

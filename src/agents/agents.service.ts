@@ -57,12 +57,13 @@ export class AgentsService {
   ) {}
 
   /**
-   * Records an agent's health check, in the caller's transaction; consoles following the agent
+   * Records agents' health checks, in the caller's transaction; consoles following the agents
    * hear of it when that commits.
    */
-  async recordHealth(em: EntityManager, organizationId: string, agentId: string, health: AgentHealth): Promise<void> {
-    await this.agents.recordHealth(em, organizationId, agentId, health);
-    await this.events.publishAll([{ kind: 'agent-changed', agentId }], em);
+  async recordHealth(em: EntityManager, checks: { organizationId: string; agentId: string; health: AgentHealth }[]): Promise<void> {
+    if (!checks.length) return;
+    await this.agents.recordHealth(em, checks);
+    await this.events.publishAll(checks.map(({ agentId }) => ({ kind: 'agent-changed', agentId })), em);
   }
 
   /** An agent asks to join: always lands pending, whatever the token says. */

@@ -73,7 +73,7 @@ export class HealthChecksService implements OnModuleInit {
   }
 
   private async record(em: EntityManager, jobs: FinishedJob[]): Promise<void> {
-    for (const job of jobs) await this.agentsService.recordHealth(em, job.organizationId, job.agentId, healthOf(job));
+    await this.agentsService.recordHealth(em, jobs.map((job) => ({ organizationId: job.organizationId, agentId: job.agentId, health: healthOf(job) })));
   }
 }
 
