@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [-- --quick] [-- --only=dispatch,throughput,idle,reconnect] [-- --verbose]:
+// npm run bench [-- --json] [-- --quick] [-- --only=dispatch,throughput,health,idle,reconnect] [-- --verbose]:
 // measures the control plane against simulated agents that speak the real protocol. Prints a
 // table, or with --json one JSON object on the last line.
 import { Client } from 'pg';
@@ -6,12 +6,13 @@ import { Bench, freePort, startDatabase } from './node';
 import { type BenchOptions, sizesFor } from './options';
 import type { Phase, TableRow } from './phase';
 import { dispatchPhase } from './phases/dispatch';
+import { healthPhase } from './phases/health';
 import { idlePhase } from './phases/idle';
 import { reconnectPhase } from './phases/reconnect';
 import { throughputPhase } from './phases/throughput';
 
 /** Every phase, in the order they run: their rows of the table and keys of the JSON come in this order too. */
-const PHASES: readonly Phase<unknown>[] = [dispatchPhase, throughputPhase, idlePhase, reconnectPhase];
+const PHASES: readonly Phase<unknown>[] = [dispatchPhase, throughputPhase, healthPhase, idlePhase, reconnectPhase];
 
 const names = PHASES.map((p) => p.name);
 const quick = process.argv.includes('--quick');
