@@ -127,6 +127,30 @@ describe('jobs run by the agent program', () => {
     expect(run.output).toMatch(/refused .*frozen/);
   });
 
+  it('answers a health check with facts it gathers itself: the agent shows its verdict and facts; a policy without the kind refuses it', async () => {
+    const { agent } = await approvedAgent();
+    const res = await owner.client.post('/api/v1/agents/health-checks', { agentIds: [agent.agentId] });
+    expect(res.status).toBe(201);
+    const done = await ended(owner, res.body.id);
+    expect(done.state).toBe('succeeded');
+    const health = await waitFor('health recorded', async () => (await owner.client.get(`/api/v1/agents/${agent.agentId}`)).body.health);
+    expect(health).toMatchObject({ taskId: res.body.id, verdict: expect.stringMatching(/^(healthy|warning|unhealthy)$/) });
+    expect(health.facts).toMatchObject({ agentVersion: expect.any(String), stateDir: { writable: true }, policy: { allowedJobKinds: expect.arrayContaining(['health-check']) } });
+    expect(health.facts.interpreters.sh).toMatchObject({ path: expect.stringMatching(/\/sh$/) });
+    expect(health.facts.interpreters.node).toMatchObject({ version: process.version });
+    expect(Math.abs(health.clockOffsetMs)).toBeLessThan(5_000);
+    expect((await owner.client.get(`/api/v1/tasks/${res.body.id}/log`)).text).toMatch(/health/i);
+
+    const { agent: strict, run } = await approvedAgent();
+    writeFileSync(join(strict.stateDir, 'policy.json'), JSON.stringify({ allowedJobKinds: ['script'] }), { mode: 0o600 });
+    const refused = await owner.client.post('/api/v1/agents/health-checks', { agentIds: [strict.agentId] });
+    const failed = await ended(owner, refused.body.id);
+    expect(failed.state).toBe('failed');
+    expect(failed.jobs[0].message).toMatch(/local policy forbids it .*job kind "health-check" is not allowed/);
+    expect(run.output).toMatch(/refused/);
+    expect((await owner.client.get(`/api/v1/agents/${strict.agentId}`)).body.health).toMatchObject({ verdict: 'unhealthy', facts: null });
+  });
+
   it('survives kill -9 of the control plane in the middle of 40 tasks: all succeed, each script ran exactly once', async () => {
     const { agent } = await approvedAgent('ws', ['--max-jobs', '4']);
     const dir = tempDir('corral-ran-');
