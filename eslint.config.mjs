@@ -181,11 +181,6 @@ export default tseslint.config(
   },
   {
     files: ['**/*.controller.ts', '**/*.gateway.ts'],
-    ignores: [
-      // TODO(boundaries): agent.gateway.ts imports AgentsRepository (line 13) to record a refused
-      // connection (recordError); move that behind a service (e.g. AgentAuthService). src/agents/ is being edited.
-      'src/agents/agent.gateway.ts',
-    ],
     rules: { 'boundaries/adapters-no-data-access': 'error' },
   },
   {

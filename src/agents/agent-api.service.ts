@@ -6,11 +6,16 @@ import { DRAIN_RECONNECT_MS, NodeLifecycle } from '../nodes/node-lifecycle.servi
 import { PROTOCOL_VERSION } from '../protocol/messages';
 import { AgentMessagesRequestSchema, EnrollRequestSchema, LONG_POLL_HOLD_MS, type PollRequest, PollRequestSchema, type PollResponse, type ServerMessage } from '../protocol/messages';
 import { AgentAuthService, type SignedRequest } from './agent-auth.service';
-import { AgentConnectionsService, refusal } from './agent-connections.service';
+import { AgentConnectionsService } from './agent-connections.service';
+import { refusal } from './agent-decision';
+import { AgentDelivery } from './agent-delivery.service';
+import { AgentNotices } from './agent-notices.service';
+import { AgentPresence } from './agent-presence.service';
 import { AgentsErrorCode, AgentsException } from './agents.exception';
-import { type AgentStanding, AgentsRepository } from './agents.repository';
+import type { AgentStanding } from './agents.repository';
 import { AgentsService } from './agents.service';
 import { ServerKeysService } from './server-keys.service';
+import { SessionRegistry } from './session-registry.service';
 
 /** Validates with a protocol schema; failures name each bad field, like every other 422. */
 export function parseOrReject<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
@@ -33,8 +38,11 @@ export class AgentApiService {
   constructor(
     private readonly auth: AgentAuthService,
     private readonly agentsService: AgentsService,
-    private readonly agents: AgentsRepository,
     private readonly connections: AgentConnectionsService,
+    private readonly registry: SessionRegistry,
+    private readonly presence: AgentPresence,
+    private readonly delivery: AgentDelivery,
+    private readonly notices: AgentNotices,
     private readonly serverKeys: ServerKeysService,
     private readonly lifecycle: NodeLifecycle,
   ) {}
@@ -62,27 +70,27 @@ export class AgentApiService {
     // 'close' fires as soon as its body has been read.
     req.res?.once('close', () => watch.abort());
     const agentId = String(req.headers['x-corral-agent-id'] ?? '');
-    const changed = this.connections.waitForChange(agentId, LONG_POLL_HOLD_MS, watch.signal);
+    const changed = this.registry.waitForChange(agentId, LONG_POLL_HOLD_MS, watch.signal);
     try {
       let agent = await this.auth.authenticate(signed(req), true);
       const poll = parseOrReject(PollRequestSchema, body);
       if (agent.status === 'revoked' || agent.status === 'rejected') {
         // Refused, never marked connected: it is told once (signed), then turned away.
         if (poll.knownStatus === agent.status) await this.refuse(agent);
-        await this.agents.recordError(agent.id, `refused: ${refusal(agent)}`);
-        return { messages: [this.connections.statusMessage(agent)], serverTime: Date.now() };
+        await this.auth.recordRefusal(agent);
+        return { messages: [this.notices.statusMessage(agent)], serverTime: Date.now() };
       }
       const { hostname, os, arch, agentVersion, policy } = poll;
       // A poll continuing a session here costs no write: presence is flushed in batches.
-      const continuing = this.connections.isPolling(agent.id);
-      this.connections.markPolling(agent.id);
-      if (!continuing) agent = (await this.connections.markConnected(agent.id, 'long-poll', { hostname, os, arch, agentVersion, policy })) ?? deleted();
-      let messages = await this.waiting(agent, poll, this.connections.takePollNews(agent.id, continuing));
+      const continuing = this.registry.isPolling(agent.id);
+      this.registry.markPolling(agent.id);
+      if (!continuing) agent = (await this.presence.markConnected(agent.id, 'long-poll', { hostname, os, arch, agentVersion, policy })) ?? deleted();
+      let messages = await this.waiting(agent, poll, this.delivery.takePollNews(agent.id, continuing));
       if (messages.length) return { messages, serverTime: Date.now() };
       await changed;
       if (req.socket.destroyed) return { messages: [], serverTime: Date.now() };
       agent = (await this.auth.rememberedStanding(agent.id)) ?? deleted();
-      messages = await this.waiting(agent, poll, this.connections.takePollNews(agent.id, true));
+      messages = await this.waiting(agent, poll, this.delivery.takePollNews(agent.id, true));
       return { messages, serverTime: Date.now() };
     } finally {
       watch.abort();
@@ -93,18 +101,18 @@ export class AgentApiService {
   async messages(req: Request, body: unknown): Promise<PollResponse> {
     const agent = await this.auth.authenticate(signed(req), true);
     const request = parseOrReject(AgentMessagesRequestSchema, body);
-    return { messages: await this.connections.workAttached.handle(agent, request.messages), serverTime: Date.now() };
+    return { messages: await this.delivery.workAttached.handle(agent, request.messages), serverTime: Date.now() };
   }
 
   private async waiting(agent: AgentStanding, poll: PollRequest, look: { claim: boolean; cancels: boolean }): Promise<ServerMessage[]> {
     const { knownStatus, maxJobs } = poll;
-    const messages: ServerMessage[] = knownStatus === agent.status ? [] : [this.connections.statusMessage(agent)];
+    const messages: ServerMessage[] = knownStatus === agent.status ? [] : [this.notices.statusMessage(agent)];
     const keySet = this.serverKeys.keySetFor(agent.id, poll.pinnedKeys);
     if (keySet) messages.push(keySet);
     if (agent.status !== 'approved') return messages;
     if (this.lifecycle.stopping) messages.push({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs: this.connections.returnSpreadMs() });
     else if (this.lifecycle.draining) messages.push({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs: DRAIN_RECONNECT_MS });
-    else if (look.claim || look.cancels) messages.push(...(await this.connections.workAttached.pending(agent.id, maxJobs, look)));
+    else if (look.claim || look.cancels) messages.push(...(await this.delivery.workAttached.pending(agent.id, maxJobs, look)));
     return messages;
   }
 
@@ -112,14 +120,14 @@ export class AgentApiService {
   // the node's rate, and refused while the node drains.
   private admitPoll(req: Request) {
     const agentId = req.headers['x-corral-agent-id'];
-    if (typeof agentId === 'string' && this.connections.isPolling(agentId) && !this.lifecycle.draining) return;
+    if (typeof agentId === 'string' && this.registry.isPolling(agentId) && !this.lifecycle.draining) return;
     if (this.lifecycle.draining) throw new DomainException('NODE_DRAINING', 'this control-plane node is draining; connect to another', 503, undefined, { 'retry-after': '1' });
     const wait = this.connections.admit();
     if (wait !== null) throw new DomainException('RATE_LIMITED', `too many agents connecting at once; retry in ${wait} s`, 429, undefined, { 'retry-after': String(wait) });
   }
 
   private async refuse(agent: AgentStanding): Promise<never> {
-    await this.agents.recordError(agent.id, `refused: ${refusal(agent)}`);
+    await this.auth.recordRefusal(agent);
     const [code, message] = refusal(agent).split(/: (.*)/s);
     throw new AgentsException(code as AgentsErrorCode, `${message}; this host must be enrolled again to be trusted`);
   }

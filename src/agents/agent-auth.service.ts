@@ -5,13 +5,13 @@ import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { Batcher } from '../database/batcher';
 import { ENROLLMENT_SIGNER, publicKeyFromRaw, SIGNATURE_HEADERS, verifyRequestSignature } from '../protocol/identity';
+import { type Decided, refusal } from './agent-decision';
 import { AgentsErrorCode, AgentsException } from './agents.exception';
 import { type AgentStanding, AgentsRepository, type Nonce } from './agents.repository';
 import { ClusterEventsService } from '../cluster/cluster-events.service';
 
 // A long-polling agent signs every request; what the node knows of it is kept this long after its last one.
 const REMEMBER_MS = 60_000;
-
 
 export interface SignedRequest {
   method: string;
@@ -161,6 +161,11 @@ export class AgentAuthService implements OnModuleInit, OnApplicationShutdown {
     const key = (n: { signer: string; nonce: string }) => `${n.signer}\n${n.nonce}`;
     const inserted = new Set((await this.agents.insertNonces(nonces)).map(key));
     return nonces.map((n) => inserted.delete(key(n)));
+  }
+
+  /** An agent that may no longer connect tried to: its row says why it was turned away. */
+  async recordRefusal(agent: Decided): Promise<void> {
+    await this.agents.recordError(agent.id, `refused: ${refusal(agent)}`);
   }
 
   async pruneNonces(): Promise<void> {

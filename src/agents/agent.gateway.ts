@@ -7,12 +7,17 @@ import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { NodeLifecycle } from '../nodes/node-lifecycle.service';
 import { messagesOf, packFrames } from '../protocol/frames';
-import { AGENT_PATHS, type AgentJobMessage, type AgentMessage, AgentMessageSchema, CLOSE_CODES, type LocalPolicy, type ServerMessage, type Transport } from '../protocol/messages';
+import { AGENT_PATHS, type AgentJobMessage, type AgentMessage, AgentMessageSchema, CLOSE_CODES, type ServerMessage, type Transport } from '../protocol/messages';
 import { AgentAuthService } from './agent-auth.service';
-import { type AgentConnection, AgentConnectionsService, type ConnectedAgent, refusal } from './agent-connections.service';
+import { AgentConnectionsService } from './agent-connections.service';
+import { refusal } from './agent-decision';
+import { AgentDelivery } from './agent-delivery.service';
+import { AgentNotices } from './agent-notices.service';
+import { AgentPresence } from './agent-presence.service';
+import { AgentSession, type ConnectedAgent } from './agent-session';
 import { AgentsException } from './agents.exception';
-import { AgentsRepository } from './agents.repository';
 import { ServerKeysService } from './server-keys.service';
+import { SessionRegistry } from './session-registry.service';
 
 const HELLO_TIMEOUT_MS = 10_000;
 const MISSED_PINGS_ALLOWED = 3;
@@ -27,17 +32,13 @@ function closeCodeFor(code: string): number {
 }
 
 /**
- * One agent's WebSocket once it is authenticated: hello, then its job messages. Messages about
- * one job are handled one at a time, in arrival order (log chunks and reports depend on it);
- * different jobs' messages go on side by side. A plain object per socket, not a set of
- * closures: 10,000 idle agents should cost little more than their sockets.
+ * One agent's WebSocket once it is authenticated (its session): hello, then its job messages.
+ * Messages about one job are handled one at a time, in arrival order (log chunks and reports
+ * depend on it); different jobs' messages go on side by side. A plain object per socket, not a
+ * set of closures: 10,000 idle agents should cost little more than their sockets.
  */
-class AgentSocket implements AgentConnection {
+class AgentSocket extends AgentSession {
   readonly transport: Transport = 'websocket';
-  maxJobs = 1;
-  pinnedKeys?: string[];
-  approved = false;
-  policy: LocalPolicy | null = null;
   missedPings = 0;
   /** Something (a message, a ping, a pong) arrived since the pinger last came round. */
   heard = false;
@@ -51,6 +52,7 @@ class AgentSocket implements AgentConnection {
     readonly agent: ConnectedAgent,
     private readonly gateway: AgentGateway,
   ) {
+    super();
     this.helloTimer = setTimeout(() => !this.hello && this.close(CLOSE_CODES.unauthenticated, 'BAD_REQUEST: send agent.hello first'), HELLO_TIMEOUT_MS);
   }
 
@@ -79,8 +81,9 @@ class AgentSocket implements AgentConnection {
     for (const parsed of messagesOf(frame)) this.accept(parsed);
   }
 
-  closed() {
+  override closed() {
     clearTimeout(this.helloTimer);
+    super.closed();
   }
 
   private flush() {
@@ -125,7 +128,10 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
     @InjectConfig() private readonly config: CorralConfig,
     private readonly auth: AgentAuthService,
     private readonly connections: AgentConnectionsService,
-    private readonly agents: AgentsRepository,
+    private readonly registry: SessionRegistry,
+    private readonly presence: AgentPresence,
+    private readonly delivery: AgentDelivery,
+    private readonly notices: AgentNotices,
     private readonly serverKeys: ServerKeysService,
     private readonly lifecycle: NodeLifecycle,
     private readonly logger: CorralLogger,
@@ -171,8 +177,8 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
     }
     socket.off('message', buffer);
     if (agent.status === 'revoked' || agent.status === 'rejected') {
-      await this.agents.recordError(agent.id, `refused: ${refusal(agent)}`);
-      socket.send(JSON.stringify(this.connections.statusMessage(agent)));
+      await this.auth.recordRefusal(agent);
+      socket.send(JSON.stringify(this.notices.statusMessage(agent)));
       socket.close(CLOSE_CODES.refused, refusal(agent));
       return;
     }
@@ -183,30 +189,29 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
     socket.on('pong', heard);
     socket.on('ping', heard);
     socket.on('close', () => this.closed(connection));
-    this.connections.addSocket(agent.id, connection);
+    this.registry.addSocket(connection);
     for (const raw of early) connection.receive(raw);
   }
 
   /** The hello: the agent is connected here now, is told its standing, and gets what waits for it. */
   async hello(connection: AgentSocket, hello: Extract<AgentMessage, { type: 'agent.hello' }>) {
-    const { hostname, os, arch, agentVersion, policy, maxJobs, pinnedKeys } = hello;
-    connection.maxJobs = maxJobs;
-    connection.pinnedKeys = pinnedKeys;
-    connection.policy = policy ?? null;
+    const { hostname, os, arch, agentVersion, policy, pinnedKeys } = hello;
+    connection.heardHello(hello);
     const agentId = connection.agent.id;
-    const fresh = await this.connections.markConnected(agentId, 'websocket', { hostname, os, arch, agentVersion, policy: policy ?? null });
+    const fresh = await this.presence.markConnected(agentId, 'websocket', { hostname, os, arch, agentVersion, policy: policy ?? null });
     if (!fresh) return connection.close(CLOSE_CODES.unauthenticated, 'AGENT_UNKNOWN: this agent was deleted; enroll the host again');
-    connection.send(this.connections.statusMessage(fresh));
+    connection.send(this.notices.statusMessage(fresh));
     const keySet = this.serverKeys.keySetFor(agentId, pinnedKeys);
     if (keySet) connection.send(keySet);
     // Revoked between the upgrade and now: told, and turned away here too.
     if (fresh.status === 'revoked' || fresh.status === 'rejected') return connection.close(CLOSE_CODES.refused, refusal(fresh));
-    connection.approved = fresh.status === 'approved';
-    if (connection.approved) this.connections.deliver(agentId, true);
+    const approved = fresh.status === 'approved';
+    connection.toldStanding(approved, this.lifecycle.draining);
+    if (approved) this.delivery.deliver(agentId, true);
   }
 
   work(agent: ConnectedAgent, message: AgentJobMessage) {
-    return this.connections.workAttached.handle(agent, [message]);
+    return this.delivery.workAttached.handle(agent, [message]);
   }
 
   badMessage(agent: ConnectedAgent, parsed: unknown, issues: { path: PropertyKey[]; message: string }[]): ServerMessage {
@@ -225,6 +230,6 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
     for (const slice of this.slices) slice.delete(connection);
     const agentId = connection.agent.id;
     // A node shutting down clears all its agents' presence in one statement instead.
-    if (this.connections.removeSocket(agentId, connection) && !this.lifecycle.stopping) this.connections.markDisconnected(agentId);
+    if (this.registry.removeSocket(connection) && !this.lifecycle.stopping) this.presence.markDisconnected(agentId);
   }
 }

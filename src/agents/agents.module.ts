@@ -4,6 +4,9 @@ import { AgentApiController } from './agent-api.controller';
 import { AgentApiService } from './agent-api.service';
 import { AgentAuthService } from './agent-auth.service';
 import { AgentConnectionsService } from './agent-connections.service';
+import { AgentDelivery } from './agent-delivery.service';
+import { AgentNotices } from './agent-notices.service';
+import { AgentPresence } from './agent-presence.service';
 import { AgentGateway } from './agent.gateway';
 import { AgentsController } from './agents.controller';
 import { AgentsRepository } from './agents.repository';
@@ -12,11 +15,26 @@ import { EnrollmentTokensController } from './enrollment-tokens.controller';
 import { EnrollmentTokensRepository } from './enrollment-tokens.repository';
 import { EnrollmentTokensService } from './enrollment-tokens.service';
 import { ServerKeysService } from './server-keys.service';
+import { SessionRegistry } from './session-registry.service';
 
 @Module({
   imports: [NodesModule],
   controllers: [AgentsController, EnrollmentTokensController, AgentApiController],
-  providers: [AgentsRepository, EnrollmentTokensRepository, ServerKeysService, AgentAuthService, AgentConnectionsService, AgentsService, EnrollmentTokensService, AgentApiService, AgentGateway],
+  providers: [
+    AgentsRepository,
+    EnrollmentTokensRepository,
+    ServerKeysService,
+    AgentAuthService,
+    SessionRegistry,
+    AgentPresence,
+    AgentDelivery,
+    AgentNotices,
+    AgentConnectionsService,
+    AgentsService,
+    EnrollmentTokensService,
+    AgentApiService,
+    AgentGateway,
+  ],
   exports: [AgentConnectionsService, ServerKeysService, AgentsRepository, AgentsService],
 })
 export class AgentsModule {}
