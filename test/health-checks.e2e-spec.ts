@@ -37,7 +37,7 @@ describe('health checks: the second kind of job', () => {
   let app: TestApp;
   let owner: SignedUp;
   beforeAll(async () => {
-    app = await startTestApp({ JOB_REQUERY_SECONDS: '1', JOB_LEASE_SECONDS: '5', JOB_DELIVERY_TIMEOUT_SECONDS: '5' });
+    app = await startTestApp({ JOB_REQUERY_SECONDS: '1', JOB_LEASE_SECONDS: '5', JOB_OFFER_TIMEOUT_SECONDS: '2', JOB_DELIVERY_TIMEOUT_SECONDS: '5' });
     owner = await signUp(app);
   });
   afterAll(() => app.close());
@@ -81,6 +81,7 @@ describe('health checks: the second kind of job', () => {
     expect(skewed.verdict).toBe('warning');
     expect(skewed.problems.join(' ')).toMatch(/clock is 6\d\.\d s ahead/);
     socket.close();
+    await waitFor('agent offline', async () => (await owner.client.get(`/api/v1/agents/${agent.agentId}`)).body.connection.state === 'offline');
 
     // Offline: nobody accepts the job, and the delivery timeout ends it.
     const second = await owner.client.post('/api/v1/agents/health-checks', { agentIds: [agent.agentId] });
