@@ -223,7 +223,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
         jobsFinished.inc({ state: end.state });
         freed.add(end.row.agentId);
       }
-      await this.progress.settle(em, [...ends.values()].map((e) => e.row.taskId), [...finished], out);
+      await this.progress.settle(em, [...ends.values()].map((e) => e.row.taskId), [...finished].map((id) => ends.get(id)!.row), out);
       return decided.map((r) => [r]);
     });
     for (const agentId of freed) await this.freeSlot(agentId);
@@ -326,7 +326,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     const why = m.reason === 'policy' ? `agent "${agent.name}" refused the job: its local policy forbids it (${m.message})` : `agent "${agent.name}" could not run the job: ${m.message}`;
     const ended = await this.jobs.end(em, job.id, job.attempt, ['offered'], 'failed', why);
     if (ended) jobsFinished.inc({ state: 'failed' });
-    await this.progress.settle(em, [job.taskId], ended ? [job.id] : [], out);
+    await this.progress.settle(em, [job.taskId], ended ? [job] : [], out);
     return [];
   }
 
@@ -400,7 +400,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
           if (retried) out.agents.add(lapsed.agentId); // announced after the sweep, with the rest
           else if (!(await this.jobs.markLost(em, lapsed.id, `${lease}: the agent may be gone, and whether the job finished is unknown; it was not run again`))) return;
           leaseExpiries.inc({ kind: retried ? 'retried' : 'lost' });
-          await this.progress.settle(em, [job.taskId], retried ? [] : [job.id], out);
+          await this.progress.settle(em, [job.taskId], retried ? [] : [job], out);
         });
       }
       for (const stuck of await this.jobs.findUndelivered(this.config.jobDeliveryTimeoutSeconds)) {
@@ -410,7 +410,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
           const why = `no approved agent accepted the job within ${this.config.jobDeliveryTimeoutSeconds} s (JOB_DELIVERY_TIMEOUT_SECONDS); is the agent connected?`;
           if (!(await this.jobs.end(em, job.id, job.attempt, ['queued'], 'failed', why))) return;
           jobsFinished.inc({ state: 'failed' });
-          await this.progress.settle(em, [job.taskId], [job.id], out);
+          await this.progress.settle(em, [job.taskId], [job], out);
         });
       }
       await this.progress.announce(out);

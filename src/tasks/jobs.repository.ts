@@ -374,10 +374,10 @@ export class JobsRepository {
   }
 
   /** Cancels what has not started and flags what runs; returns the jobs cancelled and the running ones whose agents must be told. */
-  async cancelForTask(em: EntityManager, organizationId: string, taskId: string, message: string): Promise<{ cancelled: string[]; running: CancelRow[] }> {
+  async cancelForTask(em: EntityManager, organizationId: string, taskId: string, message: string): Promise<{ cancelled: Pick<JobRow, 'id' | 'kind'>[]; running: CancelRow[] }> {
     const cancelled = await em.query(
       `UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL, secrets = '{}', message = $3
-        WHERE organization_id = $1 AND task_id = $2 AND state IN ${CANCEL_FROM} RETURNING id`,
+        WHERE organization_id = $1 AND task_id = $2 AND state IN ${CANCEL_FROM} RETURNING id, kind`,
       [organizationId, taskId, message],
     );
     const running = await em.query(
@@ -385,7 +385,7 @@ export class JobsRepository {
         WHERE organization_id = $1 AND task_id = $2 AND state = 'running' RETURNING id, attempt, agent_id AS "agentId"`,
       [organizationId, taskId],
     );
-    return { cancelled: rowsOf<{ id: string }>(cancelled).map((r) => r.id), running: rowsOf<CancelRow>(running) };
+    return { cancelled: rowsOf<Pick<JobRow, 'id' | 'kind'>>(cancelled), running: rowsOf<CancelRow>(running) };
   }
 
   /** Jobs that just ended, with what their agents reported, for the task-finished hooks. */

@@ -30,9 +30,9 @@ export class TaskHooks {
     this.byKind.set(kind, hooks);
   }
 
-  /** Whether any kind listens for ended jobs (if none does, nobody needs them read back). */
-  get hearsEndedJobs(): boolean {
-    return [...this.byKind.values()].some((h) => h.jobsEnded);
+  /** Whether this kind listens for ended jobs (if none does, nobody needs them read back). */
+  hearsEndedJobs(kind: string): boolean {
+    return !!this.byKind.get(kind)?.jobsEnded;
   }
 
   async jobsEnded(em: EntityManager, jobs: FinishedJob[]): Promise<void> {

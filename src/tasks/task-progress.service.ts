@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { ClusterEventsService } from '../cluster/cluster-events.service';
-import { JobsRepository } from './jobs.repository';
+import { type JobRow, JobsRepository } from './jobs.repository';
 import { TaskHooks } from './task-hooks';
 import { isFinishedTask } from './task-states';
 import { type SettledTask, TasksRepository } from './tasks.repository';
@@ -28,8 +28,9 @@ export class TaskProgress {
     private readonly events: ClusterEventsService,
   ) {}
 
-  async settle(em: EntityManager, taskIds: Iterable<string>, endedJobIds: string[], out: Announcements): Promise<SettledTask[]> {
-    if (endedJobIds.length && this.hooks.hearsEndedJobs) await this.hooks.jobsEnded(em, await this.jobs.findFinished(em, endedJobIds));
+  async settle(em: EntityManager, taskIds: Iterable<string>, ended: Pick<JobRow, 'id' | 'kind'>[], out: Announcements): Promise<SettledTask[]> {
+    const heard = ended.filter((j) => this.hooks.hearsEndedJobs(j.kind)).map((j) => j.id);
+    if (heard.length) await this.hooks.jobsEnded(em, await this.jobs.findFinished(em, heard));
     const ids = [...new Set(taskIds)];
     for (const id of ids) out.tasks.add(id);
     const settled = await this.tasks.settle(em, ids);
