@@ -1,6 +1,6 @@
 import { Global, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { Pool, type QueryResultRow } from 'pg';
-import { DataSource } from 'typeorm';
+import { Pool, type PoolClient, type QueryResultRow } from 'pg';
+import { DataSource, type EntityManager } from 'typeorm';
 import { dbQueries, statementDuration } from './database-metrics';
 
 /** PostgreSQL's error code of a failed statement, whether it came through TypeORM or straight from pg. */
@@ -53,6 +53,19 @@ export class Sql implements OnApplicationShutdown {
     const done = statementDuration.startTimer({ statement: name.replace(/^corral_/, '') });
     try {
       return (await this.pool(commit).query<T>({ name, text, values })).rows;
+    } finally {
+      done();
+    }
+  }
+
+  /** A named statement on the connection of the caller's transaction (`em`). */
+  async queryIn<T extends QueryResultRow>(em: EntityManager, name: string, text: string, values: unknown[]): Promise<T[]> {
+    if (!em.queryRunner) throw new Error(`${name} needs a transaction's EntityManager`);
+    const client = (await em.queryRunner.connect()) as PoolClient;
+    dbQueries.inc();
+    const done = statementDuration.startTimer({ statement: name.replace(/^corral_/, '') });
+    try {
+      return (await client.query<T>({ name, text, values })).rows;
     } finally {
       done();
     }

@@ -204,7 +204,9 @@ export class JobsRepository {
   async lockJobs(em: EntityManager, refs: Pick<JobRef, 'jobId' | 'agentId'>[]): Promise<Map<string, JobRow>> {
     if (!refs.length) return new Map();
     // FOR UPDATE OF t, j locks in range-table order, row by row in the order sorted: the task first.
-    const rows = await em.query<JobRow[]>(
+    const rows = await this.sql.queryIn<JobRow>(
+      em,
+      'corral_lock_jobs',
       `SELECT ${JOB_ROW}
          FROM tasks t JOIN jobs j ON j.task_id = t.id JOIN unnest($1::uuid[], $2::uuid[]) AS r(id, agent_id) ON j.id = r.id AND j.agent_id = r.agent_id
         ORDER BY t.id, j.id
@@ -223,7 +225,9 @@ export class JobsRepository {
   /** offered → running under a lease, for a batch: the agents may start these now. The agent's approval is checked here too, at the moment work starts. */
   async start(em: EntityManager, jobs: { id: string; attempt: number }[], leaseSeconds: number): Promise<Set<string>> {
     if (!jobs.length) return new Set();
-    const rows = await em.query(
+    const rows = await this.sql.queryIn<{ id: string }>(
+      em,
+      'corral_start_jobs',
       `UPDATE jobs SET state = 'running', started_at = now(), lease_expires_at = now() + make_interval(secs => $3)
          FROM unnest($1::uuid[], $2::int[]) AS r(id, attempt)
         WHERE jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.state IN ${START_FROM}
@@ -231,7 +235,7 @@ export class JobsRepository {
        RETURNING jobs.id`,
       [jobs.map((j) => j.id), jobs.map((j) => j.attempt), leaseSeconds],
     );
-    return new Set(rowsOf<{ id: string }>(rows).map((r) => r.id));
+    return new Set(rows.map((r) => r.id));
   }
 
   /**
@@ -240,7 +244,9 @@ export class JobsRepository {
    */
   async finish(em: EntityManager, ends: JobEnd[]): Promise<Set<string>> {
     if (!ends.length) return new Set();
-    const rows = await em.query(
+    const rows = await this.sql.queryIn<{ id: string }>(
+      em,
+      'corral_finish_jobs',
       `UPDATE jobs SET state = r.state, exit_code = r.exit_code, signal = r.signal, message = r.message, result = r.result,
               finished_at = now(), lease_expires_at = NULL, secrets = '{}'
          FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::text[], $6::text[], $7::jsonb[]) AS r(id, attempt, state, exit_code, signal, message, result)
@@ -256,7 +262,7 @@ export class JobsRepository {
         ends.map((e) => (e.result ? JSON.stringify(e.result) : null)),
       ],
     );
-    return new Set(rowsOf<{ id: string }>(rows).map((r) => r.id));
+    return new Set(rows.map((r) => r.id));
   }
 
   /** Ends one job from one of `from` (each must be allowed into `state` by the table); false when it was elsewhere (a lost race). */

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { rowsOf } from '../database/query-rows';
+import { Sql } from '../database/sql';
 import { Job } from './job.entity';
 import { type TaskState, taskEdges } from './task-states';
 import { Task } from './task.entity';
@@ -68,7 +69,10 @@ const TASK_EDGES = taskEdges();
 
 @Injectable()
 export class TasksRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly sql: Sql,
+  ) {}
 
   /**
    * Inserts tasks with their jobs in one statement, in order; a task is left out (no entry in the
@@ -93,9 +97,10 @@ export class TasksRepository {
       created_by_label: t.createdByLabel,
       jobs: t.jobs,
     }));
-    const inserted = rowsOf<InsertedTask & { n: number }>(
-      await em.query(
-        `WITH x AS MATERIALIZED (
+    const inserted = await this.sql.queryIn<InsertedTask & { n: number }>(
+      em,
+      'corral_insert_tasks',
+      `WITH x AS MATERIALIZED (
            SELECT gen_random_uuid() AS id, x.* FROM jsonb_to_recordset($1::jsonb) AS x(
              n int, organization_id uuid, name text, kind text, spec jsonb, timeout_seconds int, concurrency_key text, blocked_by uuid,
              idempotent boolean, max_attempts int, parent_task_id uuid, created_by uuid, created_by_label text, jobs jsonb)
@@ -135,7 +140,6 @@ export class TasksRepository {
           here?.nodeId ?? null,
           here?.offerSeconds ?? 0,
         ],
-      ),
     );
     return new Map(inserted.map(({ n, ...task }) => [n, { ...task, createdAt: new Date(task.createdAt) }]));
   }
@@ -221,7 +225,9 @@ export class TasksRepository {
    */
   async settle(em: EntityManager, taskIds: string[]): Promise<SettledTask[]> {
     if (!taskIds.length) return [];
-    const rows = await em.query<SettledTask[]>(
+    return this.sql.queryIn<SettledTask>(
+      em,
+      'corral_settle_tasks',
       `WITH d AS (
          SELECT t.id, t.kind, t.state AS old, t.blocked_by, t.concurrency_key IS NOT NULL AS keyed,
                 CASE
@@ -248,7 +254,6 @@ export class TasksRepository {
                  d.blocked_by AS "blockedBy", d.keyed`,
       [taskIds, TASK_EDGES.from, TASK_EDGES.to],
     );
-    return rowsOf<SettledTask>(rows);
   }
 
   /**
