@@ -220,7 +220,13 @@ export class Bench {
   showWaits(phase: string) {
     if (!this.options.verbose) return;
     this.say(`where database connections were during ${phase} (samples every 100 ms):`);
-    this.say([...this.waits].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, n]) => `${String(n).padStart(5)} ${k}`).join('\n'));
+    this.say(
+      [...this.waits]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 15)
+        .map(([k, n]) => `${String(n).padStart(5)} ${k}`)
+        .join('\n'),
+    );
     this.waits.clear();
   }
 }

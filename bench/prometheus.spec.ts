@@ -46,14 +46,16 @@ describe('parsePrometheusText', () => {
     expect(metrics.value('corral_db_statement_duration_seconds_sum', { statement: 'claim_offers' })).toBe(0.125);
   });
 
-  it('puts a summary\'s quantiles, sum and count in its family', () => {
+  it("puts a summary's quantiles, sum and count in its family", () => {
     const metrics = parsePrometheusText(['# TYPE rpc summary', 'rpc{quantile="0.5"} 0.2', 'rpc{quantile="0.99"} 1.5', 'rpc_sum 40', 'rpc_count 80'].join('\n'));
     expect(metrics.families.map((f) => [f.name, f.samples.length])).toEqual([['rpc', 4]]);
     expect(metrics.value('rpc', { quantile: '0.99' })).toBe(1.5);
   });
 
   it('reads a value by its exact labels, and samples by the labels they include', () => {
-    const metrics = parsePrometheusText(['http{method="POST",route="/t",status="201"} 7', 'http{method="POST",route="/t",status="422"} 1', 'http{method="GET",route="/t",status="200"} 9'].join('\n'));
+    const metrics = parsePrometheusText(
+      ['http{method="POST",route="/t",status="201"} 7', 'http{method="POST",route="/t",status="422"} 1', 'http{method="GET",route="/t",status="200"} 9'].join('\n'),
+    );
     expect(metrics.value('http', { method: 'POST', route: '/t' })).toBeUndefined();
     expect(metrics.value('http', { method: 'POST', route: '/t', status: '422' })).toBe(1);
     expect(metrics.samples('http', { method: 'POST' }).map((s) => s.value)).toEqual([7, 1]);

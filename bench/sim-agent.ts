@@ -50,7 +50,12 @@ function healthyResult(): HealthCheckResult {
       uptimeSeconds: 86_400,
       checkedAt: Date.now(),
       stateDir: { path: '/var/lib/corral-agent', freeBytes: 50 * 1024 ** 3, totalBytes: 100 * 1024 ** 3, writable: true },
-      interpreters: { bash: { path: '/usr/bin/bash', version: 'GNU bash, version 5.2.15(1)-release' }, sh: { path: '/usr/bin/sh', version: null }, node: { path: '/usr/bin/node', version: 'v20.19.0' }, pwsh: null },
+      interpreters: {
+        bash: { path: '/usr/bin/bash', version: 'GNU bash, version 5.2.15(1)-release' },
+        sh: { path: '/usr/bin/sh', version: null },
+        node: { path: '/usr/bin/node', version: 'v20.19.0' },
+        pwsh: null,
+      },
       policy: { source: 'default', allowedJobKinds: ['script', 'deployment', 'health-check'], allowScripts: true, runAs: null, allowedOrganizations: null, frozen: false },
     },
   };

@@ -251,7 +251,16 @@ describe('the agent program against a control plane', () => {
     expect(during.stdout).toMatch(new RegExp(`^Approval +approved \\(approved by ${escape(owner.email)}\\)$`, 'm'));
     expect(during.stdout).toMatch(new RegExp(`^Connection +connected over websocket to ${escape(app.url)}`, 'm'));
     const json = await runAgentCommand(['status', '--state-dir', agent.stateDir, '--json']);
-    expect(JSON.parse(json.stdout)).toMatchObject({ agentId: agent.agentId, name: agent.name, fingerprint: agent.fingerprint, servers: [app.url], status: 'approved', running: true, connected: true, transport: 'websocket' });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      agentId: agent.agentId,
+      name: agent.name,
+      fingerprint: agent.fingerprint,
+      servers: [app.url],
+      status: 'approved',
+      running: true,
+      connected: true,
+      transport: 'websocket',
+    });
 
     const doctor = await runAgentCommand(['doctor', '--state-dir', agent.stateDir]);
     expect(outcome(doctor)).toMatchObject({ exitCode: 0 });

@@ -73,7 +73,12 @@ describe('agent enrollment, approval and identity on the wire', () => {
   it('refuses an enrollment not signed by the key it presents', async () => {
     const agent = new ProtocolAgent(app.url);
     const other = new ProtocolAgent(app.url);
-    const res = await agent.signedFetch('POST', AGENT_PATHS.enroll, { token: await token(owner), publicKey: other.keys.publicKey, name: 'x', ...agent.hello(), type: undefined, v: undefined }, { agentId: 'enroll' });
+    const res = await agent.signedFetch(
+      'POST',
+      AGENT_PATHS.enroll,
+      { token: await token(owner), publicKey: other.keys.publicKey, name: 'x', ...agent.hello(), type: undefined, v: undefined },
+      { agentId: 'enroll' },
+    );
     expect([res.status, res.body.error.code]).toEqual([401, 'BAD_SIGNATURE']);
   });
 
@@ -301,11 +306,16 @@ describe('a node that stops', () => {
       const sockets = [];
       // Two a second are admitted: connect them one after the other.
       for (const agent of agents) {
-        const socket = await waitFor('admitted', async () => {
-          const s = await agent.connect();
-          await waitFor('the status', () => s.messages.length > 0 || s.closed);
-          return s.closed ? undefined : s;
-        }, 10_000, 200);
+        const socket = await waitFor(
+          'admitted',
+          async () => {
+            const s = await agent.connect();
+            await waitFor('the status', () => s.messages.length > 0 || s.closed);
+            return s.closed ? undefined : s;
+          },
+          10_000,
+          200,
+        );
         sockets.push(socket);
       }
       await app.process.stop('SIGTERM');

@@ -127,7 +127,7 @@ describe('audit log', () => {
     expect((await everything(outsider.client)).map((e) => e.action)).toEqual(['auth.signup']);
   });
 
-  it('logs a failed login for a known email in that account\'s organisation, and an unknown email in none', async () => {
+  it("logs a failed login for a known email in that account's organisation, and an unknown email in none", async () => {
     const owner = await signUp(app);
     const bystander = await signUp(app);
     const unknown = uniqueEmail('nobody');
@@ -195,7 +195,12 @@ describe('audit log', () => {
       const foreign = BigInt(neighbourIds[1]);
       expect(foreign < BigInt(all[0].id) && foreign > BigInt(all[11].id)).toBe(true);
       const below = await page(owner.client, `?before=${foreign}&limit=2`);
-      expect(below.items.map((e) => e.id)).toEqual(all.filter((e) => BigInt(e.id) < foreign).slice(0, 2).map((e) => e.id));
+      expect(below.items.map((e) => e.id)).toEqual(
+        all
+          .filter((e) => BigInt(e.id) < foreign)
+          .slice(0, 2)
+          .map((e) => e.id),
+      );
     });
 
     it('filters by action, and pages within the filter', async () => {

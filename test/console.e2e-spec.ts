@@ -211,7 +211,10 @@ describe('the web console', () => {
 
   it('cancels a long-running script', async () => {
     await runScript(page, agentName, 'long sleep', 'echo "sleeping"; sleep 300');
-    await page.getByTestId('task-log').getByText('sleeping').waitFor({ timeout: 15 * SECOND });
+    await page
+      .getByTestId('task-log')
+      .getByText('sleeping')
+      .waitFor({ timeout: 15 * SECOND });
     await page.getByRole('button', { name: 'Cancel task' }).click();
     await waitForHeaderState(page, 'cancelled');
     await page.locator('tr[data-job-id] .badge[data-status="cancelled"]').waitFor();
@@ -221,7 +224,10 @@ describe('the web console', () => {
   it('shows a task waiting on a concurrency key with a link to its blocker, and the node’s running jobs', async () => {
     const key = `deploy/${randomBytes(2).toString('hex')}`;
     const blocker = await runScript(page, agentName, 'holds the key', 'echo "holding"; sleep 300', key);
-    await page.getByTestId('task-log').getByText('holding').waitFor({ timeout: 15 * SECOND });
+    await page
+      .getByTestId('task-log')
+      .getByText('holding')
+      .waitFor({ timeout: 15 * SECOND });
     await runScript(page, agentName, 'waits for the key', 'echo "my turn"', key);
 
     const waiting = page.getByTestId('waiting-for');
@@ -263,7 +269,10 @@ describe('the web console', () => {
     await nav(page, 'Members').click();
     // The audit log's rows name the same email: wait for the members page itself first.
     await page.getByRole('heading', { name: 'Members', level: 1 }).waitFor();
-    await page.getByRole('cell', { name: new RegExp(email) }).first().waitFor();
+    await page
+      .getByRole('cell', { name: new RegExp(email) })
+      .first()
+      .waitFor();
     await browser.screenshot('14-members');
 
     await nav(page, 'API keys').click();

@@ -42,7 +42,7 @@ describe('health checks: the second kind of job', () => {
   });
   afterAll(() => app.close());
 
-  it('offers a health-check job with no script; the verdict and facts the agent reports are the agent\'s health, in the list too', async () => {
+  it("offers a health-check job with no script; the verdict and facts the agent reports are the agent's health, in the list too", async () => {
     const agent = await makeApprovedAgent(app, owner);
     const socket = await agent.connect();
     const res = await owner.client.post('/api/v1/agents/health-checks', { agentIds: [agent.agentId] });
@@ -76,7 +76,17 @@ describe('health checks: the second kind of job', () => {
     const offer = await socket.next('offer', (m) => offerIn(agent, m, first.body.id));
     socket.send({ type: 'agent.job.accept', jobId: offer.jobId, attempt: 1 });
     await socket.next('start', (m) => m.type === 'server.job.start' && m.jobId === offer.jobId);
-    socket.send({ type: 'agent.job.finish', jobId: offer.jobId, attempt: 1, outcome: 'succeeded', exitCode: null, signal: null, message: null, logChunks: 0, result: result('healthy', [], Date.now() + 60_000) });
+    socket.send({
+      type: 'agent.job.finish',
+      jobId: offer.jobId,
+      attempt: 1,
+      outcome: 'succeeded',
+      exitCode: null,
+      signal: null,
+      message: null,
+      logChunks: 0,
+      result: result('healthy', [], Date.now() + 60_000),
+    });
     const skewed = await agentHealth(owner, agent.agentId, first.body.id);
     expect(skewed.verdict).toBe('warning');
     expect(skewed.problems.join(' ')).toMatch(/clock is 6\d\.\d s ahead/);
@@ -100,7 +110,9 @@ describe('health checks: the second kind of job', () => {
     const all = await org.client.post('/api/v1/agents/health-checks', {});
     expect(all.status).toBe(201);
     expect(all.body.jobs.map((j: { agentId: string }) => j.agentId)).toEqual([allowed.agentId]);
-    expect(all.body.skipped).toEqual([{ agentId: forbids.agentId, name: expect.any(String), reason: expect.stringMatching(/job kind "health-check" is not allowed by \/etc\/corral\/agent-policy.json/) }]);
+    expect(all.body.skipped).toEqual([
+      { agentId: forbids.agentId, name: expect.any(String), reason: expect.stringMatching(/job kind "health-check" is not allowed by \/etc\/corral\/agent-policy.json/) },
+    ]);
 
     const named = await org.client.post('/api/v1/agents/health-checks', { agentIds: [forbids.agentId] });
     expect(named.status).toBe(422);
@@ -108,7 +120,7 @@ describe('health checks: the second kind of job', () => {
     expect(named.body.error.message).toMatch(/job kind "health-check" is not allowed/);
   });
 
-  it('needs an admin, refuses bad input clearly, and never reaches another organisation\'s agents', async () => {
+  it("needs an admin, refuses bad input clearly, and never reaches another organisation's agents", async () => {
     const agent: ProtocolAgent = await makeApprovedAgent(app, owner);
     const operator = await makeMember(app, owner, 'operator');
     expect((await operator.client.post('/api/v1/agents/health-checks', {})).status).toBe(403);

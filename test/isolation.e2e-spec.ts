@@ -92,7 +92,7 @@ describe('isolation between organisations', () => {
     ['session cookie', () => b.owner.client],
     ["owner's API key", () => b.ownerKey.client],
   ])('B acting with its %s', (_how, bClient) => {
-    it('lists only B\'s keys, members, invitations and audit events', async () => {
+    it("lists only B's keys, members, invitations and audit events", async () => {
       const client = bClient();
       const keys = await client.get('/api/v1/api-keys');
       expect(keys.status).toBe(200);
@@ -128,7 +128,7 @@ describe('isolation between organisations', () => {
       }
     });
 
-    it('gets 404, never 403, for A\'s key, members and invitation, and changes nothing of A', async () => {
+    it("gets 404, never 403, for A's key, members and invitation, and changes nothing of A", async () => {
       const client = bClient();
       const before = await view(a);
       expect(before.invitations.map((i) => i.id)).toEqual([a.invitation.id]);
@@ -157,7 +157,7 @@ describe('isolation between organisations', () => {
     });
   });
 
-  it('A\'s invitation, untouched by B, still works, and only for A', async () => {
+  it("A's invitation, untouched by B, still works, and only for A", async () => {
     const client = app.client();
     const accepted = await client.post('/api/v1/invitations/accept', { token: a.invitation.token, password: PASSWORD });
     expect(accepted.status).toBe(200);

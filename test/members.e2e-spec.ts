@@ -247,7 +247,7 @@ describe('organisation members and invitations', () => {
   });
 
   describe('roles', () => {
-    it('changes a role, which takes effect on the member\'s live session at once', async () => {
+    it("changes a role, which takes effect on the member's live session at once", async () => {
       const owner = await signUp(app);
       const member = await makeMember(app, owner, 'viewer');
       expect((await member.client.get('/api/v1/invitations')).status).toBe(403);
@@ -317,10 +317,7 @@ describe('organisation members and invitations', () => {
     it('never demotes or removes the last owner, but does once there is a second owner', async () => {
       const first = await signUp(app);
       const firstMembership = (await memberByEmail(first.client, first.email))!;
-      for (const res of [
-        await first.client.patch(`/api/v1/members/${firstMembership.id}`, { role: 'admin' }),
-        await first.client.delete(`/api/v1/members/${firstMembership.id}`),
-      ]) {
+      for (const res of [await first.client.patch(`/api/v1/members/${firstMembership.id}`, { role: 'admin' }), await first.client.delete(`/api/v1/members/${firstMembership.id}`)]) {
         expect(res.status).toBe(409);
         expect(res.body.error.code).toBe('LAST_OWNER');
         expect(res.body.error.message).toMatch(/last owner/);
@@ -351,7 +348,7 @@ describe('organisation members and invitations', () => {
   });
 
   describe('removal', () => {
-    it('ends a removed member\'s session and API keys at once', async () => {
+    it("ends a removed member's session and API keys at once", async () => {
       const owner = await signUp(app);
       const member = await makeMember(app, owner, 'operator');
       const key = await makeApiKey(app, member);
@@ -426,7 +423,7 @@ describe('organisation members and invitations', () => {
       await expectUnchanged();
     });
 
-    it('holds for API keys too: a key acts with the lower of its role and its creator\'s', async () => {
+    it("holds for API keys too: a key acts with the lower of its role and its creator's", async () => {
       const ownerViewerKey = await makeApiKey(app, owner, 'viewer');
       expect((await ownerViewerKey.client.get('/api/v1/members')).status).toBe(200);
       await expectForbidden(ownerViewerKey.client.post('/api/v1/members', { email: uniqueEmail('nope'), role: 'viewer' }), 'admin');
@@ -463,7 +460,7 @@ describe('organisation members and invitations', () => {
       await expectUnchanged();
     });
 
-    it('lets a non-admin revoke only its own API keys; an admin may revoke anyone\'s', async () => {
+    it("lets a non-admin revoke only its own API keys; an admin may revoke anyone's", async () => {
       const viewerKey = await makeApiKey(app, viewer);
       const ownerKey = await makeApiKey(app, owner);
       const refused = await viewer.client.delete(`/api/v1/api-keys/${ownerKey.id}`);

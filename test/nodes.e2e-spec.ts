@@ -17,7 +17,7 @@ describe('control-plane nodes: registry, drain, metrics', () => {
     await a.close();
   });
 
-  it('lists every node with the organisation\'s connected agents and running jobs on each', async () => {
+  it("lists every node with the organisation's connected agents and running jobs on each", async () => {
     const agent = await makeApprovedAgent(a, owner);
     const socket = await agent.at(b.url).connect();
     const task = await owner.client.post('/api/v1/tasks', { targets: { agentIds: [agent.agentId] }, script: { syntax: 'sh', body: 'sleep 1' } });
@@ -74,7 +74,13 @@ describe('control-plane nodes: registry, drain, metrics', () => {
     const res = await fetch(`${a.url}/metrics`, { headers: { authorization: 'Bearer scrape-me-please' } });
     expect(res.status).toBe(200);
     const text = await res.text();
-    for (const name of ['corral_jobs{state="queued"}', 'corral_queue_depth', 'corral_dispatch_latency_seconds_bucket', 'corral_connected_agents{transport="websocket"}', 'corral_http_request_duration_seconds_bucket'])
+    for (const name of [
+      'corral_jobs{state="queued"}',
+      'corral_queue_depth',
+      'corral_dispatch_latency_seconds_bucket',
+      'corral_connected_agents{transport="websocket"}',
+      'corral_http_request_duration_seconds_bucket',
+    ])
       expect(text).toContain(name);
     expect(text).toMatch(/corral_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/tasks",status="201"\} \d+/);
   });

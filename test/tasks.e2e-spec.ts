@@ -6,7 +6,6 @@ import { makeApprovedAgent, makeMember, signUp, type SignedUp } from './helpers/
 import { type AgentSocket, offerIn, ProtocolAgent } from './helpers/protocol-agent';
 import { startTestApp, type TestApp } from './helpers/test-app';
 
-
 function cancelIn(agent: ProtocolAgent, m: ServerMessage): JobCancelPayload | undefined {
   if (m.type !== 'signed') return undefined;
   const p = agent.open(m);
@@ -32,7 +31,16 @@ async function runOffer(socket: AgentSocket, agent: ProtocolAgent, offer: JobOff
   socket.send({ type: 'agent.job.accept', jobId: offer.jobId, attempt: offer.attempt });
   await socket.next('start', (m) => m.type === 'server.job.start' && m.jobId === offer.jobId, from);
   output.forEach((o, seq) => socket.send({ type: 'agent.job.log', jobId: offer.jobId, attempt: offer.attempt, seq, ...o }));
-  socket.send({ type: 'agent.job.finish', jobId: offer.jobId, attempt: offer.attempt, outcome: exitCode === 0 ? 'succeeded' : 'failed', exitCode, signal: null, message: null, logChunks: output.length });
+  socket.send({
+    type: 'agent.job.finish',
+    jobId: offer.jobId,
+    attempt: offer.attempt,
+    outcome: exitCode === 0 ? 'succeeded' : 'failed',
+    exitCode,
+    signal: null,
+    message: null,
+    logChunks: output.length,
+  });
   await socket.next('finish ack', (m) => m.type === 'server.job.finishAck' && m.jobId === offer.jobId, from);
 }
 
@@ -54,7 +62,11 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
   it('refuses targets that are pending, unknown or forbidden by their local policy, naming each', async () => {
     const pending = new ProtocolAgent(app.url);
     await pending.enroll((await owner.client.post('/api/v1/enrollment-tokens', {})).body.token);
-    const frozen = await makeApprovedAgent(app, owner, (a) => (a.policy = { source: '/etc/corral/agent-policy.json', allowedJobKinds: ['script'], allowScripts: true, runAs: null, allowedOrganizations: null, frozen: true }));
+    const frozen = await makeApprovedAgent(
+      app,
+      owner,
+      (a) => (a.policy = { source: '/etc/corral/agent-policy.json', allowedJobKinds: ['script'], allowScripts: true, runAs: null, allowedOrganizations: null, frozen: true }),
+    );
     (await frozen.connect()).close(); // reports its policy
     await waitFor('policy reported', async () => (await owner.client.get(`/api/v1/agents/${frozen.agentId}`)).body.policy?.frozen);
     const missing = '00000000-0000-4000-8000-000000000000';
@@ -128,7 +140,17 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
     expect(offer).toMatchObject({ taskId: task.id, jobId: task.jobs[0].id, attempt: 1, script: { syntax: 'bash', body: 'echo out; echo err >&2; exit 3' } });
     expect((await owner.client.get(`/api/v1/tasks/${task.id}`)).body.jobs[0].state).toBe('offered');
 
-    await runOffer(socket, agent, offer, [{ stream: 'stdout', text: 'out\n' }, { stream: 'stderr', text: 'err\n' }, { stream: 'stdout', text: 'a\u0000b\n' }], 3);
+    await runOffer(
+      socket,
+      agent,
+      offer,
+      [
+        { stream: 'stdout', text: 'out\n' },
+        { stream: 'stderr', text: 'err\n' },
+        { stream: 'stdout', text: 'a\u0000b\n' },
+      ],
+      3,
+    );
     const done = await taskState(owner, task.id, 'failed');
     expect(done.jobs[0]).toMatchObject({ state: 'failed', exitCode: 3, message: 'exit code 3' });
     const log = await owner.client.get(`/api/v1/tasks/${task.id}/log`);
@@ -166,7 +188,16 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
     expect(JSON.stringify((await owner.client.get(`/api/v1/tasks/${task.id}`)).body)).not.toContain('hunter2-secret');
     const offer = await socket.next('offer', (m) => offerIn(agent, m));
     expect(offer.sensitiveValues).toEqual(['hunter2-secret']);
-    await runOffer(socket, agent, offer, [{ stream: 'stdout', text: 'pw=hunter2-' }, { stream: 'stdout', text: 'secret ok\nend hunter' }], 0);
+    await runOffer(
+      socket,
+      agent,
+      offer,
+      [
+        { stream: 'stdout', text: 'pw=hunter2-' },
+        { stream: 'stdout', text: 'secret ok\nend hunter' },
+      ],
+      0,
+    );
     await taskState(owner, task.id, 'succeeded');
     const log = await owner.client.get(`/api/v1/tasks/${task.id}/log`);
     expect(log.text).toBe(`pw=${MASK} ok\nend hunter`);
@@ -227,7 +258,7 @@ describe('tasks: queue, dispatch, logs, cancellation', () => {
     socket.close();
   });
 
-  it('finds work nobody announced: a job made claimable behind the nodes\' backs is offered by the next re-query', async () => {
+  it("finds work nobody announced: a job made claimable behind the nodes' backs is offered by the next re-query", async () => {
     const away = await makeApprovedAgent(app, owner);
     const agent = await makeApprovedAgent(app, owner);
     const socket = await agent.connect();

@@ -48,7 +48,10 @@ describe('settings precedence', () => {
   });
 
   it('accepts several servers: repeated flags, commas, arrays; drops duplicates and trailing slashes', () => {
-    expect(resolveSettings(input({ flags: { server: ['https://a.example.com/', 'https://b.example.com,https://a.example.com'] } })).servers).toEqual(['https://a.example.com', 'https://b.example.com']);
+    expect(resolveSettings(input({ flags: { server: ['https://a.example.com/', 'https://b.example.com,https://a.example.com'] } })).servers).toEqual([
+      'https://a.example.com',
+      'https://b.example.com',
+    ]);
     expect(resolveSettings(input({ env: { CORRAL_SERVER: 'https://a.example.com, https://b.example.com:8443' } })).servers).toEqual(['https://a.example.com', 'https://b.example.com:8443']);
     expect(resolveSettings(input({ file: { server: ['https://a.example.com', 'https://c.example.com/corral/'] } })).servers).toEqual(['https://a.example.com', 'https://c.example.com/corral']);
   });

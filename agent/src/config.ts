@@ -81,7 +81,10 @@ function nonEmpty(value: string | undefined): string | undefined {
 /** Validates and normalises control-plane URLs: http(s), no credentials, no query; trailing slash dropped. */
 export function parseServerList(values: string[], from: string): string[] {
   const out: string[] = [];
-  for (const value of values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean)) {
+  for (const value of values
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean)) {
     let url: URL;
     try {
       url = new URL(value);

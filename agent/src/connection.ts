@@ -156,7 +156,9 @@ export class AgentConnection {
         const next = servers[(serverIndex + 1) % servers.length];
         const where = next === server ? '' : ` via ${next}`;
         if (error.code === 'CLOCK_SKEW')
-          logger.error(`CLOCK SKEW: ${server} refused this agent because this host's clock is off (${error.message}); fix the clock (NTP, chrony or timedatectl). Retrying in ${seconds(delay)}${where}`);
+          logger.error(
+            `CLOCK SKEW: ${server} refused this agent because this host's clock is off (${error.message}); fix the clock (NTP, chrony or timedatectl). Retrying in ${seconds(delay)}${where}`,
+          );
         else if (end.connectedMs > 0) logger.warn(`${TRANSPORT_WORDS[mode]} connection to ${server} lost: ${error.message}; reconnecting in ${seconds(delay)}${where}`);
         else logger.warn(`cannot connect over ${TRANSPORT_WORDS[mode]} to ${server}: ${error.message}; retrying in ${seconds(delay)}${where}`);
         serverIndex++;

@@ -156,7 +156,10 @@ async function checkServer(server: string, client: HttpClient, identity: Identit
       else if (who.data.status === 'approved') results.push(ok('auth', `signed request accepted: agent "${who.data.name}" is approved`));
       else if (who.data.status === 'pending')
         results.push(ok('auth', `signed request accepted: agent "${who.data.name}" is pending approval (fingerprint ${identity.fingerprint}, code ${identity.verificationCode})`));
-      else results.push(fail('auth', `agent "${who.data.name}" is ${who.data.status}: it will not be accepted again; remove ${store.identityPath} and ${store.keyPath} and enroll again with a new token`));
+      else
+        results.push(
+          fail('auth', `agent "${who.data.name}" is ${who.data.status}: it will not be accepted again; remove ${store.identityPath} and ${store.keyPath} and enroll again with a new token`),
+        );
     } catch (err) {
       results.push(fail('auth', err instanceof AgentError ? `${err.message}${err.code === 'CLOCK_SKEW' ? ' (fix the clock)' : ''}` : errorText(err)));
     }
@@ -177,7 +180,11 @@ export async function doctor(ctx: CommandContext, flags: SettingFlags): Promise<
   let identity: Identity | null = null;
   try {
     identity = store.readIdentity();
-    lines.push(identity ? ok('identity', `agent "${identity.name}" (${identity.agentId}), fingerprint ${identity.fingerprint}, in ${settings.stateDir}`) : fail('identity', `not enrolled: ${store.identityPath} does not exist`));
+    lines.push(
+      identity
+        ? ok('identity', `agent "${identity.name}" (${identity.agentId}), fingerprint ${identity.fingerprint}, in ${settings.stateDir}`)
+        : fail('identity', `not enrolled: ${store.identityPath} does not exist`),
+    );
     if (identity) {
       const { warning } = store.readPrivateKey();
       if (warning) lines.push(fail('key', warning));

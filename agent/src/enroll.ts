@@ -188,4 +188,3 @@ export function formatEnrollment(result: EnrollResult, json: boolean): string {
   lines.push(`Start the agent with: ${runHint}`);
   return `${lines.join('\n')}\n`;
 }
-

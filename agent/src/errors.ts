@@ -140,7 +140,7 @@ const TLS_TRUST_CODES = new Set([
 export function networkHint(code: string | undefined): string {
   if (!code) return '';
   if (TLS_TRUST_CODES.has(code)) return ' (the certificate is not trusted: pass --ca-file or set CORRAL_CA_FILE to the CA bundle that signed it)';
-  if (code === 'CERT_HAS_EXPIRED') return ' (the server certificate has expired, or this host\'s clock is wrong)';
+  if (code === 'CERT_HAS_EXPIRED') return " (the server certificate has expired, or this host's clock is wrong)";
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return ' (the certificate does not name this host: check the server URL)';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return ' (DNS cannot resolve the host: check the server URL and /etc/resolv.conf)';
   if (code === 'ECONNREFUSED') return ' (nothing listens there: is the control plane up, and the port right?)';

@@ -143,12 +143,7 @@ export type PolicyVerdict = { allowed: true; runAs: PasswdUser | null } | { allo
  * anything; only the run-as user is checked here, since that needs this host's /etc/passwd.
  * `runAs` is the user to switch to, or null to run as the agent's own user.
  */
-export function checkJobAgainstPolicy(
-  policy: LocalPolicy,
-  job: { kind: string; organizationId: string },
-  host: HostUser,
-  passwdPath = '/etc/passwd',
-): PolicyVerdict {
+export function checkJobAgainstPolicy(policy: LocalPolicy, job: { kind: string; organizationId: string }, host: HostUser, passwdPath = '/etc/passwd'): PolicyVerdict {
   const refusal = policyRefusal(policy, job);
   if (refusal !== null) return { allowed: false, message: refusal };
   if (policy.runAs === null) return { allowed: true, runAs: null };

@@ -132,7 +132,13 @@ class MessagePoster implements JobLink {
         error = classifyNetworkError(err, p.server);
       }
       if (attempt >= MAX_POST_ATTEMPTS) {
-        this.end({ kind: 'failed', error: new AgentError(error.code, `cannot send job messages: ${error.message}`, 'retryable', error.details), connectedMs: 0, beforeOpen: false, upgradeRefused: false });
+        this.end({
+          kind: 'failed',
+          error: new AgentError(error.code, `cannot send job messages: ${error.message}`, 'retryable', error.details),
+          connectedMs: 0,
+          beforeOpen: false,
+          upgradeRefused: false,
+        });
         return false;
       }
       await sleep(this.backoff.next(error.retryAfterMs), this.signal);
@@ -150,7 +156,13 @@ export async function runPollSession(p: PollSessionParams): Promise<SessionEnd> 
   // Paces a server that answers at once without news, so a bad answer cannot become a busy loop.
   const pacing = new Backoff(p.timings.backoff, p.random);
   let connectedAt: number | null = null;
-  const failed = (error: AgentError): SessionEnd => ({ kind: 'failed', error, connectedMs: connectedAt === null ? 0 : now() - connectedAt, beforeOpen: connectedAt === null, upgradeRefused: false });
+  const failed = (error: AgentError): SessionEnd => ({
+    kind: 'failed',
+    error,
+    connectedMs: connectedAt === null ? 0 : now() - connectedAt,
+    beforeOpen: connectedAt === null,
+    upgradeRefused: false,
+  });
 
   // The session can also end from the side (a reply to job messages, a failing POST): that
   // aborts the poll in flight.

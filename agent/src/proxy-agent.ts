@@ -46,7 +46,10 @@ function inCidr(ip: string, cidr: string): boolean {
  */
 export function matchesNoProxy(hostname: string, port: number, noProxy: string): boolean {
   const host = stripBrackets(hostname.toLowerCase()).replace(/\.$/, '');
-  for (const raw of noProxy.split(/[\s,]+/).map((e) => e.trim().toLowerCase()).filter(Boolean)) {
+  for (const raw of noProxy
+    .split(/[\s,]+/)
+    .map((e) => e.trim().toLowerCase())
+    .filter(Boolean)) {
     if (raw === '*') return true;
     let entry = raw;
     let entryPort: number | null = null;
@@ -163,7 +166,8 @@ export function openTunnel(proxy: URL, host: string, port: number, options: Tunn
       if (!match) return fail(new Error(`proxy ${label} answered CONNECT with something that is not HTTP`));
       const status = Number(match[1]);
       if (status !== 200) {
-        const hint = status === 407 ? ' (the proxy wants credentials: put them in the proxy URL, http://user:password@proxy:port)' : status === 403 ? ` (the proxy does not allow ${authority})` : '';
+        const hint =
+          status === 407 ? ' (the proxy wants credentials: put them in the proxy URL, http://user:password@proxy:port)' : status === 403 ? ` (the proxy does not allow ${authority})` : '';
         const err = new Error(`proxy ${label} refused CONNECT ${authority}: HTTP ${status} ${match[2]}${hint}`.trim()) as NodeJS.ErrnoException;
         err.code = `PROXY_${status}`;
         return fail(err);

@@ -27,7 +27,10 @@ export async function runAgent(ctx: CommandContext, flags: SettingFlags, signal:
   const settings = resolveSettings({ flags, env: ctx.env, isRoot: ctx.isRoot, home: ctx.home, cwd: ctx.cwd, readConfig: readConfigFile });
   const store = new StateStore(settings.stateDir);
   const identity = store.readIdentity();
-  if (!identity) throw new ConfigError(`not enrolled: ${store.identityPath} does not exist; run "corral-agent enroll --server URL --token TOKEN" first${settings.sources.stateDir === 'default' ? '' : ` with --state-dir ${settings.stateDir}`}`);
+  if (!identity)
+    throw new ConfigError(
+      `not enrolled: ${store.identityPath} does not exist; run "corral-agent enroll --server URL --token TOKEN" first${settings.sources.stateDir === 'default' ? '' : ` with --state-dir ${settings.stateDir}`}`,
+    );
   const { key, warning } = store.readPrivateKey();
   if (warning) ctx.logger.warn(warning);
   const policy = loadPolicy(settings.stateDir, ctx.systemPolicyPath);

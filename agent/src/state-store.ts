@@ -47,7 +47,6 @@ export const EMPTY_STATUS: Omit<StatusFile, 'updatedAt'> = {
   pid: null,
 };
 
-
 function readJson(path: string): unknown | undefined {
   let text: string;
   try {
@@ -102,7 +101,8 @@ export class StateStore {
     const json = readJson(this.identityPath);
     if (json === undefined) return null;
     const parsed = IdentitySchema.safeParse(json);
-    if (!parsed.success) throw new ConfigError(`${this.identityPath} is damaged (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}); restore it from a backup or enroll again`);
+    if (!parsed.success)
+      throw new ConfigError(`${this.identityPath} is damaged (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}); restore it from a backup or enroll again`);
     return parsed.data;
   }
 

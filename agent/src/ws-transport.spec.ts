@@ -14,7 +14,6 @@ import { StateStore } from './state-store';
 import { FAST_TIMINGS, FakeControlPlane, waitFor } from './testing/fake-control-plane';
 import { runWebSocketSession } from './ws-transport';
 
-
 describe('the WebSocket transport against a fake control plane', () => {
   let cp: FakeControlPlane;
   let dir: string;

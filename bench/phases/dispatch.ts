@@ -60,7 +60,9 @@ async function dispatch(bench: Bench): Promise<DispatchResult> {
   for (const a of wsAgents) a.connectWs();
   for (const a of pollAgents) void a.pollLoop();
   await waitFor('dispatch agents connected', () => everyone.every((a) => a.connected), 120_000);
-  bench.say(`dispatch: ${sizes.rate} tasks/s for ${sizes.seconds} s (after ${WARMUP_SECONDS} s not counted), spread over ${wsAgents.length} WebSocket and ${pollAgents.length} long-polling agents`);
+  bench.say(
+    `dispatch: ${sizes.rate} tasks/s for ${sizes.seconds} s (after ${WARMUP_SECONDS} s not counted), spread over ${wsAgents.length} WebSocket and ${pollAgents.length} long-polling agents`,
+  );
   // Every agent in turn, in an order that mixes the transports.
   const targets = everyone.map((a) => a.o.id).sort(() => Math.random() - 0.5);
   const stopSampling = bench.sampleWaits();
@@ -96,11 +98,25 @@ async function dispatch(bench: Bench): Promise<DispatchResult> {
     for (const [key, values] of [...bySecond].sort()) bench.say(`  ${key.padEnd(12)} ${JSON.stringify(percentiles(values))}`);
     for (const [part, values] of Object.entries(parts)) bench.say(`  ${part.padEnd(14)} ${JSON.stringify(percentiles(values))}`);
     const statements = [...(await bench.statementCounts())].map(([k, v]) => [k, v - (statementsBefore.get(k) ?? 0)] as const).filter(([, v]) => v > 0);
-    bench.say(`  statements per task: ${statements.sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${(v / n).toFixed(2)}`).join(', ')}`);
+    bench.say(
+      `  statements per task: ${statements
+        .sort((x, y) => y[1] - x[1])
+        .map(([k, v]) => `${k} ${(v / n).toFixed(2)}`)
+        .join(', ')}`,
+    );
     // Each pause stops the node's event loop: a dispatch that meets one waits it out.
     const gc = [...(await bench.gcPauses())].map(([kind, p]) => ({ kind, count: p.count - (gcBefore.get(kind)?.count ?? 0), ms: (p.seconds - (gcBefore.get(kind)?.seconds ?? 0)) * 1000 }));
-    bench.say(`  node GC pauses: ${gc.filter((g) => g.count > 0).map((g) => `${g.kind} ${g.count} × ${(g.ms / g.count).toFixed(1)} ms`).join(', ')}`);
-    bench.say(dispatchSamples(await bench.metrics()).map(formatSample).join('\n'));
+    bench.say(
+      `  node GC pauses: ${gc
+        .filter((g) => g.count > 0)
+        .map((g) => `${g.kind} ${g.count} × ${(g.ms / g.count).toFixed(1)} ms`)
+        .join(', ')}`,
+    );
+    bench.say(
+      dispatchSamples(await bench.metrics())
+        .map(formatSample)
+        .join('\n'),
+    );
   }
   await bench.stopAgents();
   return { websocket: percentiles(latency.websocket), longPoll: percentiles(latency.longPoll) };

@@ -30,12 +30,7 @@ async function health(bench: Bench): Promise<number> {
   );
   if (res.status !== 201) throw new Error(`health check: ${res.status} ${res.text}`);
   const { id } = JSON.parse(res.text) as { id: string };
-  await waitFor(
-    'every verdict recorded',
-    async () => (await bench.db.query(`SELECT count(*)::int AS n FROM agents WHERE health ->> 'taskId' = $1`, [id])).rows[0].n >= AGENTS,
-    120_000,
-    10,
-  );
+  await waitFor('every verdict recorded', async () => (await bench.db.query(`SELECT count(*)::int AS n FROM agents WHERE health ->> 'taskId' = $1`, [id])).rows[0].n >= AGENTS, 120_000, 10);
   const ms = Math.round(performance.now() - started);
   await bench.stopAgents();
   return ms;

@@ -43,7 +43,11 @@ async function idle(bench: Bench): Promise<IdleResult> {
   const rssAfter = rssBytes(bench.node!.child.pid!);
   if (verbose) {
     bench.say(`node RSS ${(rssBefore / 2 ** 20).toFixed(1)} MiB before connecting, ${(rssAfter / 2 ** 20).toFixed(1)} MiB after the idle window`);
-    bench.say(memorySamples(await bench.metrics()).map(formatSample).join('\n'));
+    bench.say(
+      memorySamples(await bench.metrics())
+        .map(formatSample)
+        .join('\n'),
+    );
   }
   return { agents: agents.length, rssBytesPerAgent: Math.round(Math.max(0, rssAfter - rssBefore) / agents.length), dbQueriesPerMinute: Math.round(queries) };
 }
@@ -52,7 +56,12 @@ async function queriesSent(bench: Bench): Promise<number> {
   return (await bench.metrics()).value('corral_db_queries_total') ?? NaN;
 }
 
-const MEMORY = ['corral_process_resident_memory_bytes', 'corral_process_nodejs_heap_size_used_bytes', 'corral_process_nodejs_heap_size_total_bytes', 'corral_process_nodejs_external_memory_bytes'];
+const MEMORY = [
+  'corral_process_resident_memory_bytes',
+  'corral_process_nodejs_heap_size_used_bytes',
+  'corral_process_nodejs_heap_size_total_bytes',
+  'corral_process_nodejs_external_memory_bytes',
+];
 const HEAP_SPACES = ['corral_process_nodejs_heap_space_size_used_bytes', 'corral_process_nodejs_heap_space_size_total_bytes'];
 
 /** The node's memory by kind, and the heap spaces that grow with connections. */

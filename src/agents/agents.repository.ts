@@ -94,7 +94,6 @@ export class AgentsRepository {
     return this.sql.query('corral_task_targets', `SELECT id, name, status, policy FROM agents WHERE organization_id = $1 AND id = ANY ($2::uuid[])`, [organizationId, ids]);
   }
 
-
   listForOrganization(organizationId: string, status?: AgentStatus): Promise<Agent[]> {
     return this.dataSource.manager.find(Agent, { where: { organizationId, ...(status ? { status } : {}) }, order: { enrolledAt: 'DESC' } });
   }
@@ -140,7 +139,12 @@ export class AgentsRepository {
 
   /** Only the node that holds the connection may mark it gone: a newer connection elsewhere wins. */
   async markDisconnected(ids: string[], nodeId: string): Promise<void> {
-    await this.sql.query('corral_agents_disconnected', `UPDATE agents SET connected_node_id = NULL, last_seen_at = now() WHERE id = ANY ($1::uuid[]) AND connected_node_id = $2`, [ids, nodeId], 'lazy');
+    await this.sql.query(
+      'corral_agents_disconnected',
+      `UPDATE agents SET connected_node_id = NULL, last_seen_at = now() WHERE id = ANY ($1::uuid[]) AND connected_node_id = $2`,
+      [ids, nodeId],
+      'lazy',
+    );
   }
 
   /** Remembers these nonces; returns the ones that were new (a replayed one is already there). */

@@ -63,7 +63,10 @@ export class AgentsService {
   async recordHealth(em: EntityManager, checks: { organizationId: string; agentId: string; health: AgentHealth }[]): Promise<void> {
     if (!checks.length) return;
     await this.agents.recordHealth(em, checks);
-    await this.events.publishAll(checks.map(({ agentId }) => ({ kind: 'agent-changed', agentId })), em);
+    await this.events.publishAll(
+      checks.map(({ agentId }) => ({ kind: 'agent-changed', agentId })),
+      em,
+    );
   }
 
   /** An agent asks to join: always lands pending, whatever the token says. */
@@ -77,8 +80,10 @@ export class AgentsService {
       const token = await this.tokens.findByHashForUpdate(sha256Hex(request.token), em);
       if (!token) throw new AgentsException(AgentsErrorCode.ENROLLMENT_TOKEN_INVALID, 'this enrollment token is unknown; create one in the console (Enrollment tokens) and copy it exactly');
       if (token.revokedAt) throw new AgentsException(AgentsErrorCode.ENROLLMENT_TOKEN_REVOKED, 'this enrollment token was revoked; ask an admin for a new one');
-      if (token.expiresAt.getTime() <= Date.now()) throw new AgentsException(AgentsErrorCode.ENROLLMENT_TOKEN_EXPIRED, `this enrollment token expired at ${token.expiresAt.toISOString()}; ask an admin for a new one`);
-      if (token.uses >= token.maxUses) throw new AgentsException(AgentsErrorCode.ENROLLMENT_TOKEN_USED_UP, `this enrollment token was already used ${token.uses} time(s), its limit; ask an admin for a new one`);
+      if (token.expiresAt.getTime() <= Date.now())
+        throw new AgentsException(AgentsErrorCode.ENROLLMENT_TOKEN_EXPIRED, `this enrollment token expired at ${token.expiresAt.toISOString()}; ask an admin for a new one`);
+      if (token.uses >= token.maxUses)
+        throw new AgentsException(AgentsErrorCode.ENROLLMENT_TOKEN_USED_UP, `this enrollment token was already used ${token.uses} time(s), its limit; ask an admin for a new one`);
       const existing = await this.agents.findByPublicKey(request.publicKey, em);
       if (existing) throw new AgentsException(AgentsErrorCode.KEY_ALREADY_ENROLLED, `this key is already enrolled as agent ${existing.id}; use that identity, or enroll with a fresh state dir`);
       // A rebuilt host with a new key never silently replaces, nor is silently refused as, the old one.
@@ -154,12 +159,26 @@ export class AgentsService {
       );
     }
     const retired = await this.dataSource.transaction(async (em) => {
-      const ok = await this.agents.decide(actor.organizationId, id, ['pending'], 'approved', { ...this.decider(actor), reason: null, name: body.name, environments: body.environments, roles: body.roles }, em);
+      const ok = await this.agents.decide(
+        actor.organizationId,
+        id,
+        ['pending'],
+        'approved',
+        { ...this.decider(actor), reason: null, name: body.name, environments: body.environments, roles: body.roles },
+        em,
+      );
       if (!ok) throw new AgentsException(AgentsErrorCode.AGENT_NOT_PENDING, `agent "${agent.name}" was decided by someone else meanwhile; reload it`);
       await this.audit.record(actor, 'agent.approved', { type: 'agent', id }, { fingerprint: agent.fingerprint, name: body.name ?? agent.name }, em);
       // Approving the new identity of a rebuilt host retires the old one, explicitly.
       if (agent.conflictsWith) {
-        const replaced = await this.agents.decide(actor.organizationId, agent.conflictsWith, ['approved', 'pending'], 'revoked', { ...this.decider(actor), reason: `replaced by agent ${id}` }, em);
+        const replaced = await this.agents.decide(
+          actor.organizationId,
+          agent.conflictsWith,
+          ['approved', 'pending'],
+          'revoked',
+          { ...this.decider(actor), reason: `replaced by agent ${id}` },
+          em,
+        );
         if (replaced) await this.audit.record(actor, 'agent.revoked', { type: 'agent', id: agent.conflictsWith }, { reason: `replaced by agent ${id}` }, em);
         return replaced ? agent.conflictsWith : null;
       }

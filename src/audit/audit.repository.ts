@@ -41,12 +41,7 @@ export class AuditRepository {
 
   /** Newest first; `beforeId` pages backwards through history. */
   findPageForOrganization(organizationId: string, limit: number, beforeId?: string, action?: string, targetId?: string): Promise<AuditEvent[]> {
-    const query = this.dataSource
-      .getRepository(AuditEvent)
-      .createQueryBuilder('e')
-      .where('e.organization_id = :organizationId', { organizationId })
-      .orderBy('e.id', 'DESC')
-      .limit(limit);
+    const query = this.dataSource.getRepository(AuditEvent).createQueryBuilder('e').where('e.organization_id = :organizationId', { organizationId }).orderBy('e.id', 'DESC').limit(limit);
     if (beforeId) query.andWhere('e.id < :beforeId', { beforeId });
     if (action) query.andWhere('e.action = :action', { action });
     if (targetId) query.andWhere('e.target_id = :targetId', { targetId });

@@ -38,10 +38,7 @@ export class ApiKeysService {
     }
     const key = `${API_KEY_PREFIX}${randomToken(40)}`;
     const created = await this.dataSource.transaction(async (em) => {
-      const row = await this.apiKeys.create(
-        { organizationId: actor.organizationId, name, prefix: key.slice(0, 10), keyHash: sha256Hex(key), role, createdBy: actor.userId },
-        em,
-      );
+      const row = await this.apiKeys.create({ organizationId: actor.organizationId, name, prefix: key.slice(0, 10), keyHash: sha256Hex(key), role, createdBy: actor.userId }, em);
       await this.audit.record(actor, 'api_key.created', { type: 'api_key', id: row.id }, { name, role }, em);
       return row;
     });

@@ -64,7 +64,15 @@ export class AuthService {
       const { organization, user } = await this.orgs.createOrganizationWithOwner(input.organization, input.email, passwordHash, em);
       const session = await this.newSession({ userId: user.id, email: user.email, organizationId: organization.id, role: 'owner', ip }, em);
       await this.audit.recordAnonymous(
-        { organizationId: organization.id, userId: user.id, email: user.email, action: 'auth.signup', ip, target: { type: 'organization', id: organization.id }, details: { organization: organization.name } },
+        {
+          organizationId: organization.id,
+          userId: user.id,
+          email: user.email,
+          action: 'auth.signup',
+          ip,
+          target: { type: 'organization', id: organization.id },
+          details: { organization: organization.name },
+        },
         em,
       );
       return session;
@@ -81,7 +89,14 @@ export class AuthService {
     const membership = user && valid ? await this.memberships.findFirstForUser(user.id) : null;
     if (!user || !valid || !membership) {
       const orgId = user ? ((await this.memberships.findFirstForUser(user.id))?.organizationId ?? null) : null;
-      await this.audit.recordAnonymous({ organizationId: orgId, userId: user?.id, email, action: 'auth.login_failed', ip, details: { reason: !user ? 'unknown email' : !valid ? 'wrong password' : 'no membership' } });
+      await this.audit.recordAnonymous({
+        organizationId: orgId,
+        userId: user?.id,
+        email,
+        action: 'auth.login_failed',
+        ip,
+        details: { reason: !user ? 'unknown email' : !valid ? 'wrong password' : 'no membership' },
+      });
       throw new AuthException(AuthErrorCode.INVALID_CREDENTIALS, 'email or password is incorrect');
     }
     await this.rateLimiter.reset(`auth:account:${email}`);
@@ -96,7 +111,7 @@ export class AuthService {
       const accepted = await this.orgs.acceptInvitation(token, () => hashPassword(password), em);
       // An existing account joins only with its own password, so a leaked invitation cannot bind it.
       if (!accepted.created && !(await verifyPassword(password, accepted.user.passwordHash))) {
-        throw new AuthException(AuthErrorCode.INVALID_CREDENTIALS, 'this email already has an account: enter that account\'s password to accept');
+        throw new AuthException(AuthErrorCode.INVALID_CREDENTIALS, "this email already has an account: enter that account's password to accept");
       }
       const session = await this.newSession({ userId: accepted.user.id, email: accepted.user.email, organizationId: accepted.organizationId, role: accepted.role, ip }, em);
       await this.audit.recordAnonymous(

@@ -10,7 +10,15 @@ function capture() {
       done();
     },
   });
-  return { stream, lines: () => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
+  return {
+    stream,
+    lines: () =>
+      out
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+  };
 }
 
 describe('CorralLogger', () => {

@@ -80,7 +80,7 @@ describe('organisation scope of repository statements', () => {
   });
 
   it('notices a statement that forgets the organisation', () => {
-    const source = "class R {\n  findInOrganization(id: string) {\n    return this.db.query(`SELECT * FROM tasks WHERE id = $1`, [id]);\n  }\n}";
+    const source = 'class R {\n  findInOrganization(id: string) {\n    return this.db.query(`SELECT * FROM tasks WHERE id = $1`, [id]);\n  }\n}';
     expect(statements(source).filter((s) => unscoped(s.text))).toEqual([{ method: 'findInOrganization', text: 'SELECT * FROM tasks WHERE id = $1' }]);
     expect(statements('  get(id) {\n    return em.findOne(Agent, { where: { id } });\n  }').filter((s) => unscoped(s.text))).toHaveLength(1);
   });

@@ -22,9 +22,7 @@ export function createValidationPipe(): ValidationPipe {
     transform: true,
     validationError: { target: false, value: false },
     exceptionFactory: (errors) => {
-      const details = flatten(errors).map((d) =>
-        d.problems.some((p) => p.includes('should not exist')) ? { field: d.field, problems: [`${d.field} is not a known field; remove it`] } : d,
-      );
+      const details = flatten(errors).map((d) => (d.problems.some((p) => p.includes('should not exist')) ? { field: d.field, problems: [`${d.field} is not a known field; remove it`] } : d));
       return new DomainException('VALIDATION_FAILED', details.map((d) => d.problems.join(', ')).join('; '), undefined, details);
     },
   });

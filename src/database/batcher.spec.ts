@@ -31,10 +31,13 @@ describe('Batcher', () => {
 
   it('rejects every caller of a batch that failed, and goes on with the next', async () => {
     let fail = true;
-    const batcher = new Batcher<number, number>(async (items) => {
-      if (fail) throw new Error('database went away');
-      return items;
-    }, { maxBatch: 10, concurrency: 1 });
+    const batcher = new Batcher<number, number>(
+      async (items) => {
+        if (fail) throw new Error('database went away');
+        return items;
+      },
+      { maxBatch: 10, concurrency: 1 },
+    );
     await expect(Promise.all([batcher.submit(1), batcher.submit(2)])).rejects.toThrow('database went away');
     fail = false;
     await expect(batcher.submit(3)).resolves.toBe(3);

@@ -67,5 +67,11 @@ export function tailLines(text: string, count: number): string {
 }
 
 export function oneLine(text: string): string {
-  return text.split('\n').map((line) => line.trim()).filter(Boolean).join(' / ') || 'no output';
+  return (
+    text
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean)
+      .join(' / ') || 'no output'
+  );
 }

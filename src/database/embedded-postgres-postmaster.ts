@@ -73,10 +73,7 @@ export async function waitForPostmaster(paths: Paths, pid: number, password: str
       lastError = `status "${info.status || 'starting'}"`;
     }
     if (Date.now() > deadline) {
-      throw new Error(
-        `PostgreSQL (pid ${pid}) is running on ${paths.cluster} but did not accept connections within ${timeoutMs / 1000}s (${lastError})` +
-          logTail(paths.logFile),
-      );
+      throw new Error(`PostgreSQL (pid ${pid}) is running on ${paths.cluster} but did not accept connections within ${timeoutMs / 1000}s (${lastError})` + logTail(paths.logFile));
     }
     await sleep(250);
   }

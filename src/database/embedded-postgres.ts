@@ -91,10 +91,7 @@ export class EmbeddedPostgres {
     // pg_ctl also fails when the server went away on its own meanwhile; only a survivor is an error.
     const after = readPidFile(this.paths.pidFile);
     if (result.code !== 0 && after && after.pid === before.pid && isAlive(after.pid)) {
-      throw new Error(
-        `failed to stop PostgreSQL in ${this.paths.cluster}: ${oneLine(result.stderr || result.stdout)}` +
-          logTail(this.paths.logFile),
-      );
+      throw new Error(`failed to stop PostgreSQL in ${this.paths.cluster}: ${oneLine(result.stderr || result.stdout)}` + logTail(this.paths.logFile));
     }
   }
 
@@ -154,10 +151,7 @@ export class EmbeddedPostgres {
       );
     }
     this.log(`adopting running PostgreSQL (pid ${info.pid})`);
-    const port =
-      owner === 'ours'
-        ? await waitForPostmaster(paths, info.pid, password, START_TIMEOUT_S * 1000)
-        : await probeUnverified(info, password);
+    const port = owner === 'ours' ? await waitForPostmaster(paths, info.pid, password, START_TIMEOUT_S * 1000) : await probeUnverified(info, password);
     // Unverifiable and unreachable: let the start attempt decide whether the pid file is stale.
     if (port === undefined) return undefined;
     if (this.requestedPort && this.requestedPort !== port) {
@@ -192,19 +186,10 @@ export class EmbeddedPostgres {
 
     this.log(`initialising database cluster in ${paths.cluster}`);
     try {
-      const result = await run(
-        bins.initdb,
-        [
-          '-D', paths.initTmp,
-          '-U', SUPERUSER,
-          '-E', 'UTF8',
-          '--locale=C',
-          '--auth=scram-sha-256',
-          `--pwfile=${paths.pwfileTmp}`,
-          '--no-instructions',
-        ],
-        { ...this.spawnOptions(bins, runAs), timeoutMs: 5 * 60 * 1000 },
-      );
+      const result = await run(bins.initdb, ['-D', paths.initTmp, '-U', SUPERUSER, '-E', 'UTF8', '--locale=C', '--auth=scram-sha-256', `--pwfile=${paths.pwfileTmp}`, '--no-instructions'], {
+        ...this.spawnOptions(bins, runAs),
+        timeoutMs: 5 * 60 * 1000,
+      });
       if (result.code !== 0) {
         throw new Error(`initdb failed (exit ${result.code}) for ${paths.cluster}: ${tailLines(result.stderr || result.stdout, 6)}`);
       }
@@ -223,11 +208,11 @@ export class EmbeddedPostgres {
 
     this.log(`${this.paths.passwordFile} is missing; resetting the ${SUPERUSER} password`);
     const password = randomBytes(24).toString('base64url');
-    const result = await run(
-      bins.postgres,
-      ['--single', '-D', this.paths.cluster, '-c', 'unix_socket_directories=', '-c', 'listen_addresses=', 'postgres'],
-      { ...this.spawnOptions(bins, runAs), input: `ALTER ROLE ${SUPERUSER} PASSWORD '${password}';\n`, timeoutMs: 120_000 },
-    );
+    const result = await run(bins.postgres, ['--single', '-D', this.paths.cluster, '-c', 'unix_socket_directories=', '-c', 'listen_addresses=', 'postgres'], {
+      ...this.spawnOptions(bins, runAs),
+      input: `ALTER ROLE ${SUPERUSER} PASSWORD '${password}';\n`,
+      timeoutMs: 120_000,
+    });
     if (result.code !== 0 || /\b(ERROR|FATAL|PANIC):/.test(result.stderr)) {
       throw new Error(`could not reset the ${SUPERUSER} password in ${this.paths.cluster}: ${tailLines(result.stderr, 6)}`);
     }
@@ -252,11 +237,10 @@ export class EmbeddedPostgres {
         `-c unix_socket_directories='${socketFits(paths.cluster, port) ? paths.cluster : ''}'`,
         '-c max_connections=200',
       ].join(' ');
-      const result = await run(
-        bins.pgCtl,
-        ['start', '-w', '-t', String(START_TIMEOUT_S), '-D', paths.cluster, '-l', paths.logFile, '-o', options],
-        { ...this.spawnOptions(bins, runAs), timeoutMs: (START_TIMEOUT_S + 30) * 1000 },
-      );
+      const result = await run(bins.pgCtl, ['start', '-w', '-t', String(START_TIMEOUT_S), '-D', paths.cluster, '-l', paths.logFile, '-o', options], {
+        ...this.spawnOptions(bins, runAs),
+        timeoutMs: (START_TIMEOUT_S + 30) * 1000,
+      });
       if (result.code === 0) return port;
 
       const newLog = readFrom(paths.logFile, logOffset);

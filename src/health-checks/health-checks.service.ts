@@ -73,7 +73,10 @@ export class HealthChecksService implements OnModuleInit {
   }
 
   private async record(em: EntityManager, jobs: FinishedJob[]): Promise<void> {
-    await this.agentsService.recordHealth(em, jobs.map((job) => ({ organizationId: job.organizationId, agentId: job.agentId, health: healthOf(job) })));
+    await this.agentsService.recordHealth(
+      em,
+      jobs.map((job) => ({ organizationId: job.organizationId, agentId: job.agentId, health: healthOf(job) })),
+    );
   }
 }
 

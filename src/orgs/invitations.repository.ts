@@ -7,10 +7,7 @@ import type { Role } from './roles';
 export class InvitationsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  create(
-    input: { organizationId: string; email: string; role: Role; tokenHash: string; invitedBy: string; expiresAt: Date },
-    em: EntityManager = this.dataSource.manager,
-  ): Promise<Invitation> {
+  create(input: { organizationId: string; email: string; role: Role; tokenHash: string; invitedBy: string; expiresAt: Date }, em: EntityManager = this.dataSource.manager): Promise<Invitation> {
     return em.save(Invitation, em.create(Invitation, input));
   }
 

@@ -12,7 +12,13 @@ export class OrganizationsRepository {
 
   /** Creates an organisation with a unique slug derived from its name. */
   async create(name: string, em: EntityManager = this.dataSource.manager): Promise<Organization> {
-    const base = name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'org';
+    const base =
+      name
+        .toLowerCase()
+        .normalize('NFKD')
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-+|-+$/g, '')
+        .slice(0, 40) || 'org';
     const taken = await em.query<{ slug: string }[]>(`SELECT slug FROM organizations WHERE slug = $1 OR slug LIKE $2`, [base, `${base}-%`]);
     const used = new Set(taken.map((r) => r.slug));
     let slug = base;

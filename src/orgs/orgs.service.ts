@@ -16,9 +16,7 @@ import { UsersRepository } from './users.repository';
 
 const INVITATION_TTL_MS = 7 * 24 * 3600 * 1000;
 
-export type AddMemberResult =
-  | { kind: 'member'; member: MemberRow }
-  | { kind: 'invitation'; invitation: ReturnType<typeof invitationView>; token: string };
+export type AddMemberResult = { kind: 'member'; member: MemberRow } | { kind: 'invitation'; invitation: ReturnType<typeof invitationView>; token: string };
 
 export function invitationView(i: Invitation) {
   return { id: i.id, email: i.email, role: i.role, invitedBy: i.invitedBy, expiresAt: i.expiresAt, createdAt: i.createdAt };
@@ -101,8 +99,7 @@ export class OrgsService {
     user ??= await this.users.create(invitation.email, await passwordHash(), em);
     // Someone added directly since the invitation was sent keeps the role they hold.
     const membership =
-      (await this.memberships.findForUserInOrganization(invitation.organizationId, user.id, em)) ??
-      (await this.memberships.create(invitation.organizationId, user.id, invitation.role, em));
+      (await this.memberships.findForUserInOrganization(invitation.organizationId, user.id, em)) ?? (await this.memberships.create(invitation.organizationId, user.id, invitation.role, em));
     return { user, organizationId: invitation.organizationId, role: membership.role, created };
   }
 

@@ -65,7 +65,9 @@ export function normalizeVerificationCode(input: string): string {
 }
 
 export function bodyHash(body: string | Buffer | undefined): string {
-  return createHash('sha256').update(body ?? '').digest('hex');
+  return createHash('sha256')
+    .update(body ?? '')
+    .digest('hex');
 }
 
 export interface RequestToSign {

@@ -5,7 +5,6 @@ import { z } from 'zod';
 // A WebSocket frame carries one message, or several as a JSON array, in order; either side may
 // send several together and must accept both forms.
 
-
 export const PROTOCOL_VERSION = 1;
 
 export const MAX_JOBS_PER_AGENT = 64;
@@ -21,7 +20,12 @@ export type Transport = (typeof TRANSPORTS)[number];
  * one is refused as malformed instead of failing in the database. (Log output may carry any
  * character: the server keeps a NUL in it as U+FFFD.)
  */
-const text = (max: number, min = 0) => z.string().min(min).max(max).refine((s) => !s.includes('\u0000'), { message: 'must not contain NUL characters (\\u0000)' });
+const text = (max: number, min = 0) =>
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((s) => !s.includes('\u0000'), { message: 'must not contain NUL characters (\\u0000)' });
 
 /** The host sysadmin's local policy, as the agent reports it. */
 export const LocalPolicySchema = z.object({
@@ -45,7 +49,12 @@ const HostFacts = {
 export const EnrollRequestSchema = z.object({
   token: z.string().regex(/^crl_enr_[0-9A-Za-z]{40}$/, 'token must be an enrollment token (starts with crl_enr_)'),
   publicKey: z.string().min(40).max(100),
-  name: z.string().trim().min(1).max(100).regex(/^[\w.@-]+$/, 'name may use letters, digits, ".", "_", "@" and "-"'),
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .regex(/^[\w.@-]+$/, 'name may use letters, digits, ".", "_", "@" and "-"'),
   ...HostFacts,
   policy: LocalPolicySchema.nullable(),
 });

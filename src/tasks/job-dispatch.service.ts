@@ -6,17 +6,7 @@ import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { maskStep } from '../protocol/masking';
-import {
-  type AgentJobMessage,
-  type JobAccept,
-  type JobFinish,
-  type JobLog,
-  type JobOfferPayload,
-  type JobRefuse,
-  LOG_STREAMS,
-  PROTOCOL_VERSION,
-  type ServerMessage,
-} from '../protocol/messages';
+import { type AgentJobMessage, type JobAccept, type JobFinish, type JobLog, type JobOfferPayload, type JobRefuse, LOG_STREAMS, PROTOCOL_VERSION, type ServerMessage } from '../protocol/messages';
 import { dispatchLatency, jobsFinished, leaseExpiries } from '../metrics/metrics';
 import { Batcher } from '../database/batcher';
 import { retryOnDeadlock } from '../database/sql';
@@ -82,10 +72,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
   }
 
   async pending(agentId: string, maxJobs: number, options: { claim: boolean; cancels: boolean }): Promise<ServerMessage[]> {
-    const [claimed, cancels] = await Promise.all([
-      options.claim ? this.claims.submit({ agentId, maxJobs }) : [],
-      options.cancels ? this.cancelLookups.submit(agentId) : [],
-    ]);
+    const [claimed, cancels] = await Promise.all([options.claim ? this.claims.submit({ agentId, maxJobs }) : [], options.cancels ? this.cancelLookups.submit(agentId) : []]);
     const messages = this.offers(agentId, claimed);
     if (claimed.length) this.observeDispatch(this.connections.holdsSocket(agentId) ? 'websocket' : 'long-poll', claimed);
     const now = Date.now();
@@ -172,7 +159,10 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
   /** Accepts: offered → running under a lease (the agent then starts the job); every other case is answered from the row. */
   private async acceptBatch(batch: FromAgent<JobAccept>[]): Promise<ServerMessage[][]> {
     return this.transact(async (em, out) => {
-      const rows = await this.jobs.lockJobs(em, batch.map(({ agent, m }) => ({ jobId: m.jobId, agentId: agent.id })));
+      const rows = await this.jobs.lockJobs(
+        em,
+        batch.map(({ agent, m }) => ({ jobId: m.jobId, agentId: agent.id })),
+      );
       const start = (m: JobAccept): ServerMessage => ({ type: 'server.job.start', jobId: m.jobId, attempt: m.attempt, leaseSeconds: this.config.jobLeaseSeconds });
       const toStart: JobRow[] = [];
       const decided = batch.map(({ m }): ServerMessage | null => {
@@ -185,7 +175,12 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
         return null;
       });
       const started = await this.jobs.start(em, toStart, this.config.jobLeaseSeconds);
-      await this.progress.settle(em, toStart.filter((j) => started.has(j.id)).map((j) => j.taskId), [], out);
+      await this.progress.settle(
+        em,
+        toStart.filter((j) => started.has(j.id)).map((j) => j.taskId),
+        [],
+        out,
+      );
       return batch.map(({ agent, m }, i) => [decided[i] ?? (started.has(m.jobId) ? start(m) : this.gone(m.jobId, m.attempt, `agent "${agent.name}" is not approved; it may not start work`))]);
     });
   }
@@ -200,7 +195,10 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     const freed = new Set<string>();
     const replies = await this.transact(async (em, out) => {
       freed.clear();
-      const rows = await this.jobs.lockJobs(em, batch.map(({ agent, m }) => ({ jobId: m.jobId, agentId: agent.id })));
+      const rows = await this.jobs.lockJobs(
+        em,
+        batch.map(({ agent, m }) => ({ jobId: m.jobId, agentId: agent.id })),
+      );
       const ends = new Map<string, JobEnd & { row: JobRow }>();
       const decided = batch.map(({ m }): ServerMessage => {
         const ack: ServerMessage = { type: 'server.job.finishAck', jobId: m.jobId, attempt: m.attempt };
@@ -223,7 +221,12 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
         jobsFinished.inc({ state: end.state });
         freed.add(end.row.agentId);
       }
-      await this.progress.settle(em, [...ends.values()].map((e) => e.row.taskId), [...finished].map((id) => ends.get(id)!.row), out);
+      await this.progress.settle(
+        em,
+        [...ends.values()].map((e) => e.row.taskId),
+        [...finished].map((id) => ends.get(id)!.row),
+        out,
+      );
       return decided.map((r) => [r]);
     });
     for (const agentId of freed) await this.freeSlot(agentId);
@@ -264,9 +267,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
       envelopes.at(-1)!.push(offer);
       size += bytes;
     }
-    return envelopes.map((offers) =>
-      this.serverKeys.sign(offers.length === 1 ? offers[0] : { type: 'server.job.offers', v: PROTOCOL_VERSION, agentId, offers, issuedAt }),
-    );
+    return envelopes.map((offers) => this.serverKeys.sign(offers.length === 1 ? offers[0] : { type: 'server.job.offers', v: PROTOCOL_VERSION, agentId, offers, issuedAt }));
   }
 
   private cancel(agentId: string, jobId: string, attempt: number): ServerMessage {
@@ -372,7 +373,10 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
         continue;
       }
       const room = Math.max(0, this.config.jobLogMaxBytes - bytes);
-      const head = Buffer.from(piece.text).subarray(0, room).toString('utf8').replace(/\uFFFD$/, '');
+      const head = Buffer.from(piece.text)
+        .subarray(0, room)
+        .toString('utf8')
+        .replace(/\uFFFD$/, '');
       if (head) kept.push({ stream: piece.stream, text: head });
       kept.push({ stream: 'system', text: `\n[corral] log truncated: this job's output passed ${this.config.jobLogMaxBytes} bytes (JOB_LOG_MAX_BYTES); the rest was not kept\n` });
       bytes += Buffer.byteLength(head);
@@ -397,7 +401,8 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
           const lease = `no heartbeat from the agent for ${this.config.jobLeaseSeconds} s`;
           const retried =
             lapsed.idempotent && lapsed.attempt < lapsed.maxAttempts && (await this.jobs.retry(em, lapsed.id, `attempt ${lapsed.attempt} lost (${lease}); retrying, as the task is idempotent`));
-          if (retried) out.agents.add(lapsed.agentId); // announced after the sweep, with the rest
+          if (retried)
+            out.agents.add(lapsed.agentId); // announced after the sweep, with the rest
           else if (!(await this.jobs.markLost(em, lapsed.id, `${lease}: the agent may be gone, and whether the job finished is unknown; it was not run again`))) return;
           leaseExpiries.inc({ kind: retried ? 'retried' : 'lost' });
           await this.progress.settle(em, [job.taskId], retried ? [] : [job], out);

@@ -353,10 +353,10 @@ export class JobsRepository {
 
   /** Claimable jobs that waited longer than the delivery timeout (served by IDX_jobs_waiting). */
   async findUndelivered(timeoutSeconds: number, limit = 500): Promise<{ id: string; agentId: string }[]> {
-    return this.dataSource.query(
-      `SELECT id, agent_id AS "agentId" FROM jobs WHERE state = 'queued' AND ready AND queued_at < now() - make_interval(secs => $1) ORDER BY queued_at LIMIT $2`,
-      [timeoutSeconds, limit],
-    );
+    return this.dataSource.query(`SELECT id, agent_id AS "agentId" FROM jobs WHERE state = 'queued' AND ready AND queued_at < now() - make_interval(secs => $1) ORDER BY queued_at LIMIT $2`, [
+      timeoutSeconds,
+      limit,
+    ]);
   }
 
   /** A lapsed lease on an idempotent task: run it again as the next attempt, with a fresh log. */
@@ -372,10 +372,10 @@ export class JobsRepository {
 
   /** A lapsed lease: nobody knows whether the job finished, so it is not retried. */
   async markLost(em: EntityManager, jobId: string, message: string): Promise<boolean> {
-    const result = await em.query(
-      `UPDATE jobs SET state = 'unknown', message = $2, lease_expires_at = NULL WHERE id = $1 AND state IN ${LOSE_FROM} AND lease_expires_at < now() RETURNING id`,
-      [jobId, message],
-    );
+    const result = await em.query(`UPDATE jobs SET state = 'unknown', message = $2, lease_expires_at = NULL WHERE id = $1 AND state IN ${LOSE_FROM} AND lease_expires_at < now() RETURNING id`, [
+      jobId,
+      message,
+    ]);
     return rowsOf(result).length > 0;
   }
 

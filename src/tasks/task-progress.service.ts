@@ -44,14 +44,7 @@ export class TaskProgress {
 
   /** One NOTIFY statement for everything; inside the transaction, it is delivered on commit. */
   async announce(out: Announcements, em?: EntityManager): Promise<void> {
-    await this.events.publishAll(
-      [
-        ...ClusterEventsService.jobsReady(out.agents),
-        ...ClusterEventsService.jobsReady(out.cancels, true),
-        ...ClusterEventsService.tasksChanged(out.tasks),
-      ],
-      em,
-    );
+    await this.events.publishAll([...ClusterEventsService.jobsReady(out.agents), ...ClusterEventsService.jobsReady(out.cancels, true), ...ClusterEventsService.tasksChanged(out.tasks)], em);
   }
 
   /**

@@ -154,7 +154,11 @@ export class TaskQueue {
         );
         // Agents elsewhere hear of their jobs from the notification; those here are offered or told below.
         const elsewhere = created.flatMap(({ s }) => s.row.jobs.map((j) => j.agentId).filter((id) => !s.here.has(id)));
-        if (elsewhere.length) await this.events.publishAll(ClusterEventsService.jobsReady(elsewhere).map((e) => ({ ...e, from: nodeId })), em);
+        if (elsewhere.length)
+          await this.events.publishAll(
+            ClusterEventsService.jobsReady(elsewhere).map((e) => ({ ...e, from: nodeId })),
+            em,
+          );
         return batch.map((_, n) => inserted.get(n));
       }),
     );

@@ -132,14 +132,14 @@ export class TasksRepository {
                 (SELECT json_agg(json_build_object('id', j.id, 'agentId', j.agent_id, 'state', j.state, 'createdAt', j.created_at) ORDER BY tg.i)
                    FROM j JOIN target tg ON tg.task_id = j.task_id AND tg.agent_id = j.agent_id WHERE j.task_id = t.id) AS jobs
            FROM t JOIN x ON x.id = t.id`,
-        // As a text parameter would be, a lone surrogate is stored as U+FFFD (jsonb refuses one).
-        [
-          JSON.stringify(rows, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATE, '\uFFFD') : value)),
-          here?.agentIds ?? [],
-          here?.maxJobs ?? [],
-          here?.nodeId ?? null,
-          here?.offerSeconds ?? 0,
-        ],
+      // As a text parameter would be, a lone surrogate is stored as U+FFFD (jsonb refuses one).
+      [
+        JSON.stringify(rows, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATE, '\uFFFD') : value)),
+        here?.agentIds ?? [],
+        here?.maxJobs ?? [],
+        here?.nodeId ?? null,
+        here?.offerSeconds ?? 0,
+      ],
     );
     return new Map(inserted.map(({ n, ...task }) => [n, { ...task, createdAt: new Date(task.createdAt) }]));
   }
@@ -188,8 +188,7 @@ export class TasksRepository {
         `EXISTS (SELECT 1 FROM jobs j JOIN agents a ON a.id = j.agent_id WHERE j.task_id = t.id AND j.organization_id = t.organization_id AND j.state = 'running' AND a.connected_node_id = :nodeId)`,
         { nodeId: filter.nodeId },
       );
-    if (filter.before)
-      q.andWhere('(t.created_at, t.id) < (SELECT b.created_at, b.id FROM tasks b WHERE b.id = :before AND b.organization_id = :organizationId)', { before: filter.before });
+    if (filter.before) q.andWhere('(t.created_at, t.id) < (SELECT b.created_at, b.id FROM tasks b WHERE b.id = :before AND b.organization_id = :organizationId)', { before: filter.before });
     return q.orderBy('t.created_at', 'DESC').addOrderBy('t.id', 'DESC').limit(filter.limit).getMany();
   }
 
@@ -208,10 +207,11 @@ export class TasksRepository {
   }
 
   async markCancelRequested(em: EntityManager, organizationId: string, id: string, by: string): Promise<void> {
-    await em.query(
-      `UPDATE tasks SET cancel_requested_at = COALESCE(cancel_requested_at, now()), cancel_requested_by = COALESCE(cancel_requested_by, $3) WHERE organization_id = $1 AND id = $2`,
-      [organizationId, id, by],
-    );
+    await em.query(`UPDATE tasks SET cancel_requested_at = COALESCE(cancel_requested_at, now()), cancel_requested_by = COALESCE(cancel_requested_by, $3) WHERE organization_id = $1 AND id = $2`, [
+      organizationId,
+      id,
+      by,
+    ]);
   }
 
   /**

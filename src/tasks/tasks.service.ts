@@ -85,8 +85,24 @@ export class TasksService {
   }
 
   private async views(organizationId: string, tasks: Task[]) {
-    const jobs = await this.tasks.jobsOfTasks(organizationId, tasks.map((t) => t.id));
-    const blockers = new Map((await this.tasks.findNames(organizationId, tasks.flatMap((t) => (t.blockedBy ? [t.blockedBy] : [])))).map((b) => [b.id, b]));
-    return tasks.map((t) => taskView(t, jobs.filter((j) => j.taskId === t.id), t.blockedBy ? blockers.get(t.blockedBy) : undefined));
+    const jobs = await this.tasks.jobsOfTasks(
+      organizationId,
+      tasks.map((t) => t.id),
+    );
+    const blockers = new Map(
+      (
+        await this.tasks.findNames(
+          organizationId,
+          tasks.flatMap((t) => (t.blockedBy ? [t.blockedBy] : [])),
+        )
+      ).map((b) => [b.id, b]),
+    );
+    return tasks.map((t) =>
+      taskView(
+        t,
+        jobs.filter((j) => j.taskId === t.id),
+        t.blockedBy ? blockers.get(t.blockedBy) : undefined,
+      ),
+    );
   }
 }

@@ -22,7 +22,10 @@ export class AgentProcess {
   /** Resolves with the exit code (null when a signal ended it) once the process has exited. */
   readonly exited: Promise<number | null>;
 
-  constructor(readonly child: ChildProcess, readonly args: string[]) {
+  constructor(
+    readonly child: ChildProcess,
+    readonly args: string[],
+  ) {
     child.stdout!.on('data', (d: Buffer) => (this.out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.err += d.toString()));
     // 'close' rather than 'exit': by then stdout and stderr have been read to the end.
@@ -192,4 +195,3 @@ export async function approve(owner: SignedUp, agent: Enrolled) {
   const res = await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, { verificationCode: agent.verificationCode });
   if (res.status !== 200) throw new Error(`approve: ${res.status} ${res.text}`);
 }
-

@@ -2,7 +2,16 @@ import { hostname } from 'node:os';
 import WebSocket from 'ws';
 import { generateAgentKeyPair, privateKeyFromPem, publicKeyFromRaw, signRequest, verifyServerPayload, ENROLLMENT_SIGNER } from '../../src/protocol/identity';
 import { messagesOf } from '../../src/protocol/frames';
-import { AGENT_PATHS, type AgentJobMessageInput, type EnrollResponse, type JobOfferPayload, PROTOCOL_VERSION, type ServerMessage, SignedPayloadSchema, StatusPayloadSchema } from '../../src/protocol/messages';
+import {
+  AGENT_PATHS,
+  type AgentJobMessageInput,
+  type EnrollResponse,
+  type JobOfferPayload,
+  PROTOCOL_VERSION,
+  type ServerMessage,
+  SignedPayloadSchema,
+  StatusPayloadSchema,
+} from '../../src/protocol/messages';
 import { waitFor } from './control-plane-process';
 import type { HttpResponse } from './http-client';
 
@@ -48,7 +57,12 @@ export class ProtocolAgent {
 
   /** The body is an EnrollResponse on 201, an error body otherwise. */
   async enroll(token: string): Promise<HttpResponse> {
-    const res = await this.signedFetch('POST', AGENT_PATHS.enroll, { token, publicKey: this.keys.publicKey, name: this.name, ...this.hello(), type: undefined, v: undefined }, { agentId: ENROLLMENT_SIGNER });
+    const res = await this.signedFetch(
+      'POST',
+      AGENT_PATHS.enroll,
+      { token, publicKey: this.keys.publicKey, name: this.name, ...this.hello(), type: undefined, v: undefined },
+      { agentId: ENROLLMENT_SIGNER },
+    );
     if (res.status === 201) {
       this.agentId = res.body.agentId;
       this.serverKeys = res.body.serverKeys;
@@ -132,13 +146,17 @@ export class AgentSocket {
 
   /** Waits for a message that `match` accepts (returning something), searching from `from`. */
   next<T>(what: string, match: (m: ServerMessage) => T | undefined | null | false, from = 0, timeoutMs = 10_000): Promise<NonNullable<T>> {
-    return waitFor(what, () => {
-      for (const m of this.messages.slice(from)) {
-        const r = match(m);
-        if (r) return r;
-      }
-      return undefined;
-    }, timeoutMs);
+    return waitFor(
+      what,
+      () => {
+        for (const m of this.messages.slice(from)) {
+          const r = match(m);
+          if (r) return r;
+        }
+        return undefined;
+      },
+      timeoutMs,
+    );
   }
 }
 

@@ -13,7 +13,6 @@ import { FAST_TIMINGS, FakeControlPlane, waitFor } from '../testing/fake-control
 import { AGENT_VERSION } from '../version';
 import { JobManager, type JobManagerTimings } from './job-manager';
 
-
 const JOB_TIMINGS: Partial<JobManagerTimings> = {
   tickMs: 20,
   runner: { timeoutGraceMs: 300, drainMs: 500 },
@@ -91,14 +90,31 @@ describe.each(['ws', 'poll'] as const)('jobs over %s, against a fake control pla
 
   it('runs an offer to the end: accept, start, stdout and stderr, exit 3, acknowledged finish', async () => {
     const agent = await startAgent({ maxJobs: 2 });
-    const body = ['echo "to stdout"', 'echo "to stderr" >&2', 'echo "job=$CORRAL_JOB_ID attempt=$CORRAL_ATTEMPT task=$CORRAL_TASK_NAME agent=$CORRAL_AGENT_NAME"', 'echo "pwd=$(pwd) workdir=$CORRAL_WORKDIR"', 'exit 3'].join('\n');
+    const body = [
+      'echo "to stdout"',
+      'echo "to stderr" >&2',
+      'echo "job=$CORRAL_JOB_ID attempt=$CORRAL_ATTEMPT task=$CORRAL_TASK_NAME agent=$CORRAL_AGENT_NAME"',
+      'echo "pwd=$(pwd) workdir=$CORRAL_WORKDIR"',
+      'exit 3',
+    ].join('\n');
     const offer = cp.sendOffer({ name: 'deploy web', script: { syntax: 'bash', body } });
 
     await waitFor(() => agent.jobs.ledger.get(offer.jobId)?.state === 'reported', 'the acknowledged finish');
     expect(cp.hellos.concat(cp.polls)[0]).toMatchObject({ maxJobs: 2 });
     expect(cp.sent('agent.job.accept', offer.jobId)).toEqual([{ type: 'agent.job.accept', v: 1, jobId: offer.jobId, attempt: 1 }]);
     const chunks = cp.sent('agent.job.log', offer.jobId);
-    expect(finishOf(offer.jobId)).toEqual({ type: 'agent.job.finish', v: 1, jobId: offer.jobId, attempt: 1, outcome: 'failed', exitCode: 3, signal: null, message: 'exit code 3', logChunks: cp.nextSeq(offer.jobId), result: null });
+    expect(finishOf(offer.jobId)).toEqual({
+      type: 'agent.job.finish',
+      v: 1,
+      jobId: offer.jobId,
+      attempt: 1,
+      outcome: 'failed',
+      exitCode: 3,
+      signal: null,
+      message: 'exit code 3',
+      logChunks: cp.nextSeq(offer.jobId),
+      result: null,
+    });
     expect(cp.nextSeq(offer.jobId)).toBeGreaterThan(0);
     expect(new Set(chunks.map((c) => c.seq))).toEqual(new Set([...Array(cp.nextSeq(offer.jobId)).keys()]));
 

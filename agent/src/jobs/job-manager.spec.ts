@@ -16,7 +16,8 @@ const agentId = randomUUID();
 /** A control-plane reply about a job, as the connection hands it over: parsed by the protocol's schema. */
 function reply(message: z.input<typeof ServerMessageSchema>): Parameters<JobManager['handle']>[0] {
   const parsed = ServerMessageSchema.parse(message);
-  if (parsed.type !== 'server.job.start' && parsed.type !== 'server.job.gone' && parsed.type !== 'server.job.logAck' && parsed.type !== 'server.job.finishAck') throw new Error(`${parsed.type} is not a reply about a job`);
+  if (parsed.type !== 'server.job.start' && parsed.type !== 'server.job.gone' && parsed.type !== 'server.job.logAck' && parsed.type !== 'server.job.finishAck')
+    throw new Error(`${parsed.type} is not a reply about a job`);
   return parsed;
 }
 
@@ -86,7 +87,9 @@ describe('the job manager', () => {
 
     const { m, of, log } = manager();
     expect(of('agent.job.accept')).toEqual([{ type: 'agent.job.accept', v: 1, jobId: accepted.jobId, attempt: 1 }]);
-    expect(log()).toContain(`job ${running.jobId} attempt 1 ("job") was running when the agent stopped (process group 999999 may still be running); it cannot be re-attached and will not run again`);
+    expect(log()).toContain(
+      `job ${running.jobId} attempt 1 ("job") was running when the agent stopped (process group 999999 may still be running); it cannot be re-attached and will not run again`,
+    );
     expect(m.ledger.get(running.jobId)?.state).toBe('abandoned');
     m.handle(reply({ type: 'server.job.start', jobId: running.jobId, attempt: 1, leaseSeconds: 30 }));
     m.offer(running);
@@ -98,7 +101,9 @@ describe('the job manager', () => {
     expect(of('agent.job.log', finished.jobId)).toEqual([{ type: 'agent.job.log', v: 1, jobId: finished.jobId, attempt: 1, seq: 0, stream: 'stdout', text: 'before the restart\n' }]);
     expect(of('agent.job.finish', finished.jobId)).toEqual([]);
     m.handle(reply({ type: 'server.job.logAck', jobId: finished.jobId, attempt: 1, nextSeq: 1 }));
-    expect(of('agent.job.finish', finished.jobId)).toEqual([{ type: 'agent.job.finish', v: 1, jobId: finished.jobId, attempt: 1, outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 1, result: null }]);
+    expect(of('agent.job.finish', finished.jobId)).toEqual([
+      { type: 'agent.job.finish', v: 1, jobId: finished.jobId, attempt: 1, outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 1, result: null },
+    ]);
     m.handle(reply({ type: 'server.job.finishAck', jobId: finished.jobId, attempt: 1 }));
     expect(m.ledger.get(finished.jobId)?.state).toBe('reported');
     expect(existsSync(ledger.spoolPath(finished.jobId, 1))).toBe(false);
@@ -144,7 +149,9 @@ describe('the job manager', () => {
     m.cancel({ type: 'server.job.cancel', v: 1, agentId, jobId: o.jobId, attempt: 1, reason: 'not needed', graceSeconds: 5, issuedAt: Date.now() });
     m.handle(reply({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 30 }));
     expect(m.runningPids()).toEqual([]);
-    expect(of('agent.job.finish', o.jobId)).toEqual([{ type: 'agent.job.finish', v: 1, jobId: o.jobId, attempt: 1, outcome: 'cancelled', exitCode: null, signal: null, message: 'cancelled: not needed', logChunks: 0, result: null }]);
+    expect(of('agent.job.finish', o.jobId)).toEqual([
+      { type: 'agent.job.finish', v: 1, jobId: o.jobId, attempt: 1, outcome: 'cancelled', exitCode: null, signal: null, message: 'cancelled: not needed', logChunks: 0, result: null },
+    ]);
     expect(m.ledger.get(o.jobId)).toMatchObject({ state: 'finished', started: false });
   });
 

@@ -1,6 +1,16 @@
 import os from 'node:os';
 import { join } from 'node:path';
-import { MAX_JOBS_PER_AGENT, type JobCancelPayload, type JobFinishAck, type JobGone, type JobLogAck, type JobOfferPayload, type JobStart, type LocalPolicy, type ScriptSyntax } from '../../../src/protocol/messages';
+import {
+  MAX_JOBS_PER_AGENT,
+  type JobCancelPayload,
+  type JobFinishAck,
+  type JobGone,
+  type JobLogAck,
+  type JobOfferPayload,
+  type JobStart,
+  type LocalPolicy,
+  type ScriptSyntax,
+} from '../../../src/protocol/messages';
 import type { Logger } from '../log';
 import type { HostUser } from '../policy';
 import type { ExecutionResult } from './job-kinds';
@@ -114,7 +124,16 @@ export class JobManager {
     this.outbox = new JobOutbox(this.table, this.timings, this.now);
     const judge = (offer: JobOfferPayload) => judgeJob(offer, options.policy, this.host, options.passwdPath);
     const stopping = () => this.stopping;
-    this.intake = new OfferIntake({ table: this.table, outbox: this.outbox, logger: options.logger, maxJobs: options.maxJobs, retentionMs: this.timings.retentionMs, now: this.now, judge, stopping });
+    this.intake = new OfferIntake({
+      table: this.table,
+      outbox: this.outbox,
+      logger: options.logger,
+      maxJobs: options.maxJobs,
+      retentionMs: this.timings.retentionMs,
+      now: this.now,
+      judge,
+      stopping,
+    });
     this.starter = new JobStarter({
       table: this.table,
       outbox: this.outbox,
@@ -197,7 +216,8 @@ export class JobManager {
     }
     if (cancel.attempt < entry.attempt) return logger.debug(`ignored a cancel for an older attempt of ${label(entry)}`);
     if (cancel.attempt > entry.attempt) {
-      if (entry.started || (entry.state !== 'accepted' && entry.state !== 'dropped')) return logger.warn(`ignored a cancel for attempt ${cancel.attempt} of job ${cancel.jobId}: this agent has attempt ${entry.attempt}`);
+      if (entry.started || (entry.state !== 'accepted' && entry.state !== 'dropped'))
+        return logger.warn(`ignored a cancel for attempt ${cancel.attempt} of job ${cancel.jobId}: this agent has attempt ${entry.attempt}`);
       this.recordCancelled(cancel.jobId, cancel.attempt, message);
       return;
     }
@@ -222,7 +242,8 @@ export class JobManager {
       if (message.type === 'server.job.start') this.options.logger.warn(`ignored a start for job ${message.jobId}, which this agent did not accept`);
       return;
     }
-    if (entry.attempt !== message.attempt) return this.options.logger.debug(`ignored ${message.type} for attempt ${message.attempt} of job ${message.jobId}: this agent has attempt ${entry.attempt}`);
+    if (entry.attempt !== message.attempt)
+      return this.options.logger.debug(`ignored ${message.type} for attempt ${message.attempt} of job ${message.jobId}: this agent has attempt ${entry.attempt}`);
     switch (message.type) {
       case 'server.job.start':
         return this.starter.start(entry, message.leaseSeconds);
@@ -297,7 +318,14 @@ export class JobManager {
   }
 
   private finished(job: Job, result: ExecutionResult, logChunks: number) {
-    const finish: FinishRecord = { outcome: result.outcome, exitCode: result.exitCode, signal: clip(result.signal, 20), message: clip(result.message, 1000), logChunks, result: result.result ?? null };
+    const finish: FinishRecord = {
+      outcome: result.outcome,
+      exitCode: result.exitCode,
+      signal: clip(result.signal, 20),
+      message: clip(result.message, 1000),
+      logChunks,
+      result: result.result ?? null,
+    };
     try {
       this.ledger.transition(job.jobId, 'finished', { finish });
     } catch (err) {

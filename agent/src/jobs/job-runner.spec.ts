@@ -28,7 +28,16 @@ describe('the job runner', () => {
 
   function run(syntax: ScriptSyntax, body: string, options: { runAs?: RunAsUser; interpreters?: ReturnType<typeof defaultInterpreters>; drainMs?: number } = {}) {
     const out = { stdout: '', stderr: '', system: [] as string[] };
-    const spec: JobSpec = { jobId: randomUUID(), attempt: 1, syntax, body, timeoutSeconds: 30, workDir: join(dir, 'work', 'job-1'), runAs: options.runAs ?? null, env: { ...process.env, CORRAL_JOB_ID: 'the-job' } };
+    const spec: JobSpec = {
+      jobId: randomUUID(),
+      attempt: 1,
+      syntax,
+      body,
+      timeoutSeconds: 30,
+      workDir: join(dir, 'work', 'job-1'),
+      runAs: options.runAs ?? null,
+      env: { ...process.env, CORRAL_JOB_ID: 'the-job' },
+    };
     const runner = new JobRunner(
       spec,
       { output: (stream, data) => (out[stream] += data.toString()), system: (line) => out.system.push(line) },
@@ -39,7 +48,7 @@ describe('the job runner', () => {
     return { runner, out, spec };
   }
 
-  it('runs node scripts with the agent\'s own Node.js, with the job environment', async () => {
+  it("runs node scripts with the agent's own Node.js, with the job environment", async () => {
     const { runner, out } = run('node', 'console.log(process.env.CORRAL_JOB_ID, require("path").basename(process.cwd()))');
     await expect(runner.done).resolves.toEqual({ outcome: 'succeeded', exitCode: 0, signal: null, message: null });
     expect(out.stdout).toBe('the-job job-1\n');
@@ -73,7 +82,7 @@ describe('the job runner', () => {
 
   const nobody = lookupUser('nobody');
   const asRoot = process.getuid?.() === 0 && nobody !== null;
-  (asRoot ? it : it.skip)('runs as the policy\'s user when the agent is root, in a directory that user owns', async () => {
+  (asRoot ? it : it.skip)("runs as the policy's user when the agent is root, in a directory that user owns", async () => {
     chmodSync(dir, 0o711); // the job user must be able to reach its working directory
     const { runner, out, spec } = run('bash', 'id -un; echo "$HOME $USER"; touch mine', { runAs: nobody as RunAsUser });
     await expect(runner.done).resolves.toMatchObject({ outcome: 'succeeded' });

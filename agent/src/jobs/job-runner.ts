@@ -162,7 +162,10 @@ export class JobRunner {
     child.on('error', (err: NodeJS.ErrnoException) => {
       if (child.pid !== undefined && !this.exited) return; // a signal that could not be delivered; 'exit' still comes
       if (err.code === 'ENOENT')
-        this.fail(`cannot run the ${spec.syntax} script: "${interpreter.command}" was not found on this host (PATH=${env.PATH ?? ''}); install ${interpreter.label} or choose another syntax`, `${interpreter.label} is not installed on this host`);
+        this.fail(
+          `cannot run the ${spec.syntax} script: "${interpreter.command}" was not found on this host (PATH=${env.PATH ?? ''}); install ${interpreter.label} or choose another syntax`,
+          `${interpreter.label} is not installed on this host`,
+        );
       else this.fail(`cannot run the ${spec.syntax} script with "${interpreter.command}": ${err.message}`, `cannot start ${interpreter.label}: ${err.code ?? err.message}`);
     });
     if (child.pid === undefined) return; // spawn failed; 'error' follows
@@ -173,7 +176,14 @@ export class JobRunner {
     child.stderr?.on('data', (data: Buffer) => this.sink.output('stderr', data));
     child.on('exit', (code, signal) => this.onExit(code, signal));
     this.timeoutTimer = setTimeout(
-      () => this.stop('timed_out', this.timings.timeoutGraceMs, `timed out after ${spec.timeoutSeconds} s: SIGTERM sent to process group`, `timed out after ${spec.timeoutSeconds} s`, 'killed after timeout: SIGKILL sent to process group'),
+      () =>
+        this.stop(
+          'timed_out',
+          this.timings.timeoutGraceMs,
+          `timed out after ${spec.timeoutSeconds} s: SIGTERM sent to process group`,
+          `timed out after ${spec.timeoutSeconds} s`,
+          'killed after timeout: SIGKILL sent to process group',
+        ),
       spec.timeoutSeconds * 1000,
     );
   }

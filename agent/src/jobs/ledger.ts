@@ -67,7 +67,6 @@ export class LedgerError extends Error {
   }
 }
 
-
 /**
  * The agent's durable record of every job it has taken, one directory per job id under
  * `<stateDir>/jobs/` (entry.json, and the job's log spool). It is what makes delivery

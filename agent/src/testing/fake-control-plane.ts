@@ -311,7 +311,12 @@ export class FakeControlPlane {
     const signature = headers[SIGNATURE_HEADERS.signature] as string | undefined;
     const expectedKey = publicKey ?? (agentId === this.agentId ? this.agentPublicKey : null);
     const verified =
-      !!agentId && !!nonce && !!signature && !!expectedKey && Math.abs(Date.now() - timestamp) < 60_000 && verifyRequestSignature({ method, path, timestamp, nonce, body, agentId }, signature, publicKeyFromRaw(expectedKey));
+      !!agentId &&
+      !!nonce &&
+      !!signature &&
+      !!expectedKey &&
+      Math.abs(Date.now() - timestamp) < 60_000 &&
+      verifyRequestSignature({ method, path, timestamp, nonce, body, agentId }, signature, publicKeyFromRaw(expectedKey));
     const seen = { method, path, agentId, verified };
     this.requests.push(seen);
     return seen;
@@ -348,7 +353,9 @@ export class FakeControlPlane {
         const message = AgentJobMessageSchema.safeParse(json);
         if (!message.success || !speaksThisProtocol(json)) {
           this.invalidMessages.push(json);
-          return ws.send(JSON.stringify({ type: 'server.error', jobId: null, code: 'VALIDATION_FAILED', message: message.error?.message ?? 'no protocol version (v), or a finish without result' }));
+          return ws.send(
+            JSON.stringify({ type: 'server.error', jobId: null, code: 'VALIDATION_FAILED', message: message.error?.message ?? 'no protocol version (v), or a finish without result' }),
+          );
         }
         for (const reply of this.replyTo(message.data)) ws.send(JSON.stringify(reply));
       };

@@ -47,8 +47,8 @@ export function ApproveAgentDialog({ agent, onClose, onDone }: { agent: Agent; o
     <Dialog title={`Approve agent “${agent.name}”`} open onClose={onClose}>
       <form onSubmit={(e) => void submit(e)} aria-label={`Approve agent ${agent.name}`}>
         <p>
-          On <strong>{agent.hostname}</strong>, <code>corral-agent enroll</code> printed a verification code. Type it here: approval is refused when it does not match
-          the key this agent enrolled with.
+          On <strong>{agent.hostname}</strong>, <code>corral-agent enroll</code> printed a verification code. Type it here: approval is refused when it does not match the key this agent enrolled
+          with.
         </p>
         <dl className="facts facts-compact">
           <dt>Fingerprint</dt>

@@ -31,7 +31,10 @@ export function AgentDetailPage() {
     agent.reload();
     history.reload();
   }, [agent, history]);
-  useReloadOnAgentChange(reloadAll, useCallback((agentId: string) => agentId === id, [id]));
+  useReloadOnAgentChange(
+    reloadAll,
+    useCallback((agentId: string) => agentId === id, [id]),
+  );
   const [dialog, setDialog] = useState<'approve' | 'reject' | 'revoke' | null>(null);
 
   return (
@@ -71,8 +74,7 @@ export function AgentDetailPage() {
           </PageHeader>
           {a.conflictsWith && a.status === 'pending' && (
             <p className="warning" role="note">
-              <strong>Warning:</strong> this agent uses the name of <Link to={`/agents/${a.conflictsWith}`}>an approved agent</Link> with a different key. Approving it
-              revokes that one.
+              <strong>Warning:</strong> this agent uses the name of <Link to={`/agents/${a.conflictsWith}`}>an approved agent</Link> with a different key. Approving it revokes that one.
             </p>
           )}
           <div className="grid-2">

@@ -96,7 +96,11 @@ describe('AgentHealthSection', () => {
     expect(within(section).getByText('warning').getAttribute('data-status')).toBe('warning');
     expect(section.textContent).toContain('checked 2 hours ago');
     expect(within(section).getByRole('link', { name: 'task' }).getAttribute('href')).toBe(`/tasks/${TASK_ID}`);
-    expect(within(screen.getByRole('list', { name: 'Problems found' })).getAllByRole('listitem').map((li) => li.textContent)).toEqual(warning.problems);
+    expect(
+      within(screen.getByRole('list', { name: 'Problems found' }))
+        .getAllByRole('listitem')
+        .map((li) => li.textContent),
+    ).toEqual(warning.problems);
 
     expect(factsOf(screen.getByTestId('health-facts'))).toEqual({
       'Agent version': '0.4.2',
@@ -127,7 +131,15 @@ describe('AgentHealthSection', () => {
   });
 
   it('lets an admin check this agent and links to the task, or shows why the server refused', async () => {
-    fetchMock.mockResolvedValueOnce(answer(422, { error: { code: 'TARGETS_REFUSED', message: 'agent "web-01": its local policy does not allow health checks', details: [{ agentId: agent.id, name: 'web-01', reason: 'its local policy does not allow health checks' }] } }));
+    fetchMock.mockResolvedValueOnce(
+      answer(422, {
+        error: {
+          code: 'TARGETS_REFUSED',
+          message: 'agent "web-01": its local policy does not allow health checks',
+          details: [{ agentId: agent.id, name: 'web-01', reason: 'its local policy does not allow health checks' }],
+        },
+      }),
+    );
     show(warning, true);
     fireEvent.click(screen.getByRole('button', { name: 'Run health check' }));
     expect((await screen.findByRole('alert')).textContent).toBe('agent "web-01": its local policy does not allow health checks');

@@ -173,8 +173,8 @@ function AgentCard({ agent, all, canDecide, onDecide }: { agent: Agent; all: Age
       </div>
       {agent.status === 'pending' && agent.conflictsWith && (
         <p className="warning" role="note">
-          <strong>Warning:</strong> an approved agent already has this name{conflict ? ` (${conflict.hostname})` : ''} with a different key. This may be a rebuilt host
-          — or someone else. Approving this one revokes <Link to={`/agents/${agent.conflictsWith}`}>the existing agent</Link>.
+          <strong>Warning:</strong> an approved agent already has this name{conflict ? ` (${conflict.hostname})` : ''} with a different key. This may be a rebuilt host — or someone else.
+          Approving this one revokes <Link to={`/agents/${agent.conflictsWith}`}>the existing agent</Link>.
         </p>
       )}
       <dl className="facts">

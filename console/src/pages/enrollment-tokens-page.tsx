@@ -117,7 +117,9 @@ export function EnrollmentTokensPage() {
             {created.maxUses === 1 ? '' : 's'}.
           </p>
           <CopyField label="Token" value={created.token} />
-          <p>On the server, with the agent program copied there (from the control plane’s <code>agent/dist/corral-agent.js</code>), run:</p>
+          <p>
+            On the server, with the agent program copied there (from the control plane’s <code>agent/dist/corral-agent.js</code>), run:
+          </p>
           <CopyField label="Command" value={enrollCommand(window.location.origin, created.token)} />
           <p className="muted">It prints a verification code; the agent then appears under Agents → Pending, where you compare the code and approve it.</p>
           <button type="button" className="button-secondary" onClick={() => setCreated(null)}>

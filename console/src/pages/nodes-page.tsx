@@ -66,12 +66,12 @@ export function NodesPage() {
                       <RelativeTime value={n.lastSeenAt} />
                     </td>
                     <td>{n.connectedAgents}</td>
+                    <td>{n.runningJobs > 0 ? <Link to={withQuery('/tasks', { nodeId: n.id })}>{n.runningJobs} running</Link> : <span className="muted">0 running</span>}</td>
                     <td>
-                      {n.runningJobs > 0 ? <Link to={withQuery('/tasks', { nodeId: n.id })}>{n.runningJobs} running</Link> : <span className="muted">0 running</span>}
-                    </td>
-                    <td>
-                      {can('owner') && n.state === 'alive' && !n.draining && (
-                        confirming === n.id ? (
+                      {can('owner') &&
+                        n.state === 'alive' &&
+                        !n.draining &&
+                        (confirming === n.id ? (
                           <span className="confirm">
                             Drain {n.address}? Its agents move to other nodes.{' '}
                             <button type="button" className="button-danger button-small" onClick={() => void drain(n)}>
@@ -85,8 +85,7 @@ export function NodesPage() {
                           <button type="button" className="button-secondary button-small" onClick={() => setConfirming(n.id)} aria-label={`Drain node ${n.address}`}>
                             Drain…
                           </button>
-                        )
-                      )}
+                        ))}
                     </td>
                   </tr>
                 ))}

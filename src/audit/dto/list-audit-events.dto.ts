@@ -18,6 +18,6 @@ export class ListAuditEventsQuery {
   action?: string;
 
   @IsOptional()
-  @Matches(/^[\w.:@-]{1,100}$/, { message: 'targetId must be the id of an audit event\'s target (an agent, task, key…)' })
+  @Matches(/^[\w.:@-]{1,100}$/, { message: "targetId must be the id of an audit event's target (an agent, task, key…)" })
   targetId?: string;
 }

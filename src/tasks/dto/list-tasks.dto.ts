@@ -29,6 +29,6 @@ export class ListTasksQuery {
 
 export class TaskLogQuery {
   @IsOptional()
-  @IsUUID('all', { message: 'jobId must be the id of one of the task\'s jobs' })
+  @IsUUID('all', { message: "jobId must be the id of one of the task's jobs" })
   jobId?: string;
 }
