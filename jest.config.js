@@ -30,7 +30,10 @@ module.exports = {
       testEnvironment: 'node',
       roots: ['<rootDir>/test'],
       testMatch: ['**/*.e2e-spec.ts'],
-      transform: { '^.+\\.ts$': swc },
+      // NestJS 12 ships ES modules only, which jest 30 cannot require on Node 20: the medium tests
+      // (test/medium/, the engine built with `new`, in-process) load it compiled to CommonJS.
+      transform: { '^.+\\.ts$': swc, '/node_modules/@nestjs/.+\\.js$': swc },
+      transformIgnorePatterns: ['/node_modules/(?!@nestjs/)'],
       globalSetup: '<rootDir>/test/global-setup.ts',
       globalTeardown: '<rootDir>/test/global-teardown.ts',
     },
