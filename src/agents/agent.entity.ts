@@ -1,4 +1,4 @@
-import type { AgentHealth } from './agent-health';
+import type { AgentHealth } from './agent-health.view';
 import { Column, CreateDateColumn, Entity, Index, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
 import { Organization } from '../orgs/organization.entity';
 import type { AgentStatus, LocalPolicy, Transport } from '../protocol/messages';

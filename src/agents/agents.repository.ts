@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { AgentHealth } from './agent-health';
+import type { AgentHealth } from './agent-health.view';
 import { DataSource, type EntityManager } from 'typeorm';
 import { Sql } from '../database/sql';
 import type { AgentStatus, LocalPolicy, Transport } from '../protocol/messages';

@@ -13,7 +13,7 @@ import { AgentsRepository } from './agents.repository';
 import type { ApproveAgentDto } from './dto/approve-agent.dto';
 import { EnrollmentTokensRepository } from './enrollment-tokens.repository';
 import { ServerKeysService } from './server-keys.service';
-import type { AgentHealth } from './agent-health';
+import type { AgentHealth } from './agent-health.view';
 
 /**
  * What the API shows of an agent. It is online while connected to a node (a node that stops

@@ -1,6 +1,6 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { AgentHealth } from '../agents/agent-health';
+import type { AgentHealth } from '../agents/agent-health.view';
 import { AgentsRepository } from '../agents/agents.repository';
 import { AgentsService } from '../agents/agents.service';
 import { AuditService } from '../audit/audit.service';

@@ -35,18 +35,9 @@ export type HealthFacts = HealthCheckResult['facts'];
 export type Interpreter = keyof HealthFacts['interpreters'];
 export const INTERPRETERS = listOf<Interpreter>()(['bash', 'sh', 'node', 'pwsh']);
 
-/** An agent's last health check. */
-export interface AgentHealth {
-  verdict: HealthVerdict;
-  /** Why the verdict is not healthy, one line each. */
-  problems: string[];
-  checkedAt: string;
-  taskId: string;
-  /** The agent's clock minus the control plane's when the answer arrived; null without an answer. */
-  clockOffsetMs: number | null;
-  /** null when the check ended without an answer (the verdict is then unhealthy and the problems say why). */
-  facts: HealthFacts | null;
-}
+/** An agent's last health check, as the server shows it. */
+import type { AgentHealth } from '../../../src/agents/agent-health.view';
+export type { AgentHealth };
 
 export interface Agent {
   id: string;
