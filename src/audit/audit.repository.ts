@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { Sql } from '../database/sql';
+import { Sql, type SqlPart } from '../database/sql';
 import { AuditEvent } from './audit-event.entity';
 
 export type NewAuditEvent = Pick<AuditEvent, 'organizationId' | 'actorType' | 'actorId' | 'actorLabel' | 'action' | 'targetType' | 'targetId' | 'ip' | 'details'>;
@@ -16,27 +16,34 @@ export class AuditRepository {
     await em.insert(AuditEvent, event);
   }
 
-  /** Several events in one statement (a hot path's: task creation). */
-  async appendMany(events: NewAuditEvent[], em: EntityManager): Promise<void> {
-    if (!events.length) return;
+  /**
+   * The events of rows another module's statement makes, written by that statement (see SqlPart):
+   * event `n` is of the row numbered `n` in `made` (columns n, id), and has that row's id as its
+   * target id. Only rows made get their event.
+   */
+  eventsOfMade(events: (NewAuditEvent & { n: number })[]): SqlPart {
     const column = <K extends keyof NewAuditEvent>(key: K) => events.map((e) => e[key]);
-    await this.sql.queryIn(
-      em,
-      'corral_append_audit_events',
-      `INSERT INTO audit_events (organization_id, actor_type, actor_id, actor_label, action, target_type, target_id, ip, details)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[])`,
-      [
+    return {
+      name: 'audit',
+      sql: (made, p) =>
+        `INSERT INTO audit_events (organization_id, actor_type, actor_id, actor_label, action, target_type, target_id, ip, details)
+         SELECT e.organization_id, e.actor_type, e.actor_id, e.actor_label, e.action, e.target_type, m.id::text, e.ip, e.details
+           FROM unnest($${p}::int[], $${p + 1}::uuid[], $${p + 2}::text[], $${p + 3}::text[], $${p + 4}::text[], $${p + 5}::text[], $${p + 6}::text[], $${p + 7}::text[], $${p + 8}::jsonb[])
+                AS e(n, organization_id, actor_type, actor_id, actor_label, action, target_type, ip, details)
+           JOIN ${made} m ON m.n = e.n
+         RETURNING 1`,
+      values: [
+        events.map((e) => e.n),
         column('organizationId'),
         column('actorType'),
         column('actorId'),
         column('actorLabel'),
         column('action'),
         column('targetType'),
-        column('targetId'),
         column('ip'),
         events.map((e) => JSON.stringify(e.details)),
       ],
-    );
+    };
   }
 
   /** Newest first; `beforeId` pages backwards through history. */

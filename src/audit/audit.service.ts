@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { type Actor, actorLabel } from '../common/actor';
+import type { SqlPart } from '../database/sql';
 import type { AuditEvent } from './audit-event.entity';
 import { AuditRepository, type NewAuditEvent } from './audit.repository';
 
@@ -18,12 +19,17 @@ export class AuditService {
     return this.audit.append(this.eventFor(actor, action, target, details), em);
   }
 
-  /** Records events made with `eventFor`, in the caller's transaction. */
-  recordMany(events: NewAuditEvent[], em: EntityManager): Promise<void> {
-    return this.audit.appendMany(events, em);
+  /** Records an event made with `eventFor`, in the caller's transaction. */
+  recordEvent(event: NewAuditEvent, em: EntityManager): Promise<void> {
+    return this.audit.append(event, em);
   }
 
-  /** The event `record` would write, for a caller that records it later (with `recordMany`). */
+  /** Events made with `eventFor`, of rows another module's statement makes, recorded by that statement (see AuditRepository.eventsOfMade). */
+  ofMade(events: (NewAuditEvent & { n: number })[]): SqlPart {
+    return this.audit.eventsOfMade(events);
+  }
+
+  /** The event `record` would write, for a caller that records it later (with `recordEvent` or `ofMade`). */
   eventFor(actor: Actor, action: string, target?: AuditTarget, details: Record<string, unknown> = {}): NewAuditEvent {
     return {
       organizationId: actor.organizationId,

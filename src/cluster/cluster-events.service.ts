@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { Client } from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
 import { CorralLogger } from '../common/logger';
+import type { SqlPart } from '../database/sql';
 import { type ClusterEvent, type ClusterEventKind, type ClusterEventOf, parseClusterEvent } from './cluster-event.schema';
 
 export const CLUSTER_CHANNEL = 'corral_events';
@@ -115,6 +116,15 @@ export class ClusterEventsService implements OnModuleInit, OnApplicationShutdown
   async publishAll(events: ClusterEvent[], em: EntityManager = this.dataSource.manager): Promise<void> {
     if (!events.length) return;
     await em.query(`SELECT pg_notify($1, e) FROM unnest($2::text[]) AS e`, [CHANNEL, events.map((e) => JSON.stringify(e))]);
+  }
+
+  /** Events sent by another module's statement once it has made any row of `made` (see SqlPart), when it commits. */
+  publishPart(events: ClusterEvent[]): SqlPart {
+    return {
+      name: 'notify',
+      sql: (made, p) => `SELECT pg_notify('${CHANNEL}', e) FROM unnest($${p}::text[]) AS e WHERE EXISTS (SELECT 1 FROM ${made})`,
+      values: [events.map((e) => JSON.stringify(e))],
+    };
   }
 
   async nodeChanged(nodeId: string): Promise<void> {

@@ -28,6 +28,36 @@ export async function retryOnDeadlock<T>(transaction: () => Promise<T>, attempts
   }
 }
 
+/**
+ * Another module's statement riding along inside a hot statement of this one, as a CTE, so that
+ * both commit together in one round trip: the module keeps its SQL, the host only composes it.
+ * It reads what the host made from the CTE the host names, with its parameters numbered after the
+ * host's, and returns rows (a SELECT, or a change with RETURNING), which the host reads so that it
+ * always runs (PostgreSQL skips a CTE no one reads unless it changes rows).
+ */
+export interface SqlPart {
+  /** Names the composed statement, after the host's. */
+  name: string;
+  sql(made: string, firstParam: number): string;
+  values: unknown[];
+}
+
+/** Parts as CTEs of a host statement with `hostParams` parameters: `ctes` go in its WITH, `reads` (a condition, always true) in its final WHERE. */
+export function composeParts(parts: SqlPart[], made: string, hostParams: number): { name: string; ctes: string; reads: string; values: unknown[] } {
+  let next = hostParams + 1;
+  const ctes = parts.map((part, i) => {
+    const sql = `, part_${i} AS (${part.sql(made, next)})`;
+    next += part.values.length;
+    return sql;
+  });
+  return {
+    name: parts.map((p) => `+${p.name}`).join(''),
+    ctes: ctes.join(''),
+    reads: ['true', ...parts.map((_, i) => `(SELECT count(*) FROM part_${i}) >= 0`)].join(' AND '),
+    values: parts.flatMap((p) => p.values),
+  };
+}
+
 /** How a statement's commit waits: `durable` (the default) until it is on disk; `lazy` not. */
 export type Commit = 'durable' | 'lazy';
 

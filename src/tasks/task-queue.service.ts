@@ -65,8 +65,7 @@ interface Submission {
  */
 @Injectable()
 export class TaskQueue {
-  // Tasks submitted at the same moment go to the database in one transaction: one statement for
-  // the tasks and jobs, one for their audit events.
+  // Tasks submitted at the same moment go to the database in one statement, with their audit events.
   private readonly submissions = new Batcher<Submission, InsertedTask | undefined>((batch) => this.submitBatch(batch), { maxBatch: 200, concurrency: 2 });
 
   constructor(
@@ -108,7 +107,7 @@ export class TaskQueue {
       return retryOnDeadlock(() =>
         this.dataSource.transaction(async (em) => {
           const queued = await this.enqueue(em, organizationId, spec);
-          await this.audit.recordMany([{ ...audit, targetType: 'task', targetId: queued.task.id }], em);
+          await this.audit.recordEvent({ ...audit, targetType: 'task', targetId: queued.task.id }, em);
           return queued;
         }),
       );
@@ -140,28 +139,21 @@ export class TaskQueue {
     const { nodeId } = this.connections;
     const here = new Map<string, number>();
     for (const s of batch) for (const [agentId, socket] of s.here) here.set(agentId, socket.maxJobs);
-    return retryOnDeadlock(() =>
-      this.dataSource.transaction(async (em) => {
-        const inserted = await this.tasks.insertMany(
-          em,
-          batch.map((s) => s.row),
-          { agentIds: [...here.keys()], maxJobs: [...here.values()], nodeId, offerSeconds: this.config.jobOfferTimeoutSeconds },
-        );
-        const created = batch.flatMap((s, n) => (inserted.has(n) ? [{ s, task: inserted.get(n)! }] : []));
-        await this.audit.recordMany(
-          created.map(({ s, task }) => ({ ...s.audit, targetType: 'task', targetId: task.id })),
-          em,
-        );
-        // Agents elsewhere hear of their jobs from the notification; those here are offered or told below.
-        const elsewhere = created.flatMap(({ s }) => s.row.jobs.map((j) => j.agentId).filter((id) => !s.here.has(id)));
-        if (elsewhere.length)
-          await this.events.publishAll(
-            ClusterEventsService.jobsReady(elsewhere).map((e) => ({ ...e, from: nodeId })),
-            em,
-          );
-        return batch.map((_, n) => inserted.get(n));
-      }),
+    // Agents elsewhere hear of their jobs from the notification (a spurious one, for a task refused
+    // below, only makes a node look again); those here are offered or told by submit.
+    const elsewhere = batch.flatMap((s) => s.row.jobs.map((j) => j.agentId).filter((id) => !s.here.has(id)));
+    const parts = [this.audit.ofMade(batch.map((s, n) => ({ ...s.audit, targetType: 'task', n })))];
+    if (elsewhere.length) parts.push(this.events.publishPart(ClusterEventsService.jobsReady(elsewhere).map((e) => ({ ...e, from: nodeId }))));
+    // One statement, so one round trip and its own transaction: the tasks, their jobs, audit and notifications.
+    const inserted = await retryOnDeadlock(() =>
+      this.tasks.insertMany(
+        null,
+        batch.map((s) => s.row),
+        { agentIds: [...here.keys()], maxJobs: [...here.values()], nodeId, offerSeconds: this.config.jobOfferTimeoutSeconds },
+        parts,
+      ),
     );
+    return batch.map((_, n) => inserted.get(n));
   }
 
   private row(organizationId: string, spec: NewTask): TaskRow {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { rowsOf } from '../database/query-rows';
-import { Sql } from '../database/sql';
+import { composeParts, Sql, type SqlPart } from '../database/sql';
 import { Job } from './job.entity';
 import { type TaskState, taskEdges } from './task-states';
 import { Task } from './task.entity';
@@ -79,8 +79,10 @@ export class TasksRepository {
    * answer, by its index) unless every one of its jobs' agents is an approved agent of its
    * organisation. A job is claimable at once unless its task waits on a concurrency key; the job of
    * an agent in `here` with room for it is offered to it right here instead of waiting for a claim.
+   * Other modules' `parts` (audit, notifications) read the tasks made from `made` (n, id). Without
+   * `em`, the statement is a transaction of its own.
    */
-  async insertMany(em: EntityManager, tasks: TaskRow[], here: OfferHere | null): Promise<Map<number, InsertedTask>> {
+  async insertMany(em: EntityManager | null, tasks: TaskRow[], here: OfferHere | null, parts: SqlPart[] = []): Promise<Map<number, InsertedTask>> {
     const rows = tasks.map((t, n) => ({
       n,
       organization_id: t.organizationId,
@@ -97,10 +99,9 @@ export class TasksRepository {
       created_by_label: t.createdByLabel,
       jobs: t.jobs,
     }));
-    const inserted = await this.sql.queryIn<InsertedTask & { n: number }>(
-      em,
-      'corral_insert_tasks',
-      `WITH x AS MATERIALIZED (
+    const also = composeParts(parts, 'made', 5);
+    const name = `corral_insert_tasks${also.name}`;
+    const text = `WITH x AS MATERIALIZED (
            SELECT gen_random_uuid() AS id, x.* FROM jsonb_to_recordset($1::jsonb) AS x(
              n int, organization_id uuid, name text, kind text, spec jsonb, timeout_seconds int, concurrency_key text, blocked_by uuid,
              idempotent boolean, max_attempts int, parent_task_id uuid, created_by uuid, created_by_label text, jobs jsonb)
@@ -112,7 +113,7 @@ export class TasksRepository {
            SELECT id, organization_id, name, kind, 'queued', spec, timeout_seconds, concurrency_key, blocked_by, idempotent, max_attempts, parent_task_id, created_by, created_by_label
              FROM x ORDER BY n
            RETURNING id, created_at
-         ), target AS (
+         ), made AS (SELECT n, id FROM x), target AS (
            -- An agent here is offered as many of these jobs as it has room for, earliest task first.
            SELECT x.id AS task_id, x.organization_id, x.n, e.i, (e.j ->> 'agentId')::uuid AS agent_id, e.j ->> 'name' AS name, (e.j ->> 'timeoutSeconds')::int AS timeout_seconds, e.j ->> 'kind' AS kind, e.j -> 'payload' AS payload,
                   ARRAY(SELECT jsonb_array_elements_text(e.j -> 'secrets')) AS secrets, x.blocked_by IS NULL AS ready,
@@ -127,20 +128,22 @@ export class TasksRepository {
                   CASE WHEN offer THEN now() END, CASE WHEN offer THEN $4 END, CASE WHEN offer THEN now() + make_interval(secs => $5) END
              FROM target ORDER BY n, i
            RETURNING id, task_id, agent_id, state, created_at
-         )
+         )${also.ctes}
          SELECT x.n, t.id, t.created_at AS "createdAt",
                 (SELECT json_agg(json_build_object('id', j.id, 'agentId', j.agent_id, 'state', j.state, 'createdAt', j.created_at) ORDER BY tg.i)
                    FROM j JOIN target tg ON tg.task_id = j.task_id AND tg.agent_id = j.agent_id WHERE j.task_id = t.id) AS jobs
-           FROM t JOIN x ON x.id = t.id`,
+           FROM t JOIN x ON x.id = t.id
+          WHERE ${also.reads}`;
+    const values = [
       // As a text parameter would be, a lone surrogate is stored as U+FFFD (jsonb refuses one).
-      [
-        JSON.stringify(rows, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATE, '\uFFFD') : value)),
-        here?.agentIds ?? [],
-        here?.maxJobs ?? [],
-        here?.nodeId ?? null,
-        here?.offerSeconds ?? 0,
-      ],
-    );
+      JSON.stringify(rows, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATE, '\uFFFD') : value)),
+      here?.agentIds ?? [],
+      here?.maxJobs ?? [],
+      here?.nodeId ?? null,
+      here?.offerSeconds ?? 0,
+      ...also.values,
+    ];
+    const inserted = em ? await this.sql.queryIn<InsertedTask & { n: number }>(em, name, text, values) : await this.sql.query<InsertedTask & { n: number }>(name, text, values);
     return new Map(inserted.map(({ n, ...task }) => [n, { ...task, createdAt: new Date(task.createdAt) }]));
   }
 
