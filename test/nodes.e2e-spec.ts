@@ -1,5 +1,5 @@
 import { waitFor } from './helpers/control-plane-process';
-import { makeApprovedAgent, makeMember, signUp, type SignedUp } from './helpers/factories';
+import { makeApiKey, makeApprovedAgent, makeMember, signUp, type SignedUp } from './helpers/factories';
 import { offerIn } from './helpers/protocol-agent';
 import { startTestApp, type TestApp } from './helpers/test-app';
 
@@ -37,6 +37,27 @@ describe('control-plane nodes: registry, drain, metrics', () => {
     socket.send({ type: 'agent.job.finish', jobId: offer.jobId, attempt: 1, outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 0 });
     await waitFor('task done', async () => (await owner.client.get(`/api/v1/tasks/${task.body.id}`)).body.state === 'succeeded' || undefined);
     socket.close();
+  });
+
+  it('ends API keys on every node: revoked, or their creator lowered or removed, through another node', async () => {
+    const admin = await makeMember(a, owner, 'admin');
+    const revoked = await makeApiKey(a, admin);
+    const lowered = await makeApiKey(a, admin);
+    const onB = (key: string) => b.client().withBearer(key);
+    // Node B has looked each key up (and may hold it) before anything changes on node A.
+    for (const { key } of [revoked, lowered]) expect((await onB(key).get('/api/v1/api-keys')).status).toBe(200);
+
+    expect((await admin.client.delete(`/api/v1/api-keys/${revoked.id}`)).status).toBe(204);
+    await waitFor('node B refuses the revoked key', async () => (await onB(revoked.key).get('/api/v1/api-keys')).status === 401 || undefined, 5000);
+
+    // /members lists for viewers too; inviting needs admin.
+    const invite = (key: string) => onB(key).post('/api/v1/members', { email: `x-${Date.now()}@example.com`, role: 'viewer' });
+    expect((await owner.client.patch(`/api/v1/members/${admin.membershipId}`, { role: 'viewer' })).status).toBe(200);
+    await waitFor('node B acts on the lowered role', async () => (await invite(lowered.key)).status === 403 || undefined, 5000);
+    expect((await onB(lowered.key).get('/api/v1/members')).status).toBe(200);
+
+    expect((await owner.client.delete(`/api/v1/members/${admin.membershipId}`)).status).toBe(204);
+    await waitFor("node B refuses the removed member's key", async () => (await onB(lowered.key).get('/api/v1/members')).status === 401 || undefined, 5000);
   });
 
   it('drains a node through the other: its agents are sent away, it refuses new ones and offers no work', async () => {

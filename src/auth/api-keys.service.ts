@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
+import { ClusterEventsService } from '../cluster/cluster-events.service';
 import type { Actor } from '../common/actor';
 import { NotFoundException } from '../common/domain.exception';
 import { randomToken, sha256Hex } from '../common/secrets';
@@ -29,6 +30,7 @@ export class ApiKeysService {
     private readonly dataSource: DataSource,
     private readonly apiKeys: ApiKeysRepository,
     private readonly audit: AuditService,
+    private readonly events: ClusterEventsService,
   ) {}
 
   /** Creates a key; the plaintext is in the result and nowhere else, ever. */
@@ -55,11 +57,12 @@ export class ApiKeysService {
     if (existing.createdBy !== actor.userId && !roleAtLeast(actor.role, 'admin')) {
       throw new AuthException(AuthErrorCode.FORBIDDEN, 'only an admin can revoke a key created by someone else');
     }
-    await this.dataSource.transaction(async (em) => {
+    const revoked = await this.dataSource.transaction(async (em) => {
       // Revoking twice is not an error, and only the first revocation is audited.
-      if (await this.apiKeys.revoke(actor.organizationId, id, em)) {
-        await this.audit.record(actor, 'api_key.revoked', { type: 'api_key', id }, { name: existing.name }, em);
-      }
+      if (!(await this.apiKeys.revoke(actor.organizationId, id, em))) return false;
+      await this.audit.record(actor, 'api_key.revoked', { type: 'api_key', id }, { name: existing.name }, em);
+      return true;
     });
+    if (revoked) await this.events.announce({ kind: 'credentials-changed', organizationId: actor.organizationId });
   }
 }

@@ -9,9 +9,11 @@ import { MembershipsRepository } from '../orgs/memberships.repository';
 import { OrgsService } from '../orgs/orgs.service';
 import { lowerRole, type Role, roleAtLeast } from '../orgs/roles';
 import { UsersRepository } from '../orgs/users.repository';
+import { ClusterEventsService } from '../cluster/cluster-events.service';
 import { Batcher } from '../database/batcher';
 import { type ApiKeyPrincipal, ApiKeysRepository } from './api-keys.repository';
 import { AuthErrorCode, AuthException } from './auth.exception';
+import { PrincipalCache } from './principal-cache';
 import { RateLimiter } from './rate-limiter';
 import { SessionsRepository } from './sessions.repository';
 
@@ -44,6 +46,7 @@ export class AuthService {
   // Requests that arrive together (a script creating tasks in parallel) look their keys up in one
   // statement; each still sees the key as the database has it then, revoked or not.
   private readonly principals = new Batcher<string, ApiKeyPrincipal | null>((hashes) => this.principalBatch(hashes), { maxBatch: 500, concurrency: 2 });
+  private readonly principalCache = new PrincipalCache();
 
   constructor(
     @InjectConfig() private readonly config: CorralConfig,
@@ -55,7 +58,10 @@ export class AuthService {
     private readonly apiKeys: ApiKeysRepository,
     private readonly rateLimiter: RateLimiter,
     private readonly audit: AuditService,
-  ) {}
+    events: ClusterEventsService,
+  ) {
+    events.on('credentials-changed', (e) => this.principalCache.forget(e.organizationId)).on('resync', () => this.principalCache.clear());
+  }
 
   async signup(input: { organization: string; email: string; password: string }, ip: string): Promise<NewSession> {
     await this.limit(`auth:ip:${ip}`, this.config.authRateLimitPerIp);
@@ -147,7 +153,7 @@ export class AuthService {
   /** Resolves a bearer API key; a key acts with the lower of its own role and its creator's current role. */
   async actorFromApiKey(key: string, ip: string): Promise<Actor> {
     const hash = key.startsWith(API_KEY_PREFIX) ? sha256Hex(key) : null;
-    const principal = hash ? await this.principals.submit(hash) : null;
+    const principal = hash ? await this.principalCache.read(hash, (h) => this.principals.submit(h)) : null;
     if (!principal?.creatorRole) throw new AuthException(AuthErrorCode.INVALID_API_KEY, 'the API key is unknown or revoked; create a new key in the console or with POST /api/v1/api-keys');
     return this.keyActor({ ...principal, creatorRole: principal.creatorRole }, ip);
   }

@@ -18,8 +18,18 @@ export const NodeChangedEventSchema = z.object({ kind: z.literal('node-changed')
 /** The server signing keys changed (a rotation step): nodes reload them and tell their agents. */
 export const KeysChangedEventSchema = z.object({ kind: z.literal('keys-changed') });
 
+/** An organisation's API keys or memberships changed (a revocation, a role, a removal): nodes forget the principals they hold of it. */
+export const CredentialsChangedEventSchema = z.object({ kind: z.literal('credentials-changed'), organizationId: z.string(), from });
+
 /** Every event a node tells the cluster, one schema per kind. */
-export const ClusterEventSchema = z.discriminatedUnion('kind', [AgentChangedEventSchema, JobsReadyEventSchema, TaskChangedEventSchema, NodeChangedEventSchema, KeysChangedEventSchema]);
+export const ClusterEventSchema = z.discriminatedUnion('kind', [
+  AgentChangedEventSchema,
+  JobsReadyEventSchema,
+  TaskChangedEventSchema,
+  NodeChangedEventSchema,
+  KeysChangedEventSchema,
+  CredentialsChangedEventSchema,
+]);
 
 /**
  * What one node tells every node (itself included). Each only says "look again". An event that

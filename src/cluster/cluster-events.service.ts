@@ -94,6 +94,12 @@ export class ClusterEventsService implements OnModuleInit, OnApplicationShutdown
     );
   }
 
+  /** Tells this node at once and the others as the notification reaches them. Call after the change commits. */
+  async announce(event: ClusterEventOf<'credentials-changed'>): Promise<void> {
+    this.emit(event);
+    await this.publish({ ...event, from: this.nodeId });
+  }
+
   /** Call after the change commits. */
   async agentChanged(agentId: string): Promise<void> {
     await this.publish({ kind: 'agent-changed', agentId });

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
+import { ClusterEventsService } from '../cluster/cluster-events.service';
 import type { Actor } from '../common/actor';
 import { NotFoundException } from '../common/domain.exception';
 import { randomToken, sha256Hex } from '../common/secrets';
@@ -31,6 +32,7 @@ export class OrgsService {
     private readonly memberships: MembershipsRepository,
     private readonly invitations: InvitationsRepository,
     private readonly audit: AuditService,
+    private readonly events: ClusterEventsService,
   ) {}
 
   /** Signup: a new organisation whose first user is its owner. Runs inside the caller's transaction. */
@@ -104,7 +106,7 @@ export class OrgsService {
   }
 
   async changeRole(actor: Actor, membershipId: string, role: Role): Promise<MemberRow> {
-    return this.dataSource.transaction(async (em) => {
+    const changed = await this.dataSource.transaction(async (em) => {
       // Existence first: another organisation's member is 404 whatever role was asked for.
       const member = await this.requireMember(actor, membershipId, em);
       this.assertCanGrant(actor, role);
@@ -114,6 +116,8 @@ export class OrgsService {
       await this.audit.record(actor, 'member.role_changed', { type: 'membership', id: membershipId }, { email: member.email, from: member.role, to: role }, em);
       return { ...member, role };
     });
+    await this.credentialsChanged(actor.organizationId);
+    return changed;
   }
 
   async removeMember(actor: Actor, membershipId: string): Promise<void> {
@@ -124,6 +128,12 @@ export class OrgsService {
       await this.memberships.delete(actor.organizationId, membershipId, em);
       await this.audit.record(actor, 'member.removed', { type: 'membership', id: membershipId }, { email: member.email, role: member.role }, em);
     });
+    await this.credentialsChanged(actor.organizationId);
+  }
+
+  // A member's API keys act with the member's current role: nodes holding them must look again.
+  private credentialsChanged(organizationId: string): Promise<void> {
+    return this.events.announce({ kind: 'credentials-changed', organizationId });
   }
 
   private async requireMember(actor: Actor, membershipId: string, em: EntityManager): Promise<MemberRow> {
