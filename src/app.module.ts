@@ -10,6 +10,7 @@ import { ConfigModule } from './config/config.module';
 import { ConsoleModule } from './console/console.module';
 import { dataSourceOptions } from './database/data-source';
 import { SqlModule } from './database/sql';
+import { EnvironmentsModule } from './environments/environments.module';
 import { HealthModule } from './health/health.module';
 import { HealthChecksModule } from './health-checks/health-checks.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -42,6 +43,7 @@ export class AppModule {
         OrgsModule,
         AuthModule,
         HealthModule,
+        EnvironmentsModule,
         AgentsModule,
         TasksModule,
         HealthChecksModule,

@@ -89,7 +89,8 @@ describe('agent enrollment, approval and identity on the wire', () => {
     expect([wrong.status, wrong.body.error.code]).toEqual([422, 'FINGERPRINT_MISMATCH']);
     const missing = await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, {});
     expect(missing.status).toBe(422);
-    const ok = await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, { verificationCode: enrolled.verificationCode.toLowerCase(), environments: ['production'] });
+    expect((await owner.client.post('/api/v1/environments', { name: 'production' })).status).toBe(201);
+    const ok = await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, { verificationCode: enrolled.verificationCode.toLowerCase(), environments: ['Production'] });
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ status: 'approved', decidedBy: owner.email, environments: ['production'] });
     const byFingerprint = new ProtocolAgent(app.url);

@@ -9,6 +9,7 @@ interface Org {
   member: SignedUp & { membershipId: string };
   memberKey: { key: string; id: string; client: HttpClient };
   invitation: { id: string; email: string; token: string };
+  environment: { id: string; name: string };
 }
 
 /** What an organisation's owner sees of it, minus what merely using a key changes (lastUsedAt). */
@@ -16,6 +17,7 @@ interface OrgView {
   keys: { id: string; name: string; role: string; createdBy: string; revokedAt: string | null }[];
   members: { id: string; userId: string; email: string; role: string }[];
   invitations: { id: string; email: string; role: string }[];
+  environments: { id: string; name: string; description: string; position: number }[];
   auditIds: string[];
 }
 
@@ -39,21 +41,33 @@ describe('isolation between organisations', () => {
     expect((await owner.client.delete(`/api/v1/invitations/${revoked.body.invitation.id}`)).status).toBe(204);
     expect((await app.client().post('/api/v1/auth/login', { email: owner.email, password: 'wrong password!' })).status).toBe(401);
     const ownerMembershipId = (await owner.client.get('/api/v1/members')).body.find((m: { email: string }) => m.email === owner.email).id;
-    return { owner, ownerMembershipId, ownerKey, member, memberKey, invitation: { id: invited.body.invitation.id, email, token: invited.body.invitation.token } };
+    const environment = await owner.client.post('/api/v1/environments', { name: `Env-${name.replace(/\W/g, '')}-${Date.now()}` });
+    expect(environment.status).toBe(201);
+    return {
+      owner,
+      ownerMembershipId,
+      ownerKey,
+      member,
+      memberKey,
+      invitation: { id: invited.body.invitation.id, email, token: invited.body.invitation.token },
+      environment: { id: environment.body.id, name: environment.body.name },
+    };
   }
 
   async function view(org: Org): Promise<OrgView> {
-    const [keys, members, invitations, audit] = await Promise.all([
+    const [keys, members, invitations, environments, audit] = await Promise.all([
       org.owner.client.get('/api/v1/api-keys'),
       org.owner.client.get('/api/v1/members'),
       org.owner.client.get('/api/v1/invitations'),
+      org.owner.client.get('/api/v1/environments'),
       org.owner.client.get('/api/v1/audit-events?limit=200'),
     ]);
-    for (const res of [keys, members, invitations, audit]) expect(res.status).toBe(200);
+    for (const res of [keys, members, invitations, environments, audit]) expect(res.status).toBe(200);
     return {
       keys: keys.body.map(({ id, name, role, createdBy, revokedAt }: OrgView['keys'][number]) => ({ id, name, role, createdBy, revokedAt })),
       members: members.body.map(({ id, userId, email, role }: OrgView['members'][number]) => ({ id, userId, email, role })),
       invitations: invitations.body.map(({ id, email, role }: OrgView['invitations'][number]) => ({ id, email, role })),
+      environments: environments.body.map(({ id, name, description, position }: OrgView['environments'][number]) => ({ id, name, description, position })),
       auditIds: audit.body.items.map((e: { id: string }) => e.id),
     };
   }
@@ -72,6 +86,8 @@ describe('isolation between organisations', () => {
       org.memberKey.id,
       org.invitation.id,
       org.invitation.email,
+      org.environment.id,
+      org.environment.name,
     ];
   }
 
@@ -106,6 +122,10 @@ describe('isolation between organisations', () => {
       expect(invitations.status).toBe(200);
       expect(invitations.body.map((i: { id: string }) => i.id)).toEqual([b.invitation.id]);
 
+      const environments = await client.get('/api/v1/environments');
+      expect(environments.status).toBe(200);
+      expect(environments.body.map((e: { id: string }) => e.id)).toEqual([b.environment.id]);
+
       const audit = await client.get('/api/v1/audit-events?limit=200');
       expect(audit.status).toBe(200);
       expect(audit.body.items.length).toBeGreaterThanOrEqual(9);
@@ -123,7 +143,7 @@ describe('isolation between organisations', () => {
       const failed = await client.get('/api/v1/audit-events?action=auth.login_failed');
       expect(failed.body.items.map((e: { actorLabel: string }) => e.actorLabel)).toEqual([b.owner.email]);
 
-      for (const res of [keys, members, invitations, audit, invited, failed]) {
+      for (const res of [keys, members, invitations, environments, audit, invited, failed]) {
         for (const secret of secretsOf(a)) expect(res.text).not.toContain(secret);
       }
     });
@@ -141,6 +161,10 @@ describe('isolation between organisations', () => {
         await client.delete(`/api/v1/members/${a.member.membershipId}`),
         await client.delete(`/api/v1/members/${a.ownerMembershipId}`),
         await client.delete(`/api/v1/invitations/${a.invitation.id}`),
+        await client.get(`/api/v1/environments/${a.environment.id}`),
+        await client.patch(`/api/v1/environments/${a.environment.id}`, { name: 'Taken' }),
+        await client.delete(`/api/v1/environments/${a.environment.id}`),
+        await client.post('/api/v1/environments/order', { ids: [a.environment.id, b.environment.id] }),
       ];
       for (const res of attempts) {
         expect(res.status).toBe(404);

@@ -1,7 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
 import { type Actor, CurrentActor, RequireRole } from '../common/actor';
 import { AgentsService } from './agents.service';
-import { ApproveAgentDto, DecideAgentDto } from './dto/approve-agent.dto';
+import { ApproveAgentDto, DecideAgentDto, UpdateAgentDto } from './dto/approve-agent.dto';
 import { ListAgentsQuery } from './dto/list-agents.dto';
 
 @Controller('api/v1/agents')
@@ -18,6 +18,12 @@ export class AgentsController {
   @RequireRole('viewer')
   get(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string) {
     return this.agents.get(actor, id);
+  }
+
+  @Patch(':id')
+  @RequireRole('admin')
+  update(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string, @Body() body: UpdateAgentDto) {
+    return this.agents.update(actor, id, body);
   }
 
   @Post(':id/approve')

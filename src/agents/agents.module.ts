@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
+import { EnvironmentsModule } from '../environments/environments.module';
 import { NodesModule } from '../nodes/nodes.module';
+import { AgentEnvironments } from './agent-environments';
 import { AgentApiController } from './agent-api.controller';
 import { AgentApiService } from './agent-api.service';
 import { AgentAuthService } from './agent-auth.service';
@@ -18,9 +20,10 @@ import { ServerKeysService } from './server-keys.service';
 import { SessionRegistry } from './session-registry.service';
 
 @Module({
-  imports: [NodesModule],
+  imports: [NodesModule, EnvironmentsModule],
   controllers: [AgentsController, EnrollmentTokensController, AgentApiController],
   providers: [
+    AgentEnvironments,
     AgentsRepository,
     EnrollmentTokensRepository,
     ServerKeysService,

@@ -132,6 +132,10 @@ export class AgentsRepository {
     return (result.affected ?? 0) > 0;
   }
 
+  async updateLabels(em: EntityManager, organizationId: string, id: string, changes: Partial<Pick<Agent, 'environments' | 'roles'>>): Promise<void> {
+    if (Object.keys(changes).length) await em.update(Agent, { organizationId, id }, changes);
+  }
+
   async delete(organizationId: string, id: string): Promise<boolean> {
     const result = await this.dataSource.manager.delete(Agent, { organizationId, id });
     return (result.affected ?? 0) > 0;

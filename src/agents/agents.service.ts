@@ -10,7 +10,8 @@ import type { Agent } from './agent.entity';
 import { ClusterEventsService } from '../cluster/cluster-events.service';
 import { AgentsErrorCode, AgentsException } from './agents.exception';
 import { AgentsRepository } from './agents.repository';
-import type { ApproveAgentDto } from './dto/approve-agent.dto';
+import type { ApproveAgentDto, UpdateAgentDto } from './dto/approve-agent.dto';
+import { AgentEnvironments } from './agent-environments';
 import { EnrollmentTokensRepository } from './enrollment-tokens.repository';
 import { ServerKeysService } from './server-keys.service';
 import type { AgentHealth } from './agent-health.view';
@@ -54,6 +55,7 @@ export class AgentsService {
     private readonly serverKeys: ServerKeysService,
     private readonly events: ClusterEventsService,
     private readonly audit: AuditService,
+    private readonly labels: AgentEnvironments,
   ) {}
 
   /**
@@ -158,15 +160,9 @@ export class AgentsService {
         `the ${body.fingerprint ? 'fingerprint' : 'verification code'} does not match agent "${agent.name}"; compare it again with what the agent printed — a mismatch can mean someone else enrolled under this name`,
       );
     }
+    const environments = await this.labels.names(actor.organizationId, body.environments);
     const retired = await this.dataSource.transaction(async (em) => {
-      const ok = await this.agents.decide(
-        actor.organizationId,
-        id,
-        ['pending'],
-        'approved',
-        { ...this.decider(actor), reason: null, name: body.name, environments: body.environments, roles: body.roles },
-        em,
-      );
+      const ok = await this.agents.decide(actor.organizationId, id, ['pending'], 'approved', { ...this.decider(actor), reason: null, name: body.name, environments, roles: body.roles }, em);
       if (!ok) throw new AgentsException(AgentsErrorCode.AGENT_NOT_PENDING, `agent "${agent.name}" was decided by someone else meanwhile; reload it`);
       await this.audit.record(actor, 'agent.approved', { type: 'agent', id }, { fingerprint: agent.fingerprint, name: body.name ?? agent.name }, em);
       // Approving the new identity of a rebuilt host retires the old one, explicitly.
@@ -186,6 +182,22 @@ export class AgentsService {
     });
     await this.events.agentChanged(id);
     if (retired) await this.events.agentChanged(retired);
+    return this.get(actor, id);
+  }
+
+  /** An approved agent's environments and roles, as an admin changes them after approval. */
+  async update(actor: Actor, id: string, body: UpdateAgentDto) {
+    const agent = await this.require(actor, id);
+    if (agent.status !== 'approved')
+      throw new AgentsException(AgentsErrorCode.AGENT_NOT_APPROVED, `agent "${agent.name}" is ${agent.status}; only an approved agent's environments and roles can be changed`);
+    const environments = await this.labels.names(actor.organizationId, body.environments);
+    const changes = { ...(environments ? { environments } : {}), ...(body.roles ? { roles: [...new Set(body.roles)] } : {}) };
+    await this.dataSource.transaction(async (em) => {
+      await this.agents.updateLabels(em, actor.organizationId, id, changes);
+      const from = { ...(environments ? { environments: agent.environments } : {}), ...(body.roles ? { roles: agent.roles } : {}) };
+      await this.audit.record(actor, 'agent.updated', { type: 'agent', id }, { from, to: changes }, em);
+    });
+    await this.events.agentChanged(id);
     return this.get(actor, id);
   }
 

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
+import { AgentEnvironments } from './agent-environments';
 import type { Actor } from '../common/actor';
 import { NotFoundException } from '../common/domain.exception';
 import { randomToken, sha256Hex } from '../common/secrets';
@@ -32,6 +33,7 @@ export class EnrollmentTokensService {
   constructor(
     private readonly tokens: EnrollmentTokensRepository,
     private readonly audit: AuditService,
+    private readonly labels: AgentEnvironments,
   ) {}
 
   /** The token is in the result once and stored only as a hash. */
@@ -44,7 +46,7 @@ export class EnrollmentTokensService {
       description: input.description ?? null,
       expiresAt: new Date(Date.now() + (input.expiresInMinutes ?? 60) * 60_000),
       maxUses: input.maxUses ?? 1,
-      environments: input.environments ?? [],
+      environments: (await this.labels.names(actor.organizationId, input.environments)) ?? [],
       roles: input.roles ?? [],
       createdBy: actor.userId,
     });

@@ -30,3 +30,12 @@ export class DecideAgentDto {
   @Length(1, 500)
   reason?: string;
 }
+
+/** Environments (by name or id) and roles replace the agent's own; a list left out stays as it is. */
+export class UpdateAgentDto {
+  @LabelList('environment')
+  environments?: string[];
+
+  @LabelList('role')
+  roles?: string[];
+}
