@@ -9,7 +9,7 @@ export class Environments1796487173021 implements MigrationInterface {
   name = 'Environments1796487173021';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`CREATE TABLE "environments" ("id" uuid NOT NULL DEFAULT gen_random_uuid(), "organization_id" uuid NOT NULL, "name" text NOT NULL, "description" text NOT NULL DEFAULT '', "position" integer NOT NULL, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "PK_ec32d12469ec3c2f2f20c4f5e71" PRIMARY KEY ("id"))`);
+    await queryRunner.query(`CREATE TABLE "environments" ("id" uuid NOT NULL DEFAULT gen_random_uuid(), "organization_id" uuid NOT NULL, "name" text NOT NULL, "description" text NOT NULL DEFAULT '', "guided_failure" boolean NOT NULL DEFAULT false, "position" integer NOT NULL, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "PK_ec32d12469ec3c2f2f20c4f5e71" PRIMARY KEY ("id"))`);
     await queryRunner.query(`CREATE UNIQUE INDEX "IDX_a9dc9dc042cb323230d3e2131e" ON "environments"  ("organization_id", "name") `);
     await queryRunner.query(`ALTER TABLE "environments" ADD CONSTRAINT "FK_a340a4d674fbeb9305f5899e46e" FOREIGN KEY ("organization_id") REFERENCES "organizations"("id") ON DELETE CASCADE ON UPDATE NO ACTION`);
     await queryRunner.query(

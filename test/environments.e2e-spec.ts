@@ -6,6 +6,7 @@ interface EnvironmentView {
   id: string;
   name: string;
   description: string;
+  guidedFailure: boolean;
   position: number;
 }
 
@@ -42,9 +43,11 @@ describe('environments', () => {
     expect(repeated.status).toBe(422);
     expect((await owner.client.post('/api/v1/environments/order', { ids: [prod.id, dev.id, test.id] })).status).toBe(200);
 
-    const renamed = await owner.client.patch(`/api/v1/environments/${test.id}`, { name: 'Staging', description: 'like Prod' });
+    expect(test.guidedFailure).toBe(false);
+    const renamed = await owner.client.patch(`/api/v1/environments/${test.id}`, { name: 'Staging', description: 'like Prod', guidedFailure: true });
     expect(renamed.status).toBe(200);
-    expect(renamed.body).toMatchObject({ id: test.id, name: 'Staging', description: 'like Prod' });
+    expect(renamed.body).toMatchObject({ id: test.id, name: 'Staging', description: 'like Prod', guidedFailure: true });
+    expect((await owner.client.get(`/api/v1/environments/${test.id}`)).body.guidedFailure).toBe(true);
     expect((await owner.client.delete(`/api/v1/environments/${test.id}`)).status).toBe(204);
     expect(await names()).toEqual(['Prod', 'Dev']);
     expect((await owner.client.get(`/api/v1/environments/${test.id}`)).status).toBe(404);

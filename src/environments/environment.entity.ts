@@ -20,6 +20,10 @@ export class Environment {
   @Column({ type: 'text', default: '' })
   description: string;
 
+  /** Deployments here pause on a failure for someone to decide (retry, ignore, exclude, abort) unless they say otherwise. */
+  @Column({ type: 'boolean', default: false })
+  guidedFailure: boolean;
+
   /** Its place in the organisation's order: the default lifecycle and the dashboard follow it. */
   @Column({ type: 'integer' })
   position: number;

@@ -32,12 +32,12 @@ export class EnvironmentsRepository {
   }
 
   /** A new environment, last in the order; the caller holds `lock`. */
-  async create(em: EntityManager, input: Pick<Environment, 'organizationId' | 'name' | 'description'>): Promise<Environment> {
+  async create(em: EntityManager, input: Pick<Environment, 'organizationId' | 'name' | 'description' | 'guidedFailure'>): Promise<Environment> {
     const [{ next }] = await em.query<{ next: number }[]>(`SELECT COALESCE(max(position) + 1, 0)::int AS next FROM environments WHERE organization_id = $1`, [input.organizationId]);
     return em.save(Environment, em.create(Environment, { ...input, position: next }));
   }
 
-  async update(em: EntityManager, organizationId: string, id: string, changes: Partial<Pick<Environment, 'name' | 'description'>>): Promise<void> {
+  async update(em: EntityManager, organizationId: string, id: string, changes: Partial<Pick<Environment, 'name' | 'description' | 'guidedFailure'>>): Promise<void> {
     await em.update(Environment, { organizationId, id }, changes);
   }
 

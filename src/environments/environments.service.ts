@@ -10,7 +10,7 @@ import { EnvironmentsErrorCode, EnvironmentsException } from './environments.exc
 import { EnvironmentsRepository } from './environments.repository';
 
 export function environmentView(e: Environment) {
-  return { id: e.id, name: e.name, description: e.description, position: e.position, createdAt: e.createdAt };
+  return { id: e.id, name: e.name, description: e.description, guidedFailure: e.guidedFailure, position: e.position, createdAt: e.createdAt };
 }
 
 @Injectable()
@@ -52,7 +52,12 @@ export class EnvironmentsService {
     return this.dataSource.transaction(async (em) => {
       await this.environments.lock(em, actor.organizationId);
       await this.assertNameFree(em, actor.organizationId, body.name);
-      const created = await this.environments.create(em, { organizationId: actor.organizationId, name: body.name, description: body.description ?? '' });
+      const created = await this.environments.create(em, {
+        organizationId: actor.organizationId,
+        name: body.name,
+        description: body.description ?? '',
+        guidedFailure: body.guidedFailure ?? false,
+      });
       await this.audit.record(actor, 'environment.created', { type: 'environment', id: created.id }, { name: created.name }, em);
       return environmentView(created);
     });
@@ -65,7 +70,11 @@ export class EnvironmentsService {
       const existing = await this.require(actor.organizationId, id, em);
       const renamed = body.name !== undefined && body.name !== existing.name;
       if (renamed && body.name!.toLowerCase() !== existing.name.toLowerCase()) await this.assertNameFree(em, actor.organizationId, body.name!);
-      const changes = { ...(body.name !== undefined ? { name: body.name } : {}), ...(body.description !== undefined ? { description: body.description } : {}) };
+      const changes = {
+        ...(body.name !== undefined ? { name: body.name } : {}),
+        ...(body.description !== undefined ? { description: body.description } : {}),
+        ...(body.guidedFailure !== undefined ? { guidedFailure: body.guidedFailure } : {}),
+      };
       await this.environments.update(em, actor.organizationId, id, changes);
       if (renamed) await this.users.renamed(em, actor.organizationId, existing.name, body.name!);
       await this.audit.record(actor, 'environment.updated', { type: 'environment', id }, { ...(renamed ? { from: existing.name } : {}), ...changes }, em);

@@ -1,4 +1,4 @@
-import { ArrayMaxSize, IsArray, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsBoolean, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
 
 // The same shape as the environment labels agents and enrollment tokens carry.
 const NAME = /^[\w.:-]{1,64}$/;
@@ -12,6 +12,10 @@ export class CreateEnvironmentDto {
   @IsString()
   @Length(0, 1000)
   description?: string;
+
+  @IsOptional()
+  @IsBoolean()
+  guidedFailure?: boolean;
 }
 
 export class UpdateEnvironmentDto {
@@ -23,6 +27,10 @@ export class UpdateEnvironmentDto {
   @IsString()
   @Length(0, 1000)
   description?: string;
+
+  @IsOptional()
+  @IsBoolean()
+  guidedFailure?: boolean;
 }
 
 export class OrderEnvironmentsDto {
