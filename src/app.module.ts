@@ -10,6 +10,7 @@ import { ConfigModule } from './config/config.module';
 import { ConsoleModule } from './console/console.module';
 import { dataSourceOptions } from './database/data-source';
 import { SqlModule } from './database/sql';
+import { DeploymentsModule } from './deployments/deployments.module';
 import { EnvironmentsModule } from './environments/environments.module';
 import { HealthModule } from './health/health.module';
 import { HealthChecksModule } from './health-checks/health-checks.module';
@@ -47,6 +48,7 @@ export class AppModule {
         AgentsModule,
         TasksModule,
         HealthChecksModule,
+        DeploymentsModule,
         NodesModule,
         MetricsModule,
         ConsoleModule,

@@ -10,6 +10,7 @@ interface Org {
   memberKey: { key: string; id: string; client: HttpClient };
   invitation: { id: string; email: string; token: string };
   environment: { id: string; name: string };
+  lifecycle: { id: string; name: string };
 }
 
 /** What an organisation's owner sees of it, minus what merely using a key changes (lastUsedAt). */
@@ -18,6 +19,7 @@ interface OrgView {
   members: { id: string; userId: string; email: string; role: string }[];
   invitations: { id: string; email: string; role: string }[];
   environments: { id: string; name: string; description: string; position: number }[];
+  lifecycles: unknown[];
   auditIds: string[];
 }
 
@@ -43,6 +45,8 @@ describe('isolation between organisations', () => {
     const ownerMembershipId = (await owner.client.get('/api/v1/members')).body.find((m: { email: string }) => m.email === owner.email).id;
     const environment = await owner.client.post('/api/v1/environments', { name: `Env-${name.replace(/\W/g, '')}-${Date.now()}` });
     expect(environment.status).toBe(201);
+    const lifecycle = await owner.client.post('/api/v1/lifecycles', { name: `Lifecycle-${environment.body.name}`, phases: [{ name: 'Only', environments: [environment.body.id] }] });
+    expect(lifecycle.status).toBe(201);
     return {
       owner,
       ownerMembershipId,
@@ -51,23 +55,26 @@ describe('isolation between organisations', () => {
       memberKey,
       invitation: { id: invited.body.invitation.id, email, token: invited.body.invitation.token },
       environment: { id: environment.body.id, name: environment.body.name },
+      lifecycle: { id: lifecycle.body.id, name: lifecycle.body.name },
     };
   }
 
   async function view(org: Org): Promise<OrgView> {
-    const [keys, members, invitations, environments, audit] = await Promise.all([
+    const [keys, members, invitations, environments, lifecycles, audit] = await Promise.all([
       org.owner.client.get('/api/v1/api-keys'),
       org.owner.client.get('/api/v1/members'),
       org.owner.client.get('/api/v1/invitations'),
       org.owner.client.get('/api/v1/environments'),
+      org.owner.client.get('/api/v1/lifecycles'),
       org.owner.client.get('/api/v1/audit-events?limit=200'),
     ]);
-    for (const res of [keys, members, invitations, environments, audit]) expect(res.status).toBe(200);
+    for (const res of [keys, members, invitations, environments, lifecycles, audit]) expect(res.status).toBe(200);
     return {
       keys: keys.body.map(({ id, name, role, createdBy, revokedAt }: OrgView['keys'][number]) => ({ id, name, role, createdBy, revokedAt })),
       members: members.body.map(({ id, userId, email, role }: OrgView['members'][number]) => ({ id, userId, email, role })),
       invitations: invitations.body.map(({ id, email, role }: OrgView['invitations'][number]) => ({ id, email, role })),
       environments: environments.body.map(({ id, name, description, position }: OrgView['environments'][number]) => ({ id, name, description, position })),
+      lifecycles: lifecycles.body,
       auditIds: audit.body.items.map((e: { id: string }) => e.id),
     };
   }
@@ -88,6 +95,8 @@ describe('isolation between organisations', () => {
       org.invitation.email,
       org.environment.id,
       org.environment.name,
+      org.lifecycle.id,
+      org.lifecycle.name,
     ];
   }
 
@@ -125,6 +134,8 @@ describe('isolation between organisations', () => {
       const environments = await client.get('/api/v1/environments');
       expect(environments.status).toBe(200);
       expect(environments.body.map((e: { id: string }) => e.id)).toEqual([b.environment.id]);
+      const lifecycles = await client.get('/api/v1/lifecycles');
+      expect(lifecycles.body.map((l: { name: string }) => l.name)).toEqual(['Default lifecycle', b.lifecycle.name]);
 
       const audit = await client.get('/api/v1/audit-events?limit=200');
       expect(audit.status).toBe(200);
@@ -143,7 +154,7 @@ describe('isolation between organisations', () => {
       const failed = await client.get('/api/v1/audit-events?action=auth.login_failed');
       expect(failed.body.items.map((e: { actorLabel: string }) => e.actorLabel)).toEqual([b.owner.email]);
 
-      for (const res of [keys, members, invitations, environments, audit, invited, failed]) {
+      for (const res of [keys, members, invitations, environments, lifecycles, audit, invited, failed]) {
         for (const secret of secretsOf(a)) expect(res.text).not.toContain(secret);
       }
     });
@@ -165,6 +176,9 @@ describe('isolation between organisations', () => {
         await client.patch(`/api/v1/environments/${a.environment.id}`, { name: 'Taken' }),
         await client.delete(`/api/v1/environments/${a.environment.id}`),
         await client.post('/api/v1/environments/order', { ids: [a.environment.id, b.environment.id] }),
+        await client.get(`/api/v1/lifecycles/${a.lifecycle.id}`),
+        await client.patch(`/api/v1/lifecycles/${a.lifecycle.id}`, { name: 'Taken' }),
+        await client.delete(`/api/v1/lifecycles/${a.lifecycle.id}`),
       ];
       for (const res of attempts) {
         expect(res.status).toBe(404);

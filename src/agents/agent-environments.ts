@@ -21,7 +21,7 @@ export class AgentEnvironments implements OnModuleInit {
         for (const table of ['agents', 'enrollment_tokens'])
           await em.query(`UPDATE ${table} SET environments = array_replace(environments, $2, $3) WHERE organization_id = $1 AND $2 = ANY (environments)`, [organizationId, from, to]);
       },
-      uses: async (em, organizationId, name) => {
+      uses: async (em, organizationId, { name }) => {
         const [{ n }] = await em.query<{ n: number }[]>(`SELECT count(*)::int AS n FROM agents WHERE organization_id = $1 AND $2 = ANY (environments) AND status IN ('pending', 'approved')`, [
           organizationId,
           name,

@@ -11,7 +11,7 @@ export interface EnvironmentUser {
   /** Carries a rename into its rows, inside the renaming transaction. */
   renamed(em: EntityManager, organizationId: string, from: string, to: string): Promise<void>;
   /** How many of its things use the environment, and what they are called ("agents"), for the refusal to delete it. */
-  uses(em: EntityManager, organizationId: string, name: string): Promise<{ count: number; what: string }>;
+  uses(em: EntityManager, organizationId: string, environment: { id: string; name: string }): Promise<{ count: number; what: string }>;
 }
 
 @Injectable()
@@ -27,10 +27,10 @@ export class EnvironmentUsers {
   }
 
   /** What still uses the environment, as "2 agents, 1 enrollment token"; empty when nothing does. */
-  async uses(em: EntityManager, organizationId: string, name: string): Promise<string[]> {
+  async uses(em: EntityManager, organizationId: string, environment: { id: string; name: string }): Promise<string[]> {
     const uses = [];
     for (const user of this.users) {
-      const { count, what } = await user.uses(em, organizationId, name);
+      const { count, what } = await user.uses(em, organizationId, environment);
       if (count) uses.push(`${count} ${what}`);
     }
     return uses;

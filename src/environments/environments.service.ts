@@ -30,6 +30,11 @@ export class EnvironmentsService {
     return environmentView(await this.require(actor.organizationId, id));
   }
 
+  /** The organisation's environments, in its order. */
+  inOrder(organizationId: string, em?: EntityManager): Promise<Environment[]> {
+    return this.environments.list(organizationId, em);
+  }
+
   /**
    * The environments these ids or names (case ignored) refer to, as they are spelled, in the order
    * asked; 422 naming every one that does not exist.
@@ -107,11 +112,11 @@ export class EnvironmentsService {
     await this.dataSource.transaction(async (em) => {
       await this.environments.lock(em, actor.organizationId);
       const existing = await this.require(actor.organizationId, id, em);
-      const uses = await this.users.uses(em, actor.organizationId, existing.name);
+      const uses = await this.users.uses(em, actor.organizationId, existing);
       if (uses.length)
         throw new EnvironmentsException(
           EnvironmentsErrorCode.ENVIRONMENT_IN_USE,
-          `environment "${existing.name}" is still used by ${uses.join(', ')}; take it off them first (PATCH /api/v1/agents/:id {environments})`,
+          `environment "${existing.name}" is still used by ${uses.join(', ')}; take it off them first (agents: PATCH /api/v1/agents/:id {environments}; lifecycles: PATCH /api/v1/lifecycles/:id {phases})`,
         );
       await this.environments.delete(em, actor.organizationId, id);
       await this.audit.record(actor, 'environment.deleted', { type: 'environment', id }, { name: existing.name }, em);
