@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Request } from 'express';
-import type { z } from 'zod';
 import { DomainException } from '../common/domain.exception';
+import { parseOrReject } from '../common/validation';
 import { DRAIN_RECONNECT_MS, NodeLifecycle } from '../nodes/node-lifecycle.service';
 import { PROTOCOL_VERSION } from '../protocol/messages';
 import { AgentMessagesRequestSchema, EnrollRequestSchema, LONG_POLL_HOLD_MS, type PollRequest, PollRequestSchema, type PollResponse, type ServerMessage } from '../protocol/messages';
@@ -16,14 +16,6 @@ import type { AgentStanding } from './agents.repository';
 import { AgentsService } from './agents.service';
 import { ServerKeysService } from './server-keys.service';
 import { SessionRegistry } from './session-registry.service';
-
-/** Validates with a protocol schema; failures name each bad field, like every other 422. */
-export function parseOrReject<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  const result = schema.safeParse(body);
-  if (result.success) return result.data;
-  const details = result.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', problems: [i.message] }));
-  throw new DomainException('VALIDATION_FAILED', details.map((d) => `${d.field}: ${d.problems[0]}`).join('; '), 422, details);
-}
 
 function deleted(): never {
   throw new AgentsException(AgentsErrorCode.AGENT_UNKNOWN, 'this agent was deleted; enroll the host again');

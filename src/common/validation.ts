@@ -1,4 +1,5 @@
 import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import type { z } from 'zod';
 import { DomainException } from './domain.exception';
 
 export interface FieldProblem {
@@ -26,4 +27,12 @@ export function createValidationPipe(): ValidationPipe {
       return new DomainException('VALIDATION_FAILED', details.map((d) => d.problems.join(', ')).join('; '), undefined, details);
     },
   });
+}
+
+/** Validates with a zod schema; failures name each bad field, like every other 422. */
+export function parseOrReject<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const details = result.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', problems: [i.message] }));
+  throw new DomainException('VALIDATION_FAILED', details.map((d) => `${d.field}: ${d.problems[0]}`).join('; '), 422, details);
 }
