@@ -11,6 +11,7 @@ interface Org {
   invitation: { id: string; email: string; token: string };
   environment: { id: string; name: string };
   lifecycle: { id: string; name: string };
+  project: { id: string; name: string };
 }
 
 /** What an organisation's owner sees of it, minus what merely using a key changes (lastUsedAt). */
@@ -20,6 +21,7 @@ interface OrgView {
   invitations: { id: string; email: string; role: string }[];
   environments: { id: string; name: string; description: string; position: number }[];
   lifecycles: unknown[];
+  projects: unknown[];
   auditIds: string[];
 }
 
@@ -47,6 +49,11 @@ describe('isolation between organisations', () => {
     expect(environment.status).toBe(201);
     const lifecycle = await owner.client.post('/api/v1/lifecycles', { name: `Lifecycle-${environment.body.name}`, phases: [{ name: 'Only', environments: [environment.body.id] }] });
     expect(lifecycle.status).toBe(201);
+    const project = await owner.client.post('/api/v1/projects', { name: `Project-${environment.body.name}`, lifecycleId: lifecycle.body.id });
+    expect(project.status).toBe(201);
+    expect(
+      (await owner.client.put(`/api/v1/projects/${project.body.id}/process`, { steps: [{ name: 'a', kind: 'script', script: { syntax: 'sh', body: 'true' }, targetRoles: ['web'] }] })).status,
+    ).toBe(200);
     return {
       owner,
       ownerMembershipId,
@@ -56,25 +63,28 @@ describe('isolation between organisations', () => {
       invitation: { id: invited.body.invitation.id, email, token: invited.body.invitation.token },
       environment: { id: environment.body.id, name: environment.body.name },
       lifecycle: { id: lifecycle.body.id, name: lifecycle.body.name },
+      project: { id: project.body.id, name: project.body.name },
     };
   }
 
   async function view(org: Org): Promise<OrgView> {
-    const [keys, members, invitations, environments, lifecycles, audit] = await Promise.all([
+    const [keys, members, invitations, environments, lifecycles, projects, audit] = await Promise.all([
       org.owner.client.get('/api/v1/api-keys'),
       org.owner.client.get('/api/v1/members'),
       org.owner.client.get('/api/v1/invitations'),
       org.owner.client.get('/api/v1/environments'),
       org.owner.client.get('/api/v1/lifecycles'),
+      org.owner.client.get('/api/v1/projects'),
       org.owner.client.get('/api/v1/audit-events?limit=200'),
     ]);
-    for (const res of [keys, members, invitations, environments, lifecycles, audit]) expect(res.status).toBe(200);
+    for (const res of [keys, members, invitations, environments, lifecycles, projects, audit]) expect(res.status).toBe(200);
     return {
       keys: keys.body.map(({ id, name, role, createdBy, revokedAt }: OrgView['keys'][number]) => ({ id, name, role, createdBy, revokedAt })),
       members: members.body.map(({ id, userId, email, role }: OrgView['members'][number]) => ({ id, userId, email, role })),
       invitations: invitations.body.map(({ id, email, role }: OrgView['invitations'][number]) => ({ id, email, role })),
       environments: environments.body.map(({ id, name, description, position }: OrgView['environments'][number]) => ({ id, name, description, position })),
       lifecycles: lifecycles.body,
+      projects: projects.body,
       auditIds: audit.body.items.map((e: { id: string }) => e.id),
     };
   }
@@ -97,6 +107,8 @@ describe('isolation between organisations', () => {
       org.environment.name,
       org.lifecycle.id,
       org.lifecycle.name,
+      org.project.id,
+      org.project.name,
     ];
   }
 
@@ -136,6 +148,8 @@ describe('isolation between organisations', () => {
       expect(environments.body.map((e: { id: string }) => e.id)).toEqual([b.environment.id]);
       const lifecycles = await client.get('/api/v1/lifecycles');
       expect(lifecycles.body.map((l: { name: string }) => l.name)).toEqual(['Default lifecycle', b.lifecycle.name]);
+      const projects = await client.get('/api/v1/projects');
+      expect(projects.body.map((p: { id: string }) => p.id)).toEqual([b.project.id]);
 
       const audit = await client.get('/api/v1/audit-events?limit=200');
       expect(audit.status).toBe(200);
@@ -154,7 +168,7 @@ describe('isolation between organisations', () => {
       const failed = await client.get('/api/v1/audit-events?action=auth.login_failed');
       expect(failed.body.items.map((e: { actorLabel: string }) => e.actorLabel)).toEqual([b.owner.email]);
 
-      for (const res of [keys, members, invitations, environments, lifecycles, audit, invited, failed]) {
+      for (const res of [keys, members, invitations, environments, lifecycles, projects, audit, invited, failed]) {
         for (const secret of secretsOf(a)) expect(res.text).not.toContain(secret);
       }
     });
@@ -179,6 +193,11 @@ describe('isolation between organisations', () => {
         await client.get(`/api/v1/lifecycles/${a.lifecycle.id}`),
         await client.patch(`/api/v1/lifecycles/${a.lifecycle.id}`, { name: 'Taken' }),
         await client.delete(`/api/v1/lifecycles/${a.lifecycle.id}`),
+        await client.get(`/api/v1/projects/${a.project.id}`),
+        await client.patch(`/api/v1/projects/${a.project.id}`, { name: 'Taken' }),
+        await client.get(`/api/v1/projects/${a.project.id}/process`),
+        await client.put(`/api/v1/projects/${a.project.id}/process`, { steps: [] }),
+        await client.delete(`/api/v1/projects/${a.project.id}`),
       ];
       for (const res of attempts) {
         expect(res.status).toBe(404);

@@ -5,6 +5,8 @@ export enum DeploymentsErrorCode {
   INVALID_LIFECYCLE = 'INVALID_LIFECYCLE',
   LIFECYCLE_IS_DEFAULT = 'LIFECYCLE_IS_DEFAULT',
   LIFECYCLE_IN_USE = 'LIFECYCLE_IN_USE',
+  UNKNOWN_LIFECYCLE = 'UNKNOWN_LIFECYCLE',
+  INVALID_PROCESS = 'INVALID_PROCESS',
 }
 
 const STATUS: Record<DeploymentsErrorCode, number> = {
@@ -12,6 +14,8 @@ const STATUS: Record<DeploymentsErrorCode, number> = {
   INVALID_LIFECYCLE: 422,
   LIFECYCLE_IS_DEFAULT: 409,
   LIFECYCLE_IN_USE: 409,
+  UNKNOWN_LIFECYCLE: 422,
+  INVALID_PROCESS: 422,
 };
 
 export class DeploymentsException extends DomainException {

@@ -3,11 +3,14 @@ import { EnvironmentsModule } from '../environments/environments.module';
 import { LifecyclesController } from './lifecycles.controller';
 import { LifecyclesRepository } from './lifecycles.repository';
 import { LifecyclesService } from './lifecycles.service';
+import { ProjectsController } from './projects.controller';
+import { ProjectsRepository } from './projects.repository';
+import { ProjectsService } from './projects.service';
 
 /** Lifecycles, projects, releases and deployments, on the engine's internal task API. */
 @Module({
   imports: [EnvironmentsModule],
-  controllers: [LifecyclesController],
-  providers: [LifecyclesRepository, LifecyclesService],
+  controllers: [LifecyclesController, ProjectsController],
+  providers: [LifecyclesRepository, ProjectsRepository, LifecyclesService, ProjectsService],
 })
 export class DeploymentsModule {}

@@ -10,6 +10,7 @@ import type { CreateLifecycleDto, PhaseDto, UpdateLifecycleDto } from './dto/lif
 import { effectivePhases, type NamedEnvironment, type Phase } from './lifecycle-progress';
 import type { Lifecycle } from './lifecycle.entity';
 import { LifecyclesRepository } from './lifecycles.repository';
+import { ProjectsRepository } from './projects.repository';
 
 /** `default` names the organisation's default lifecycle wherever an id is asked for. */
 export const DEFAULT_LIFECYCLE = 'default';
@@ -42,6 +43,7 @@ export class LifecyclesService implements OnModuleInit {
   constructor(
     private readonly dataSource: DataSource,
     private readonly lifecycles: LifecyclesRepository,
+    private readonly projects: ProjectsRepository,
     private readonly environments: EnvironmentsService,
     private readonly environmentUsers: EnvironmentUsers,
     private readonly audit: AuditService,
@@ -70,9 +72,18 @@ export class LifecyclesService implements OnModuleInit {
 
   /** The lifecycle by id (or `default`); 404 when it is not the organisation's. */
   async require(organizationId: string, id: string, em?: EntityManager): Promise<Lifecycle> {
-    const found = id === DEFAULT_LIFECYCLE ? await this.lifecycles.defaultFor(organizationId, em) : await this.lifecycles.findInOrganization(organizationId, id, em);
+    const found = await this.find(organizationId, id, em);
     if (!found) throw new NotFoundException('lifecycle', id);
     return found;
+  }
+
+  find(organizationId: string, id: string, em?: EntityManager): Promise<Lifecycle | null> {
+    return id === DEFAULT_LIFECYCLE ? this.lifecycles.defaultFor(organizationId, em) : this.lifecycles.findInOrganization(organizationId, id, em);
+  }
+
+  /** The lifecycle a project follows (its own, or the default). */
+  forProject(organizationId: string, lifecycleId: string | null, em?: EntityManager): Promise<Lifecycle> {
+    return this.require(organizationId, lifecycleId ?? DEFAULT_LIFECYCLE, em);
   }
 
   async create(actor: Actor, body: CreateLifecycleDto) {
@@ -109,6 +120,12 @@ export class LifecyclesService implements OnModuleInit {
       await this.lifecycles.lock(em, actor.organizationId);
       const existing = await this.require(actor.organizationId, id, em);
       if (existing.isDefault) throw new DeploymentsException(DeploymentsErrorCode.LIFECYCLE_IS_DEFAULT, 'the default lifecycle cannot be deleted; change its phases instead');
+      const projects = await this.projects.namesUsingLifecycle(em, actor.organizationId, existing.id);
+      if (projects.length)
+        throw new DeploymentsException(
+          DeploymentsErrorCode.LIFECYCLE_IN_USE,
+          `lifecycle "${existing.name}" is followed by ${projects.length === 1 ? 'project' : 'projects'} ${projects.map((p) => `"${p}"`).join(', ')}; give them another lifecycle first`,
+        );
       await this.lifecycles.delete(em, actor.organizationId, existing.id);
       await this.audit.record(actor, 'lifecycle.deleted', { type: 'lifecycle', id: existing.id }, { name: existing.name }, em);
     });

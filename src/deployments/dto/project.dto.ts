@@ -1,0 +1,46 @@
+import { IsOptional, IsString, Length, Matches, ValidateIf } from 'class-validator';
+
+const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
+const SLUG_MESSAGE = 'slug must be 1-64 lowercase letters, digits and "-", not starting or ending with "-"';
+
+export class CreateProjectDto {
+  @IsString()
+  @Length(1, 100)
+  name: string;
+
+  @IsOptional()
+  @Matches(SLUG, { message: SLUG_MESSAGE })
+  slug?: string;
+
+  @IsOptional()
+  @IsString()
+  @Length(0, 2000)
+  description?: string;
+
+  /** A lifecycle id, or "default" (the default when left out). */
+  @IsOptional()
+  @IsString()
+  lifecycleId?: string;
+}
+
+export class UpdateProjectDto {
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  name?: string;
+
+  @IsOptional()
+  @Matches(SLUG, { message: SLUG_MESSAGE })
+  slug?: string;
+
+  @IsOptional()
+  @IsString()
+  @Length(0, 2000)
+  description?: string;
+
+  /** A lifecycle id, or "default"; null also means the default. */
+  @ValidateIf((_o, v) => v !== null)
+  @IsOptional()
+  @IsString()
+  lifecycleId?: string | null;
+}

@@ -1,0 +1,53 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Put } from '@nestjs/common';
+import { type Actor, CurrentActor, RequireRole } from '../common/actor';
+import { CreateProjectDto, UpdateProjectDto } from './dto/project.dto';
+import { ProjectsService } from './projects.service';
+
+@Controller('api/v1/projects')
+export class ProjectsController {
+  constructor(private readonly projects: ProjectsService) {}
+
+  @Get()
+  @RequireRole('viewer')
+  list(@CurrentActor() actor: Actor) {
+    return this.projects.list(actor);
+  }
+
+  @Post()
+  @RequireRole('admin')
+  create(@CurrentActor() actor: Actor, @Body() body: CreateProjectDto) {
+    return this.projects.create(actor, body);
+  }
+
+  @Get(':id')
+  @RequireRole('viewer')
+  get(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string) {
+    return this.projects.get(actor, id);
+  }
+
+  @Patch(':id')
+  @RequireRole('admin')
+  update(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string, @Body() body: UpdateProjectDto) {
+    return this.projects.update(actor, id, body);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @RequireRole('admin')
+  delete(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string) {
+    return this.projects.delete(actor, id);
+  }
+
+  @Get(':id/process')
+  @RequireRole('viewer')
+  getProcess(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string) {
+    return this.projects.getProcess(actor, id);
+  }
+
+  /** The body is validated against the step schemas (ProcessInputSchema), one per step kind. */
+  @Put(':id/process')
+  @RequireRole('admin')
+  putProcess(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string, @Body() body: unknown) {
+    return this.projects.putProcess(actor, id, body);
+  }
+}
