@@ -12,6 +12,7 @@ interface Org {
   environment: { id: string; name: string };
   lifecycle: { id: string; name: string };
   project: { id: string; name: string };
+  releaseId: string;
 }
 
 /** What an organisation's owner sees of it, minus what merely using a key changes (lastUsedAt). */
@@ -54,7 +55,10 @@ describe('isolation between organisations', () => {
     expect(
       (await owner.client.put(`/api/v1/projects/${project.body.id}/process`, { steps: [{ name: 'a', kind: 'script', script: { syntax: 'sh', body: 'true' }, targetRoles: ['web'] }] })).status,
     ).toBe(200);
+    const release = await owner.client.post(`/api/v1/projects/${project.body.id}/releases`, {});
+    expect(release.status).toBe(201);
     return {
+      releaseId: release.body.id,
       owner,
       ownerMembershipId,
       ownerKey,
@@ -109,6 +113,7 @@ describe('isolation between organisations', () => {
       org.lifecycle.name,
       org.project.id,
       org.project.name,
+      org.releaseId,
     ];
   }
 
@@ -197,6 +202,9 @@ describe('isolation between organisations', () => {
         await client.patch(`/api/v1/projects/${a.project.id}`, { name: 'Taken' }),
         await client.get(`/api/v1/projects/${a.project.id}/process`),
         await client.put(`/api/v1/projects/${a.project.id}/process`, { steps: [] }),
+        await client.get(`/api/v1/projects/${a.project.id}/releases`),
+        await client.post(`/api/v1/projects/${a.project.id}/releases`, {}),
+        await client.get(`/api/v1/releases/${a.releaseId}`),
         await client.delete(`/api/v1/projects/${a.project.id}`),
       ];
       for (const res of attempts) {

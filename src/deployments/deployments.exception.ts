@@ -7,6 +7,8 @@ export enum DeploymentsErrorCode {
   LIFECYCLE_IN_USE = 'LIFECYCLE_IN_USE',
   UNKNOWN_LIFECYCLE = 'UNKNOWN_LIFECYCLE',
   INVALID_PROCESS = 'INVALID_PROCESS',
+  NO_PROCESS = 'NO_PROCESS',
+  VERSION_TAKEN = 'VERSION_TAKEN',
 }
 
 const STATUS: Record<DeploymentsErrorCode, number> = {
@@ -16,6 +18,8 @@ const STATUS: Record<DeploymentsErrorCode, number> = {
   LIFECYCLE_IN_USE: 409,
   UNKNOWN_LIFECYCLE: 422,
   INVALID_PROCESS: 422,
+  NO_PROCESS: 422,
+  VERSION_TAKEN: 409,
 };
 
 export class DeploymentsException extends DomainException {

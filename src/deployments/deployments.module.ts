@@ -6,11 +6,14 @@ import { LifecyclesService } from './lifecycles.service';
 import { ProjectsController } from './projects.controller';
 import { ProjectsRepository } from './projects.repository';
 import { ProjectsService } from './projects.service';
+import { ReleasesController } from './releases.controller';
+import { ReleasesRepository } from './releases.repository';
+import { ReleasesService } from './releases.service';
 
 /** Lifecycles, projects, releases and deployments, on the engine's internal task API. */
 @Module({
   imports: [EnvironmentsModule],
-  controllers: [LifecyclesController, ProjectsController],
-  providers: [LifecyclesRepository, ProjectsRepository, LifecyclesService, ProjectsService],
+  controllers: [LifecyclesController, ProjectsController, ReleasesController],
+  providers: [LifecyclesRepository, ProjectsRepository, ReleasesRepository, LifecyclesService, ProjectsService, ReleasesService],
 })
 export class DeploymentsModule {}
