@@ -5,8 +5,39 @@ import { join } from 'node:path';
 // check fails closed. The statements below are the exceptions, each with why it may cross
 // organisations: the engine serves the agents of every organisation on one node, by the ids of
 // agents whose signatures it verified or of jobs it already holds, never by what a user sent.
-const SCOPED_TABLES = ['tasks', 'jobs', 'log_chunks', 'agents', 'enrollment_tokens', 'api_keys', 'audit_events', 'invitations', 'memberships'];
-const SCOPED_ENTITIES = ['Task', 'Job', 'Agent', 'EnrollmentToken', 'ApiKey', 'AuditEvent', 'Invitation', 'Membership'];
+const SCOPED_TABLES = [
+  'tasks',
+  'jobs',
+  'log_chunks',
+  'agents',
+  'enrollment_tokens',
+  'api_keys',
+  'audit_events',
+  'invitations',
+  'memberships',
+  'environments',
+  'lifecycles',
+  'projects',
+  'process_versions',
+  'releases',
+  'deployments',
+];
+const SCOPED_ENTITIES = [
+  'Task',
+  'Job',
+  'Agent',
+  'EnrollmentToken',
+  'ApiKey',
+  'AuditEvent',
+  'Invitation',
+  'Membership',
+  'Environment',
+  'Lifecycle',
+  'Project',
+  'ProcessVersion',
+  'Release',
+  'Deployment',
+];
 
 const ACROSS_ORGANISATIONS: Record<string, Record<string, string>> = {
   'agents/agents.repository.ts': {
