@@ -16,6 +16,8 @@ export interface TaskKindHooks {
    * and the task then stays active.
    */
   jobsEnded?(em: EntityManager, jobs: FinishedJob[]): Promise<void>;
+  /** Tasks of this kind that reached the front of their concurrency key: a held one may add its first jobs now. */
+  tasksReady?(em: EntityManager, tasks: { id: string; kind: string }[]): Promise<void>;
   /** Tasks of this kind that just finished (or, having failed by a lost job, took their real outcome later). */
   tasksFinished?(em: EntityManager, tasks: SettledTask[]): Promise<void>;
 }
@@ -37,6 +39,10 @@ export class TaskHooks {
 
   async jobsEnded(em: EntityManager, jobs: FinishedJob[]): Promise<void> {
     for (const [kind, group] of groupBy(jobs, (j) => j.kind)) await this.byKind.get(kind)?.jobsEnded?.(em, group);
+  }
+
+  async tasksReady(em: EntityManager, tasks: { id: string; kind: string }[]): Promise<void> {
+    for (const [kind, group] of groupBy(tasks, (t) => t.kind)) await this.byKind.get(kind)?.tasksReady?.(em, group);
   }
 
   async tasksFinished(em: EntityManager, tasks: SettledTask[]): Promise<void> {

@@ -35,9 +35,14 @@ export class TaskProgress {
     for (const id of ids) out.tasks.add(id);
     const settled = await this.tasks.settle(em, ids);
     const finished = settled.filter((t) => t.finished);
-    const released: string[] = [];
+    const released: { id: string; kind: string }[] = [];
     for (const task of finished) if (task.keyed && !isFinishedTask(task.from)) released.push(...(await this.tasks.handOver(em, task)));
-    for (const agentId of await this.jobs.release(em, released)) out.agents.add(agentId);
+    for (const agentId of await this.jobs.release(
+      em,
+      released.map((t) => t.id),
+    ))
+      out.agents.add(agentId);
+    if (released.length) await this.hooks.tasksReady(em, released);
     if (finished.length) await this.hooks.tasksFinished(em, finished);
     return settled;
   }

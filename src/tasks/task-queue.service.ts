@@ -12,6 +12,7 @@ import { retryOnDeadlock } from '../database/sql';
 import { type JobPayload, JobPayloadSchema } from '../protocol/messages';
 import { policyRefusal } from '../protocol/policy-check';
 import { JobDispatchService } from './job-dispatch.service';
+import { Announcements, TaskProgress } from './task-progress.service';
 import { Job } from './job.entity';
 import { Task } from './task.entity';
 import { TasksErrorCode, TasksException } from './tasks.exception';
@@ -40,6 +41,11 @@ export interface NewTask {
   idempotent?: boolean;
   maxAttempts?: number;
   parentTaskId?: string | null;
+  /**
+   * Its kind's module holds it open (see Task.held): it may start with no jobs, gets more with
+   * `addJobs`, and finishes only once the module concludes it.
+   */
+  held?: boolean;
   /** What was asked, as the API shows it (a script task's script). */
   spec?: Record<string, unknown>;
   jobs: NewJob[];
@@ -50,6 +56,13 @@ export interface QueuedTask {
   task: Task;
   jobs: (Job & { agentName: string })[];
   blocker: Pick<Task, 'id' | 'name' | 'state'> | null;
+}
+
+/** Why an agent may not run a job (not approved, not of the organisation, refused by its host's policy). */
+export interface TargetRefusal {
+  agentId: string;
+  name: string | null;
+  reason: string;
 }
 
 interface Submission {
@@ -77,6 +90,7 @@ export class TaskQueue {
     private readonly dispatch: JobDispatchService,
     private readonly events: ClusterEventsService,
     private readonly audit: AuditService,
+    private readonly progress: TaskProgress,
   ) {}
 
   /**
@@ -135,6 +149,40 @@ export class TaskQueue {
     return { ...queued, blocker: null };
   }
 
+  /**
+   * More jobs for a task its module holds, inside the module's transaction (a hook's, or its own):
+   * the agents hear of them when it commits. Agents that may not run their job get none; the
+   * module hears why, and decides.
+   */
+  async addJobs(
+    em: EntityManager,
+    task: Pick<Task, 'id' | 'organizationId' | 'name' | 'timeoutSeconds' | 'blockedBy'>,
+    jobs: NewJob[],
+  ): Promise<{ jobs: { id: string; agentId: string }[]; refused: TargetRefusal[] }> {
+    const rows = this.jobRows(jobs, task);
+    const { refused } = await this.targets(task.organizationId, rows);
+    const refusedIds = new Set(refused.map((r) => r.agentId));
+    const added = await this.tasks.insertJobs(
+      em,
+      task,
+      rows.filter((j) => !refusedIds.has(j.agentId)),
+    );
+    if (added.length && !task.blockedBy) await this.events.publishAll(ClusterEventsService.jobsReady(added.map((j) => j.agentId)), em);
+    return { jobs: added, refused };
+  }
+
+  /**
+   * Its module lets a held task go with the outcome it decided (null: its jobs' outcomes decide),
+   * and the task settles in the module's transaction. From a hook, the settling that called it
+   * settles the task anyway.
+   */
+  async conclude(em: EntityManager, task: Pick<Task, 'id' | 'organizationId'>, outcome: Task['outcome']): Promise<void> {
+    await this.tasks.conclude(em, task.organizationId, task.id, outcome);
+    const out = new Announcements();
+    await this.progress.settle(em, [task.id], [], out);
+    await this.progress.announce(out, em);
+  }
+
   private async submitBatch(batch: Submission[]): Promise<(InsertedTask | undefined)[]> {
     const { nodeId } = this.connections;
     const here = new Map<string, number>();
@@ -160,7 +208,7 @@ export class TaskQueue {
     const maxAttempts = spec.maxAttempts ?? 1;
     if (maxAttempts > 1 && !spec.idempotent)
       throw new TasksException(TasksErrorCode.RETRIES_NEED_IDEMPOTENT, 'maxAttempts above 1 needs "idempotent": true: a job whose agent was lost is only run again when running it twice is safe');
-    if (!spec.jobs.length) throw new TasksException(TasksErrorCode.TARGETS_REFUSED, 'a task needs at least one target');
+    if (!spec.jobs.length && !spec.held) throw new TasksException(TasksErrorCode.TARGETS_REFUSED, 'a task needs at least one target');
     return {
       organizationId,
       name: spec.name,
@@ -172,14 +220,19 @@ export class TaskQueue {
       idempotent: spec.idempotent ?? false,
       maxAttempts,
       parentTaskId: spec.parentTaskId ?? null,
+      held: spec.held ?? false,
       createdBy: spec.createdBy.userId,
       createdByLabel: spec.createdBy.label,
-      jobs: spec.jobs.map((j) => {
-        // Payloads come from modules, not from clients: one that does not fit its schema is a bug.
-        const { kind, ...payload } = JobPayloadSchema.parse(j.payload);
-        return { agentId: j.agentId, name: j.name ?? spec.name, timeoutSeconds: j.timeoutSeconds ?? spec.timeoutSeconds, kind, payload, secrets: j.secrets ?? [] };
-      }),
+      jobs: this.jobRows(spec.jobs, spec),
     };
+  }
+
+  private jobRows(jobs: NewJob[], task: Pick<NewTask, 'name' | 'timeoutSeconds'>): TaskRow['jobs'] {
+    return jobs.map((j) => {
+      // Payloads come from modules, not from clients: one that does not fit its schema is a bug.
+      const { kind, ...payload } = JobPayloadSchema.parse(j.payload);
+      return { agentId: j.agentId, name: j.name ?? task.name, timeoutSeconds: j.timeoutSeconds ?? task.timeoutSeconds, kind, payload, secrets: j.secrets ?? [] };
+    });
   }
 
   /** The targets' names when every one is on a WebSocket here, approved, of the organisation, and allows its job by the policy it reported in its hello; else null. */
@@ -195,11 +248,21 @@ export class TaskQueue {
   }
 
   /** The targets' names by id, once every one of them may run its job. */
-  private async checkTargets(organizationId: string, row: TaskRow): Promise<Map<string, string>> {
-    const ids = row.jobs.map((j) => j.agentId);
-    const agents = await this.agents.findTargets(organizationId, ids);
+  private async checkTargets(organizationId: string, row: Pick<TaskRow, 'jobs'>): Promise<Map<string, string>> {
+    const { names, refused } = await this.targets(organizationId, row.jobs);
+    if (refused.length)
+      throw new TasksException(TasksErrorCode.TARGETS_REFUSED, `${refused.length} of ${row.jobs.length} targets cannot run this task: ${refused.map((r) => r.reason).join('; ')}`, refused);
+    return names;
+  }
+
+  /** Which of these jobs' agents may run them (their names by id), and why each other may not. */
+  private async targets(organizationId: string, jobs: Pick<TaskRow['jobs'][number], 'agentId' | 'kind'>[]): Promise<{ names: Map<string, string>; refused: TargetRefusal[] }> {
+    const agents = await this.agents.findTargets(
+      organizationId,
+      jobs.map((j) => j.agentId),
+    );
     const byId = new Map(agents.map((a) => [a.id, a]));
-    const refused = row.jobs.flatMap(({ agentId, kind }): { agentId: string; name: string | null; reason: string }[] => {
+    const refused = jobs.flatMap(({ agentId, kind }): TargetRefusal[] => {
       const agent = byId.get(agentId);
       if (!agent) return [{ agentId, name: null, reason: 'no such agent in this organisation' }];
       if (agent.status !== 'approved') {
@@ -209,9 +272,7 @@ export class TaskQueue {
       const policy = policyRefusal(agent.policy, { kind, organizationId });
       return policy ? [{ agentId, name: agent.name, reason: `agent "${agent.name}": ${policy}` }] : [];
     });
-    if (refused.length)
-      throw new TasksException(TasksErrorCode.TARGETS_REFUSED, `${refused.length} of ${ids.length} targets cannot run this task: ${refused.map((r) => r.reason).join('; ')}`, refused);
-    return new Map(agents.map((a) => [a.id, a.name]));
+    return { names: new Map(agents.map((a) => [a.id, a.name])), refused };
   }
 
   private queued(row: TaskRow, inserted: InsertedTask, names: Map<string, string>): Omit<QueuedTask, 'blocker'> {

@@ -26,10 +26,11 @@ export const JOB_TRANSITIONS: Record<JobState, readonly JobState[]> = {
  * the one place that derives it) and moved only along these edges: a finished task never becomes
  * active again, and a queued one starts (running) before any of its jobs can end on their own. A
  * task that failed because a job's lease lapsed (unknown) takes the real outcome when the agent
- * reports it after all.
+ * reports it after all. A held task its module concludes before any job ran (a deployment whose
+ * steps were all skipped) may succeed straight from queued.
  */
 export const TASK_TRANSITIONS: Record<TaskState, readonly TaskState[]> = {
-  queued: ['running', 'cancelling', 'cancelled', 'failed', 'timed_out'],
+  queued: ['running', 'cancelling', 'succeeded', 'cancelled', 'failed', 'timed_out'],
   running: ['cancelling', 'succeeded', 'failed', 'timed_out', 'cancelled'],
   cancelling: ['cancelled', 'succeeded', 'failed', 'timed_out'],
   succeeded: [],

@@ -48,6 +48,18 @@ export class Task {
   @Column({ type: 'boolean', default: false })
   idempotent: boolean;
 
+  /**
+   * Its kind's module holds it open (an orchestrator: a deployment's steps): while held, the task
+   * does not finish when its jobs do, and may have none yet; the module adds jobs as it decides,
+   * then concludes it with its outcome.
+   */
+  @Column({ type: 'boolean', default: false })
+  held: boolean;
+
+  /** The outcome its module concluded it with; without one, its jobs' outcomes decide. */
+  @Column({ type: 'text', nullable: true })
+  outcome: 'succeeded' | 'failed' | 'cancelled' | null;
+
   @Column({ type: 'int', default: 1 })
   maxAttempts: number;
 

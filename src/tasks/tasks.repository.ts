@@ -32,6 +32,8 @@ export interface TaskRow {
   idempotent: boolean;
   maxAttempts: number;
   parentTaskId: string | null;
+  /** Its kind's module holds it open (see Task.held); it may have no jobs yet. */
+  held: boolean;
   createdBy: string | null;
   createdByLabel: string;
   jobs: { agentId: string; name: string; timeoutSeconds: number; kind: string; payload: Record<string, unknown>; secrets: string[] }[];
@@ -95,6 +97,7 @@ export class TasksRepository {
       idempotent: t.idempotent,
       max_attempts: t.maxAttempts,
       parent_task_id: t.parentTaskId,
+      held: t.held,
       created_by: t.createdBy,
       created_by_label: t.createdByLabel,
       jobs: t.jobs,
@@ -104,13 +107,13 @@ export class TasksRepository {
     const text = `WITH x AS MATERIALIZED (
            SELECT gen_random_uuid() AS id, x.* FROM jsonb_to_recordset($1::jsonb) AS x(
              n int, organization_id uuid, name text, kind text, spec jsonb, timeout_seconds int, concurrency_key text, blocked_by uuid,
-             idempotent boolean, max_attempts int, parent_task_id uuid, created_by uuid, created_by_label text, jobs jsonb)
+             idempotent boolean, max_attempts int, parent_task_id uuid, held boolean, created_by uuid, created_by_label text, jobs jsonb)
             WHERE (SELECT count(*) FROM agents a
                     WHERE a.organization_id = x.organization_id AND a.status = 'approved'
                       AND a.id IN (SELECT (e ->> 'agentId')::uuid FROM jsonb_array_elements(x.jobs) e)) = jsonb_array_length(x.jobs)
          ), t AS (
-           INSERT INTO tasks (id, organization_id, name, kind, state, spec, timeout_seconds, concurrency_key, blocked_by, idempotent, max_attempts, parent_task_id, created_by, created_by_label)
-           SELECT id, organization_id, name, kind, 'queued', spec, timeout_seconds, concurrency_key, blocked_by, idempotent, max_attempts, parent_task_id, created_by, created_by_label
+           INSERT INTO tasks (id, organization_id, name, kind, state, spec, timeout_seconds, concurrency_key, blocked_by, idempotent, max_attempts, parent_task_id, held, created_by, created_by_label)
+           SELECT id, organization_id, name, kind, 'queued', spec, timeout_seconds, concurrency_key, blocked_by, idempotent, max_attempts, parent_task_id, held, created_by, created_by_label
              FROM x ORDER BY n
            RETURNING id, created_at
          ), made AS (SELECT n, id FROM x), target AS (
@@ -130,8 +133,8 @@ export class TasksRepository {
            RETURNING id, task_id, agent_id, state, created_at
          )${also.ctes}
          SELECT x.n, t.id, t.created_at AS "createdAt",
-                (SELECT json_agg(json_build_object('id', j.id, 'agentId', j.agent_id, 'state', j.state, 'createdAt', j.created_at) ORDER BY tg.i)
-                   FROM j JOIN target tg ON tg.task_id = j.task_id AND tg.agent_id = j.agent_id WHERE j.task_id = t.id) AS jobs
+                COALESCE((SELECT json_agg(json_build_object('id', j.id, 'agentId', j.agent_id, 'state', j.state, 'createdAt', j.created_at) ORDER BY tg.i)
+                   FROM j JOIN target tg ON tg.task_id = j.task_id AND tg.agent_id = j.agent_id WHERE j.task_id = t.id), '[]') AS jobs
            FROM t JOIN x ON x.id = t.id
           WHERE ${also.reads}`;
     const values = [
@@ -219,9 +222,11 @@ export class TasksRepository {
 
   /**
    * Brings each task's state in line with its jobs': the one place a task's state is derived.
-   * While any job is queued, offered or running the task is queued (nothing started yet), running,
-   * or cancelling (cancel asked). Once none is, it succeeded only if every job did; any failed or
-   * unknown job fails it, a timeout times it out, and a cancel asked for wins over both. A task
+   * While any job is queued, offered or running, or while its module holds it (Task.held), the
+   * task is queued (nothing started yet), running, or cancelling (cancel asked). Once neither, the
+   * outcome its module concluded it with decides; without one, it succeeded only if every job did
+   * (or it had none); any failed or unknown job fails it, a timeout times it out, and a cancel
+   * asked for wins over both. A task
    * moves only along TASK_TRANSITIONS, so a finished task never becomes active again. The caller's
    * transaction holds the tasks' row locks (taken before their jobs'), so no concurrent change to
    * their jobs is missed. Returns the tasks that moved.
@@ -234,17 +239,18 @@ export class TasksRepository {
       `WITH d AS (
          SELECT t.id, t.kind, t.state AS old, t.blocked_by, t.concurrency_key IS NOT NULL AS keyed,
                 CASE
-                  WHEN bool_or(j.state IN ('queued', 'offered', 'running')) THEN
+                  WHEN bool_or(j.state IN ('queued', 'offered', 'running')) OR t.held THEN
                     CASE WHEN t.cancel_requested_at IS NOT NULL THEN 'cancelling'
-                         WHEN bool_or(j.state NOT IN ('queued', 'offered')) THEN 'running'
+                         WHEN bool_or(j.state NOT IN ('queued', 'offered')) OR (t.held AND t.started_at IS NOT NULL) THEN 'running'
                          ELSE 'queued' END
+                  WHEN t.outcome IS NOT NULL THEN t.outcome
                   WHEN t.cancel_requested_at IS NOT NULL AND bool_or(j.state = 'cancelled') THEN 'cancelled'
                   WHEN bool_or(j.state IN ('failed', 'unknown')) THEN 'failed'
                   WHEN bool_or(j.state = 'timed_out') THEN 'timed_out'
                   WHEN bool_or(j.state = 'cancelled') THEN 'cancelled'
                   ELSE 'succeeded'
                 END AS new
-           FROM tasks t JOIN jobs j ON j.task_id = t.id
+           FROM tasks t LEFT JOIN jobs j ON j.task_id = t.id
           WHERE t.id = ANY ($1::uuid[])
           GROUP BY t.id
        )
@@ -263,9 +269,37 @@ export class TasksRepository {
    * A finished task hands its concurrency key on: the task behind it now waits for whatever this
    * one waited for, or for nothing. Returns the tasks that may run now.
    */
-  async handOver(em: EntityManager, task: Pick<SettledTask, 'id' | 'blockedBy'>): Promise<string[]> {
-    const rows = await em.query(`UPDATE tasks SET blocked_by = $2 WHERE blocked_by = $1 RETURNING id`, [task.id, task.blockedBy]);
+  async handOver(em: EntityManager, task: Pick<SettledTask, 'id' | 'blockedBy'>): Promise<{ id: string; kind: string }[]> {
+    const rows = await em.query(`UPDATE tasks SET blocked_by = $2 WHERE blocked_by = $1 RETURNING id, kind`, [task.id, task.blockedBy]);
     await em.query(`UPDATE tasks SET blocked_by = NULL WHERE id = $1`, [task.id]);
-    return task.blockedBy ? [] : rowsOf<{ id: string }>(rows).map((r) => r.id);
+    return task.blockedBy ? [] : rowsOf<{ id: string; kind: string }>(rows);
+  }
+
+  /**
+   * Jobs for a task that already exists (one its module holds), claimable unless the task waits on
+   * its concurrency key; a job whose agent is not an approved agent of the organisation is left out.
+   */
+  async insertJobs(em: EntityManager, task: Pick<Task, 'id' | 'organizationId' | 'blockedBy'>, jobs: TaskRow['jobs']): Promise<{ id: string; agentId: string }[]> {
+    if (!jobs.length) return [];
+    const rows = await em.query(
+      `INSERT INTO jobs (task_id, organization_id, agent_id, name, timeout_seconds, kind, payload, secrets, state, ready, queued_at)
+       SELECT $1, $2, x.agent_id, x.name, x.timeout_seconds, x.kind, x.payload, ARRAY(SELECT jsonb_array_elements_text(x.secrets)), 'queued', $3, CASE WHEN $3 THEN now() END
+         FROM jsonb_to_recordset($4::jsonb) AS x(n int, agent_id uuid, name text, timeout_seconds int, kind text, payload jsonb, secrets jsonb)
+        WHERE EXISTS (SELECT 1 FROM agents a WHERE a.id = x.agent_id AND a.organization_id = $2 AND a.status = 'approved')
+        ORDER BY x.n
+       RETURNING id, agent_id AS "agentId"`,
+      [
+        task.id,
+        task.organizationId,
+        task.blockedBy === null,
+        JSON.stringify(jobs.map((j, n) => ({ n, agent_id: j.agentId, name: j.name, timeout_seconds: j.timeoutSeconds, kind: j.kind, payload: j.payload, secrets: j.secrets }))),
+      ],
+    );
+    return rowsOf<{ id: string; agentId: string }>(rows);
+  }
+
+  /** Its module lets the task go, with the outcome it decided (or, without one, its jobs decide); the caller settles it. */
+  async conclude(em: EntityManager, organizationId: string, taskId: string, outcome: Task['outcome']): Promise<void> {
+    await em.query(`UPDATE tasks SET held = false, outcome = $3 WHERE organization_id = $1 AND id = $2`, [organizationId, taskId, outcome]);
   }
 }

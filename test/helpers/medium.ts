@@ -118,6 +118,7 @@ export interface TaskOptions {
   idempotent?: boolean;
   maxAttempts?: number;
   secrets?: string[];
+  held?: boolean;
 }
 
 /** A task row as TaskQueue builds one: one script job per agent. */
@@ -135,6 +136,7 @@ export function taskRow(organizationId: string, agentIds: string[], options: Tas
     idempotent: options.idempotent ?? false,
     maxAttempts: options.maxAttempts ?? 1,
     parentTaskId: null,
+    held: options.held ?? false,
     createdBy: null,
     createdByLabel: 'medium test',
     jobs: agentIds.map((agentId) => ({
