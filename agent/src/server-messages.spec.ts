@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { fingerprintOf, rawPublicKey, signServerPayload } from '../../src/protocol/identity';
 import { PROTOCOL_VERSION, type JobOfferPayload, type JobOffersPayload, type SignedPayload } from '../../src/protocol/messages';
 import { interpretServerMessage, pinnedKeys } from './server-messages';
-import { offerPayload } from './testing/fake-control-plane';
+import { offerPayload, type ScriptOffer } from './testing/fake-control-plane';
 
 const agentId = randomUUID();
 const otherAgentId = randomUUID();
@@ -10,7 +10,7 @@ const pinned = generateKeyPairSync('ed25519');
 const stranger = generateKeyPairSync('ed25519');
 const keys = pinnedKeys([{ keyId: 'key-1', publicKey: rawPublicKey(pinned.publicKey), fingerprint: fingerprintOf(rawPublicKey(pinned.publicKey)) }]);
 
-function offer(overrides: Partial<JobOfferPayload> = {}): JobOfferPayload {
+function offer(overrides: Partial<ScriptOffer> = {}): JobOfferPayload {
   return offerPayload({ agentId, name: 'deploy web', ...overrides });
 }
 

@@ -154,7 +154,21 @@ export const HealthCheckPayloadSchema = z.object({
   payloadVersion: z.literal(1).default(1),
 });
 
-export const JobPayloadSchema = z.discriminatedUnion('kind', [ScriptPayloadSchema, HealthCheckPayloadSchema]);
+/** One step of a deployment on one agent: a script, with what it is part of (the agent gives it to the script as CORRAL_* variables). */
+export const DeploymentPayloadSchema = z.object({
+  kind: z.literal('deployment'),
+  payloadVersion: z.literal(1).default(1),
+  script: ScriptPayloadSchema.shape.script,
+  deployment: z.object({
+    id: z.string().uuid(),
+    project: z.string().max(200),
+    release: z.string().max(100),
+    environment: z.string().max(200),
+    step: z.string().max(200),
+  }),
+});
+
+export const JobPayloadSchema = z.discriminatedUnion('kind', [ScriptPayloadSchema, DeploymentPayloadSchema, HealthCheckPayloadSchema]);
 export type JobPayload = z.infer<typeof JobPayloadSchema>;
 /** The kinds that have a payload: what the control plane can queue today. */
 export type PayloadKind = JobPayload['kind'];
@@ -205,7 +219,11 @@ const OfferFields = {
 };
 
 /** Signed: run this (the job's identity, then its kind and payload). The agent checks its ledger and its local policy before accepting. */
-export const JobOfferPayloadSchema = z.discriminatedUnion('kind', [ScriptPayloadSchema.extend(OfferFields), HealthCheckPayloadSchema.extend(OfferFields)]);
+export const JobOfferPayloadSchema = z.discriminatedUnion('kind', [
+  ScriptPayloadSchema.extend(OfferFields),
+  DeploymentPayloadSchema.extend(OfferFields),
+  HealthCheckPayloadSchema.extend(OfferFields),
+]);
 export type JobOfferPayload = z.infer<typeof JobOfferPayloadSchema>;
 
 /** Signed: several offers under one signature (a claim that found more than one job); each is handled as if it came alone. */

@@ -41,22 +41,30 @@ export interface ExecutionContext {
 
 /** What runs an offer, by its kind: a script in its own process group, or a health check the agent makes itself. */
 export function executionFor(offer: JobOfferPayload, ctx: ExecutionContext): JobExecution {
+  const script = (env: NodeJS.ProcessEnv, body: { syntax: ScriptSyntax; body: string }) =>
+    new JobRunner(
+      { jobId: offer.jobId, attempt: offer.attempt, syntax: body.syntax, body: body.body, timeoutSeconds: offer.timeoutSeconds, workDir: ctx.workDir, runAs: ctx.runAs, env },
+      ctx.sink,
+      { timings: ctx.runnerTimings, interpreters: ctx.interpreters },
+    );
   switch (offer.kind) {
     case 'script':
-      return new JobRunner(
+      return script(ctx.env, offer.script);
+    case 'deployment': {
+      const d = offer.deployment;
+      return script(
         {
-          jobId: offer.jobId,
-          attempt: offer.attempt,
-          syntax: offer.script.syntax,
-          body: offer.script.body,
-          timeoutSeconds: offer.timeoutSeconds,
-          workDir: ctx.workDir,
-          runAs: ctx.runAs,
-          env: ctx.env,
+          ...ctx.env,
+          CORRAL_DEPLOYMENT_ID: d.id,
+          CORRAL_PROJECT: d.project,
+          CORRAL_RELEASE: d.release,
+          CORRAL_ENVIRONMENT: d.environment,
+          CORRAL_STEP: d.step,
+          CORRAL_TASK_ID: offer.taskId,
         },
-        ctx.sink,
-        { timings: ctx.runnerTimings, interpreters: ctx.interpreters },
+        offer.script,
       );
+    }
     case 'health-check':
       // Runs no user code, so it needs no working directory and no other user: it is the agent's own look at itself.
       return new HealthCheck({ stateDir: ctx.stateDir, env: ctx.env, policy: ctx.policy, now: ctx.now, timeoutSeconds: offer.timeoutSeconds, sink: ctx.sink });

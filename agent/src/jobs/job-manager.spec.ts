@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { ServerMessageSchema, type AgentJobMessage, type JobOfferPayload, type LocalPolicy } from '../../../src/protocol/messages';
 import { LineLogger } from '../log';
 import { DEFAULT_POLICY } from '../policy';
-import { healthCheckOfferPayload, offerPayload, waitFor } from '../testing/fake-control-plane';
+import { healthCheckOfferPayload, offerPayload, type ScriptOffer, waitFor } from '../testing/fake-control-plane';
 import { JobManager } from './job-manager';
 import { Ledger } from './ledger';
 import { LogSpool } from './log-spool';
@@ -21,7 +21,7 @@ function reply(message: z.input<typeof ServerMessageSchema>): Parameters<JobMana
   return parsed;
 }
 
-function offer(overrides: Partial<JobOfferPayload> = {}): JobOfferPayload {
+function offer(overrides: Partial<ScriptOffer> = {}): JobOfferPayload {
   return offerPayload({ agentId, script: { syntax: 'bash', body: 'echo hi' }, ...overrides });
 }
 
@@ -127,6 +127,25 @@ describe('the job manager', () => {
     again.m.offer(o);
     expect(again.of('agent.job.accept', o.jobId)).toEqual([]);
     expect(again.log()).toContain('was offered again; it is finished here and is not started a second time');
+  });
+
+  it('runs a deployment step as a script that knows its deployment, project, release, environment and step', async () => {
+    const { m, of } = manager();
+    const o: JobOfferPayload = {
+      ...offer(),
+      kind: 'deployment',
+      script: { syntax: 'bash', body: 'echo "$CORRAL_PROJECT $CORRAL_RELEASE to $CORRAL_ENVIRONMENT: $CORRAL_STEP ($CORRAL_DEPLOYMENT_ID)"' },
+      deployment: { id: agentId, project: 'Shop', release: '1.0.0', environment: 'Prod', step: 'migrate' },
+    };
+    m.offer(o);
+    m.handle(reply({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 30 }));
+    await waitFor(() => m.ledger.get(o.jobId)?.state === 'finished', 'the job to end');
+    const seen = of('agent.job.log', o.jobId)
+      .filter((c) => c.stream === 'stdout')
+      .map((c) => c.text)
+      .join('');
+    expect(seen).toBe(`Shop 1.0.0 to Prod: migrate (${agentId})\n`);
+    expect(m.ledger.get(o.jobId)?.finish?.outcome).toBe('succeeded');
   });
 
   it('writes the start to the ledger before the process exists', async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PROTOCOL_VERSION, type JobOfferPayload } from '../../../src/protocol/messages';
 import { Ledger, LedgerError } from './ledger';
 
-function offer(overrides: Partial<JobOfferPayload> = {}): JobOfferPayload {
+function offer(overrides: Partial<Extract<JobOfferPayload, { kind: 'script' }>> = {}): JobOfferPayload {
   return {
     type: 'server.job.offer',
     v: PROTOCOL_VERSION,

@@ -193,7 +193,7 @@ export class FakeControlPlane {
   }
 
   /** A signed offer of a bash script (by default), and its payload. */
-  offer(overrides: Partial<JobOfferPayload> = {}): { payload: JobOfferPayload; envelope: ReturnType<FakeControlPlane['sign']> } {
+  offer(overrides: Partial<ScriptOffer> = {}): { payload: JobOfferPayload; envelope: ReturnType<FakeControlPlane['sign']> } {
     const payload = offerPayload({ agentId: this.agentId, organizationId: this.organizationId, name: 'test job', ...overrides });
     return { payload, envelope: this.sign(payload) };
   }
@@ -204,7 +204,7 @@ export class FakeControlPlane {
   }
 
   /** Signs and delivers an offer; returns its payload. */
-  sendOffer(overrides: Partial<JobOfferPayload> = {}): JobOfferPayload {
+  sendOffer(overrides: Partial<ScriptOffer> = {}): JobOfferPayload {
     const { payload, envelope } = this.offer(overrides);
     this.deliver(envelope);
     return payload;
@@ -464,7 +464,9 @@ function speaksThisProtocol(json: unknown): boolean {
 }
 
 /** An offer of `echo hello` in bash for a new job of a new task, as the control plane would sign it. */
-export function offerPayload(overrides: Partial<JobOfferPayload> & Pick<JobOfferPayload, 'agentId'>): JobOfferPayload {
+export type ScriptOffer = Extract<JobOfferPayload, { kind: 'script' }>;
+
+export function offerPayload(overrides: Partial<ScriptOffer> & Pick<ScriptOffer, 'agentId'>): ScriptOffer {
   return {
     type: 'server.job.offer',
     v: PROTOCOL_VERSION,

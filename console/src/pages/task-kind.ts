@@ -1,6 +1,6 @@
 import type { Task, TaskKind } from '../api/types';
 
-const KIND_LABELS: Record<TaskKind, string> = { script: 'script', 'health-check': 'health check' };
+const KIND_LABELS: Record<TaskKind, string> = { script: 'script', deployment: 'deployment', 'health-check': 'health check' };
 
 /** What a task runs, in words: "bash script", "health check". */
 export function describeTaskKind(task: Pick<Task, 'kind' | 'script'>): string {
