@@ -116,6 +116,25 @@ describe('the web console', () => {
     expect(await page.locator('.topbar').textContent()).toContain(email);
   });
 
+  it('creates environments, orders them, and refuses a name that is taken', async () => {
+    await nav(page, 'Environments').click();
+    await waitForText(page, 'No environments yet');
+    for (const name of ['production', 'staging']) {
+      await page.getByLabel('Name', { exact: true }).fill(name);
+      await page.getByRole('button', { name: 'Create environment' }).click();
+      await page.getByRole('cell', { name, exact: true }).waitFor();
+    }
+    await page.getByLabel('Name', { exact: true }).fill('Production');
+    await browser.expectingRefusal(409, async () => {
+      await page.getByRole('button', { name: 'Create environment' }).click();
+      await page.getByRole('alert').waitFor();
+    });
+    expect(await page.getByRole('alert').textContent()).toMatch(/already/);
+    await page.getByRole('button', { name: 'Move staging up' }).click();
+    await page.getByRole('table', { name: 'Environments' }).getByRole('row').nth(1).getByRole('cell', { name: 'staging', exact: true }).waitFor();
+    await browser.screenshot('02b-environments');
+  });
+
   it('creates an enrollment token, shown once with its copy buttons and the exact enroll command', async () => {
     await nav(page, 'Enrollment tokens').click();
     await page.getByLabel('Uses').fill('2');
@@ -168,7 +187,7 @@ describe('the web console', () => {
     expect(await dialog.getByRole('alert').textContent()).toMatch(/does not match/);
 
     await dialog.getByLabel('Verification code the agent printed').fill(printedCode);
-    await dialog.getByLabel('Environments').fill('production');
+    await dialog.getByRole('checkbox', { name: 'production' }).check();
     await browser.screenshot('05-approve-dialog');
     // Keyboard: Enter in the form submits it.
     await dialog.getByLabel('Roles').fill('web');

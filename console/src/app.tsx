@@ -7,6 +7,7 @@ import { ApiKeysPage } from './pages/api-keys-page';
 import { AuditPage } from './pages/audit-page';
 import { LoginPage, SignupPage } from './pages/auth-pages';
 import { EnrollmentTokensPage } from './pages/enrollment-tokens-page';
+import { EnvironmentsPage } from './pages/environments-page';
 import { MembersPage } from './pages/members-page';
 import { NodesPage } from './pages/nodes-page';
 import { RunScriptPage } from './pages/run-script-page';
@@ -17,6 +18,7 @@ import { SessionProvider, useSession } from './session/session-context';
 const TITLES: [RegExp, string][] = [
   [/^\/agents\/.+/, 'Agent'],
   [/^\/agents/, 'Agents'],
+  [/^\/environments/, 'Environments'],
   [/^\/tasks\/.+/, 'Task'],
   [/^\/tasks/, 'Tasks'],
   [/^\/run/, 'Run a script'],
@@ -45,6 +47,7 @@ function SignedInRoutes() {
         <Route index element={<Navigate to="/agents" replace />} />
         <Route path="agents" element={<AgentsPage />} />
         <Route path="agents/:id" element={<AgentDetailPage />} />
+        <Route path="environments" element={<EnvironmentsPage />} />
         <Route path="tasks" element={<TasksPage />} />
         <Route path="tasks/:id" element={<TaskDetailPage />} />
         <Route path="run" element={<RunScriptPage />} />

@@ -62,6 +62,15 @@ export interface Agent {
   health: AgentHealth | null;
 }
 
+export interface Environment {
+  id: string;
+  name: string;
+  description: string;
+  guidedFailure: boolean;
+  position: number;
+  createdAt: string;
+}
+
 export interface AgentList {
   items: Agent[];
   counts: Record<AgentStatus, number>;

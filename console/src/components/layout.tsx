@@ -6,6 +6,7 @@ import { ErrorMessage } from './feedback';
 
 const NAV: { to: string; label: string }[] = [
   { to: '/agents', label: 'Agents' },
+  { to: '/environments', label: 'Environments' },
   { to: '/tasks', label: 'Tasks' },
   { to: '/run', label: 'Run a script' },
   { to: '/enrollment-tokens', label: 'Enrollment tokens' },

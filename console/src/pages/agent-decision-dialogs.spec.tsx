@@ -1,4 +1,6 @@
+import '../../test/jsdom-text-encoding';
 import { fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { MemoryRouter } from 'react-router';
 import type { Agent } from '../api/types';
 import { ApproveAgentDialog, parseLabels } from './agent-decision-dialogs';
 
@@ -35,25 +37,44 @@ describe('ApproveAgentDialog', () => {
     globalThis.fetch = fetchMock as unknown as typeof fetch;
   });
 
-  it('sends the typed code with environments and roles, and shows the API’s refusal in the form', async () => {
+  const env = (name: string) => ({ id: name, name, description: '', guidedFailure: false, position: 0, createdAt: '' });
+  const approvals = () => fetchMock.mock.calls.filter(([url]) => url !== '/api/v1/environments');
+
+  it('sends the typed code with the environments ticked and the roles, and shows the API’s refusal in the form', async () => {
     const onDone = jest.fn();
-    fetchMock.mockResolvedValueOnce(answer(422, { error: { code: 'FINGERPRINT_MISMATCH', message: 'the verification code does not match agent "web-01"' } }));
-    render(<ApproveAgentDialog agent={agent} onClose={() => undefined} onDone={onDone} />);
+    let approve = answer(422, { error: { code: 'FINGERPRINT_MISMATCH', message: 'the verification code does not match agent "web-01"' } });
+    fetchMock.mockImplementation(async (url: string) => (url === '/api/v1/environments' ? answer(200, [env('production'), env('staging')]) : approve));
+    render(
+      <MemoryRouter>
+        <ApproveAgentDialog agent={agent} onClose={() => undefined} onDone={onDone} />
+      </MemoryRouter>,
+    );
 
     fireEvent.change(screen.getByLabelText('Verification code the agent printed'), { target: { value: 'AAAA-AAAA' } });
-    fireEvent.change(screen.getByLabelText('Environments'), { target: { value: 'production, staging' } });
+    fireEvent.click(await screen.findByRole('checkbox', { name: 'production' }));
+    fireEvent.change(screen.getByLabelText('Roles'), { target: { value: 'web, db' } });
     fireEvent.click(screen.getByRole('button', { name: 'Approve' }));
     expect((await screen.findByRole('alert')).textContent).toBe('the verification code does not match agent "web-01"');
-    expect(JSON.parse(fetchMock.mock.calls[0][1].body)).toEqual({ verificationCode: 'AAAA-AAAA', environments: ['production', 'staging'], roles: [] });
+    expect(JSON.parse(approvals()[0][1].body)).toEqual({ verificationCode: 'AAAA-AAAA', environments: ['production'], roles: ['web', 'db'] });
     expect(onDone).not.toHaveBeenCalled();
 
-    fetchMock.mockResolvedValueOnce(answer(200, { ...agent, status: 'approved' }));
+    approve = answer(200, { ...agent, status: 'approved' });
     fireEvent.click(screen.getByRole('button', { name: 'It matches what the agent printed' }));
     expect(screen.queryByRole('alert')).toBeNull();
     fireEvent.click(screen.getByRole('button', { name: 'Approve' }));
     await waitFor(() => expect(onDone).toHaveBeenCalledWith(expect.objectContaining({ status: 'approved' })));
-    expect(fetchMock.mock.calls[1][0]).toBe(`/api/v1/agents/${agent.id}/approve`);
-    expect(JSON.parse(fetchMock.mock.calls[1][1].body).verificationCode).toBe('4F7Q-K2MD');
+    expect(approvals()[1][0]).toBe(`/api/v1/agents/${agent.id}/approve`);
+    expect(JSON.parse(approvals()[1][1].body).verificationCode).toBe('4F7Q-K2MD');
+  });
+
+  it('points to the Environments page when there are none', async () => {
+    fetchMock.mockResolvedValue(answer(200, []));
+    render(
+      <MemoryRouter>
+        <ApproveAgentDialog agent={agent} onClose={() => undefined} onDone={() => undefined} />
+      </MemoryRouter>,
+    );
+    expect((await screen.findByRole('link', { name: 'create one' })).getAttribute('href')).toBe('/environments');
   });
 });
 
