@@ -94,6 +94,11 @@ export class AgentsRepository {
     return this.sql.query('corral_task_targets', `SELECT id, name, status, policy FROM agents WHERE organization_id = $1 AND id = ANY ($2::uuid[])`, [organizationId, ids]);
   }
 
+  /** Approved agents in an environment (by its name), with their roles and what decides whether they may run work: a deployment's candidates. */
+  approvedInEnvironment(em: EntityManager, organizationId: string, environment: string): Promise<Pick<Agent, 'id' | 'name' | 'roles' | 'policy'>[]> {
+    return em.query(`SELECT id, name, roles, policy FROM agents WHERE organization_id = $1 AND status = 'approved' AND $2 = ANY (environments) ORDER BY name`, [organizationId, environment]);
+  }
+
   listForOrganization(organizationId: string, status?: AgentStatus): Promise<Agent[]> {
     return this.dataSource.manager.find(Agent, { where: { organizationId, ...(status ? { status } : {}) }, order: { enrolledAt: 'DESC' } });
   }

@@ -404,6 +404,15 @@ export class JobsRepository {
     );
   }
 
+  /** When these jobs started and ended, and how, for modules that show their own view of them. */
+  times(organizationId: string, jobIds: string[]): Promise<{ id: string; state: JobState; attempt: number; exitCode: number | null; startedAt: Date | null; finishedAt: Date | null }[]> {
+    if (!jobIds.length) return Promise.resolve([]);
+    return this.dataSource.query(
+      `SELECT id, state, attempt, exit_code AS "exitCode", started_at AS "startedAt", finished_at AS "finishedAt" FROM jobs WHERE organization_id = $1 AND id = ANY ($2::uuid[])`,
+      [organizationId, jobIds],
+    );
+  }
+
   async isInTask(organizationId: string, jobId: string, taskId: string): Promise<boolean> {
     return (await this.dataSource.query(`SELECT 1 FROM jobs WHERE organization_id = $1 AND id = $2 AND task_id = $3`, [organizationId, jobId, taskId])).length > 0;
   }

@@ -18,6 +18,8 @@ export interface TaskKindHooks {
   jobsEnded?(em: EntityManager, jobs: FinishedJob[]): Promise<void>;
   /** Tasks of this kind that reached the front of their concurrency key: a held one may add its first jobs now. */
   tasksReady?(em: EntityManager, tasks: { id: string; kind: string }[]): Promise<void>;
+  /** Tasks of this kind someone asked to cancel: their unstarted jobs are cancelled, their running ones told to stop; a held one is its module's to conclude. */
+  tasksCancelling?(em: EntityManager, tasks: { id: string; kind: string }[]): Promise<void>;
   /** Tasks of this kind that just finished (or, having failed by a lost job, took their real outcome later). */
   tasksFinished?(em: EntityManager, tasks: SettledTask[]): Promise<void>;
 }
@@ -43,6 +45,10 @@ export class TaskHooks {
 
   async tasksReady(em: EntityManager, tasks: { id: string; kind: string }[]): Promise<void> {
     for (const [kind, group] of groupBy(tasks, (t) => t.kind)) await this.byKind.get(kind)?.tasksReady?.(em, group);
+  }
+
+  async tasksCancelling(em: EntityManager, tasks: { id: string; kind: string }[]): Promise<void> {
+    for (const [kind, group] of groupBy(tasks, (t) => t.kind)) await this.byKind.get(kind)?.tasksCancelling?.(em, group);
   }
 
   async tasksFinished(em: EntityManager, tasks: SettledTask[]): Promise<void> {

@@ -12,6 +12,9 @@ import { retryOnDeadlock } from '../database/sql';
 import { type JobPayload, JobPayloadSchema } from '../protocol/messages';
 import { policyRefusal } from '../protocol/policy-check';
 import { JobDispatchService } from './job-dispatch.service';
+import { JobsRepository } from './jobs.repository';
+import { TaskHooks } from './task-hooks';
+import { isFinishedTask } from './task-states';
 import { Announcements, TaskProgress } from './task-progress.service';
 import { Job } from './job.entity';
 import { Task } from './task.entity';
@@ -91,6 +94,8 @@ export class TaskQueue {
     private readonly events: ClusterEventsService,
     private readonly audit: AuditService,
     private readonly progress: TaskProgress,
+    private readonly jobs: JobsRepository,
+    private readonly hooks: TaskHooks,
   ) {}
 
   /**
@@ -181,6 +186,29 @@ export class TaskQueue {
     const out = new Announcements();
     await this.progress.settle(em, [task.id], [], out);
     await this.progress.announce(out, em);
+  }
+
+  /** Locks the task's row for the caller's transaction: a module that changes what its task does takes this lock first, as every engine path does. */
+  lock(em: EntityManager, organizationId: string, taskId: string): Promise<Task | null> {
+    return this.tasks.lockInOrganization(em, organizationId, taskId);
+  }
+
+  /**
+   * Cancels a task in the caller's transaction: what has not started never will, agents are told
+   * to stop what runs, and its kind's module hears of it. Null when there is no such task.
+   */
+  async cancel(em: EntityManager, organizationId: string, taskId: string, by: string): Promise<Task | null> {
+    const task = await this.tasks.lockInOrganization(em, organizationId, taskId);
+    if (!task) return null;
+    if (isFinishedTask(task.state)) throw new TasksException(TasksErrorCode.TASK_FINISHED, `task "${task.name}" already ended (${task.state}); there is nothing to cancel`);
+    const out = new Announcements();
+    await this.tasks.markCancelRequested(em, organizationId, taskId, by);
+    const { cancelled, running } = await this.jobs.cancelForTask(em, organizationId, taskId, `cancelled by ${by} before it started`);
+    for (const r of running) out.cancels.add(r.agentId);
+    await this.hooks.tasksCancelling(em, [{ id: task.id, kind: task.kind }]);
+    await this.progress.settle(em, [taskId], cancelled, out);
+    await this.progress.announce(out, em);
+    return task;
   }
 
   private async submitBatch(batch: Submission[]): Promise<(InsertedTask | undefined)[]> {

@@ -6,12 +6,8 @@ import { NotFoundException } from '../common/domain.exception';
 import { retryOnDeadlock } from '../database/sql';
 import type { CreateTaskDto } from './dto/create-task.dto';
 import type { ListTasksQuery } from './dto/list-tasks.dto';
-import { JobsRepository } from './jobs.repository';
-import { Announcements, TaskProgress } from './task-progress.service';
-import { isFinishedTask } from './task-states';
 import { TaskQueue } from './task-queue.service';
 import { Task } from './task.entity';
-import { TasksErrorCode, TasksException } from './tasks.exception';
 import { taskView } from './task.view';
 import { TasksRepository } from './tasks.repository';
 
@@ -22,8 +18,6 @@ export class TasksService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly tasks: TasksRepository,
-    private readonly jobs: JobsRepository,
-    private readonly progress: TaskProgress,
     private readonly queue: TaskQueue,
     private readonly audit: AuditService,
   ) {}
@@ -66,19 +60,11 @@ export class TasksService {
 
   /** Cancels what has not started (it never will) and asks agents to stop what runs. */
   async cancel(actor: Actor, id: string) {
-    const out = new Announcements();
     await retryOnDeadlock(() =>
       this.dataSource.transaction(async (em) => {
-        const task = await this.tasks.lockInOrganization(em, actor.organizationId, id);
+        const task = await this.queue.cancel(em, actor.organizationId, id, actorLabel(actor));
         if (!task) throw new NotFoundException('task', id);
-        if (isFinishedTask(task.state)) throw new TasksException(TasksErrorCode.TASK_FINISHED, `task "${task.name}" already ended (${task.state}); there is nothing to cancel`);
-        const label = actorLabel(actor);
-        await this.tasks.markCancelRequested(em, actor.organizationId, id, label);
-        const { cancelled, running } = await this.jobs.cancelForTask(em, actor.organizationId, id, `cancelled by ${label} before it started`);
-        for (const r of running) out.cancels.add(r.agentId);
-        await this.progress.settle(em, [id], cancelled, out);
-        await this.audit.record(actor, 'task.cancelled', { type: 'task', id }, { name: task.name, runningJobs: running.length }, em);
-        await this.progress.announce(out, em);
+        await this.audit.record(actor, 'task.cancelled', { type: 'task', id }, { name: task.name }, em);
       }),
     );
     return this.get(actor, id);
