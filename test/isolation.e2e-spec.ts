@@ -3,6 +3,7 @@ import type { HttpClient } from './helpers/http-client';
 import { startTestApp, type TestApp } from './helpers/test-app';
 
 interface Org {
+  deploymentId: string;
   owner: SignedUp;
   ownerMembershipId: string;
   ownerKey: { key: string; id: string; client: HttpClient };
@@ -57,8 +58,12 @@ describe('isolation between organisations', () => {
     ).toBe(200);
     const release = await owner.client.post(`/api/v1/projects/${project.body.id}/releases`, {});
     expect(release.status).toBe(201);
+    // No agent has the step's role, so the step is skipped and the deployment ends at once.
+    const deployment = await owner.client.post(`/api/v1/releases/${release.body.id}/deployments`, { environment: environment.body.id });
+    expect([deployment.status, deployment.body.state]).toEqual([201, 'succeeded']);
     return {
       releaseId: release.body.id,
+      deploymentId: deployment.body.id,
       owner,
       ownerMembershipId,
       ownerKey,
@@ -153,6 +158,11 @@ describe('isolation between organisations', () => {
       expect(environments.body.map((e: { id: string }) => e.id)).toEqual([b.environment.id]);
       const lifecycles = await client.get('/api/v1/lifecycles');
       expect(lifecycles.body.map((l: { name: string }) => l.name)).toEqual(['Default lifecycle', b.lifecycle.name]);
+      const deployments = await client.get('/api/v1/deployments');
+      expect(deployments.body.map((d: { id: string }) => d.id)).toEqual([b.deploymentId]);
+      const dashboard = (await client.get('/api/v1/dashboard')).body;
+      expect(dashboard.projects.map((p: { id: string }) => p.id)).toEqual([b.project.id]);
+      expect(dashboard.environments.map((e: { id: string }) => e.id)).toEqual([b.environment.id]);
       const projects = await client.get('/api/v1/projects');
       expect(projects.body.map((p: { id: string }) => p.id)).toEqual([b.project.id]);
 
@@ -205,6 +215,9 @@ describe('isolation between organisations', () => {
         await client.get(`/api/v1/projects/${a.project.id}/releases`),
         await client.post(`/api/v1/projects/${a.project.id}/releases`, {}),
         await client.get(`/api/v1/releases/${a.releaseId}`),
+        await client.post(`/api/v1/releases/${a.releaseId}/deployments`, { environment: b.environment.id }),
+        await client.get(`/api/v1/deployments/${a.deploymentId}`),
+        await client.post(`/api/v1/deployments/${a.deploymentId}/cancel`, {}),
         await client.delete(`/api/v1/projects/${a.project.id}`),
       ];
       for (const res of attempts) {

@@ -21,6 +21,9 @@ const SCOPED_TABLES = [
   'process_versions',
   'releases',
   'deployments',
+  'deployment_steps',
+  'deployment_targets',
+  'interruptions',
 ];
 const SCOPED_ENTITIES = [
   'Task',
@@ -37,6 +40,9 @@ const SCOPED_ENTITIES = [
   'ProcessVersion',
   'Release',
   'Deployment',
+  'DeploymentStep',
+  'DeploymentTarget',
+  'Interruption',
 ];
 
 const ACROSS_ORGANISATIONS: Record<string, Record<string, string>> = {
@@ -70,6 +76,9 @@ const ACROSS_ORGANISATIONS: Record<string, Record<string, string>> = {
     findFinished: 'jobs the same transaction just ended',
     countActive: 'cluster-wide metrics, counts only',
     release: 'tasks the same transaction just handed a concurrency key to',
+  },
+  'deployments/deployments.repository.ts': {
+    findByTasks: 'deployments of tasks the engine just moved, in its hook',
   },
   'tasks/tasks.repository.ts': {
     settle: 'tasks whose jobs the same transaction just moved',

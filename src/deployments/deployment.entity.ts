@@ -53,6 +53,10 @@ export class Deployment {
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;
 
+  /** Asked to stop: no step starts any more, and it ends as cancelled once its running jobs have. */
+  @Column({ type: 'timestamptz', nullable: true })
+  cancelRequestedAt: Date | null;
+
   @Column({ type: 'timestamptz', nullable: true })
   finishedAt: Date | null;
 }

@@ -1,5 +1,11 @@
 import { Module } from '@nestjs/common';
+import { AgentsModule } from '../agents/agents.module';
 import { EnvironmentsModule } from '../environments/environments.module';
+import { TasksModule } from '../tasks/tasks.module';
+import { DeploymentRunner } from './deployment-runner';
+import { DeploymentsController } from './deployments.controller';
+import { DeploymentsRepository } from './deployments.repository';
+import { DeploymentsService } from './deployments.service';
 import { LifecyclesController } from './lifecycles.controller';
 import { LifecyclesRepository } from './lifecycles.repository';
 import { LifecyclesService } from './lifecycles.service';
@@ -12,8 +18,8 @@ import { ReleasesService } from './releases.service';
 
 /** Lifecycles, projects, releases and deployments, on the engine's internal task API. */
 @Module({
-  imports: [EnvironmentsModule],
-  controllers: [LifecyclesController, ProjectsController, ReleasesController],
-  providers: [LifecyclesRepository, ProjectsRepository, ReleasesRepository, LifecyclesService, ProjectsService, ReleasesService],
+  imports: [EnvironmentsModule, AgentsModule, TasksModule],
+  controllers: [LifecyclesController, ProjectsController, ReleasesController, DeploymentsController],
+  providers: [LifecyclesRepository, ProjectsRepository, ReleasesRepository, DeploymentsRepository, LifecyclesService, ProjectsService, ReleasesService, DeploymentsService, DeploymentRunner],
 })
 export class DeploymentsModule {}

@@ -1,0 +1,146 @@
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import type { FinishedJob } from '../tasks/jobs.repository';
+import { TaskHooks } from '../tasks/task-hooks';
+import { TaskQueue } from '../tasks/task-queue.service';
+import { advance, DEPLOYMENT_JOB_KIND, type DeploymentModel, type Effect } from './deployment-plan';
+import type { Deployment } from './deployment.entity';
+import { type DeploymentContext, DeploymentsRepository } from './deployments.repository';
+
+/** The engine task kind of a deployment (its jobs are of DEPLOYMENT_JOB_KIND, which is the same word). */
+export const DEPLOYMENT_TASK_KIND = 'deployment';
+
+/**
+ * Runs deployments on the engine: every change the engine reports (a job ended, a task reached
+ * the front of its line, a cancel) and every answer to an interruption is applied, in the
+ * transaction that made it, by locking the deployment and calling `advance` on its stored state.
+ * So all of a deployment's progress is in PostgreSQL, committed with the job events that caused
+ * it: a node killed at any moment leaves nothing to redo, and any node carries on.
+ */
+@Injectable()
+export class DeploymentRunner implements OnModuleInit {
+  constructor(
+    private readonly deployments: DeploymentsRepository,
+    private readonly queue: TaskQueue,
+    private readonly hooks: TaskHooks,
+    private readonly audit: AuditService,
+  ) {}
+
+  onModuleInit() {
+    this.hooks.register(DEPLOYMENT_TASK_KIND, {
+      jobsEnded: (em, jobs) => this.jobsEnded(em, jobs),
+      tasksReady: (em, tasks) => this.tasksStarting(em, tasks),
+      tasksCancelling: (em, tasks) => this.tasksCancelling(em, tasks),
+    });
+  }
+
+  /**
+   * Moves a deployment on as far as it can go (the caller holds its task's lock, then this takes
+   * the deployment's), with `change` applied to its state first (an answer to an interruption).
+   */
+  async step(em: EntityManager, d: Pick<Deployment, 'id' | 'organizationId'>, change?: (model: DeploymentModel) => void): Promise<void> {
+    const locked = await this.deployments.lock(em, d.organizationId, d.id);
+    if (!locked || locked.finishedAt) return;
+    const context = await this.deployments.context(em, locked);
+    const model = await this.deployments.model(em, locked, context.steps);
+    change?.(model);
+    let effects = advance(model);
+    for (let round = 0; effects.length; round++) {
+      const again = await this.apply(em, locked, context, effects);
+      effects = again ? advance(model) : [];
+      if (round > model.steps.length * 2 + 10) throw new Error(`deployment ${locked.id} does not settle`);
+    }
+    await this.deployments.saveModel(em, locked.organizationId, model);
+    if (!locked.finishedAt) {
+      const waiting = model.steps.some((s) => s.state === 'waiting');
+      const state = waiting ? 'paused' : 'running';
+      if (state !== locked.state) await this.deployments.update(em, locked.organizationId, locked.id, { state });
+    }
+  }
+
+  /** Does what `advance` asked for; true when something it found (a target that may not run) needs another look. */
+  private async apply(em: EntityManager, d: Deployment, context: DeploymentContext, effects: Effect[]): Promise<boolean> {
+    let again = false;
+    for (const effect of effects) {
+      if (effect.type === 'start') {
+        const step = effect.step.step;
+        if (step.kind !== 'script') continue;
+        const payload = { id: d.id, project: context.project, release: context.release, environment: context.environment, step: step.name };
+        const { jobs, refused } = await this.queue.addJobs(
+          em,
+          { id: d.taskId!, organizationId: d.organizationId, name: step.name, timeoutSeconds: step.timeoutSeconds, blockedBy: null },
+          effect.targets.map((t) => ({
+            agentId: t.agentId,
+            name: step.name,
+            timeoutSeconds: step.timeoutSeconds,
+            payload: { kind: DEPLOYMENT_JOB_KIND, payloadVersion: 1, script: step.script, deployment: payload },
+          })),
+        );
+        const targetOf = new Map(effect.targets.map((t) => [t.agentId, t]));
+        await this.deployments.setJobs(
+          em,
+          d.organizationId,
+          jobs.map((j) => ({ targetId: targetOf.get(j.agentId)!.id, jobId: j.id })),
+        );
+        for (const r of refused) Object.assign(targetOf.get(r.agentId)!, { state: 'failed', reason: r.reason });
+        again ||= refused.length > 0;
+      } else if (effect.type === 'interrupt') {
+        const step = effect.step.step;
+        await this.deployments.openInterruption(em, {
+          organizationId: d.organizationId,
+          deploymentId: d.id,
+          stepId: effect.step.id,
+          kind: effect.kind,
+          instructions: step.kind === 'manual' ? step.instructions : `step "${step.name}" failed: ${effect.step.targets.filter((t) => t.state === 'failed').length} of its jobs failed`,
+          responsibleRole: step.kind === 'manual' ? step.responsibleRole : 'operator',
+        });
+      } else {
+        d.finishedAt = new Date();
+        d.state = effect.outcome;
+        await this.deployments.update(em, d.organizationId, d.id, { state: effect.outcome, finishedAt: d.finishedAt });
+        await this.queue.conclude(em, { id: d.taskId!, organizationId: d.organizationId }, effect.outcome);
+        await this.audit.recordEvent(
+          {
+            organizationId: d.organizationId,
+            actorType: 'system',
+            actorId: null,
+            actorLabel: 'corral',
+            ip: null,
+            action: 'deployment.finished',
+            targetType: 'deployment',
+            targetId: d.id,
+            details: { project: context.project, release: context.release, environment: context.environment, state: effect.outcome },
+          },
+          em,
+        );
+      }
+    }
+    return again;
+  }
+
+  private async jobsEnded(em: EntityManager, jobs: FinishedJob[]): Promise<void> {
+    const ids = await this.deployments.endJobs(em, jobs);
+    const byTask = await this.deployments.findByTasks(em, [...new Set(jobs.map((j) => j.taskId))]);
+    for (const d of byTask.filter((x) => ids.includes(x.id))) await this.step(em, d);
+  }
+
+  /** Reached the front of its project and environment's line: its first steps start. */
+  private async tasksStarting(em: EntityManager, tasks: { id: string }[]): Promise<void> {
+    for (const d of await this.deployments.findByTasks(
+      em,
+      tasks.map((t) => t.id),
+    ))
+      await this.step(em, d);
+  }
+
+  private async tasksCancelling(em: EntityManager, tasks: { id: string }[]): Promise<void> {
+    for (const d of await this.deployments.findByTasks(
+      em,
+      tasks.map((t) => t.id),
+    )) {
+      await this.deployments.update(em, d.organizationId, d.id, { cancelRequestedAt: new Date() });
+      await this.step(em, d);
+    }
+  }
+}

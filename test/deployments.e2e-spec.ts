@@ -1,0 +1,225 @@
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { type AgentProcess, deadPort, enrollmentToken, newStateDir, removeTempDirs, runAgentCommand, spawnAgent, stopAllAgents, tempDir } from './helpers/agent-process';
+import { type ControlPlaneProcess, startControlPlane, waitFor } from './helpers/control-plane-process';
+import { makeMember, signUp, type SignedUp } from './helpers/factories';
+import { HttpClient } from './helpers/http-client';
+import { createTestDatabase } from './helpers/test-database';
+
+// Deployments run by real agent programs under a real control plane: the scenario a new user tries.
+
+interface Target {
+  agent: { name: string };
+  state: string;
+  reason: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+interface Deployment {
+  id: string;
+  taskId: string;
+  state: string;
+  waitingFor: string | null;
+  steps: { name: string; state: string; reason: string | null; targets: Target[] }[];
+  interruptions: { id: string; kind: string; actions: string[]; answer: { action: string; by: string } | null }[];
+}
+
+afterAll(async () => {
+  await stopAllAgents();
+  removeTempDirs();
+});
+
+describe('deployments run by real agents', () => {
+  let db: { url: string; drop: () => Promise<void> };
+  let cp: ControlPlaneProcess;
+  let owner: SignedUp;
+  let port: number;
+  let projectId: string;
+  let release: { id: string };
+  const runs: AgentProcess[] = [];
+  /** The file whose presence makes the "deploy" step fail on web-2. */
+  const breaker = join(tempDir('corral-deploy-'), 'broken');
+  const marks = tempDir('corral-deploy-marks-');
+  const env = () => ({ DATABASE_URL: db.url, PORT: String(port), JOB_REQUERY_SECONDS: '1', JOB_OFFER_TIMEOUT_SECONDS: '3' });
+
+  const processWith = (deploySteps: Record<string, unknown>[] = []) => ({
+    steps: [
+      { name: 'migrate', kind: 'script', script: { syntax: 'bash', body: `echo "migrated on $CORRAL_STEP"; touch "${marks}/migrate-$CORRAL_DEPLOYMENT_ID-$RANDOM$RANDOM"` }, targetRoles: ['db'] },
+      ...deploySteps,
+      {
+        name: 'deploy',
+        kind: 'script',
+        script: { syntax: 'bash', body: `sleep 0.3; if [ "$AGENT" = web-2 ] && [ -e "${breaker}" ]; then echo "broken" >&2; exit 4; fi; echo "deployed $CORRAL_RELEASE to $CORRAL_ENVIRONMENT"` },
+        targetRoles: ['web'],
+        maxParallelism: 1,
+      },
+      { name: 'notify', kind: 'script', script: { syntax: 'bash', body: 'echo "notified"' }, targetRoles: ['web'], condition: 'always' },
+    ],
+  });
+
+  async function agent(name: string, environments: string[], roles: string[]) {
+    const stateDir = newStateDir();
+    const enroll = await runAgentCommand(['enroll', '--server', cp.url, '--token', await enrollmentToken(owner), '--name', name, '--state-dir', stateDir, '--json']);
+    if (enroll.exitCode !== 0) throw new Error(enroll.describe());
+    const { agentId, verificationCode } = JSON.parse(enroll.stdout);
+    const res = await owner.client.post(`/api/v1/agents/${agentId}/approve`, { verificationCode, environments, roles });
+    if (res.status !== 200) throw new Error(`approve: ${res.status} ${res.text}`);
+    const run = spawnAgent(['run', '--state-dir', stateDir, '--transport', 'ws'], { AGENT: name });
+    runs.push(run);
+    await run.waitForOutput(/approved: agent/);
+  }
+
+  async function deploy(environment: string, extra: Record<string, unknown> = {}) {
+    return owner.client.post(`/api/v1/releases/${release.id}/deployments`, { environment, ...extra });
+  }
+
+  function ended(id: string, states = ['succeeded', 'failed', 'cancelled'], timeoutMs = 30_000): Promise<Deployment> {
+    return waitFor(
+      `deployment ${id} to end`,
+      async () => {
+        const d = (await owner.client.get(`/api/v1/deployments/${id}`)).body as Deployment;
+        return states.includes(d.state) ? d : undefined;
+      },
+      timeoutMs,
+    );
+  }
+
+  const step = (d: Deployment, name: string) => d.steps.find((s) => s.name === name)!;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    port = await deadPort();
+    cp = await startControlPlane(env());
+    owner = await signUp({ client: () => new HttpClient(cp.url) });
+    for (const name of ['Dev', 'Prod']) expect((await owner.client.post('/api/v1/environments', { name })).status).toBe(201);
+    await agent('web-1', ['Dev'], ['web']);
+    await agent('web-2', ['Prod'], ['web']);
+    await agent('web-3', ['Prod'], ['web']);
+    await agent('db-1', ['Prod'], ['db']);
+    projectId = (await owner.client.post('/api/v1/projects', { name: `Shop ${randomBytes(2).toString('hex')}` })).body.id;
+    expect((await owner.client.put(`/api/v1/projects/${projectId}/process`, processWith())).status).toBe(200);
+    release = (await owner.client.post(`/api/v1/projects/${projectId}/releases`, {})).body;
+  }, 120_000);
+  afterAll(async () => {
+    await cp?.stop();
+    await db?.drop();
+  });
+
+  it('refuses Prod before Dev, naming Dev; in Dev skips the step with no db agent, saying why, and succeeds', async () => {
+    const refused = await deploy('Prod');
+    expect([refused.status, refused.body.error.code]).toEqual([422, 'LIFECYCLE_FORBIDS']);
+    expect(refused.body.error.message).toContain('deploy this release to Dev first');
+
+    const res = await deploy('Dev');
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ id: expect.any(String), taskId: expect.any(String) });
+    const d = await ended(res.body.id);
+    expect(d.state).toBe('succeeded');
+    expect(step(d, 'migrate')).toMatchObject({ state: 'skipped', reason: 'no agent with role db in Dev' });
+    expect(step(d, 'deploy').targets.map((t) => [t.agent.name, t.state])).toEqual([['web-1', 'succeeded']]);
+    const log = (await owner.client.get(`/api/v1/tasks/${d.taskId}/log`)).text;
+    expect(log).toContain(`deployed ${'1.0.0'} to Dev`);
+  });
+
+  it('in Prod runs migrate on db-1 only, then deploy on web-2 and web-3 one at a time, then notify', async () => {
+    const res = await deploy('Prod');
+    expect(res.status).toBe(201);
+    const d = await ended(res.body.id);
+    expect(d.state).toBe('succeeded');
+    expect(step(d, 'migrate').targets.map((t) => t.agent.name)).toEqual(['db-1']);
+    const [a, b] = step(d, 'deploy').targets;
+    expect([a.agent.name, b.agent.name]).toEqual(['web-2', 'web-3']);
+    expect(Date.parse(b.startedAt!)).toBeGreaterThanOrEqual(Date.parse(a.finishedAt!));
+    const notify = step(d, 'notify').targets;
+    expect(Math.min(...notify.map((t) => Date.parse(t.startedAt!)))).toBeGreaterThanOrEqual(Date.parse(b.finishedAt!));
+
+    const dashboard = (await owner.client.get('/api/v1/dashboard')).body;
+    const row = dashboard.projects.find((p: { id: string }) => p.id === projectId);
+    expect(Object.values(row.deployments).map((x: any) => `${x.environment.name} ${x.release.version} ${x.state}`)).toEqual(
+      expect.arrayContaining(['Dev 1.0.0 succeeded', 'Prod 1.0.0 succeeded']),
+    );
+  });
+
+  it('fails on a failing deploy without skipping the always step; with guided failure pauses, and retry succeeds once the cause is gone', async () => {
+    writeFileSync(breaker, '');
+    const failed = await ended((await deploy('Prod')).body.id);
+    expect(failed.state).toBe('failed');
+    expect(step(failed, 'deploy').targets.map((t) => [t.agent.name, t.state])).toEqual([
+      ['web-2', 'failed'],
+      ['web-3', 'not_started'],
+    ]);
+    expect(step(failed, 'notify').state).toBe('succeeded');
+
+    const guided = (await deploy('Prod', { guidedFailure: true })).body;
+    const paused = await ended(guided.id, ['paused']);
+    const [interruption] = paused.interruptions;
+    expect(interruption).toMatchObject({ kind: 'guided-failure', actions: ['retry', 'ignore', 'exclude', 'abort'], answer: null });
+    const viewer = await makeMember({ client: () => new HttpClient(cp.url) } as Parameters<typeof makeMember>[0], owner, 'viewer');
+    expect((await viewer.client.post(`/api/v1/interruptions/${interruption.id}`, { action: 'retry' })).status).toBe(403);
+    expect((await owner.client.post(`/api/v1/interruptions/${interruption.id}`, { action: 'proceed' })).status).toBe(422);
+
+    rmSync(breaker);
+    const answered = await owner.client.post(`/api/v1/interruptions/${interruption.id}`, { action: 'retry', note: 'fixed the disk' });
+    expect(answered.status).toBe(200);
+    const again = await owner.client.post(`/api/v1/interruptions/${interruption.id}`, { action: 'retry' });
+    expect([again.status, again.body.error.code]).toEqual([409, 'INTERRUPTION_ANSWERED']);
+    const done = await ended(guided.id);
+    expect(done.state).toBe('succeeded');
+    expect(step(done, 'deploy').targets.map((t) => t.state)).toEqual(['succeeded', 'succeeded']);
+    expect(done.interruptions[0].answer).toMatchObject({ action: 'retry', by: owner.email });
+    expect(existsSync(breaker)).toBe(false);
+  });
+
+  it('waits at a manual step for proceed; a second deployment waits in line behind it', async () => {
+    await owner.client.put(`/api/v1/projects/${projectId}/process`, processWith([{ name: 'approve', kind: 'manual', instructions: 'Check the change ticket' }]));
+    release = (await owner.client.post(`/api/v1/projects/${projectId}/releases`, {})).body;
+    const first = (await deploy('Dev')).body;
+    const paused = await ended(first.id, ['paused']);
+    expect(step(paused, 'approve').state).toBe('waiting');
+    const second = (await deploy('Dev')).body;
+    expect(second).toMatchObject({ state: 'queued', waitingFor: first.id });
+    await owner.client.post(`/api/v1/interruptions/${paused.interruptions[0].id}`, { action: 'proceed' });
+    expect((await ended(first.id)).state).toBe('succeeded');
+    const secondPaused = await ended(second.id, ['paused']);
+    expect((await owner.client.post(`/api/v1/deployments/${second.id}/cancel`, {})).status).toBe(200);
+    const cancelled = await ended(secondPaused.id);
+    expect(cancelled.state).toBe('cancelled');
+    expect(step(cancelled, 'deploy').state).toBe('cancelled');
+  });
+
+  it('finishes after kill -9 of the control plane mid-deployment, every job run exactly once', async () => {
+    const res = await deploy('Prod', { skipSteps: ['approve'] });
+    expect(res.status).toBe(201);
+    await waitFor('deploy to start', async () => {
+      const d = (await owner.client.get(`/api/v1/deployments/${res.body.id}`)).body as Deployment;
+      return step(d, 'deploy').targets.some((t) => t.state === 'active');
+    });
+    await cp.stop('SIGKILL');
+    cp = await startControlPlane(env());
+    const d = await ended(res.body.id, ['succeeded', 'failed', 'cancelled'], 60_000);
+    expect(d.state).toBe('succeeded');
+    const task = (await owner.client.get(`/api/v1/tasks/${d.taskId}`)).body;
+    // One job per target, each run once: migrate on db-1, deploy and notify on web-2 and web-3.
+    expect(task.jobs.map((j: { agentName: string; attempt: number }) => `${j.agentName}#${j.attempt}`).sort()).toEqual(['db-1#1', 'web-2#1', 'web-2#1', 'web-3#1', 'web-3#1']);
+    expect(readdirSync(marks).filter((f) => f.startsWith(`migrate-${d.id}-`))).toHaveLength(1);
+  });
+
+  it('lists deployments by project, environment and state, refusing a bad filter', async () => {
+    const prod = (await owner.client.get(`/api/v1/deployments?projectId=${projectId}&environment=Prod&state=succeeded`)).body as Deployment[];
+    expect(prod.length).toBeGreaterThanOrEqual(3);
+    expect(prod.every((d) => d.state === 'succeeded')).toBe(true);
+    const bad = await owner.client.get('/api/v1/deployments?state=sideways');
+    expect([bad.status, bad.body.error.message]).toEqual([422, expect.stringContaining('state must be one of')]);
+    expect((await owner.client.get('/api/v1/deployments?environment=Nowhere')).status).toBe(422);
+  });
+
+  it('keeps another organisation out', async () => {
+    const other = await signUp({ client: () => new HttpClient(cp.url) });
+    const mine = (await owner.client.get('/api/v1/deployments')).body[0];
+    expect((await other.client.get(`/api/v1/deployments/${mine.id}`)).status).toBe(404);
+    expect((await other.client.post(`/api/v1/deployments/${mine.id}/cancel`, {})).status).toBe(404);
+    expect((await other.client.post(`/api/v1/releases/${release.id}/deployments`, { environment: 'Dev' })).status).toBe(404);
+    expect((await other.client.get('/api/v1/deployments')).body).toEqual([]);
+  });
+});
