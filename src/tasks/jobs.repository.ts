@@ -90,6 +90,8 @@ export interface FinishedJob {
 /** One stored chunk of a task's log, as readers get it. */
 export interface LogLine {
   jobId: string;
+  /** The job's own name (a deployment's step). */
+  jobName: string;
   agentName: string;
   attempt: number;
   seq: number;
@@ -420,7 +422,7 @@ export class JobsRepository {
   /** A task's chunks not yet seen, in order: `seen` maps "job:attempt" to the last chunk already read. */
   readLog(organizationId: string, taskId: string, jobId: string | undefined, seen: ReadonlyMap<string, number>): Promise<LogLine[]> {
     return this.dataSource.query(
-      `SELECT c.job_id AS "jobId", a.name AS "agentName", c.attempt, c.seq, c.stream, c.text, c.created_at AS "at"
+      `SELECT c.job_id AS "jobId", j.name AS "jobName", a.name AS "agentName", c.attempt, c.seq, c.stream, c.text, c.created_at AS "at"
          FROM log_chunks c JOIN jobs j ON j.id = c.job_id JOIN agents a ON a.id = j.agent_id
         WHERE c.task_id = $1 AND j.organization_id = $4 AND ($2::uuid IS NULL OR c.job_id = $2)
           AND c.seq > COALESCE(($3::jsonb ->> (c.job_id::text || ':' || c.attempt))::int, -1)

@@ -15,6 +15,6 @@ import { TasksService } from './tasks.service';
   imports: [AgentsModule],
   controllers: [TasksController],
   providers: [TasksRepository, JobsRepository, TaskHooks, TaskProgress, TaskQueue, TasksService, TaskLogsService, JobDispatchService],
-  exports: [JobsRepository, TaskQueue, TaskHooks],
+  exports: [JobsRepository, TaskQueue, TaskHooks, TaskLogsService],
 })
 export class TasksModule {}
