@@ -205,6 +205,44 @@ describe('deployments run by real agents', () => {
     expect(readdirSync(marks).filter((f) => f.startsWith(`migrate-${d.id}-`))).toHaveLength(1);
   });
 
+  it('groups its log by step and agent', async () => {
+    const [d] = (await owner.client.get(`/api/v1/deployments?projectId=${projectId}&environment=Prod&state=succeeded&limit=1`)).body as Deployment[];
+    const log = (await owner.client.get(`/api/v1/deployments/${d.id}/log`)).text;
+    const order = ['== migrate ==', '[db-1] migrated on migrate', '== deploy ==', '[web-2] deployed', '[web-3] deployed', '== notify ==', '[web-2] notified', '[web-3] notified'].map((s) =>
+      log.indexOf(s),
+    );
+    expect(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]))).toBe(true);
+    const json = (await owner.client.get(`/api/v1/deployments/${d.id}/log`, { accept: 'application/json' })).body;
+    expect(json.steps.map((s: { step: string; agents: { agent: string }[] }) => `${s.step}: ${s.agents.map((a) => a.agent).join(' ')}`)).toEqual([
+      'migrate: db-1',
+      'approve: ', // skipped when it was asked for: nothing ran
+      'deploy: web-2 web-3',
+      'notify: web-2 web-3',
+    ]);
+  });
+
+  it('deploys automatically to an environment whose phase a success opens, when the lifecycle asks for it', async () => {
+    const lifecycle = (
+      await owner.client.post('/api/v1/lifecycles', {
+        name: 'Straight to Prod',
+        phases: [
+          { name: 'Development', environments: ['Dev'] },
+          { name: 'Production', environments: ['Prod'], autoDeploy: ['Prod'] },
+        ],
+      })
+    ).body;
+    const project = (await owner.client.post('/api/v1/projects', { name: `Auto ${randomBytes(2).toString('hex')}`, lifecycleId: lifecycle.id })).body;
+    await owner.client.put(`/api/v1/projects/${project.id}/process`, { steps: [{ name: 'hello', kind: 'script', script: { syntax: 'bash', body: 'echo hi' }, targetRoles: ['web'] }] });
+    const auto = (await owner.client.post(`/api/v1/projects/${project.id}/releases`, {})).body;
+    expect((await ended((await owner.client.post(`/api/v1/releases/${auto.id}/deployments`, { environment: 'Dev' })).body.id)).state).toBe('succeeded');
+    const prod = await waitFor('the automatic deployment to Prod', async () => {
+      const list = (await owner.client.get(`/api/v1/deployments?projectId=${project.id}&environment=Prod`)).body as (Deployment & { createdBy: string })[];
+      return list[0];
+    });
+    expect(prod.createdBy).toBe('auto-deploy');
+    expect((await ended(prod.id)).state).toBe('succeeded');
+  });
+
   it('lists deployments by project, environment and state, refusing a bad filter', async () => {
     const prod = (await owner.client.get(`/api/v1/deployments?projectId=${projectId}&environment=Prod&state=succeeded`)).body as Deployment[];
     expect(prod.length).toBeGreaterThanOrEqual(3);

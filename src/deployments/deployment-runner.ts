@@ -1,5 +1,6 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import type { NewAuditEvent } from '../audit/audit.repository';
 import { AuditService } from '../audit/audit.service';
 import type { FinishedJob } from '../tasks/jobs.repository';
 import { TaskHooks } from '../tasks/task-hooks';
@@ -18,8 +19,16 @@ export const DEPLOYMENT_TASK_KIND = 'deployment';
  * So all of a deployment's progress is in PostgreSQL, committed with the job events that caused
  * it: a node killed at any moment leaves nothing to redo, and any node carries on.
  */
+/** An audit event of what Corral did by itself (a deployment finished, an automatic deployment). */
+export function systemEvent(organizationId: string, action: string, targetId: string, details: Record<string, unknown>, targetType = 'deployment'): NewAuditEvent {
+  return { organizationId, actorType: 'system', actorId: null, actorLabel: 'corral', ip: null, action, targetType, targetId, details };
+}
+
 @Injectable()
 export class DeploymentRunner implements OnModuleInit {
+  /** Told of each success, in its transaction (the lifecycle's automatic deployments). */
+  afterSuccess?: (em: EntityManager, d: Deployment) => Promise<void>;
+
   constructor(
     private readonly deployments: DeploymentsRepository,
     private readonly queue: TaskQueue,
@@ -101,19 +110,10 @@ export class DeploymentRunner implements OnModuleInit {
         await this.deployments.update(em, d.organizationId, d.id, { state: effect.outcome, finishedAt: d.finishedAt });
         await this.queue.conclude(em, { id: d.taskId!, organizationId: d.organizationId }, effect.outcome);
         await this.audit.recordEvent(
-          {
-            organizationId: d.organizationId,
-            actorType: 'system',
-            actorId: null,
-            actorLabel: 'corral',
-            ip: null,
-            action: 'deployment.finished',
-            targetType: 'deployment',
-            targetId: d.id,
-            details: { project: context.project, release: context.release, environment: context.environment, state: effect.outcome },
-          },
+          systemEvent(d.organizationId, 'deployment.finished', d.id, { project: context.project, release: context.release, environment: context.environment, state: effect.outcome }),
           em,
         );
+        if (effect.outcome === 'succeeded') await this.afterSuccess?.(em, d);
       }
     }
     return again;

@@ -1,4 +1,5 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { type Actor, CurrentActor, RequireRole } from '../common/actor';
 import { DeploymentsService } from './deployments.service';
 import { AnswerInterruptionDto, CreateDeploymentDto, ListDeploymentsQuery } from './dto/deployment.dto';
@@ -23,6 +24,12 @@ export class DeploymentsController {
   @RequireRole('viewer')
   get(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string) {
     return this.deployments.get(actor, id);
+  }
+
+  @Get('deployments/:id/log')
+  @RequireRole('viewer')
+  log(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string, @Req() req: Request, @Res() res: Response) {
+    return this.deployments.log(actor, id, req, res);
   }
 
   @Post('deployments/:id/cancel')

@@ -1,5 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { isUUID } from 'class-validator';
+import type { Request, Response } from 'express';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AgentsRepository } from '../agents/agents.repository';
 import { AuditService } from '../audit/audit.service';
@@ -9,15 +10,16 @@ import { retryOnDeadlock } from '../database/sql';
 import { EnvironmentsService } from '../environments/environments.service';
 import { roleAtLeast } from '../orgs/roles';
 import { JobsRepository } from '../tasks/jobs.repository';
+import { TaskLogsService } from '../tasks/task-logs.service';
 import { TaskQueue } from '../tasks/task-queue.service';
 import { answer, INTERRUPTION_ACTIONS, planDeployment } from './deployment-plan';
-import { DEPLOYMENT_TASK_KIND, DeploymentRunner } from './deployment-runner';
+import { DEPLOYMENT_TASK_KIND, DeploymentRunner, systemEvent } from './deployment-runner';
 import type { Deployment } from './deployment.entity';
 import { DeploymentsErrorCode, DeploymentsException } from './deployments.exception';
 import { DeploymentsRepository } from './deployments.repository';
 import type { AnswerInterruptionDto, CreateDeploymentDto, ListDeploymentsQuery } from './dto/deployment.dto';
 import type { Interruption } from './interruption.entity';
-import { lifecycleProgress, refusal } from './lifecycle-progress';
+import { autoDeployOnSuccess, lifecycleProgress, refusal } from './lifecycle-progress';
 import { LifecyclesService } from './lifecycles.service';
 import { ProjectsRepository } from './projects.repository';
 import type { Release } from './release.entity';
@@ -37,7 +39,7 @@ function interruptionView(i: Interruption) {
 }
 
 @Injectable()
-export class DeploymentsService {
+export class DeploymentsService implements OnModuleInit {
   constructor(
     private readonly dataSource: DataSource,
     private readonly deployments: DeploymentsRepository,
@@ -49,8 +51,13 @@ export class DeploymentsService {
     private readonly jobs: JobsRepository,
     private readonly queue: TaskQueue,
     private readonly runner: DeploymentRunner,
+    private readonly logs: TaskLogsService,
     private readonly audit: AuditService,
   ) {}
+
+  onModuleInit() {
+    this.runner.afterSuccess = (em, d) => this.autoDeploy(em, d);
+  }
 
   /**
    * Deploys a release to an environment, if its lifecycle allows it there and every step can run
@@ -58,68 +65,99 @@ export class DeploymentsService {
    */
   async create(actor: Actor, releaseId: string, body: CreateDeploymentDto) {
     const release = await this.requireRelease(actor.organizationId, releaseId);
+    const by = { userId: actor.userId, label: actorLabel(actor) };
     const id = await retryOnDeadlock(() =>
       this.dataSource.transaction(async (em) => {
-        const project = await this.projects.lockProject(em, actor.organizationId, release.projectId);
-        if (!project) throw new NotFoundException('release', releaseId);
-        const [environment] = await this.environments.resolve(actor.organizationId, [body.environment], em);
-        const all = (await this.environments.inOrder(actor.organizationId)).map((e) => ({ id: e.id, name: e.name }));
-        const lifecycle = await this.lifecycles.forProject(actor.organizationId, project.lifecycleId, em);
-        const progress = lifecycleProgress(lifecycle.phases, all, await this.releases.succeededEnvironments(actor.organizationId, release.id, em));
-        const forbidden = refusal(progress, environment.id, lifecycle.name);
-        if (forbidden)
-          throw new DeploymentsException(DeploymentsErrorCode.LIFECYCLE_FORBIDS, `release ${release.version} of "${project.name}" cannot go to ${environment.name} yet: ${forbidden}`);
-
-        const unknownStep = (body.skipSteps ?? []).find((name) => !release.steps.some((s) => s.name === name));
-        if (unknownStep)
-          throw new DeploymentsException(
-            DeploymentsErrorCode.UNKNOWN_STEP,
-            `release ${release.version} has no step "${unknownStep}" to skip; its steps are ${release.steps.map((s) => `"${s.name}"`).join(', ')}`,
-          );
-        const candidates = await this.agents.approvedInEnvironment(em, actor.organizationId, environment.name);
-        const excludeAgentIds = new Set<string>();
-        for (const ref of body.excludeAgents ?? []) {
-          const agent = candidates.find((a) => a.id === ref || a.name === ref);
-          if (!agent) throw new DeploymentsException(DeploymentsErrorCode.UNKNOWN_AGENT, `there is no approved agent "${ref}" in ${environment.name} to exclude`);
-          excludeAgentIds.add(agent.id);
-        }
-        const plan = planDeployment(release.steps, { organizationId: actor.organizationId, environment, agents: candidates, skipSteps: body.skipSteps ?? [], excludeAgentIds });
-        if (plan.refusals.length) throw new DeploymentsException(DeploymentsErrorCode[plan.refusals[0].code], plan.refusals.map((r) => r.message).join('; '), plan.refusals);
-
-        const label = actorLabel(actor);
-        const queued = await this.queue.enqueue(em, actor.organizationId, {
-          kind: DEPLOYMENT_TASK_KIND,
-          name: `Deploy ${project.name} ${release.version} to ${environment.name}`,
-          createdBy: { userId: actor.userId, label },
-          timeoutSeconds: 3600,
-          concurrencyKey: `deployment:${project.id}:${environment.id}`,
-          held: true,
-          spec: { releaseId: release.id, environmentId: environment.id },
-          jobs: [],
-        });
-        const deployment = await this.deployments.create(
-          em,
-          {
-            organizationId: actor.organizationId,
-            projectId: project.id,
-            releaseId: release.id,
-            environmentId: environment.id,
-            taskId: queued.task.id,
-            state: 'queued',
-            guidedFailure: body.guidedFailure ?? environment.guidedFailure,
-            skipSteps: body.skipSteps ?? [],
-            excludeAgentIds: [...excludeAgentIds],
-            createdBy: actor.userId,
-            createdByLabel: label,
-          },
-          plan.steps,
-        );
-        await this.audit.record(actor, 'deployment.created', { type: 'deployment', id: deployment.id }, { project: project.name, release: release.version, environment: environment.name }, em);
-        if (!queued.blocker) await this.runner.step(em, deployment);
+        const { deployment, details } = await this.deploy(em, release, body, by);
+        await this.audit.record(actor, 'deployment.created', { type: 'deployment', id: deployment.id }, details, em);
         return deployment.id;
       }),
     );
     return this.get(actor, id);
+  }
+
+  /** The one way a deployment is made, by a person or by its lifecycle: checked, planned, queued, started unless it waits in line. */
+  private async deploy(em: EntityManager, release: Release, body: CreateDeploymentDto, by: { userId: string | null; label: string }) {
+    const organizationId = release.organizationId;
+    const project = await this.projects.lockProject(em, organizationId, release.projectId);
+    if (!project) throw new NotFoundException('release', release.id);
+    const [environment] = await this.environments.resolve(organizationId, [body.environment], em);
+    const all = (await this.environments.inOrder(organizationId)).map((e) => ({ id: e.id, name: e.name }));
+    const lifecycle = await this.lifecycles.forProject(organizationId, project.lifecycleId, em);
+    const progress = lifecycleProgress(lifecycle.phases, all, await this.releases.succeededEnvironments(organizationId, release.id, em));
+    const forbidden = refusal(progress, environment.id, lifecycle.name);
+    if (forbidden) throw new DeploymentsException(DeploymentsErrorCode.LIFECYCLE_FORBIDS, `release ${release.version} of "${project.name}" cannot go to ${environment.name} yet: ${forbidden}`);
+
+    const unknownStep = (body.skipSteps ?? []).find((name) => !release.steps.some((s) => s.name === name));
+    if (unknownStep)
+      throw new DeploymentsException(
+        DeploymentsErrorCode.UNKNOWN_STEP,
+        `release ${release.version} has no step "${unknownStep}" to skip; its steps are ${release.steps.map((s) => `"${s.name}"`).join(', ')}`,
+      );
+    const candidates = await this.agents.approvedInEnvironment(em, organizationId, environment.name);
+    const excludeAgentIds = new Set<string>();
+    for (const ref of body.excludeAgents ?? []) {
+      const agent = candidates.find((a) => a.id === ref || a.name === ref);
+      if (!agent) throw new DeploymentsException(DeploymentsErrorCode.UNKNOWN_AGENT, `there is no approved agent "${ref}" in ${environment.name} to exclude`);
+      excludeAgentIds.add(agent.id);
+    }
+    const plan = planDeployment(release.steps, { organizationId, environment, agents: candidates, skipSteps: body.skipSteps ?? [], excludeAgentIds });
+    if (plan.refusals.length) throw new DeploymentsException(DeploymentsErrorCode[plan.refusals[0].code], plan.refusals.map((r) => r.message).join('; '), plan.refusals);
+
+    const queued = await this.queue.enqueue(em, organizationId, {
+      kind: DEPLOYMENT_TASK_KIND,
+      name: `Deploy ${project.name} ${release.version} to ${environment.name}`,
+      createdBy: by,
+      timeoutSeconds: 3600,
+      concurrencyKey: `deployment:${project.id}:${environment.id}`,
+      held: true,
+      spec: { releaseId: release.id, environmentId: environment.id },
+      jobs: [],
+    });
+    const deployment = await this.deployments.create(
+      em,
+      {
+        organizationId,
+        projectId: project.id,
+        releaseId: release.id,
+        environmentId: environment.id,
+        taskId: queued.task.id,
+        state: 'queued',
+        guidedFailure: body.guidedFailure ?? environment.guidedFailure,
+        skipSteps: body.skipSteps ?? [],
+        excludeAgentIds: [...excludeAgentIds],
+        createdBy: by.userId,
+        createdByLabel: by.label,
+      },
+      plan.steps,
+    );
+    if (!queued.blocker) await this.runner.step(em, deployment);
+    return { deployment, details: { project: project.name, release: release.version, environment: environment.name } };
+  }
+
+  /**
+   * After a success, the environments whose lifecycle phase it just opened and that ask for it
+   * get a deployment of the release, in the same transaction; one that may not be made is
+   * audited with why, and the success stands.
+   */
+  private async autoDeploy(em: EntityManager, d: Deployment): Promise<void> {
+    const release = await this.releases.findInOrganization(d.organizationId, d.releaseId, em);
+    const project = release && (await this.projects.findInOrganization(d.organizationId, release.projectId, em));
+    if (!release || !project) return;
+    const lifecycle = await this.lifecycles.forProject(d.organizationId, project.lifecycleId, em);
+    const all = (await this.environments.inOrder(d.organizationId)).map((e) => ({ id: e.id, name: e.name }));
+    const succeeded = await this.releases.succeededEnvironments(d.organizationId, release.id, em);
+    succeeded.delete(d.environmentId);
+    for (const environmentId of autoDeployOnSuccess(lifecycle.phases, all, succeeded, d.environmentId)) {
+      const by = { userId: null, label: 'auto-deploy' };
+      try {
+        const { deployment, details } = await this.deploy(em, release, { environment: environmentId }, by);
+        await this.audit.recordEvent(systemEvent(d.organizationId, 'deployment.created', deployment.id, { ...details, auto: true }), em);
+      } catch (err) {
+        if (!(err instanceof DeploymentsException)) throw err;
+        await this.audit.recordEvent(systemEvent(d.organizationId, 'deployment.auto-deploy-refused', release.id, { environmentId, reason: err.message }, 'release'), em);
+      }
+    }
   }
 
   async list(actor: Actor, query: ListDeploymentsQuery) {
@@ -215,6 +253,30 @@ export class DeploymentsService {
       }),
     );
     return this.get(actor, d.id);
+  }
+
+  /**
+   * The deployment's log: as text or JSON, grouped by step (in process order) and agent, each in
+   * the order it was printed; or followed live as its task's server-sent events.
+   */
+  async log(actor: Actor, id: string, req: Request, res: Response) {
+    const d = await this.require(actor.organizationId, id);
+    if ((req.headers.accept ?? '').includes('text/event-stream')) return this.logs.respond(actor, d.taskId!, undefined, req, res);
+    const [steps, lines] = await Promise.all([
+      this.deployments.steps(this.dataSource.manager, actor.organizationId, [d.id]),
+      this.jobs.readLog(actor.organizationId, d.taskId!, undefined, new Map()),
+    ]);
+    const grouped = steps.map((s) => {
+      const mine = lines.filter((l) => l.jobName === s.name);
+      const agents = [...new Set(mine.map((l) => l.agentName))].sort();
+      return { step: s.name, agents: agents.map((agent) => ({ agent, lines: mine.filter((l) => l.agentName === agent) })) };
+    });
+    if ((req.headers.accept ?? '').includes('application/json')) return res.json({ deploymentId: d.id, state: d.state, steps: grouped });
+    const text = grouped
+      .filter((g) => g.agents.length)
+      .map((g) => `== ${g.step} ==\n${g.agents.map((a) => a.lines.map((l) => l.text.replace(/^(?=.)/gm, `[${a.agent}] `)).join('')).join('')}`)
+      .join('');
+    res.type('text/plain; charset=utf-8').send(text);
   }
 
   /** Every project × environment: its latest deployment. */
