@@ -280,6 +280,60 @@ describe('the web console', () => {
     await browser.screenshot('12-tasks');
   });
 
+  it('creates a project, deploys its release, answers its manual step, and sees it on the dashboard', async () => {
+    await nav(page, 'Projects').click();
+    await page.getByLabel('Name', { exact: true }).fill('Shop');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await page.getByRole('link', { name: 'Shop' }).click();
+    await page.getByRole('heading', { name: 'Shop', level: 1 }).waitFor();
+    // The process editor is not in the console yet: the process goes in through the API, as a pipeline would.
+    const projectId = page.url().split('/').pop()!;
+    const steps = [
+      { name: 'approve', kind: 'manual', instructions: 'Check the change ticket', responsibleRole: 'owner', environments: ['production'] },
+      { name: 'deploy', kind: 'script', script: { syntax: 'bash', body: 'echo "deployed $CORRAL_RELEASE"' }, targetRoles: ['web'] },
+    ];
+    const put = await page.evaluate(
+      async ([id, body]) => (await fetch(`/api/v1/projects/${id}/process`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).status,
+      [projectId, { steps }] as const,
+    );
+    expect(put).toBe(200);
+    await page.getByRole('button', { name: 'Create release' }).click();
+    await page.getByRole('cell', { name: '1.0.0', exact: true }).waitFor();
+    // The default lifecycle follows the environments' order: staging first, where no step has anything to do.
+    expect(await page.getByRole('button', { name: 'Deploy to production' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Deploy to staging' }).click();
+    await page
+      .getByRole('heading', { name: /1\.0\.0 to staging/ })
+      .locator('.badge[data-status="succeeded"]')
+      .waitFor();
+    await page.getByText('no agent with role web in staging').waitFor();
+    await page.getByRole('link', { name: 'Shop' }).click();
+    await page.getByRole('button', { name: 'Deploy to production' }).click();
+
+    await page.getByRole('heading', { name: /1\.0\.0 to production/ }).waitFor();
+    const manual = page.getByRole('region', { name: 'Manual intervention' });
+    await manual.getByText('Check the change ticket').waitFor();
+    await browser.screenshot('12b-deployment-waiting');
+    await manual.getByLabel('Note (kept in the audit log)').fill('ticket CHG-1 approved');
+    await manual.getByRole('button', { name: 'Proceed' }).click();
+    await page
+      .getByRole('listitem', { name: `deploy on ${agentName}` })
+      .locator('.badge[data-status="succeeded"]')
+      .waitFor({ timeout: 15 * SECOND });
+    await page
+      .getByRole('heading', { name: /1\.0\.0 to production/ })
+      .locator('.badge[data-status="succeeded"]')
+      .waitFor();
+    await waitForText(page, `chose proceed`);
+    await browser.screenshot('12c-deployment-done');
+
+    await nav(page, 'Dashboard').click();
+    const cell = page.getByRole('cell', { name: 'Shop in production' });
+    await cell.locator('.badge[data-status="succeeded"]').waitFor();
+    expect(await cell.textContent()).toContain('1.0.0');
+    await browser.screenshot('12d-dashboard');
+  });
+
   it('shows the audit log, members and API keys (a created key is shown once)', async () => {
     await nav(page, 'Audit log').click();
     await page.getByText('agent.approved', { exact: true }).waitFor();

@@ -5,11 +5,14 @@ import { AgentDetailPage } from './pages/agent-detail-page';
 import { AgentsPage } from './pages/agents-page';
 import { ApiKeysPage } from './pages/api-keys-page';
 import { AuditPage } from './pages/audit-page';
+import { DashboardPage } from './pages/dashboard-page';
+import { DeploymentPage } from './pages/deployment-page';
 import { LoginPage, SignupPage } from './pages/auth-pages';
 import { EnrollmentTokensPage } from './pages/enrollment-tokens-page';
 import { EnvironmentsPage } from './pages/environments-page';
 import { MembersPage } from './pages/members-page';
 import { NodesPage } from './pages/nodes-page';
+import { ProjectPage, ProjectsPage } from './pages/projects-page';
 import { RunScriptPage } from './pages/run-script-page';
 import { TaskDetailPage } from './pages/task-detail-page';
 import { TasksPage } from './pages/tasks-page';
@@ -19,6 +22,10 @@ const TITLES: [RegExp, string][] = [
   [/^\/agents\/.+/, 'Agent'],
   [/^\/agents/, 'Agents'],
   [/^\/environments/, 'Environments'],
+  [/^\/projects\/.+/, 'Project'],
+  [/^\/projects/, 'Projects'],
+  [/^\/deployments\/.+/, 'Deployment'],
+  [/^\/dashboard/, 'Dashboard'],
   [/^\/tasks\/.+/, 'Task'],
   [/^\/tasks/, 'Tasks'],
   [/^\/run/, 'Run a script'],
@@ -44,7 +51,10 @@ function SignedInRoutes() {
   return (
     <Routes>
       <Route element={<Layout />}>
-        <Route index element={<Navigate to="/agents" replace />} />
+        <Route index element={<DashboardPage />} />
+        <Route path="projects" element={<ProjectsPage />} />
+        <Route path="projects/:id" element={<ProjectPage />} />
+        <Route path="deployments/:id" element={<DeploymentPage />} />
         <Route path="agents" element={<AgentsPage />} />
         <Route path="agents/:id" element={<AgentDetailPage />} />
         <Route path="environments" element={<EnvironmentsPage />} />

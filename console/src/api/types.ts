@@ -212,3 +212,70 @@ export interface ApiKey {
   lastUsedAt: string | null;
   revokedAt: string | null;
 }
+
+export interface Project {
+  id: string;
+  name: string;
+  slug: string;
+  description: string;
+  lifecycleId: string | null;
+}
+
+export interface Release {
+  id: string;
+  projectId: string;
+  version: string;
+  notes: string;
+  processVersion: number;
+  createdBy: string;
+  createdAt: string;
+}
+
+export interface ReleaseDetail extends Release {
+  deployments: { id: string; environment: { id: string; name: string | null }; state: string; createdAt: string }[];
+  progress: { allowed: { id: string; name: string }[]; next: { id: string; name: string }[] };
+}
+
+export interface DeploymentSummary {
+  id: string;
+  taskId: string;
+  project: { id: string; name: string };
+  release: { id: string; version: string };
+  environment: { id: string; name: string };
+  state: string;
+  waitingFor: string | null;
+  createdBy: string;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export interface DeploymentTarget {
+  agent: { id: string; name: string };
+  state: string;
+  reason: string | null;
+  jobId: string | null;
+  exitCode: number | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface Interruption {
+  id: string;
+  stepId: string;
+  kind: 'manual' | 'guided-failure';
+  instructions: string;
+  responsibleRole: Role;
+  actions: string[];
+  answer: { action: string; note: string; by: string; at: string } | null;
+}
+
+export interface DeploymentDetail extends DeploymentSummary {
+  guidedFailure: boolean;
+  steps: { id: string; name: string; kind: 'script' | 'manual'; state: string; reason: string | null; ignored: boolean; targets: DeploymentTarget[] }[];
+  interruptions: Interruption[];
+}
+
+export interface Dashboard {
+  environments: { id: string; name: string }[];
+  projects: { id: string; name: string; deployments: Record<string, DeploymentSummary> }[];
+}

@@ -5,6 +5,8 @@ import { useSession } from '../session/session-context';
 import { ErrorMessage } from './feedback';
 
 const NAV: { to: string; label: string }[] = [
+  { to: '/', label: 'Dashboard' },
+  { to: '/projects', label: 'Projects' },
   { to: '/agents', label: 'Agents' },
   { to: '/environments', label: 'Environments' },
   { to: '/tasks', label: 'Tasks' },
@@ -42,7 +44,9 @@ export function Layout() {
         <ul>
           {NAV.map((item) => (
             <li key={item.to}>
-              <NavLink to={item.to}>{item.label}</NavLink>
+              <NavLink to={item.to} end={item.to === '/'}>
+                {item.label}
+              </NavLink>
             </li>
           ))}
         </ul>

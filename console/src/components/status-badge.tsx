@@ -27,6 +27,11 @@ const TONES: Record<string, Tone> = {
   healthy: 'ok',
   warning: 'warn',
   unhealthy: 'danger',
+  paused: 'warn',
+  waiting: 'warn',
+  skipped: 'muted',
+  not_started: 'muted',
+  excluded: 'muted',
 };
 
 const LABELS: Record<string, string> = { timed_out: 'timed out', used_up: 'used up' };

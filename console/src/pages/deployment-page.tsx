@@ -1,0 +1,135 @@
+import { useState } from 'react';
+import { Link, useParams } from 'react-router';
+import { api, messageOf } from '../api/api-client';
+import { type DeploymentDetail, type Interruption, roleAtLeast } from '../api/types';
+import { useResource } from '../api/use-resource';
+import { ErrorMessage, Loadable } from '../components/feedback';
+import { PageHeader } from '../components/layout';
+import { RelativeTime } from '../components/relative-time';
+import { StatusBadge } from '../components/status-badge';
+import { useSession } from '../session/session-context';
+
+const FINISHED = ['succeeded', 'failed', 'cancelled'];
+
+/** A deployment: its steps in order, each agent's part, what it waits for, and the answers it needs. */
+export function DeploymentPage() {
+  const { id = '' } = useParams();
+  const { can } = useSession();
+  const deployment = useResource<DeploymentDetail>(`/api/v1/deployments/${id}`, { pollMs: 1_000, pollWhile: (d) => !FINISHED.includes(d.state) });
+  const [error, setError] = useState<string | null>(null);
+
+  const act = async (path: string, body: unknown = {}) => {
+    setError(null);
+    try {
+      await api(path, { method: 'POST', body });
+      deployment.reload();
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+
+  return (
+    <Loadable data={deployment.data} error={deployment.error}>
+      {(d) => (
+        <>
+          <p className="breadcrumb">
+            <Link to={`/projects/${d.project.id}`}>{d.project.name}</Link> /
+          </p>
+          <PageHeader
+            title={
+              <>
+                {d.release.version} to {d.environment.name} <StatusBadge status={d.state} />
+              </>
+            }
+          >
+            {!FINISHED.includes(d.state) && can('operator') && (
+              <button type="button" className="button-danger" onClick={() => void act(`/api/v1/deployments/${d.id}/cancel`)}>
+                Cancel deployment
+              </button>
+            )}
+          </PageHeader>
+          <p className="lead">
+            Asked for by {d.createdBy} <RelativeTime value={d.createdAt} />
+            {d.guidedFailure && ', with guided failure'}. <Link to={`/tasks/${d.taskId}`}>Its task and live log</Link>.
+            {d.waitingFor && (
+              <>
+                {' '}
+                Waits for <Link to={`/deployments/${d.waitingFor}`}>the deployment before it</Link>.
+              </>
+            )}
+          </p>
+          <ErrorMessage error={error} />
+          {d.interruptions
+            .filter((i) => !i.answer)
+            .map((i) => (
+              <InterruptionPanel key={i.id} interruption={i} onAnswer={(action, note) => act(`/api/v1/interruptions/${i.id}`, { action, note })} />
+            ))}
+          <ol className="steps" aria-label="Steps">
+            {d.steps.map((s) => (
+              <li key={s.id} aria-label={`Step ${s.name}`}>
+                <h2>
+                  {s.name} <StatusBadge status={s.state} />
+                </h2>
+                {s.reason && <p className="muted">{s.reason}</p>}
+                {s.targets.length > 0 && (
+                  <ul className="inline-list">
+                    {s.targets.map((t) => (
+                      <li key={t.agent.id} aria-label={`${s.name} on ${t.agent.name}`}>
+                        {t.agent.name} <StatusBadge status={t.state} />
+                        {t.reason && <span className="muted"> {t.reason}</span>}
+                      </li>
+                    ))}
+                  </ul>
+                )}
+              </li>
+            ))}
+          </ol>
+          {d.interruptions.some((i) => i.answer) && (
+            <section className="panel" aria-labelledby="answers-h">
+              <h2 id="answers-h">Answers</h2>
+              <ul>
+                {d.interruptions
+                  .filter((i) => i.answer)
+                  .map((i) => (
+                    <li key={i.id}>
+                      {i.answer!.by} chose {i.answer!.action} <RelativeTime value={i.answer!.at} />
+                      {i.answer!.note && `: ${i.answer!.note}`}
+                    </li>
+                  ))}
+              </ul>
+            </section>
+          )}
+        </>
+      )}
+    </Loadable>
+  );
+}
+
+function InterruptionPanel({ interruption, onAnswer }: { interruption: Interruption; onAnswer: (action: string, note: string) => Promise<void> }) {
+  const { me } = useSession();
+  const [note, setNote] = useState('');
+  const allowed = !!me && roleAtLeast(me.role, interruption.responsibleRole);
+  return (
+    <section className="panel" role="region" aria-label={interruption.kind === 'manual' ? 'Manual intervention' : 'Guided failure'}>
+      <h2>{interruption.kind === 'manual' ? 'Waiting for a person' : 'A step failed: what now?'}</h2>
+      <p>{interruption.instructions}</p>
+      {allowed ? (
+        <>
+          <div className="field">
+            <label htmlFor={`note-${interruption.id}`}>Note (kept in the audit log)</label>
+            <input id={`note-${interruption.id}`} value={note} onChange={(e) => setNote(e.target.value)} maxLength={2000} />
+          </div>
+          <div className="form-actions">
+            {interruption.actions.map((action) => (
+              <button key={action} type="button" className={action === 'abort' ? 'button-danger' : undefined} onClick={() => void onAnswer(action, note)}>
+                {action[0].toUpperCase() + action.slice(1)}
+              </button>
+            ))}
+          </div>
+        </>
+      ) : (
+        <p className="muted">Only a member with the role {interruption.responsibleRole} or higher can answer.</p>
+      )}
+    </section>
+  );
+}
