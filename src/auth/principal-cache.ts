@@ -10,7 +10,7 @@ const MAX_ENTRIES = 10_000;
 /**
  * API-key principals as the database last gave them, by key hash. A pipeline sends one request
  * after another with the same key, and a lookup per request was most of a task's statements on
- * its way in (benchmark evidence: bench/EVIDENCE.md). Only keys found valid are kept.
+ * its way in (benchmark evidence: bench/EVIDENCE.md, with its invalidation). Only keys found valid are kept.
  *
  * Invalidation: a revocation, a role change or a removal in an organisation (`forget`, through
  * the credentials-changed cluster event: on the changing node at once, on others as the
