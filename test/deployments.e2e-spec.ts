@@ -243,6 +243,27 @@ describe('deployments run by real agents', () => {
     expect((await ended(prod.id)).state).toBe('succeeded');
   });
 
+  it('runs a startWithPrevious step beside the one before it, and tolerates maxErrors failures', async () => {
+    const project = (await owner.client.post('/api/v1/projects', { name: `Side ${randomBytes(2).toString('hex')}` })).body;
+    await owner.client.put(`/api/v1/projects/${project.id}/process`, {
+      steps: [
+        { name: 'roll', kind: 'script', script: { syntax: 'bash', body: 'sleep 0.5; [ "$AGENT" != web-2 ]' }, targetRoles: ['web'], maxParallelism: 1, maxErrors: 1 },
+        { name: 'warm', kind: 'script', script: { syntax: 'bash', body: 'echo warm' }, targetRoles: ['db'], startWithPrevious: true },
+      ],
+    });
+    const r = (await owner.client.post(`/api/v1/projects/${project.id}/releases`, {})).body;
+    expect((await ended((await owner.client.post(`/api/v1/releases/${r.id}/deployments`, { environment: 'Dev' })).body.id)).state).toBe('succeeded');
+    const d = await ended((await owner.client.post(`/api/v1/releases/${r.id}/deployments`, { environment: 'Prod' })).body.id);
+    expect(d.state).toBe('succeeded');
+    expect(step(d, 'roll')).toMatchObject({ state: 'succeeded', reason: '1 failed, within its maxErrors (1)' });
+    expect(step(d, 'roll').targets.map((t) => [t.agent.name, t.state])).toEqual([
+      ['web-2', 'failed'],
+      ['web-3', 'succeeded'],
+    ]);
+    const [warm] = step(d, 'warm').targets;
+    expect(Date.parse(warm.startedAt!)).toBeLessThan(Date.parse(step(d, 'roll').targets[1].finishedAt!));
+  });
+
   it('lists deployments by project, environment and state, refusing a bad filter', async () => {
     const prod = (await owner.client.get(`/api/v1/deployments?projectId=${projectId}&environment=Prod&state=succeeded`)).body as Deployment[];
     expect(prod.length).toBeGreaterThanOrEqual(3);
