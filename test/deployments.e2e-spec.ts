@@ -110,6 +110,17 @@ describe('deployments run by real agents', () => {
     const refused = await deploy('Prod');
     expect([refused.status, refused.body.error.code]).toEqual([422, 'LIFECYCLE_FORBIDS']);
     expect(refused.body.error.message).toContain('deploy this release to Dev first');
+    // The preview says the same, and what each step would run on, without deploying anything.
+    const preview = await owner.client.post(`/api/v1/releases/${release.id}/deployments/preview`, { environment: 'Prod', excludeAgents: ['web-3'] });
+    expect(preview.status).toBe(200);
+    expect(preview.body.refusals.map((r: { code: string }) => r.code)).toEqual(['LIFECYCLE_FORBIDS']);
+    expect(preview.body.steps.map((s: { name: string; targets: { agent: { name: string }; state: string }[] }) => [s.name, s.targets.map((t) => `${t.agent.name} ${t.state}`)])).toEqual([
+      ['migrate', ['db-1 pending']],
+      ['deploy', ['web-2 pending', 'web-3 excluded']],
+      ['notify', ['web-2 pending', 'web-3 excluded']],
+    ]);
+    expect((await owner.client.post(`/api/v1/releases/${release.id}/deployments/preview`, { environment: 'Prod', skipSteps: ['nope'] })).status).toBe(422);
+    expect((await owner.client.get(`/api/v1/deployments?projectId=${projectId}`)).body).toEqual([]);
 
     const res = await deploy('Dev');
     expect(res.status).toBe(201);

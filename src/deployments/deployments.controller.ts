@@ -14,6 +14,14 @@ export class DeploymentsController {
     return this.deployments.create(actor, releaseId, body);
   }
 
+  /** What a deployment would do there, and whether it may: nothing is changed. */
+  @Post('releases/:id/deployments/preview')
+  @HttpCode(200)
+  @RequireRole('viewer')
+  preview(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) releaseId: string, @Body() body: CreateDeploymentDto) {
+    return this.deployments.preview(actor, releaseId, body);
+  }
+
   @Get('deployments')
   @RequireRole('viewer')
   list(@CurrentActor() actor: Actor, @Query() query: ListDeploymentsQuery) {

@@ -76,17 +76,41 @@ export class DeploymentsService implements OnModuleInit {
     return this.get(actor, id);
   }
 
-  /** The one way a deployment is made, by a person or by its lifecycle: checked, planned, queued, started unless it waits in line. */
-  private async deploy(em: EntityManager, release: Release, body: CreateDeploymentDto, by: { userId: string | null; label: string }) {
+  /**
+   * What deploying the release there would do, without doing it: each step's targets or why it
+   * is skipped, and why the lifecycle or a step would refuse it. The console's deploy dialog shows it.
+   */
+  async preview(actor: Actor, releaseId: string, body: CreateDeploymentDto) {
+    const release = await this.requireRelease(actor.organizationId, releaseId);
+    const { environment, forbidden, plan } = await this.plan(this.dataSource.manager, release, body, false);
+    return {
+      environment,
+      refusals: [...(forbidden ? [{ code: DeploymentsErrorCode.LIFECYCLE_FORBIDS, message: forbidden }] : []), ...plan.refusals],
+      steps: plan.steps.map((s) => ({
+        name: s.name,
+        kind: release.steps[s.position].kind,
+        state: s.state,
+        reason: s.reason,
+        targets: s.targets.map((t) => ({ agent: { id: t.agentId, name: t.agentName }, state: t.state, reason: t.reason })),
+      })),
+    };
+  }
+
+  /**
+   * The checks and the plan of a deployment of the release: a refusal by its lifecycle (null when
+   * it allows it), each step's targets. Names of steps or agents that are not there are the
+   * caller's mistake and throw. With `lock`, the project stays locked until the transaction ends.
+   */
+  private async plan(em: EntityManager, release: Release, body: CreateDeploymentDto, lock: boolean) {
     const organizationId = release.organizationId;
-    const project = await this.projects.lockProject(em, organizationId, release.projectId);
+    const project = lock ? await this.projects.lockProject(em, organizationId, release.projectId) : await this.projects.findInOrganization(organizationId, release.projectId, em);
     if (!project) throw new NotFoundException('release', release.id);
     const [environment] = await this.environments.resolve(organizationId, [body.environment], em);
     const all = (await this.environments.inOrder(organizationId)).map((e) => ({ id: e.id, name: e.name }));
     const lifecycle = await this.lifecycles.forProject(organizationId, project.lifecycleId, em);
     const progress = lifecycleProgress(lifecycle.phases, all, await this.releases.succeededEnvironments(organizationId, release.id, em));
-    const forbidden = refusal(progress, environment.id, lifecycle.name);
-    if (forbidden) throw new DeploymentsException(DeploymentsErrorCode.LIFECYCLE_FORBIDS, `release ${release.version} of "${project.name}" cannot go to ${environment.name} yet: ${forbidden}`);
+    const refused = refusal(progress, environment.id, lifecycle.name);
+    const forbidden = refused && `release ${release.version} of "${project.name}" cannot go to ${environment.name} yet: ${refused}`;
 
     const unknownStep = (body.skipSteps ?? []).find((name) => !release.steps.some((s) => s.name === name));
     if (unknownStep)
@@ -102,6 +126,14 @@ export class DeploymentsService implements OnModuleInit {
       excludeAgentIds.add(agent.id);
     }
     const plan = planDeployment(release.steps, { organizationId, environment, agents: candidates, skipSteps: body.skipSteps ?? [], excludeAgentIds });
+    return { project, environment: { id: environment.id, name: environment.name, guidedFailure: environment.guidedFailure }, forbidden, excludeAgentIds, plan };
+  }
+
+  /** The one way a deployment is made, by a person or by its lifecycle: checked, planned, queued, started unless it waits in line. */
+  private async deploy(em: EntityManager, release: Release, body: CreateDeploymentDto, by: { userId: string | null; label: string }) {
+    const organizationId = release.organizationId;
+    const { project, environment, forbidden, excludeAgentIds, plan } = await this.plan(em, release, body, true);
+    if (forbidden) throw new DeploymentsException(DeploymentsErrorCode.LIFECYCLE_FORBIDS, forbidden);
     if (plan.refusals.length) throw new DeploymentsException(DeploymentsErrorCode[plan.refusals[0].code], plan.refusals.map((r) => r.message).join('; '), plan.refusals);
 
     const queued = await this.queue.enqueue(em, organizationId, {
