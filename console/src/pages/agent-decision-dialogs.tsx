@@ -1,10 +1,9 @@
 import { type FormEvent, useState } from 'react';
-import { Link } from 'react-router';
 import { api, messageOf } from '../api/api-client';
-import type { Agent, Environment } from '../api/types';
-import { useResource } from '../api/use-resource';
+import type { Agent } from '../api/types';
 import { Dialog } from '../components/dialog';
-import { ErrorMessage, Loadable } from '../components/feedback';
+import { EnvironmentChecklist } from '../components/environment-checklist';
+import { ErrorMessage } from '../components/feedback';
 
 /** "web, prod-eu" → ["web", "prod-eu"] */
 export function parseLabels(text: string): string[] {
@@ -24,7 +23,6 @@ export function parseLabels(text: string): string[] {
  */
 export function ApproveAgentDialog({ agent, onClose, onDone }: { agent: Agent; onClose: () => void; onDone: (agent: Agent) => void }) {
   const [code, setCode] = useState('');
-  const known = useResource<Environment[]>('/api/v1/environments');
   const [environments, setEnvironments] = useState(new Set(agent.environments));
   const [roles, setRoles] = useState(agent.roles.join(', '));
   const [error, setError] = useState<string | null>(null);
@@ -90,38 +88,7 @@ export function ApproveAgentDialog({ agent, onClose, onDone }: { agent: Agent; o
             </button>
           </span>
         </div>
-        <fieldset className="field">
-          <legend>Environments</legend>
-          <Loadable data={known.data} error={known.error}>
-            {(list) =>
-              list.length === 0 ? (
-                <span className="hint">
-                  No environments yet: <Link to="/environments">create one</Link> to approve agents into it.
-                </span>
-              ) : (
-                <ul className="checklist">
-                  {list.map((env) => (
-                    <li key={env.id}>
-                      <label>
-                        <input
-                          type="checkbox"
-                          checked={environments.has(env.name)}
-                          onChange={(e) => {
-                            const next = new Set(environments);
-                            if (e.target.checked) next.add(env.name);
-                            else next.delete(env.name);
-                            setEnvironments(next);
-                          }}
-                        />{' '}
-                        {env.name}
-                      </label>
-                    </li>
-                  ))}
-                </ul>
-              )
-            }
-          </Loadable>
-        </fieldset>
+        <EnvironmentChecklist selected={environments} onChange={setEnvironments} />
         <div className="field">
           <label htmlFor="approve-roles">Roles</label>
           <input id="approve-roles" value={roles} onChange={(e) => setRoles(e.target.value)} placeholder="web, db" />

@@ -3,6 +3,7 @@ import { api, messageOf } from '../api/api-client';
 import type { EnrollmentToken } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { CopyField } from '../components/copy-button';
+import { EnvironmentChecklist } from '../components/environment-checklist';
 import { Empty, ErrorMessage, Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
 import { RelativeTime } from '../components/relative-time';
@@ -28,6 +29,7 @@ export function EnrollmentTokensPage() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [listError, setListError] = useState<string | null>(null);
+  const [environments, setEnvironments] = useState(new Set<string>());
 
   const create = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
@@ -42,7 +44,7 @@ export function EnrollmentTokensPage() {
           expiresInMinutes: Number(form.get('expiresInMinutes')),
           maxUses: Number(form.get('maxUses')),
           ...(description ? { description } : {}),
-          environments: parseLabels(String(form.get('environments') ?? '')),
+          environments: [...environments],
           roles: parseLabels(String(form.get('roles') ?? '')),
         },
       });
@@ -93,10 +95,7 @@ export function EnrollmentTokensPage() {
             <label htmlFor="token-description">Description (optional)</label>
             <input id="token-description" name="description" maxLength={200} placeholder="web servers in Frankfurt" />
           </div>
-          <div className="field">
-            <label htmlFor="token-environments">Environments for its agents</label>
-            <input id="token-environments" name="environments" placeholder="production" />
-          </div>
+          <EnvironmentChecklist legend="Environments for its agents" selected={environments} onChange={setEnvironments} />
           <div className="field">
             <label htmlFor="token-roles">Roles for its agents</label>
             <input id="token-roles" name="roles" placeholder="web" />
