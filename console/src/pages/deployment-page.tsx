@@ -1,13 +1,14 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { api, messageOf } from '../api/api-client';
-import { type DeploymentDetail, type Interruption, roleAtLeast } from '../api/types';
+import { type DeploymentDetail, type DeploymentTarget, type Interruption, type LogLine, roleAtLeast } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { ErrorMessage, Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
 import { RelativeTime } from '../components/relative-time';
 import { StatusBadge } from '../components/status-badge';
 import { useSession } from '../session/session-context';
+import { followLog, mergeLogLines } from './task-log';
 
 const FINISHED = ['succeeded', 'failed', 'cancelled'];
 
@@ -17,6 +18,7 @@ export function DeploymentPage() {
   const { can } = useSession();
   const deployment = useResource<DeploymentDetail>(`/api/v1/deployments/${id}`, { pollMs: 1_000, pollWhile: (d) => !FINISHED.includes(d.state) });
   const [error, setError] = useState<string | null>(null);
+  const log = useDeploymentLog(id);
 
   const act = async (path: string, body: unknown = {}) => {
     setError(null);
@@ -50,7 +52,7 @@ export function DeploymentPage() {
           </PageHeader>
           <p className="lead">
             Asked for by {d.createdBy} <RelativeTime value={d.createdAt} />
-            {d.guidedFailure && ', with guided failure'}. <Link to={`/tasks/${d.taskId}`}>Its task and live log</Link>.
+            {d.guidedFailure && ', with guided failure'}. <Link to={`/tasks/${d.taskId}`}>Its task</Link>.
             {d.waitingFor && (
               <>
                 {' '}
@@ -59,6 +61,7 @@ export function DeploymentPage() {
             )}
           </p>
           <ErrorMessage error={error} />
+          {log.trouble && !FINISHED.includes(d.state) && <p className="warning-text">{log.trouble}</p>}
           {d.interruptions
             .filter((i) => !i.answer)
             .map((i) => (
@@ -77,10 +80,12 @@ export function DeploymentPage() {
                       <li key={t.agent.id} aria-label={`${s.name} on ${t.agent.name}`}>
                         {t.agent.name} <StatusBadge status={t.state} />
                         {t.reason && <span className="muted"> {t.reason}</span>}
+                        <Timing target={t} />
                       </li>
                     ))}
                   </ul>
                 )}
+                <StepLog lines={log.lines.filter((l) => l.jobName === s.name)} step={s.name} />
               </li>
             ))}
           </ol>
@@ -102,6 +107,50 @@ export function DeploymentPage() {
         </>
       )}
     </Loadable>
+  );
+}
+
+/** The deployment's output as it arrives, from the start, once each line. */
+function useDeploymentLog(id: string) {
+  const [lines, setLines] = useState<LogLine[]>([]);
+  const [trouble, setTrouble] = useState<string | null>(null);
+  useEffect(
+    () =>
+      followLog(`/api/v1/deployments/${id}/log`, {
+        onLines: (arrived) => setLines((shown) => mergeLogLines(shown, arrived)),
+        onEnd: () => setTrouble(null),
+        onTrouble: setTrouble,
+      }),
+    [id],
+  );
+  return { lines, trouble };
+}
+
+function StepLog({ step, lines }: { step: string; lines: LogLine[] }) {
+  if (!lines.length) return null;
+  return (
+    <pre className="log" tabIndex={0} aria-label={`Output of ${step}`}>
+      {lines.map((l) => (
+        <span key={`${l.jobId}:${l.attempt}:${l.seq}`} className={`log-${l.stream}`}>
+          <span className="log-agent">[{l.agentName}] </span>
+          {l.stream === 'stderr' && <span className="visually-hidden">stderr: </span>}
+          {l.text}
+        </span>
+      ))}
+    </pre>
+  );
+}
+
+/** When an agent's part started, and how long it took once it finished. */
+function Timing({ target }: { target: DeploymentTarget }) {
+  if (!target.startedAt) return null;
+  const seconds = target.finishedAt ? (Date.parse(target.finishedAt) - Date.parse(target.startedAt)) / 1000 : null;
+  return (
+    <span className="muted small">
+      {' '}
+      started <RelativeTime value={target.startedAt} />
+      {seconds !== null && `, took ${seconds.toFixed(1)} s`}
+    </span>
   );
 }
 

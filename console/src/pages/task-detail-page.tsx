@@ -10,7 +10,7 @@ import { formatDuration, RelativeTime } from '../components/relative-time';
 import { labelOf, StatusBadge } from '../components/status-badge';
 import { useSession } from '../session/session-context';
 import { describeTaskKind } from './task-kind';
-import { followTaskLog, mergeLogLines } from './task-log';
+import { followLog, mergeLogLines } from './task-log';
 
 /** The agents a health check started from the agents page left out (navigation state), if any. */
 function skippedFromState(state: unknown): TargetRefusal[] {
@@ -184,7 +184,7 @@ function TaskLog({ taskId, multiJob, onProgress }: { taskId: string; multiJob: b
   // Keyed by task: a new task mounts a new log, so nothing needs resetting here.
   useEffect(
     () =>
-      followTaskLog(taskId, {
+      followLog(`/api/v1/tasks/${taskId}/log`, {
         onLines: (arrived) => {
           setLines((shown) => mergeLogLines(shown, arrived));
           progress();

@@ -27,12 +27,12 @@ export interface FollowHandlers {
 }
 
 /**
- * Follows GET /api/v1/tasks/:id/log as server-sent events until the task ends. The browser
+ * Follows a log (GET /api/v1/tasks/:id/log, /api/v1/deployments/:id/log) as server-sent events until its task ends. The browser
  * reconnects by itself after a network failure; the server then replays the log from the start,
  * which mergeLogLines de-duplicates. Lines arriving together are handed over once per frame.
  */
-export function followTaskLog(taskId: string, handlers: FollowHandlers): () => void {
-  const source = new EventSource(`/api/v1/tasks/${taskId}/log`);
+export function followLog(path: string, handlers: FollowHandlers): () => void {
+  const source = new EventSource(path);
   let batch: LogLine[] = [];
   let frame: number | undefined;
   const flush = () => {
