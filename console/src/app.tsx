@@ -10,8 +10,10 @@ import { DeploymentPage } from './pages/deployment-page';
 import { LoginPage, SignupPage } from './pages/auth-pages';
 import { EnrollmentTokensPage } from './pages/enrollment-tokens-page';
 import { EnvironmentsPage } from './pages/environments-page';
+import { LifecyclesPage } from './pages/lifecycles-page';
 import { MembersPage } from './pages/members-page';
 import { NodesPage } from './pages/nodes-page';
+import { ProcessEditorPage } from './pages/process-editor-page';
 import { ProjectPage, ProjectsPage } from './pages/projects-page';
 import { RunScriptPage } from './pages/run-script-page';
 import { TaskDetailPage } from './pages/task-detail-page';
@@ -22,6 +24,8 @@ const TITLES: [RegExp, string][] = [
   [/^\/agents\/.+/, 'Agent'],
   [/^\/agents/, 'Agents'],
   [/^\/environments/, 'Environments'],
+  [/^\/lifecycles/, 'Lifecycles'],
+  [/^\/projects\/.+\/process/, 'Deployment process'],
   [/^\/projects\/.+/, 'Project'],
   [/^\/projects/, 'Projects'],
   [/^\/deployments\/.+/, 'Deployment'],
@@ -54,10 +58,12 @@ function SignedInRoutes() {
         <Route index element={<DashboardPage />} />
         <Route path="projects" element={<ProjectsPage />} />
         <Route path="projects/:id" element={<ProjectPage />} />
+        <Route path="projects/:id/process" element={<ProcessEditorPage />} />
         <Route path="deployments/:id" element={<DeploymentPage />} />
         <Route path="agents" element={<AgentsPage />} />
         <Route path="agents/:id" element={<AgentDetailPage />} />
         <Route path="environments" element={<EnvironmentsPage />} />
+        <Route path="lifecycles" element={<LifecyclesPage />} />
         <Route path="tasks" element={<TasksPage />} />
         <Route path="tasks/:id" element={<TaskDetailPage />} />
         <Route path="run" element={<RunScriptPage />} />

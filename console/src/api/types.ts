@@ -139,6 +139,8 @@ export interface Page<T> {
 
 export interface LogLine {
   jobId: string;
+  /** The job's name: in a deployment, its step. */
+  jobName?: string;
   agentName: string;
   attempt: number;
   seq: number;
@@ -278,4 +280,55 @@ export interface DeploymentDetail extends DeploymentSummary {
 export interface Dashboard {
   environments: { id: string; name: string }[];
   projects: { id: string; name: string; deployments: Record<string, DeploymentSummary> }[];
+}
+
+export interface Named {
+  id: string;
+  name: string;
+}
+
+export interface Lifecycle {
+  id: string;
+  name: string;
+  description: string;
+  isDefault: boolean;
+  /** With no phases of its own: one per environment, in the organisation's order. */
+  followsEnvironmentOrder: boolean;
+  phases: { name: string; environments: Named[]; minSuccessful: number | null; optional: boolean; autoDeploy: Named[] }[];
+}
+
+export type StepCondition = 'success' | 'failure' | 'always';
+
+interface StepCommon {
+  name: string;
+  environments: Named[];
+  condition: StepCondition;
+}
+
+/** A step of a deployment process as the API shows it. */
+export type ProcessStep =
+  | (StepCommon & {
+      kind: 'script';
+      script: { syntax: ScriptSyntax; body: string };
+      targetRoles: string[];
+      startWithPrevious: boolean;
+      required: boolean;
+      maxParallelism: number | null;
+      maxErrors: number | null;
+      timeoutSeconds: number;
+    })
+  | (StepCommon & { kind: 'manual'; instructions: string; responsibleRole: Role });
+
+export interface DeploymentProcess {
+  projectId: string;
+  version: number;
+  steps: ProcessStep[];
+  createdBy: string | null;
+  createdAt: string | null;
+}
+
+export interface DeploymentPreview {
+  environment: { id: string; name: string; guidedFailure: boolean };
+  refusals: { code: string; message: string }[];
+  steps: { name: string; kind: 'script' | 'manual'; state: string; reason: string | null; targets: { agent: Named; state: string; reason: string | null }[] }[];
 }

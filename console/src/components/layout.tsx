@@ -9,6 +9,7 @@ const NAV: { to: string; label: string }[] = [
   { to: '/projects', label: 'Projects' },
   { to: '/agents', label: 'Agents' },
   { to: '/environments', label: 'Environments' },
+  { to: '/lifecycles', label: 'Lifecycles' },
   { to: '/tasks', label: 'Tasks' },
   { to: '/run', label: 'Run a script' },
   { to: '/enrollment-tokens', label: 'Enrollment tokens' },

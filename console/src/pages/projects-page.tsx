@@ -1,5 +1,5 @@
 import { type FormEvent, useState } from 'react';
-import { Link, useNavigate, useParams } from 'react-router';
+import { Link, useParams } from 'react-router';
 import { api, messageOf } from '../api/api-client';
 import type { DeploymentSummary, Environment, Project, Release, ReleaseDetail } from '../api/types';
 import { useResource } from '../api/use-resource';
@@ -8,6 +8,7 @@ import { PageHeader } from '../components/layout';
 import { RelativeTime } from '../components/relative-time';
 import { StatusBadge } from '../components/status-badge';
 import { useSession } from '../session/session-context';
+import { DeployDialog } from './deploy-dialog';
 
 export function ProjectsPage() {
   const { can } = useSession();
@@ -64,37 +65,27 @@ export function ProjectsPage() {
   );
 }
 
-/** A project's releases, and for the newest one, a deploy button per environment its lifecycle allows. */
+/**
+ * A project: its releases × environments (the latest deployment of each release in each
+ * environment), what the newest release may be promoted to, and the forms that make releases and
+ * deployments.
+ */
 export function ProjectPage() {
   const { id = '' } = useParams();
   const { can } = useSession();
-  const navigate = useNavigate();
   const project = useResource<Project>(`/api/v1/projects/${id}`);
   const releases = useResource<Release[]>(`/api/v1/projects/${id}/releases`);
+  const deployments = useResource<DeploymentSummary[]>(`/api/v1/deployments?projectId=${id}&limit=200`);
   const latest = releases.data?.[0];
   const detail = useResource<ReleaseDetail>(latest ? `/api/v1/releases/${latest.id}` : null);
   const environments = useResource<Environment[]>('/api/v1/environments');
-  const [error, setError] = useState<string | null>(null);
-  const [guided, setGuided] = useState(false);
+  const [creating, setCreating] = useState(false);
+  const [deploying, setDeploying] = useState<{ release: Release; environment: string } | null>(null);
 
-  const createRelease = async () => {
-    setError(null);
-    try {
-      await api(`/api/v1/projects/${id}/releases`, { method: 'POST', body: {} });
-      releases.reload();
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
-  const deploy = async (release: Release, environment: string) => {
-    setError(null);
-    try {
-      const d = await api<DeploymentSummary>(`/api/v1/releases/${release.id}/deployments`, { method: 'POST', body: { environment, guidedFailure: guided || undefined } });
-      void navigate(`/deployments/${d.id}`);
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
+  // Newest first from the API: the first seen per release and environment is the latest.
+  const latestIn = new Map<string, DeploymentSummary>();
+  for (const d of deployments.data ?? []) if (!latestIn.has(`${d.release.id}:${d.environment.id}`)) latestIn.set(`${d.release.id}:${d.environment.id}`, d);
+  const envs = environments.data ?? [];
 
   return (
     <Loadable data={project.data} error={project.error}>
@@ -104,21 +95,30 @@ export function ProjectPage() {
             <Link to="/projects">Projects</Link> /
           </p>
           <PageHeader title={p.name}>
-            {can('operator') && (
-              <button type="button" onClick={() => void createRelease()}>
+            <Link className="button button-secondary" to={`/projects/${p.id}/process`}>
+              {can('admin') ? 'Edit process' : 'Process'}
+            </Link>
+            {can('operator') && !creating && (
+              <button type="button" onClick={() => setCreating(true)}>
                 Create release
               </button>
             )}
           </PageHeader>
-          <ErrorMessage error={error} />
+          {creating && (
+            <ReleaseForm
+              projectId={p.id}
+              onDone={() => {
+                setCreating(false);
+                releases.reload();
+              }}
+            />
+          )}
           {latest && detail.data && (
             <section className="panel" aria-labelledby="deploy-h">
               <h2 id="deploy-h">Deploy {latest.version}</h2>
-              <label>
-                <input type="checkbox" checked={guided} onChange={(e) => setGuided(e.target.checked)} /> Guided failure: pause on a failure instead of failing
-              </label>
+              {detail.data.progress.next.length > 0 && <p className="muted">Next in its lifecycle: {detail.data.progress.next.map((e) => e.name).join(', ')}.</p>}
               <ul className="inline-list">
-                {(environments.data ?? []).map((env) => {
+                {envs.map((env) => {
                   const allowed = detail.data!.progress.allowed.some((a) => a.id === env.id);
                   const deployed = detail.data!.deployments.some((d) => d.environment.id === env.id);
                   return (
@@ -126,7 +126,7 @@ export function ProjectPage() {
                       <button
                         type="button"
                         disabled={!allowed || !can('operator')}
-                        onClick={() => void deploy(latest, env.name)}
+                        onClick={() => setDeploying({ release: latest, environment: env.name })}
                         title={allowed ? undefined : 'its lifecycle does not allow this yet'}
                       >
                         {deployed ? `Redeploy to ${env.name}` : `Deploy to ${env.name}`}
@@ -142,23 +142,59 @@ export function ProjectPage() {
             <Loadable data={releases.data} error={releases.error}>
               {(list) =>
                 list.length === 0 ? (
-                  <Empty>No releases yet: define the process (PUT /api/v1/projects/{p.id}/process), then create one.</Empty>
+                  <Empty>
+                    No releases yet: <Link to={`/projects/${p.id}/process`}>define the process</Link>, then create one.
+                  </Empty>
                 ) : (
                   <table aria-label="Releases">
                     <thead>
                       <tr>
                         <th scope="col">Version</th>
-                        <th scope="col">Process version</th>
+                        {envs.map((env) => (
+                          <th key={env.id} scope="col">
+                            {env.name}
+                          </th>
+                        ))}
                         <th scope="col">Created</th>
+                        <th scope="col">
+                          <span className="visually-hidden">Actions</span>
+                        </th>
                       </tr>
                     </thead>
                     <tbody>
                       {list.map((r) => (
                         <tr key={r.id}>
-                          <td>{r.version}</td>
-                          <td>{r.processVersion}</td>
+                          <td title={r.notes || undefined}>
+                            {r.version}
+                            {r.notes && <div className="muted small">{r.notes}</div>}
+                          </td>
+                          {envs.map((env) => {
+                            const d = latestIn.get(`${r.id}:${env.id}`);
+                            return (
+                              <td key={env.id} aria-label={`${r.version} in ${env.name}`}>
+                                {d ? (
+                                  <Link to={`/deployments/${d.id}`}>
+                                    <StatusBadge status={d.state} />
+                                  </Link>
+                                ) : (
+                                  <span className="muted">–</span>
+                                )}
+                              </td>
+                            );
+                          })}
                           <td>
-                            <RelativeTime value={r.createdAt} /> by {r.createdBy}
+                            <RelativeTime value={r.createdAt} /> by {r.createdBy}, process version {r.processVersion}
+                          </td>
+                          <td>
+                            {can('operator') && envs.length > 0 && (
+                              <button
+                                type="button"
+                                className="button-secondary button-small"
+                                onClick={() => setDeploying({ release: r, environment: (r.id === latest?.id && detail.data?.progress.allowed[0]?.name) || envs[0].name })}
+                              >
+                                Deploy {r.version}…
+                              </button>
+                            )}
                           </td>
                         </tr>
                       ))}
@@ -168,20 +204,51 @@ export function ProjectPage() {
               }
             </Loadable>
           </section>
-          {detail.data && detail.data.deployments.length > 0 && (
-            <section className="panel" aria-labelledby="where-h">
-              <h2 id="where-h">Where {latest?.version} is</h2>
-              <ul className="inline-list">
-                {detail.data.deployments.map((d) => (
-                  <li key={d.id}>
-                    <Link to={`/deployments/${d.id}`}>{d.environment.name}</Link> <StatusBadge status={d.state} />
-                  </li>
-                ))}
-              </ul>
-            </section>
-          )}
+          {deploying && <DeployDialog release={deploying.release} environment={deploying.environment} environments={envs} onClose={() => setDeploying(null)} />}
         </>
       )}
     </Loadable>
+  );
+}
+
+/** Version (the next one when left empty) and notes of a new release of the project's current process. */
+function ReleaseForm({ projectId, onDone }: { projectId: string; onDone: () => void }) {
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    const version = String(form.get('version') ?? '').trim();
+    const notes = String(form.get('notes') ?? '').trim();
+    setError(null);
+    try {
+      await api(`/api/v1/projects/${projectId}/releases`, { method: 'POST', body: { ...(version ? { version } : {}), ...(notes ? { notes } : {}) } });
+      onDone();
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+  return (
+    <section className="panel" aria-labelledby="new-release-h">
+      <h2 id="new-release-h">New release</h2>
+      <form onSubmit={(e) => void submit(e)} aria-label="New release">
+        <div className="form-grid">
+          <div className="field">
+            <label htmlFor="release-version">Version (the next one when empty)</label>
+            <input id="release-version" name="version" maxLength={100} placeholder="1.0.0" />
+          </div>
+          <div className="field">
+            <label htmlFor="release-notes">Notes</label>
+            <textarea id="release-notes" name="notes" rows={3} maxLength={10000} />
+          </div>
+        </div>
+        <ErrorMessage error={error} />
+        <div className="form-actions">
+          <button type="button" className="button-secondary" onClick={onDone}>
+            Cancel
+          </button>
+          <button type="submit">Create this release</button>
+        </div>
+      </form>
+    </section>
   );
 }
