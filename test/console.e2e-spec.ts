@@ -280,40 +280,60 @@ describe('the web console', () => {
     await browser.screenshot('12-tasks');
   });
 
-  it('creates a project, deploys its release, answers its manual step, and sees it on the dashboard', async () => {
+  it('creates a project, edits its process, deploys a release through the dialog, answers its manual step, and sees it on the dashboard', async () => {
     await nav(page, 'Projects').click();
     await page.getByLabel('Name', { exact: true }).fill('Shop');
     await page.getByRole('button', { name: 'Create project' }).click();
     await page.getByRole('link', { name: 'Shop' }).click();
     await page.getByRole('heading', { name: 'Shop', level: 1 }).waitFor();
-    // The process editor is not in the console yet: the process goes in through the API, as a pipeline would.
-    const projectId = page.url().split('/').pop()!;
-    const steps = [
-      { name: 'approve', kind: 'manual', instructions: 'Check the change ticket', responsibleRole: 'owner', environments: ['production'] },
-      { name: 'deploy', kind: 'script', script: { syntax: 'bash', body: 'echo "deployed $CORRAL_RELEASE"' }, targetRoles: ['web'] },
-    ];
-    const put = await page.evaluate(
-      async ([id, body]) => (await fetch(`/api/v1/projects/${id}/process`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).status,
-      [projectId, { steps }] as const,
-    );
-    expect(put).toBe(200);
+
+    await page.getByRole('link', { name: 'Edit process' }).click();
+    await page.getByRole('button', { name: 'Add a manual step' }).click();
+    const approve = page.getByRole('group', { name: 'Step 1' });
+    await approve.getByLabel('Step name').fill('approve');
+    await approve.getByLabel('Instructions').fill('Check the change ticket');
+    await approve.getByLabel('Who may answer (this role or higher)').selectOption('owner');
+    await approve.getByRole('group', { name: 'Environments of step 1' }).getByLabel('production').check();
+    await page.getByRole('button', { name: 'Add a script step' }).click();
+    const deploy = page.getByRole('group', { name: 'Step 2' });
+    await deploy.getByLabel('Step name').fill('deploy');
+    await deploy.getByLabel('Target roles (comma-separated)').fill('web');
+    await deploy.getByLabel('Script', { exact: true }).fill('echo "deployed $CORRAL_RELEASE"');
+    await deploy.getByLabel('At most this many agents at once (all when empty)').fill('1');
+    await page.getByRole('button', { name: 'Save process' }).click();
+    await waitForText(page, /^Version 1, saved by/);
+    await browser.screenshot('12a-process');
+
+    await page.getByRole('link', { name: 'Shop' }).click();
     await page.getByRole('button', { name: 'Create release' }).click();
-    await page.getByRole('cell', { name: '1.0.0', exact: true }).waitFor();
+    await page.getByLabel('Notes').fill('the first cut');
+    await page.getByRole('button', { name: 'Create this release' }).click();
+    await page
+      .getByRole('cell', { name: /^1\.0\.0/ })
+      .getByText('the first cut')
+      .waitFor();
     // The default lifecycle follows the environments' order: staging first, where no step has anything to do.
     expect(await page.getByRole('button', { name: 'Deploy to production' }).isDisabled()).toBe(true);
     await page.getByRole('button', { name: 'Deploy to staging' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Deploy 1.0.0' });
+    await dialog.getByRole('listitem', { name: 'Would run deploy' }).getByText('no agent with role web in staging').waitFor();
+    await dialog.getByRole('button', { name: 'Deploy 1.0.0 to staging' }).click();
     await page
       .getByRole('heading', { name: /1\.0\.0 to staging/ })
       .locator('.badge[data-status="succeeded"]')
       .waitFor();
-    await page.getByText('no agent with role web in staging').waitFor();
     await page.getByRole('link', { name: 'Shop' }).click();
+    await page.getByRole('cell', { name: '1.0.0 in staging' }).locator('.badge[data-status="succeeded"]').waitFor();
     await page.getByRole('button', { name: 'Deploy to production' }).click();
+    await dialog.getByRole('checkbox', { name: `Run deploy on ${agentName}` }).waitFor();
+    expect(await dialog.getByRole('checkbox', { name: `Run deploy on ${agentName}` }).isChecked()).toBe(true);
+    await browser.screenshot('12b-deploy-dialog');
+    await dialog.getByRole('button', { name: 'Deploy 1.0.0 to production' }).click();
 
     await page.getByRole('heading', { name: /1\.0\.0 to production/ }).waitFor();
     const manual = page.getByRole('region', { name: 'Manual intervention' });
     await manual.getByText('Check the change ticket').waitFor();
-    await browser.screenshot('12b-deployment-waiting');
+    await browser.screenshot('12c-deployment-waiting');
     await manual.getByLabel('Note (kept in the audit log)').fill('ticket CHG-1 approved');
     await manual.getByRole('button', { name: 'Proceed' }).click();
     await page
@@ -324,14 +344,29 @@ describe('the web console', () => {
       .getByRole('heading', { name: /1\.0\.0 to production/ })
       .locator('.badge[data-status="succeeded"]')
       .waitFor();
+    await page.getByLabel('Output of deploy').getByText('deployed 1.0.0').waitFor();
     await waitForText(page, `chose proceed`);
-    await browser.screenshot('12c-deployment-done');
+    await browser.screenshot('12d-deployment-done');
 
     await nav(page, 'Dashboard').click();
     const cell = page.getByRole('cell', { name: 'Shop in production' });
     await cell.locator('.badge[data-status="succeeded"]').waitFor();
     expect(await cell.textContent()).toContain('1.0.0');
-    await browser.screenshot('12d-dashboard');
+    await browser.screenshot('12e-dashboard');
+  });
+
+  it('makes a lifecycle with a phase of its own', async () => {
+    await nav(page, 'Lifecycles').click();
+    await page.getByRole('listitem', { name: 'Lifecycle Default lifecycle' }).waitFor();
+    await page.getByRole('button', { name: 'New lifecycle' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('Hotfix');
+    await page.getByLabel('Phase name').fill('Straight to production');
+    await page.getByRole('checkbox', { name: 'production in phase 1' }).check();
+    await page.getByRole('checkbox', { name: 'Deploy to production automatically' }).check();
+    await page.getByRole('button', { name: 'Save lifecycle' }).click();
+    const hotfix = page.getByRole('listitem', { name: 'Lifecycle Hotfix' });
+    await hotfix.getByText('deploys to production automatically').waitFor();
+    await browser.screenshot('12f-lifecycles');
   });
 
   it('shows the audit log, members and API keys (a created key is shown once)', async () => {
