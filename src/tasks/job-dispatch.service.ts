@@ -2,6 +2,7 @@ import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nest
 import { DataSource, type EntityManager } from 'typeorm';
 import { type AgentConnection, AgentConnectionsService, type AgentWork, type ConnectedAgent } from '../agents/agent-connections.service';
 import { ServerKeysService } from '../agents/server-keys.service';
+import { ClusterEventsService } from '../cluster/cluster-events.service';
 import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
@@ -59,11 +60,15 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     private readonly progress: TaskProgress,
     private readonly connections: AgentConnectionsService,
     private readonly serverKeys: ServerKeysService,
+    private readonly events: ClusterEventsService,
     private readonly logger: CorralLogger,
   ) {}
 
-  onModuleInit() {
+  async onModuleInit() {
     this.connections.attachWork(this);
+    // Before the first sweep: leases that lapsed while every node was down are not the agents' fault.
+    const graced = await this.jobs.graceLeasesAfterOutage(this.events.nodeId, this.config.jobLeaseSeconds, this.config.nodeDeadAfterSeconds);
+    if (graced) this.logger.event('info', 'no other node was up: running jobs get one lease for their agents to come back', { jobs: graced }, 'JobDispatch');
     this.timers.push(setInterval(() => void this.sweep(), this.config.jobRequerySeconds * 1000).unref());
   }
 

@@ -343,6 +343,25 @@ export class JobsRepository {
     return rowsOf<{ agentId: string }>(result).map((r) => r.agentId);
   }
 
+  /**
+   * After an outage of every node, running jobs' leases lapsed while no node could hear their
+   * agents; they get one lease from now to renew it, as a job does on a node that lives. A node
+   * that was up before this one (alive, and for longer than `deadAfterSeconds`) means there was
+   * no outage: its sweeps already judged the leases. Returns how many jobs got the grace.
+   */
+  async graceLeasesAfterOutage(nodeId: string, leaseSeconds: number, deadAfterSeconds: number): Promise<number> {
+    const result = await this.dataSource.query(
+      `UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $2)
+        WHERE state = 'running' AND lease_expires_at < now() + make_interval(secs => $2)
+          AND NOT EXISTS (SELECT 1 FROM server_nodes
+                           WHERE id <> $1 AND stopped_at IS NULL
+                             AND last_seen_at >= now() - make_interval(secs => $3) AND started_at < now() - make_interval(secs => $3))
+       RETURNING 1`,
+      [nodeId, leaseSeconds, deadAfterSeconds],
+    );
+    return rowsOf(result).length;
+  }
+
   /** Running jobs whose agent stopped renewing the lease (served by IDX_jobs_held). */
   async findLapsedLeases(limit = 500): Promise<{ id: string; agentId: string; idempotent: boolean; attempt: number; maxAttempts: number }[]> {
     return this.dataSource.query(
