@@ -209,6 +209,14 @@ describe('the web console', () => {
     await history.getByText('Approval refused (code did not match)').waitFor();
     await history.getByText('Enrolled', { exact: true }).waitFor();
     await browser.screenshot('07-agent-detail');
+
+    // An approved agent's environments and roles can change later, by an admin.
+    await page.getByRole('button', { name: 'Environments and roles…' }).click();
+    const labels = page.getByRole('dialog', { name: `Environments and roles of “${agentName}”` });
+    expect(await labels.getByRole('checkbox', { name: 'production' }).isChecked()).toBe(true);
+    await labels.getByRole('textbox', { name: 'Roles' }).fill('web, cache');
+    await labels.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('definition').getByText('web, cache').waitFor();
   });
 
   it('runs a script and shows its output live, then its exit code', async () => {

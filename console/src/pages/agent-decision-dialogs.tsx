@@ -107,6 +107,48 @@ export function ApproveAgentDialog({ agent, onClose, onDone }: { agent: Agent; o
   );
 }
 
+/** Moves an approved agent between environments and roles: deployments made after it target it there. */
+export function AgentLabelsDialog({ agent, onClose, onDone }: { agent: Agent; onClose: () => void; onDone: (agent: Agent) => void }) {
+  const [environments, setEnvironments] = useState(new Set(agent.environments));
+  const [roles, setRoles] = useState(agent.roles.join(', '));
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      onDone(await api<Agent>(`/api/v1/agents/${agent.id}`, { method: 'PATCH', body: { environments: [...environments], roles: parseLabels(roles) } }));
+    } catch (err) {
+      setError(messageOf(err));
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Dialog title={`Environments and roles of “${agent.name}”`} open onClose={onClose}>
+      <form onSubmit={(e) => void submit(e)} aria-label={`Environments and roles of ${agent.name}`}>
+        <p>Deployments already made keep the targets they were made with.</p>
+        <EnvironmentChecklist selected={environments} onChange={setEnvironments} />
+        <div className="field">
+          <label htmlFor="labels-roles">Roles</label>
+          <input id="labels-roles" value={roles} onChange={(e) => setRoles(e.target.value)} placeholder="web, db" />
+        </div>
+        <ErrorMessage error={error} />
+        <div className="dialog-actions">
+          <button type="button" className="button-secondary" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" disabled={busy}>
+            {busy ? 'Saving…' : 'Save'}
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
 /** Reject (pending) or revoke (pending or approved), with an optional reason kept in the audit log. */
 export function DecideAgentDialog({ agent, decision, onClose, onDone }: { agent: Agent; decision: 'reject' | 'revoke'; onClose: () => void; onDone: (agent: Agent) => void }) {
   const [reason, setReason] = useState('');

@@ -8,7 +8,7 @@ import { PageHeader } from '../components/layout';
 import { RelativeTime } from '../components/relative-time';
 import { StatusBadge } from '../components/status-badge';
 import { useSession } from '../session/session-context';
-import { ApproveAgentDialog, DecideAgentDialog } from './agent-decision-dialogs';
+import { AgentLabelsDialog, ApproveAgentDialog, DecideAgentDialog } from './agent-decision-dialogs';
 import { AgentHealthSection } from './agent-health-section';
 import { useReloadOnAgentChange } from './agents-page';
 
@@ -35,7 +35,7 @@ export function AgentDetailPage() {
     reloadAll,
     useCallback((agentId: string) => agentId === id, [id]),
   );
-  const [dialog, setDialog] = useState<'approve' | 'reject' | 'revoke' | null>(null);
+  const [dialog, setDialog] = useState<'approve' | 'reject' | 'revoke' | 'labels' | null>(null);
 
   return (
     <Loadable data={agent.data} error={agent.error}>
@@ -65,6 +65,11 @@ export function AgentDetailPage() {
                   Reject…
                 </button>
               </>
+            )}
+            {a.status === 'approved' && can('admin') && (
+              <button type="button" className="button-secondary" onClick={() => setDialog('labels')}>
+                Environments and roles…
+              </button>
             )}
             {(a.status === 'approved' || a.status === 'pending') && can('admin') && (
               <button type="button" className="button-danger" onClick={() => setDialog('revoke')}>
@@ -225,6 +230,16 @@ export function AgentDetailPage() {
           </section>
           {dialog === 'approve' && (
             <ApproveAgentDialog
+              agent={a}
+              onClose={() => setDialog(null)}
+              onDone={() => {
+                setDialog(null);
+                reloadAll();
+              }}
+            />
+          )}
+          {dialog === 'labels' && (
+            <AgentLabelsDialog
               agent={a}
               onClose={() => setDialog(null)}
               onDone={() => {
