@@ -89,9 +89,14 @@ export class AgentsRepository {
     return em.findOne(Agent, { where: { organizationId, name, status: 'approved' } });
   }
 
-  /** The named agents of the organisation that exist, with what decides whether they may run work. */
-  findTargets(organizationId: string, ids: string[]): Promise<Pick<Agent, 'id' | 'name' | 'status' | 'policy'>[]> {
-    return this.sql.query('corral_task_targets', `SELECT id, name, status, policy FROM agents WHERE organization_id = $1 AND id = ANY ($2::uuid[])`, [organizationId, ids]);
+  /**
+   * The named agents of the organisation that exist, with what decides whether they may run work.
+   * Inside a transaction, on its connection: waiting for a second one from the pool while holding
+   * one deadlocks the pool once every connection is held so.
+   */
+  findTargets(organizationId: string, ids: string[], em?: EntityManager): Promise<Pick<Agent, 'id' | 'name' | 'status' | 'policy'>[]> {
+    const sql = `SELECT id, name, status, policy FROM agents WHERE organization_id = $1 AND id = ANY ($2::uuid[])`;
+    return em ? em.query(sql, [organizationId, ids]) : this.sql.query('corral_task_targets', sql, [organizationId, ids]);
   }
 
   /** Approved agents in an environment (by its name), with their roles and what decides whether they may run work: a deployment's candidates. */

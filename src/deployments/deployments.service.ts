@@ -106,7 +106,7 @@ export class DeploymentsService implements OnModuleInit {
     const project = lock ? await this.projects.lockProject(em, organizationId, release.projectId) : await this.projects.findInOrganization(organizationId, release.projectId, em);
     if (!project) throw new NotFoundException('release', release.id);
     const [environment] = await this.environments.resolve(organizationId, [body.environment], em);
-    const all = (await this.environments.inOrder(organizationId)).map((e) => ({ id: e.id, name: e.name }));
+    const all = (await this.environments.inOrder(organizationId, em)).map((e) => ({ id: e.id, name: e.name }));
     const lifecycle = await this.lifecycles.forProject(organizationId, project.lifecycleId, em);
     const progress = lifecycleProgress(lifecycle.phases, all, await this.releases.succeededEnvironments(organizationId, release.id, em));
     const refused = refusal(progress, environment.id, lifecycle.name);
@@ -177,7 +177,7 @@ export class DeploymentsService implements OnModuleInit {
     const project = release && (await this.projects.findInOrganization(d.organizationId, release.projectId, em));
     if (!release || !project) return;
     const lifecycle = await this.lifecycles.forProject(d.organizationId, project.lifecycleId, em);
-    const all = (await this.environments.inOrder(d.organizationId)).map((e) => ({ id: e.id, name: e.name }));
+    const all = (await this.environments.inOrder(d.organizationId, em)).map((e) => ({ id: e.id, name: e.name }));
     const succeeded = await this.releases.succeededEnvironments(d.organizationId, release.id, em);
     succeeded.delete(d.environmentId);
     for (const environmentId of autoDeployOnSuccess(lifecycle.phases, all, succeeded, d.environmentId)) {

@@ -104,7 +104,7 @@ export class TaskQueue {
    */
   async enqueue(em: EntityManager, organizationId: string, spec: NewTask): Promise<QueuedTask> {
     const row = this.row(organizationId, spec);
-    const names = await this.checkTargets(organizationId, row);
+    const names = await this.checkTargets(organizationId, row, em);
     let blocker: Task | null = null;
     if (row.concurrencyKey) {
       await this.tasks.lockConcurrencyKey(em, organizationId, row.concurrencyKey);
@@ -165,7 +165,7 @@ export class TaskQueue {
     jobs: NewJob[],
   ): Promise<{ jobs: { id: string; agentId: string }[]; refused: TargetRefusal[] }> {
     const rows = this.jobRows(jobs, task);
-    const { refused } = await this.targets(task.organizationId, rows);
+    const { refused } = await this.targets(task.organizationId, rows, em);
     const refusedIds = new Set(refused.map((r) => r.agentId));
     const added = await this.tasks.insertJobs(
       em,
@@ -276,18 +276,19 @@ export class TaskQueue {
   }
 
   /** The targets' names by id, once every one of them may run its job. */
-  private async checkTargets(organizationId: string, row: Pick<TaskRow, 'jobs'>): Promise<Map<string, string>> {
-    const { names, refused } = await this.targets(organizationId, row.jobs);
+  private async checkTargets(organizationId: string, row: Pick<TaskRow, 'jobs'>, em?: EntityManager): Promise<Map<string, string>> {
+    const { names, refused } = await this.targets(organizationId, row.jobs, em);
     if (refused.length)
       throw new TasksException(TasksErrorCode.TARGETS_REFUSED, `${refused.length} of ${row.jobs.length} targets cannot run this task: ${refused.map((r) => r.reason).join('; ')}`, refused);
     return names;
   }
 
   /** Which of these jobs' agents may run them (their names by id), and why each other may not. */
-  private async targets(organizationId: string, jobs: Pick<TaskRow['jobs'][number], 'agentId' | 'kind'>[]): Promise<{ names: Map<string, string>; refused: TargetRefusal[] }> {
+  private async targets(organizationId: string, jobs: Pick<TaskRow['jobs'][number], 'agentId' | 'kind'>[], em?: EntityManager): Promise<{ names: Map<string, string>; refused: TargetRefusal[] }> {
     const agents = await this.agents.findTargets(
       organizationId,
       jobs.map((j) => j.agentId),
+      em,
     );
     const byId = new Map(agents.map((a) => [a.id, a]));
     const refused = jobs.flatMap(({ agentId, kind }): TargetRefusal[] => {
