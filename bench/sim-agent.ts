@@ -14,6 +14,8 @@ export interface SimAgentOptions {
   maxJobs: number;
   /** Called when an offer arrives, with the time it arrived. */
   onOffer?: (offer: JobOfferPayload, at: number) => void;
+  /** Called when the control plane starts an accepted job (it is running there), with the time the start arrived. */
+  onStart?: (jobId: string, at: number) => void;
   /** Called when the control plane acknowledges a finished job (it is recorded). */
   onFinished?: () => void;
 }
@@ -175,7 +177,8 @@ export class SimAgent {
         send({ type: 'agent.job.accept', jobId: offer.jobId, attempt: offer.attempt });
       }
     } else if (m.type === 'server.job.start') {
-      // A health check finishes at once too, with a made-up healthy result; a script with none.
+      this.o.onStart?.(m.jobId, at);
+      // A health check finishes at once too, with a made-up healthy result; a script or a deployment step with none.
       const result = this.healthChecks.delete(m.jobId) ? healthyResult() : null;
       send({ type: 'agent.job.finish', jobId: m.jobId, attempt: m.attempt, outcome: 'succeeded', exitCode: result ? null : 0, signal: null, message: null, logChunks: 0, result });
     } else if (m.type === 'server.job.finishAck') {
