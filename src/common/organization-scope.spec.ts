@@ -70,6 +70,7 @@ const ACROSS_ORGANISATIONS: Record<string, Record<string, string>> = {
     appendLog: 'a job already locked by its path',
     expireOffers: 'the cluster-wide sweep of lapsed offers',
     findLapsedLeases: 'the cluster-wide sweep of lapsed leases',
+    graceLeasesAfterOutage: 'the cluster-wide grace after every node was down',
     findUndelivered: 'the cluster-wide sweep of undeliverable jobs',
     retry: 'a job already locked by the sweeper',
     markLost: 'a job already locked by the sweeper',
