@@ -120,9 +120,7 @@ export class DeploymentRunner implements OnModuleInit {
   }
 
   private async jobsEnded(em: EntityManager, jobs: FinishedJob[]): Promise<void> {
-    const ids = await this.deployments.endJobs(em, jobs);
-    const byTask = await this.deployments.findByTasks(em, [...new Set(jobs.map((j) => j.taskId))]);
-    for (const d of byTask.filter((x) => ids.includes(x.id))) await this.step(em, d);
+    for (const d of await this.deployments.endJobs(em, jobs)) await this.step(em, d);
   }
 
   /** Reached the front of its project and environment's line: its first steps start. */

@@ -132,18 +132,41 @@ export class DeploymentsRepository {
     ]);
   }
 
-  /** Targets whose job just ended take its outcome; returns the deployments they belong to. */
-  async endJobs(em: EntityManager, jobs: { id: string; organizationId: string; state: string; message: string | null }[]): Promise<string[]> {
-    const rows = await em.query(
-      `UPDATE deployment_targets t
-          SET state = CASE x.state WHEN 'succeeded' THEN 'succeeded' WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END,
-              reason = CASE WHEN x.state = 'succeeded' THEN NULL ELSE x.message END
-         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS x(id, organization_id, state, message)
-        WHERE t.organization_id = x.organization_id AND t.job_id = x.id AND t.state = 'active'
-       RETURNING t.deployment_id`,
-      [jobs.map((j) => j.id), jobs.map((j) => j.organizationId), jobs.map((j) => j.state), jobs.map((j) => j.message)],
+  /**
+   * Targets whose job just ended take its outcome. Returns the deployments that may move on:
+   * those where a step of an ended target has no job active any more, or has targets waiting for
+   * room in its `maxParallelism` window. For the others `advance` could change nothing (a step
+   * with jobs still active and none waiting stays as it is until one ends), so they are not read.
+   * The deployments are locked before their targets are counted, as `advance` would be: of two
+   * transactions ending a step's last two jobs, the second counts after the first has committed.
+   */
+  async endJobs(em: EntityManager, jobs: { id: string; organizationId: string; state: string; message: string | null }[]): Promise<Pick<Deployment, 'id' | 'organizationId'>[]> {
+    const ended = rowsOf<{ organization_id: string; deployment_id: string; step_id: string }>(
+      await em.query(
+        `UPDATE deployment_targets t
+            SET state = CASE x.state WHEN 'succeeded' THEN 'succeeded' WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END,
+                reason = CASE WHEN x.state = 'succeeded' THEN NULL ELSE x.message END
+           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS x(id, organization_id, state, message)
+          WHERE t.organization_id = x.organization_id AND t.job_id = x.id AND t.state = 'active'
+         RETURNING t.organization_id, t.deployment_id, t.step_id`,
+        [jobs.map((j) => j.id), jobs.map((j) => j.organizationId), jobs.map((j) => j.state), jobs.map((j) => j.message)],
+      ),
     );
-    return [...new Set(rowsOf<{ deployment_id: string }>(rows).map((r) => r.deployment_id))];
+    if (!ended.length) return [];
+    await em.query(`SELECT d.id FROM deployments d WHERE (d.organization_id, d.id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[])) ORDER BY d.id FOR UPDATE`, [
+      ended.map((e) => e.organization_id),
+      ended.map((e) => e.deployment_id),
+    ]);
+    const movable = await em.query(
+      `SELECT DISTINCT t.organization_id AS "organizationId", t.deployment_id AS id
+         FROM deployment_targets t
+        WHERE (t.organization_id, t.step_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
+        GROUP BY t.organization_id, t.deployment_id, t.step_id
+       HAVING count(*) FILTER (WHERE t.state = 'active') = 0 OR count(*) FILTER (WHERE t.state = 'pending') > 0
+        ORDER BY id`,
+      [ended.map((e) => e.organization_id), ended.map((e) => e.step_id)],
+    );
+    return movable as Pick<Deployment, 'id' | 'organizationId'>[];
   }
 
   async update(em: EntityManager, organizationId: string, id: string, changes: Partial<Pick<Deployment, 'state' | 'finishedAt' | 'cancelRequestedAt' | 'excludeAgentIds'>>): Promise<void> {
