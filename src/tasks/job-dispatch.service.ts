@@ -33,9 +33,11 @@ interface FromAgent<M> {
 /**
  * The task engine's side of agent connections: what to offer an agent, what its job messages
  * mean, and the sweeps that keep the queue honest (lapsed offers and leases, undeliverable
- * jobs) on every node. Each job event has one path: accepts and finishes go in batches, each
- * batch one transaction that locks its tasks and jobs, decides every case from the rows, moves
- * the jobs in one statement and settles their tasks (with the kinds' hooks) before it commits.
+ * jobs) on every node. Each job event has one path: accepts and finishes go in batches. A batch
+ * of accepts is one statement that locks its tasks and jobs, starts the offered ones and settles
+ * their tasks; a batch of finishes is one transaction that locks them, decides every case from
+ * the rows, ends the jobs in one statement and settles their tasks (with the kinds' hooks)
+ * before it commits.
  */
 @Injectable()
 export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicationShutdown {
@@ -161,32 +163,21 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     return result;
   }
 
-  /** Accepts: offered → running under a lease (the agent then starts the job); every other case is answered from the row. */
+  /** Accepts: offered → running under a lease (the agent then starts the job), in one statement; every other case is answered from the row. */
   private async acceptBatch(batch: FromAgent<JobAccept>[]): Promise<ServerMessage[][]> {
-    return this.transact(async (em, out) => {
-      const rows = await this.jobs.lockJobs(
-        em,
-        batch.map(({ agent, m }) => ({ jobId: m.jobId, agentId: agent.id })),
-      );
-      const start = (m: JobAccept): ServerMessage => ({ type: 'server.job.start', jobId: m.jobId, attempt: m.attempt, leaseSeconds: this.config.jobLeaseSeconds });
-      const toStart: JobRow[] = [];
-      const decided = batch.map(({ m }): ServerMessage | null => {
-        const job = rows.get(m.jobId);
-        if (!job) return this.gone(m.jobId, m.attempt, 'no such job for this agent');
-        if (job.attempt !== m.attempt) return this.gone(m.jobId, m.attempt, `attempt ${m.attempt} was superseded by attempt ${job.attempt}`);
-        if (job.state === 'running') return start(m); // the first start was lost on the way
-        if (job.state !== 'offered') return this.gone(m.jobId, m.attempt, job.state === 'cancelled' ? 'the task was cancelled before the job started' : `the job is ${job.state}`);
-        toStart.push(job);
-        return null;
-      });
-      const started = await this.jobs.start(em, toStart, this.config.jobLeaseSeconds);
-      await this.progress.settle(
-        em,
-        toStart.filter((j) => started.has(j.id)).map((j) => j.taskId),
-        [],
-        out,
-      );
-      return batch.map(({ agent, m }, i) => [decided[i] ?? (started.has(m.jobId) ? start(m) : this.gone(m.jobId, m.attempt, `agent "${agent.name}" is not approved; it may not start work`))]);
+    const refs = batch.map(({ agent, m }) => ({ jobId: m.jobId, agentId: agent.id, attempt: m.attempt }));
+    const { rows, started } = await retryOnDeadlock(() => this.jobs.accept(null, refs, this.config.jobLeaseSeconds));
+    const out = new Announcements();
+    for (const id of started) out.tasks.add(rows.get(id)!.taskId);
+    await this.progress.announceAfterCommit(out);
+    return batch.map(({ agent, m }): ServerMessage[] => {
+      const job = rows.get(m.jobId);
+      const start: ServerMessage = { type: 'server.job.start', jobId: m.jobId, attempt: m.attempt, leaseSeconds: this.config.jobLeaseSeconds };
+      if (!job) return [this.gone(m.jobId, m.attempt, 'no such job for this agent')];
+      if (job.attempt !== m.attempt) return [this.gone(m.jobId, m.attempt, `attempt ${m.attempt} was superseded by attempt ${job.attempt}`)];
+      if (started.has(job.id) || job.state === 'running') return [start]; // running already: the first start was lost on the way
+      if (job.state !== 'offered') return [this.gone(m.jobId, m.attempt, job.state === 'cancelled' ? 'the task was cancelled before the job started' : `the job is ${job.state}`)];
+      return [this.gone(m.jobId, m.attempt, `agent "${agent.name}" is not approved; it may not start work`)];
     });
   }
 

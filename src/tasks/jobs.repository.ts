@@ -4,6 +4,7 @@ import { rowsOf } from '../database/query-rows';
 import { Sql } from '../database/sql';
 import { JOB_OUTCOMES, type JobOutcome, type JobResult, type LogStream } from '../protocol/messages';
 import { HELD_JOB_STATES, type JobState, jobMoveAllowed, statesInto } from './task-states';
+import { settling } from './tasks.repository';
 
 /** What a claim hands over: the job row, everything the offer to the agent needs. */
 export interface ClaimedJob {
@@ -224,20 +225,47 @@ export class JobsRepository {
     return rows[0] ?? null;
   }
 
-  /** offered → running under a lease, for a batch: the agents may start these now. The agent's approval is checked here too, at the moment work starts. */
-  async start(em: EntityManager, jobs: { id: string; attempt: number }[], leaseSeconds: number): Promise<Set<string>> {
-    if (!jobs.length) return new Set();
-    const rows = await this.sql.queryIn<{ id: string }>(
-      em,
-      'corral_start_jobs',
-      `UPDATE jobs SET state = 'running', started_at = now(), lease_expires_at = now() + make_interval(secs => $3)
-         FROM unnest($1::uuid[], $2::int[]) AS r(id, attempt)
-        WHERE jobs.id = r.id AND jobs.attempt = r.attempt AND jobs.state IN ${START_FROM}
-          AND (SELECT a.status FROM agents a WHERE a.id = jobs.agent_id) = 'approved'
-       RETURNING jobs.id`,
-      [jobs.map((j) => j.id), jobs.map((j) => j.attempt), leaseSeconds],
-    );
-    return new Set(rows.map((r) => r.id));
+  /**
+   * Accepts, for a batch, in one statement: each job is locked after its task (as `lockJobs`
+   * does), an offered one of the attempt named moves to running under a lease if its agent is
+   * still approved (checked here, at the moment work starts), and the tasks of the started jobs
+   * settle. Returns every job asked for that is its agent's, as it was before (a job that is not
+   * its agent's is not there), and which of them started now.
+   *
+   * The task's own columns come from its locked row. Its other jobs are read as the statement
+   * began; that cannot change the outcome: a task with a job just started is running, or
+   * cancelling, whatever they are, and never finishes here, so nothing waits on its settling.
+   */
+  async accept(em: EntityManager | null, refs: JobRef[], leaseSeconds: number): Promise<{ rows: Map<string, JobRow>; started: Set<string> }> {
+    if (!refs.length) return { rows: new Map(), started: new Set() };
+    const text = `WITH r AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS r(id, agent_id, attempt)),
+         locked AS (
+           SELECT j.*, r.attempt AS asked, t.kind AS task_kind, t.state AS task_state, t.blocked_by AS task_blocked_by, t.concurrency_key AS task_concurrency_key,
+                  t.held AS task_held, t.cancel_requested_at AS task_cancel_requested_at, t.started_at AS task_started_at, t.outcome AS task_outcome
+             FROM tasks t JOIN jobs j ON j.task_id = t.id JOIN r ON j.id = r.id AND j.agent_id = r.agent_id
+            ORDER BY t.id, j.id
+              FOR UPDATE OF t, j
+         ), started AS (
+           UPDATE jobs SET state = 'running', started_at = now(), lease_expires_at = now() + make_interval(secs => $4)
+             FROM locked l
+            WHERE jobs.id = l.id AND jobs.attempt = l.asked AND jobs.state IN ${START_FROM}
+              AND (SELECT a.status FROM agents a WHERE a.id = jobs.agent_id) = 'approved'
+           RETURNING jobs.id, jobs.task_id, jobs.state
+         ), ${settling(
+           `(SELECT DISTINCT l.task_id AS id, l.task_kind AS kind, l.task_state AS state, l.task_blocked_by AS blocked_by, l.task_concurrency_key AS concurrency_key,
+                    l.task_held AS held, l.task_cancel_requested_at AS cancel_requested_at, l.task_started_at AS started_at, l.task_outcome AS outcome
+               FROM locked l JOIN started s ON s.id = l.id)`,
+           `(SELECT j.task_id, COALESCE(s.state, j.state) AS state FROM jobs j LEFT JOIN started s ON s.id = j.id)`,
+         )}
+         SELECT ${JOB_ROW}, j.id IN (SELECT id FROM started) AS "startedNow" FROM locked j`;
+    const values = [refs.map((r) => r.jobId), refs.map((r) => r.agentId), refs.map((r) => r.attempt), leaseSeconds];
+    const rows = em
+      ? await this.sql.queryIn<JobRow & { startedNow: boolean }>(em, 'corral_accept_jobs', text, values)
+      : await this.sql.query<JobRow & { startedNow: boolean }>('corral_accept_jobs', text, values);
+    return {
+      rows: new Map(rows.map(({ startedNow: _, ...row }) => [row.id, row])),
+      started: new Set(rows.filter((r) => r.startedNow).map((r) => r.id)),
+    };
   }
 
   /**

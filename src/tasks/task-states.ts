@@ -76,8 +76,8 @@ export function jobMoveAllowed(state: string, target: string, targets: readonly 
   return `CASE ${target} ${branches.join(' ')} ELSE false END`;
 }
 
-/** The task edges as two parallel arrays (from, to), for a statement to join against. */
-export function taskEdges(): { from: TaskState[]; to: TaskState[] } {
-  const edges = TASK_STATES.flatMap((from) => TASK_TRANSITIONS[from].map((to) => [from, to] as const));
-  return { from: edges.map((e) => e[0]), to: edges.map((e) => e[1]) };
+/** The task edges as an SQL list of (from, to) pairs, for `(old, new) IN (...)`: the statement that moves tasks takes them from TASK_TRANSITIONS. */
+export function taskEdges(): string {
+  const edges = TASK_STATES.flatMap((from) => TASK_TRANSITIONS[from].map((to) => `(${literal(from)}, ${literal(to)})`));
+  return `(${edges.join(', ')})`;
 }

@@ -67,7 +67,6 @@ export interface SettledTask {
 }
 
 const LONE_SURROGATE = /\p{Surrogate}/gu;
-const TASK_EDGES = taskEdges();
 
 @Injectable()
 export class TasksRepository {
@@ -220,49 +219,10 @@ export class TasksRepository {
     ]);
   }
 
-  /**
-   * Brings each task's state in line with its jobs': the one place a task's state is derived.
-   * While any job is queued, offered or running, or while its module holds it (Task.held), the
-   * task is queued (nothing started yet), running, or cancelling (cancel asked). Once neither, the
-   * outcome its module concluded it with decides; without one, it succeeded only if every job did
-   * (or it had none); any failed or unknown job fails it, a timeout times it out, and a cancel
-   * asked for wins over both. A task
-   * moves only along TASK_TRANSITIONS, so a finished task never becomes active again. The caller's
-   * transaction holds the tasks' row locks (taken before their jobs'), so no concurrent change to
-   * their jobs is missed. Returns the tasks that moved.
-   */
+  /** Brings each task's state in line with its jobs' (see `settling`); returns the tasks that moved. */
   async settle(em: EntityManager, taskIds: string[]): Promise<SettledTask[]> {
     if (!taskIds.length) return [];
-    return this.sql.queryIn<SettledTask>(
-      em,
-      'corral_settle_tasks',
-      `WITH d AS (
-         SELECT t.id, t.kind, t.state AS old, t.blocked_by, t.concurrency_key IS NOT NULL AS keyed,
-                CASE
-                  WHEN bool_or(j.state IN ('queued', 'offered', 'running')) OR t.held THEN
-                    CASE WHEN t.cancel_requested_at IS NOT NULL THEN 'cancelling'
-                         WHEN bool_or(j.state NOT IN ('queued', 'offered')) OR (t.held AND t.started_at IS NOT NULL) THEN 'running'
-                         ELSE 'queued' END
-                  WHEN t.outcome IS NOT NULL THEN t.outcome
-                  WHEN t.cancel_requested_at IS NOT NULL AND bool_or(j.state = 'cancelled') THEN 'cancelled'
-                  WHEN bool_or(j.state IN ('failed', 'unknown')) THEN 'failed'
-                  WHEN bool_or(j.state = 'timed_out') THEN 'timed_out'
-                  WHEN bool_or(j.state = 'cancelled') THEN 'cancelled'
-                  ELSE 'succeeded'
-                END AS new
-           FROM tasks t LEFT JOIN jobs j ON j.task_id = t.id
-          WHERE t.id = ANY ($1::uuid[])
-          GROUP BY t.id
-       )
-       UPDATE tasks SET state = d.new,
-              started_at = CASE WHEN d.new IN ('running', 'cancelling') THEN COALESCE(tasks.started_at, now()) ELSE tasks.started_at END,
-              finished_at = CASE WHEN d.new IN ('succeeded', 'failed', 'cancelled', 'timed_out') THEN COALESCE(tasks.finished_at, now()) ELSE tasks.finished_at END
-         FROM d
-        WHERE tasks.id = d.id AND (d.old, d.new) IN (SELECT * FROM unnest($2::text[], $3::text[]))
-       RETURNING tasks.id, d.kind, d.old AS "from", d.new AS state, d.new IN ('succeeded', 'failed', 'cancelled', 'timed_out') AS finished,
-                 d.blocked_by AS "blockedBy", d.keyed`,
-      [taskIds, TASK_EDGES.from, TASK_EDGES.to],
-    );
+    return this.sql.queryIn<SettledTask>(em, 'corral_settle_tasks', `WITH ${settling('(SELECT * FROM tasks WHERE id = ANY ($1::uuid[]))', 'jobs')} SELECT * FROM settled`, [taskIds]);
   }
 
   /**
@@ -302,4 +262,47 @@ export class TasksRepository {
   async conclude(em: EntityManager, organizationId: string, taskId: string, outcome: Task['outcome']): Promise<void> {
     await em.query(`UPDATE tasks SET held = false, outcome = $3 WHERE organization_id = $1 AND id = $2`, [organizationId, taskId, outcome]);
   }
+}
+
+const TASK_EDGES = taskEdges();
+
+/**
+ * The one place a task's state is derived, as two CTEs for a statement's WITH: `settled` moves the
+ * tasks in `tasks` (a relation with the tasks table's columns) in line with their jobs in `jobs`
+ * (a relation with `task_id` and `state`) and returns them as SettledTask rows.
+ *
+ * While any job is queued, offered or running, or while its module holds it (Task.held), the
+ * task is queued (nothing started yet), running, or cancelling (cancel asked). Once neither, the
+ * outcome its module concluded it with decides; without one, it succeeded only if every job did
+ * (or it had none); any failed or unknown job fails it, a timeout times it out, and a cancel
+ * asked for wins over both. A task moves only along TASK_TRANSITIONS, so a finished task never
+ * becomes active again. The caller holds the tasks' row locks (taken before their jobs'), so no
+ * concurrent change to their jobs is missed.
+ */
+export function settling(tasks: string, jobs: string): string {
+  return `settle_derived AS (
+         SELECT t.id, t.kind, t.state AS old, t.blocked_by, t.concurrency_key IS NOT NULL AS keyed,
+                CASE
+                  WHEN bool_or(j.state IN ('queued', 'offered', 'running')) OR t.held THEN
+                    CASE WHEN t.cancel_requested_at IS NOT NULL THEN 'cancelling'
+                         WHEN bool_or(j.state NOT IN ('queued', 'offered')) OR (t.held AND t.started_at IS NOT NULL) THEN 'running'
+                         ELSE 'queued' END
+                  WHEN t.outcome IS NOT NULL THEN t.outcome
+                  WHEN t.cancel_requested_at IS NOT NULL AND bool_or(j.state = 'cancelled') THEN 'cancelled'
+                  WHEN bool_or(j.state IN ('failed', 'unknown')) THEN 'failed'
+                  WHEN bool_or(j.state = 'timed_out') THEN 'timed_out'
+                  WHEN bool_or(j.state = 'cancelled') THEN 'cancelled'
+                  ELSE 'succeeded'
+                END AS new
+           FROM ${tasks} t LEFT JOIN ${jobs} j ON j.task_id = t.id
+          GROUP BY t.id, t.kind, t.state, t.blocked_by, t.concurrency_key, t.held, t.cancel_requested_at, t.started_at, t.outcome
+       ), settled AS (
+         UPDATE tasks SET state = d.new,
+                started_at = CASE WHEN d.new IN ('running', 'cancelling') THEN COALESCE(tasks.started_at, now()) ELSE tasks.started_at END,
+                finished_at = CASE WHEN d.new IN ('succeeded', 'failed', 'cancelled', 'timed_out') THEN COALESCE(tasks.finished_at, now()) ELSE tasks.finished_at END
+           FROM settle_derived d
+          WHERE tasks.id = d.id AND (d.old, d.new) IN ${TASK_EDGES}
+         RETURNING tasks.id, d.kind, d.old AS "from", d.new AS state, d.new IN ('succeeded', 'failed', 'cancelled', 'timed_out') AS finished,
+                   d.blocked_by AS "blockedBy", d.keyed
+       )`;
 }

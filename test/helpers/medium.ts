@@ -170,23 +170,18 @@ export function claim(m: Medium, requests: { agentId: string; maxJobs: number }[
   return m.jobs.claimOffers(requests, NODE_ID, OFFER_SECONDS);
 }
 
-/** What an accept batch does: lock, start what is offered, settle the tasks that started. */
+/** What an accept batch does, for each job's current attempt: lock, start what is offered, settle the tasks that started. */
 export async function accept(m: Medium, jobs: { id: string; agentId: string }[]): Promise<Set<string>> {
-  return m.dataSource.transaction(async (em) => {
-    const rows = await m.jobs.lockJobs(
-      em,
-      jobs.map((j) => ({ jobId: j.id, agentId: j.agentId })),
-    );
-    const offered = [...rows.values()].filter((r) => r.state === 'offered');
-    const started = await m.jobs.start(em, offered, LEASE_SECONDS);
-    await m.progress.settle(
-      em,
-      offered.filter((j) => started.has(j.id)).map((j) => j.taskId),
-      [],
-      new Announcements(),
-    );
-    return started;
-  });
+  const attempts = new Map(
+    rowsOf<{ id: string; attempt: number }>(await m.dataSource.query(`SELECT id, attempt FROM jobs WHERE id = ANY ($1::uuid[])`, [jobs.map((j) => j.id)])).map((r) => [r.id, r.attempt]),
+  );
+  return (
+    await m.jobs.accept(
+      null,
+      jobs.map((j) => ({ jobId: j.id, agentId: j.agentId, attempt: attempts.get(j.id) ?? 1 })),
+      LEASE_SECONDS,
+    )
+  ).started;
 }
 
 /** Offers the jobs to their agents and starts them: they are running, attempt 1. */

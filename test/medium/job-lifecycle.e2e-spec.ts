@@ -44,7 +44,7 @@ describe('accepts, finishes, heartbeats and leases', () => {
     return j;
   }
 
-  it('starts, in one batch, only the offered jobs of approved agents with the attempt named', async () => {
+  it('starts, in one statement, only the offered jobs of approved agents with the attempt named, and settles their tasks', async () => {
     const a = await makeApprovedAgent(m, org);
     const b = await makeApprovedAgent(m, org);
     const revoked = await makeApprovedAgent(m, org);
@@ -62,32 +62,28 @@ describe('accepts, finishes, heartbeats and leases', () => {
     await m.dataSource.query(`UPDATE agents SET status = 'revoked' WHERE id = $1`, [revoked]);
     const runningBefore = await jobRow(m, running.id);
 
-    const { locked, started } = await m.dataSource.transaction(async (em) => {
-      const rows = await m.jobs.lockJobs(
-        em,
-        [offered, wrongAttempt, running, queued, othersJob].map((j) => ({ jobId: j.id, agentId: a })),
-      );
-      const startedNow = await m.jobs.start(
-        em,
-        [
-          { id: offered.id, attempt: 1 },
-          { id: wrongAttempt.id, attempt: 2 },
-          { id: running.id, attempt: 1 },
-          { id: queued.id, attempt: 1 },
-          { id: revokedJob.id, attempt: 1 },
-        ],
-        LEASE_SECONDS,
-      );
-      return { locked: rows, started: startedNow };
-    });
+    const { rows: locked, started } = await m.jobs.accept(
+      null,
+      [
+        { jobId: offered.id, agentId: a, attempt: 1 },
+        { jobId: wrongAttempt.id, agentId: a, attempt: 2 },
+        { jobId: running.id, agentId: a, attempt: 1 },
+        { jobId: queued.id, agentId: a, attempt: 1 },
+        { jobId: othersJob.id, agentId: a, attempt: 1 },
+        { jobId: revokedJob.id, agentId: revoked, attempt: 1 },
+      ],
+      LEASE_SECONDS,
+    );
 
-    expect([...locked.keys()].sort()).toEqual([offered.id, wrongAttempt.id, running.id, queued.id].sort()); // not b's job, asked for as a's
+    expect([...locked.keys()].sort()).toEqual([offered.id, wrongAttempt.id, running.id, queued.id, revokedJob.id].sort()); // not b's job, asked for as a's
     expect(locked.get(offered.id)).toMatchObject({ state: 'offered', attempt: 1, taskId: offered.taskId, agentId: a, organizationId: org, kind: 'script' });
     expect([...started]).toEqual([offered.id]);
     const row = await jobRow(m, offered.id);
     expect(row.state).toBe('running');
     expect(row.startedAt).not.toBeNull();
     expect(await leaseLeft(m, offered.id)).toBeGreaterThan(LEASE_SECONDS - 5);
+    expect(await taskState(m, offered.taskId)).toBe('running');
+    expect(await taskState(m, wrongAttempt.taskId)).toBe('queued');
     expect((await jobRow(m, wrongAttempt.id)).state).toBe('offered');
     expect((await jobRow(m, running.id)).startedAt).toEqual(runningBefore.startedAt);
     expect((await jobRow(m, queued.id)).state).toBe('queued');

@@ -28,7 +28,7 @@ interface Target {
 // Every repository statement that may move a job, as its callers call it.
 const STATEMENTS: Record<string, (m: Medium, job: Target, organizationId: string) => Promise<unknown>> = {
   claimOffers: (m, j) => claim(m, [{ agentId: j.agentId, maxJobs: 10 }]),
-  start: (m, j) => tx(m, (em) => m.jobs.start(em, [{ id: j.id, attempt: 1 }], LEASE_SECONDS)),
+  accept: (m, j) => m.jobs.accept(null, [{ jobId: j.id, agentId: j.agentId, attempt: 1 }], LEASE_SECONDS),
   'finish succeeded': (m, j) => tx(m, (em) => m.jobs.finish(em, [end(j.id, 'succeeded')])),
   'finish failed': (m, j) => tx(m, (em) => m.jobs.finish(em, [end(j.id, 'failed')])),
   'finish timed_out': (m, j) => tx(m, (em) => m.jobs.finish(em, [end(j.id, 'timed_out')])),
@@ -52,7 +52,7 @@ function tx<T>(m: Medium, work: (em: EntityManager) => Promise<T>): Promise<T> {
 // decides): the states it moves, and where to. Any other state is left as it was.
 const EXPECTED_MOVES: Record<keyof typeof STATEMENTS, Partial<Record<JobState, JobState>>> = {
   claimOffers: { queued: 'offered' },
-  start: { offered: 'running' },
+  accept: { offered: 'running' },
   'finish succeeded': { running: 'succeeded', unknown: 'succeeded' },
   'finish failed': { offered: 'failed', running: 'failed', unknown: 'failed' },
   'finish timed_out': { running: 'timed_out', unknown: 'timed_out' },
