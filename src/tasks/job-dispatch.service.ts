@@ -11,7 +11,7 @@ import { type AgentJobMessage, type JobAccept, type JobFinish, type JobLog, type
 import { dispatchLatency, jobsFinished, leaseExpiries } from '../metrics/metrics';
 import { Batcher } from '../database/batcher';
 import { retryOnDeadlock } from '../database/sql';
-import { type CancelRow, type ClaimedJob, type ClaimRequest, type JobEnd, type JobRef, type JobRow, JobsRepository, refKey } from './jobs.repository';
+import { type CancelRow, type ClaimedJob, type ClaimRequest, type JobRef, type JobRow, JobsRepository, refKey } from './jobs.repository';
 import { Announcements, TaskProgress } from './task-progress.service';
 import { HELD_JOB_STATES, type JobState } from './task-states';
 
@@ -35,9 +35,9 @@ interface FromAgent<M> {
  * mean, and the sweeps that keep the queue honest (lapsed offers and leases, undeliverable
  * jobs) on every node. Each job event has one path: accepts and finishes go in batches. A batch
  * of accepts is one statement that locks its tasks and jobs, starts the offered ones and settles
- * their tasks; a batch of finishes is one transaction that locks them, decides every case from
- * the rows, ends the jobs in one statement and settles their tasks (with the kinds' hooks)
- * before it commits.
+ * their tasks; a batch of finishes is one transaction whose one statement locks and ends the
+ * jobs, whose tasks then settle (with the kinds' hooks) before it commits. Every reply is read
+ * from the rows those statements return.
  */
 @Injectable()
 export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicationShutdown {
@@ -191,39 +191,42 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     const freed = new Set<string>();
     const replies = await this.transact(async (em, out) => {
       freed.clear();
-      const rows = await this.jobs.lockJobs(
+      const { rows, ended } = await this.jobs.finish(
         em,
-        batch.map(({ agent, m }) => ({ jobId: m.jobId, agentId: agent.id })),
+        batch.map(({ agent, m }) => ({
+          id: m.jobId,
+          agentId: agent.id,
+          attempt: m.attempt,
+          state: m.outcome,
+          exitCode: m.exitCode,
+          signal: m.signal,
+          message: this.finishMessage(m),
+          result: m.result ?? null,
+          logChunks: m.logChunks,
+        })),
       );
-      const ends = new Map<string, JobEnd & { row: JobRow }>();
-      const decided = batch.map(({ m }): ServerMessage => {
-        const ack: ServerMessage = { type: 'server.job.finishAck', jobId: m.jobId, attempt: m.attempt };
-        const job = rows.get(m.jobId);
-        if (!job) return this.gone(m.jobId, m.attempt, 'no such job for this agent');
-        if (job.attempt !== m.attempt || !(HELD_JOB_STATES as readonly JobState[]).includes(job.state)) return ack;
-        if (job.nextLogSeq < m.logChunks) return { type: 'server.job.logAck', jobId: job.id, attempt: job.attempt, nextSeq: job.nextLogSeq };
-        // A result is kept only for the job's own kind.
-        const result = m.result && m.result.kind === job.kind ? m.result : null;
-        ends.set(job.id, { id: job.id, attempt: job.attempt, state: m.outcome, exitCode: m.exitCode, signal: m.signal, message: this.finishMessage(m), result, row: job });
-        return ack;
-      });
-      for (const { row } of ends.values()) {
+      const endedRows = [...ended].map((id) => rows.get(id)!);
+      for (const row of endedRows) {
+        // What was held back in case it began a secret is released, masked: no more output comes.
         const tails = LOG_STREAMS.map((stream) => ({ stream, text: maskStep(row.maskCarry[stream] ?? '', '', row.secrets, true).emit })).filter((t) => t.text);
         if (tails.length) await this.store(em, row, row.nextLogSeq, tails, {});
+        freed.add(row.agentId);
       }
-      const finished = await this.jobs.finish(em, [...ends.values()]);
-      for (const id of finished) {
-        const end = ends.get(id)!;
-        jobsFinished.inc({ state: end.state });
-        freed.add(end.row.agentId);
-      }
+      const outcomes = new Map(batch.map(({ m }) => [m.jobId, m.outcome]));
+      for (const id of ended) jobsFinished.inc({ state: outcomes.get(id) });
       await this.progress.settle(
         em,
-        [...ends.values()].map((e) => e.row.taskId),
-        [...finished].map((id) => ends.get(id)!.row),
+        endedRows.map((r) => r.taskId),
+        endedRows,
         out,
       );
-      return decided.map((r) => [r]);
+      return batch.map(({ m }): ServerMessage[] => {
+        const job = rows.get(m.jobId);
+        if (!job) return [this.gone(m.jobId, m.attempt, 'no such job for this agent')];
+        const stillHeld = job.attempt === m.attempt && (HELD_JOB_STATES as readonly JobState[]).includes(job.state);
+        if (stillHeld && !ended.has(job.id) && job.nextLogSeq < m.logChunks) return [{ type: 'server.job.logAck', jobId: job.id, attempt: job.attempt, nextSeq: job.nextLogSeq }];
+        return [{ type: 'server.job.finishAck', jobId: m.jobId, attempt: m.attempt }];
+      });
     });
     for (const agentId of freed) await this.freeSlot(agentId);
     return replies;

@@ -53,6 +53,12 @@ export interface JobEnd {
   result: JobResult | null;
 }
 
+/** An agent's report that its job ended, having sent `logChunks` chunks of log. */
+export interface JobReport extends JobEnd {
+  agentId: string;
+  logChunks: number;
+}
+
 /** The key batch results are matched by. */
 export function refKey(jobId: string, attempt: number): string {
   return `${jobId}:${attempt}`;
@@ -269,30 +275,51 @@ export class JobsRepository {
   }
 
   /**
-   * Ends jobs their agents reported on, for a batch, each from a state it may end from (held by
-   * its agent, and allowed into its outcome by the table). Its secrets go: no more output comes.
+   * Ends jobs their agents reported on, for a batch, in one statement: each job is locked after
+   * its task (as `lockJobs` does), and ends with the outcome reported if the report is about its
+   * current attempt, its whole log is stored (`logChunks`), and it is in a state it may end from
+   * (held by its agent, and allowed into the outcome by the table). A result is kept only for the
+   * job's own kind; its secrets go, as no more output comes. Returns every job reported on that is
+   * its agent's, as it was before (a job that is not its agent's is not there), and which ended now.
+   * The caller settles their tasks in the same transaction.
    */
-  async finish(em: EntityManager, ends: JobEnd[]): Promise<Set<string>> {
-    if (!ends.length) return new Set();
-    const rows = await this.sql.queryIn<{ id: string }>(
+  async finish(em: EntityManager, reports: JobReport[]): Promise<{ rows: Map<string, JobRow>; ended: Set<string> }> {
+    if (!reports.length) return { rows: new Map(), ended: new Set() };
+    const rows = await this.sql.queryIn<JobRow & { endedNow: boolean }>(
       em,
       'corral_finish_jobs',
-      `UPDATE jobs SET state = r.state, exit_code = r.exit_code, signal = r.signal, message = r.message, result = r.result,
-              finished_at = now(), lease_expires_at = NULL, secrets = '{}'
-         FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::text[], $6::text[], $7::jsonb[]) AS r(id, attempt, state, exit_code, signal, message, result)
-        WHERE jobs.id = r.id AND jobs.attempt = r.attempt AND ${FINISH_ALLOWED}
-       RETURNING jobs.id`,
+      `WITH r AS (
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[], $8::jsonb[], $9::int[])
+                    AS r(id, agent_id, attempt, state, exit_code, signal, message, result, log_chunks)
+       ), locked AS (
+         SELECT j.* FROM tasks t JOIN jobs j ON j.task_id = t.id JOIN (SELECT DISTINCT id, agent_id FROM r) mine ON j.id = mine.id AND j.agent_id = mine.agent_id
+          ORDER BY t.id, j.id
+            FOR UPDATE OF t, j
+       ), ended AS (
+         UPDATE jobs SET state = r.state, exit_code = r.exit_code, signal = r.signal, message = r.message,
+                result = CASE WHEN r.result ->> 'kind' = jobs.kind THEN r.result END,
+                finished_at = now(), lease_expires_at = NULL, secrets = '{}'
+           FROM locked l JOIN r ON r.id = l.id
+          WHERE jobs.id = l.id AND jobs.attempt = r.attempt AND jobs.next_log_seq >= r.log_chunks AND ${FINISH_ALLOWED}
+         RETURNING jobs.id
+       )
+       SELECT ${JOB_ROW}, j.id IN (SELECT id FROM ended) AS "endedNow" FROM locked j`,
       [
-        ends.map((e) => e.id),
-        ends.map((e) => e.attempt),
-        ends.map((e) => e.state),
-        ends.map((e) => e.exitCode),
-        ends.map((e) => e.signal),
-        ends.map((e) => e.message),
-        ends.map((e) => (e.result ? JSON.stringify(e.result) : null)),
+        reports.map((e) => e.id),
+        reports.map((e) => e.agentId),
+        reports.map((e) => e.attempt),
+        reports.map((e) => e.state),
+        reports.map((e) => e.exitCode),
+        reports.map((e) => e.signal),
+        reports.map((e) => e.message),
+        reports.map((e) => (e.result ? JSON.stringify(e.result) : null)),
+        reports.map((e) => e.logChunks),
       ],
     );
-    return new Set(rows.map((r) => r.id));
+    return {
+      rows: new Map(rows.map(({ endedNow: _, ...row }) => [row.id, row])),
+      ended: new Set(rows.filter((r) => r.endedNow).map((r) => r.id)),
+    };
   }
 
   /** Ends one job from one of `from` (each must be allowed into `state` by the table); false when it was elsewhere (a lost race). */

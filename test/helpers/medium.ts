@@ -202,22 +202,21 @@ export function end(id: string, state: JobOutcome, attempt = 1, extra: Partial<J
   return { id, attempt, state, exitCode: state === 'succeeded' ? 0 : null, signal: null, message: null, result: null, ...extra };
 }
 
-/** What a finish batch does: lock, end the jobs, settle their tasks (with the hooks) in one transaction. */
+/** What a finish batch does: lock and end the jobs (their whole log sent), settle their tasks (with the hooks) in one transaction. */
 export async function finish(m: Medium, agentId: string, ends: JobEnd[], out = new Announcements()): Promise<{ finished: Set<string>; settled: SettledTask[]; out: Announcements }> {
   return m.dataSource.transaction(async (em) => {
-    const rows = await m.jobs.lockJobs(
+    const { rows, ended } = await m.jobs.finish(
       em,
-      ends.map((e) => ({ jobId: e.id, agentId })),
+      ends.map((e) => ({ ...e, agentId, logChunks: 0 })),
     );
-    const mine = ends.filter((e) => rows.has(e.id));
-    const finished = await m.jobs.finish(em, mine);
+    const endedRows = [...ended].map((id) => rows.get(id)!);
     const settled = await m.progress.settle(
       em,
-      mine.map((e) => rows.get(e.id)!.taskId),
-      [...finished].map((id) => rows.get(id)!),
+      endedRows.map((r) => r.taskId),
+      endedRows,
       out,
     );
-    return { finished, settled, out };
+    return { finished: ended, settled, out };
   });
 }
 

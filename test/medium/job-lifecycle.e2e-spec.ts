@@ -98,7 +98,8 @@ describe('accepts, finishes, heartbeats and leases', () => {
     const failed = await runningJob(a);
     const timedOut = await runningJob(a);
     const cancelled = await runningJob(a);
-    const withResult = await runningJob(a);
+    const withResult = await runningJob(a, { jobKind: 'health-check' });
+    const foreignResult = await runningJob(a);
     const stale = await runningJob(a, { idempotent: true, maxAttempts: 2 });
     await lapse(m, [stale.id]);
     expect(await expireLease(m, stale.id)).toBe('retried');
@@ -121,6 +122,7 @@ describe('accepts, finishes, heartbeats and leases', () => {
       end(timedOut.id, 'timed_out', 1, { signal: 'SIGKILL', message: 'timed out after 300 s' }),
       end(cancelled.id, 'cancelled', 1, { signal: 'SIGTERM' }),
       end(withResult.id, 'succeeded', 1, { result }),
+      end(foreignResult.id, 'succeeded', 1, { result }),
       end(stale.id, 'succeeded', 1),
       end(foreign.id, 'succeeded'),
       end(done.id, 'failed', 1, { exitCode: 9 }),
@@ -129,7 +131,7 @@ describe('accepts, finishes, heartbeats and leases', () => {
       end(offeredSucceeds.id, 'succeeded'),
     ]);
 
-    expect([...finished].sort()).toEqual([succeeded.id, failed.id, timedOut.id, cancelled.id, withResult.id, lost.id, offeredFails.id].sort());
+    expect([...finished].sort()).toEqual([succeeded.id, failed.id, timedOut.id, cancelled.id, withResult.id, foreignResult.id, lost.id, offeredFails.id].sort());
     const ended = { leaseExpiresAt: null, secrets: [] };
     expect(await jobRow(m, succeeded.id)).toMatchObject({ ...ended, state: 'succeeded', exitCode: 0, message: null });
     expect((await jobRow(m, succeeded.id)).finishedAt).not.toBeNull();
@@ -138,6 +140,7 @@ describe('accepts, finishes, heartbeats and leases', () => {
     expect((await m.dataSource.query(`SELECT signal FROM jobs WHERE id = $1`, [timedOut.id]))[0].signal).toBe('SIGKILL');
     expect(await jobRow(m, cancelled.id)).toMatchObject({ ...ended, state: 'cancelled' });
     expect(await jobRow(m, withResult.id)).toMatchObject({ ...ended, state: 'succeeded', result });
+    expect(await jobRow(m, foreignResult.id)).toMatchObject({ ...ended, state: 'succeeded', result: null }); // a result of another kind is not kept
     expect(await jobRow(m, stale.id)).toMatchObject({ state: 'running', attempt: 2 });
     expect(await jobRow(m, foreign.id)).toMatchObject({ state: 'running', finishedAt: null });
     expect(await jobRow(m, done.id)).toMatchObject({ state: 'succeeded', exitCode: 0 });
