@@ -62,8 +62,8 @@ const ACROSS_ORGANISATIONS: Record<string, Record<string, string>> = {
     agentsWithClaimableJobs: 'the cluster-wide backstop behind NOTIFY',
     lockJobs: 'jobs of the agent that reported on them (ids and agent checked together)',
     lockJob: 'the sweeper’s own rows, from its cluster-wide scan',
-    start: 'jobs already locked by lockJobs',
-    finish: 'jobs already locked by lockJobs',
+    accept: 'jobs of the agent that reported on them (ids and agent checked together)',
+    finish: 'jobs of the agent that reported on them (ids and agent checked together)',
     end: 'a job already locked by its path',
     renewLeases: 'jobs of the agent that heartbeats (ids and agent checked together)',
     requeueOffer: 'a job already locked by its path',
@@ -83,6 +83,7 @@ const ACROSS_ORGANISATIONS: Record<string, Record<string, string>> = {
   },
   'tasks/tasks.repository.ts': {
     settle: 'tasks whose jobs the same transaction just moved',
+    settling: 'tasks whose jobs the same statement or transaction just moved',
     handOver: 'a task the same transaction just finished',
   },
 };
@@ -90,7 +91,7 @@ const ACROSS_ORGANISATIONS: Record<string, Record<string, string>> = {
 /** Statements (SQL text, or TypeORM `where` objects) of each method of a repository file. */
 function statements(source: string): { method: string; text: string }[] {
   const found: { method: string; text: string }[] = [];
-  const methods = [...source.matchAll(/^ {2}(?:async )?(\w+)\(/gm)].map((m) => ({ name: m[1], at: m.index }));
+  const methods = [...source.matchAll(/^(?: {2}(?:async )?|(?:export )?function )(\w+)\(/gm)].map((m) => ({ name: m[1], at: m.index }));
   const methodAt = (at: number) => methods.filter((m) => m.at < at).at(-1)?.name ?? '(top level)';
   for (const m of source.matchAll(/`([^`]*)`/g)) if (/\b(SELECT|UPDATE|DELETE|INSERT)\b/.test(m[1])) found.push({ method: methodAt(m.index), text: m[1] });
   for (const m of source.matchAll(/\.(?:findOne|find|findBy|update|delete)\((\w+), \{ where: \{([^}]*)\}/g)) found.push({ method: methodAt(m.index), text: `entity ${m[1]} where ${m[2]}` });
