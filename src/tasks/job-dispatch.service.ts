@@ -166,7 +166,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
   /** Accepts: offered → running under a lease (the agent then starts the job), in one statement; every other case is answered from the row. */
   private async acceptBatch(batch: FromAgent<JobAccept>[]): Promise<ServerMessage[][]> {
     const refs = batch.map(({ agent, m }) => ({ jobId: m.jobId, agentId: agent.id, attempt: m.attempt }));
-    const { rows, started } = await retryOnDeadlock(() => this.jobs.accept(null, refs, this.config.jobLeaseSeconds));
+    const { rows, started } = await retryOnDeadlock(() => this.jobs.accept(refs, this.config.jobLeaseSeconds));
     const out = new Announcements();
     for (const id of started) out.tasks.add(rows.get(id)!.taskId);
     await this.progress.announceAfterCommit(out);

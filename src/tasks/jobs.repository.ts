@@ -116,6 +116,13 @@ export interface CancelRow {
 const JOB_ROW = `j.id, j.task_id AS "taskId", j.agent_id AS "agentId", j.organization_id AS "organizationId", j.kind, j.state, j.attempt, j.next_log_seq AS "nextLogSeq",
   j.log_bytes::float8 AS "logBytes", j.log_truncated AS "logTruncated", j.mask_carry AS "maskCarry", j.cancel_requested_at AS "cancelRequestedAt", j.secrets`;
 
+/** A locked job as it was before its statement, and whether that statement moved it. */
+type MovedRow = JobRow & { moved: boolean };
+
+function splitMoved(rows: MovedRow[]): { rows: Map<string, JobRow>; moved: Set<string> } {
+  return { rows: new Map(rows.map(({ moved: _, ...row }) => [row.id, row])), moved: new Set(rows.filter((r) => r.moved).map((r) => r.id)) };
+}
+
 // Every statement below that moves a job names its edges through the transition table.
 const CLAIM_FROM = statesInto('offered', ['queued']);
 const START_FROM = statesInto('running', ['offered']);
@@ -242,9 +249,11 @@ export class JobsRepository {
    * began; that cannot change the outcome: a task with a job just started is running, or
    * cancelling, whatever they are, and never finishes here, so nothing waits on its settling.
    */
-  async accept(em: EntityManager | null, refs: JobRef[], leaseSeconds: number): Promise<{ rows: Map<string, JobRow>; started: Set<string> }> {
+  async accept(refs: JobRef[], leaseSeconds: number): Promise<{ rows: Map<string, JobRow>; started: Set<string> }> {
     if (!refs.length) return { rows: new Map(), started: new Set() };
-    const text = `WITH r AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS r(id, agent_id, attempt)),
+    const rows = await this.sql.query<MovedRow>(
+      'corral_accept_jobs',
+      `WITH r AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS r(id, agent_id, attempt)),
          locked AS (
            SELECT j.*, r.attempt AS asked, t.kind AS task_kind, t.state AS task_state, t.blocked_by AS task_blocked_by, t.concurrency_key AS task_concurrency_key,
                   t.held AS task_held, t.cancel_requested_at AS task_cancel_requested_at, t.started_at AS task_started_at, t.outcome AS task_outcome
@@ -256,22 +265,18 @@ export class JobsRepository {
              FROM locked l
             WHERE jobs.id = l.id AND jobs.attempt = l.asked AND jobs.state IN ${START_FROM}
               AND (SELECT a.status FROM agents a WHERE a.id = jobs.agent_id) = 'approved'
-           RETURNING jobs.id, jobs.task_id, jobs.state
+           RETURNING jobs.id, jobs.state
          ), ${settling(
            `(SELECT DISTINCT l.task_id AS id, l.task_kind AS kind, l.task_state AS state, l.task_blocked_by AS blocked_by, l.task_concurrency_key AS concurrency_key,
                     l.task_held AS held, l.task_cancel_requested_at AS cancel_requested_at, l.task_started_at AS started_at, l.task_outcome AS outcome
                FROM locked l JOIN started s ON s.id = l.id)`,
            `(SELECT j.task_id, COALESCE(s.state, j.state) AS state FROM jobs j LEFT JOIN started s ON s.id = j.id)`,
          )}
-         SELECT ${JOB_ROW}, j.id IN (SELECT id FROM started) AS "startedNow" FROM locked j`;
-    const values = [refs.map((r) => r.jobId), refs.map((r) => r.agentId), refs.map((r) => r.attempt), leaseSeconds];
-    const rows = em
-      ? await this.sql.queryIn<JobRow & { startedNow: boolean }>(em, 'corral_accept_jobs', text, values)
-      : await this.sql.query<JobRow & { startedNow: boolean }>('corral_accept_jobs', text, values);
-    return {
-      rows: new Map(rows.map(({ startedNow: _, ...row }) => [row.id, row])),
-      started: new Set(rows.filter((r) => r.startedNow).map((r) => r.id)),
-    };
+         SELECT ${JOB_ROW}, j.id IN (SELECT id FROM started) AS moved FROM locked j`,
+      [refs.map((r) => r.jobId), refs.map((r) => r.agentId), refs.map((r) => r.attempt), leaseSeconds],
+    );
+    const { rows: before, moved } = splitMoved(rows);
+    return { rows: before, started: moved };
   }
 
   /**
@@ -285,7 +290,7 @@ export class JobsRepository {
    */
   async finish(em: EntityManager, reports: JobReport[]): Promise<{ rows: Map<string, JobRow>; ended: Set<string> }> {
     if (!reports.length) return { rows: new Map(), ended: new Set() };
-    const rows = await this.sql.queryIn<JobRow & { endedNow: boolean }>(
+    const rows = await this.sql.queryIn<MovedRow>(
       em,
       'corral_finish_jobs',
       `WITH r AS (
@@ -303,7 +308,7 @@ export class JobsRepository {
           WHERE jobs.id = l.id AND jobs.attempt = r.attempt AND jobs.next_log_seq >= r.log_chunks AND ${FINISH_ALLOWED}
          RETURNING jobs.id
        )
-       SELECT ${JOB_ROW}, j.id IN (SELECT id FROM ended) AS "endedNow" FROM locked j`,
+       SELECT ${JOB_ROW}, j.id IN (SELECT id FROM ended) AS moved FROM locked j`,
       [
         reports.map((e) => e.id),
         reports.map((e) => e.agentId),
@@ -316,10 +321,8 @@ export class JobsRepository {
         reports.map((e) => e.logChunks),
       ],
     );
-    return {
-      rows: new Map(rows.map(({ endedNow: _, ...row }) => [row.id, row])),
-      ended: new Set(rows.filter((r) => r.endedNow).map((r) => r.id)),
-    };
+    const { rows: before, moved } = splitMoved(rows);
+    return { rows: before, ended: moved };
   }
 
   /** Ends one job from one of `from` (each must be allowed into `state` by the table); false when it was elsewhere (a lost race). */

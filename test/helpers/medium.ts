@@ -177,7 +177,6 @@ export async function accept(m: Medium, jobs: { id: string; agentId: string }[])
   );
   return (
     await m.jobs.accept(
-      null,
       jobs.map((j) => ({ jobId: j.id, agentId: j.agentId, attempt: attempts.get(j.id) ?? 1 })),
       LEASE_SECONDS,
     )

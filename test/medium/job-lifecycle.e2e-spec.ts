@@ -63,7 +63,6 @@ describe('accepts, finishes, heartbeats and leases', () => {
     const runningBefore = await jobRow(m, running.id);
 
     const { rows: locked, started } = await m.jobs.accept(
-      null,
       [
         { jobId: offered.id, agentId: a, attempt: 1 },
         { jobId: wrongAttempt.id, agentId: a, attempt: 2 },

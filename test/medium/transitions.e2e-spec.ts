@@ -28,7 +28,7 @@ interface Target {
 // Every repository statement that may move a job, as its callers call it.
 const STATEMENTS: Record<string, (m: Medium, job: Target, organizationId: string) => Promise<unknown>> = {
   claimOffers: (m, j) => claim(m, [{ agentId: j.agentId, maxJobs: 10 }]),
-  accept: (m, j) => m.jobs.accept(null, [{ jobId: j.id, agentId: j.agentId, attempt: 1 }], LEASE_SECONDS),
+  accept: (m, j) => m.jobs.accept([{ jobId: j.id, agentId: j.agentId, attempt: 1 }], LEASE_SECONDS),
   'finish succeeded': (m, j) => finish(m, j.agentId, [end(j.id, 'succeeded')]),
   'finish failed': (m, j) => finish(m, j.agentId, [end(j.id, 'failed')]),
   'finish timed_out': (m, j) => finish(m, j.agentId, [end(j.id, 'timed_out')]),
