@@ -18,6 +18,7 @@ async function main() {
   }
   const logger = new CorralLogger(config.logLevel, config.logFormat);
   const database = await prepareDatabase(config, (line) => logger.event('info', line, {}, 'database'));
+  logger.event('info', `database: ${database.description}`);
   // Signals may arrive before the app exists; stop closes whatever has started by then.
   const started: { app?: Awaited<ReturnType<typeof createApp>> } = {};
   let stopping = false;
@@ -41,7 +42,6 @@ async function main() {
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.event('info', `Corral control plane listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port} (public URL ${config.publicUrl})`, { port });
-  logger.event('info', `database: ${database.description}`);
 }
 
 main().catch((err: Error) => {
