@@ -15,6 +15,7 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000
+# Give it DATABASE_URL and CORRAL_SECRETS_KEY at run time (docs/secrets.md); never bake a key into the image.
 WORKDIR /app
 # Root-owned and world-readable: the node user only reads them (it writes nothing when DATABASE_URL is set).
 COPY --from=build /app/package.json ./

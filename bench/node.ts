@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -84,6 +85,8 @@ export class Bench {
   apiKey = '';
   private readonly waits = new Map<string, number>();
   private fleetConnected: Promise<SimAgent[]> | undefined;
+  // One master key for the run: a restarted node must open what the first one sealed.
+  private readonly secretsKey = process.env.CORRAL_SECRETS_KEY || randomBytes(32).toString('base64');
 
   constructor(
     readonly db: Client,
@@ -103,7 +106,7 @@ export class Bench {
 
   async start(): Promise<Node> {
     const child = spawn(process.execPath, [...NODE_FLAGS, ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN], {
-      env: { ...process.env, DATABASE_URL: this.dbUrl, PORT: String(this.port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', LOG_FORMAT: 'json' },
+      env: { ...process.env, DATABASE_URL: this.dbUrl, PORT: String(this.port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', CORRAL_SECRETS_KEY: this.secretsKey },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

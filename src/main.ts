@@ -4,11 +4,14 @@ import { CorralLogger } from './common/logger';
 import { ConfigError, readConfig } from './config/config';
 import { prepareDatabase } from './database/database-bootstrap';
 import { runMigrationsLocked } from './database/migrations';
+import { loadMasterKey } from './secrets/master-key';
 
 async function main() {
   let config;
   try {
     config = readConfig();
+    // Before anything starts: with DATABASE_URL and no CORRAL_SECRETS_KEY this is a configuration error.
+    loadMasterKey(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`corral: ${err.message}\nFix these environment variables (see README.md, "Configuration") and start again.\n`);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAIN, ROOT, startControlPlane, waitFor } from './helpers/control-plane-process';
@@ -27,6 +27,14 @@ describe('the control-plane process', () => {
     expect(output).not.toMatch(/\n\s+at /);
   });
 
+  it('refuses to start with DATABASE_URL and no CORRAL_SECRETS_KEY, saying how to make one', async () => {
+    const { code, output } = await runToExit({ DATABASE_URL: 'postgres://corral@127.0.0.1:1/corral', CORRAL_SECRETS_KEY: '' });
+    expect(code).toBe(2);
+    expect(output).toContain('CORRAL_SECRETS_KEY: must be set with DATABASE_URL');
+    expect(output).toContain('openssl rand -base64 32');
+    expect(output).not.toMatch(/\n\s+at /);
+  });
+
   describe('on the embedded PostgreSQL', () => {
     let dataDir: string;
     beforeAll(() => {
@@ -35,17 +43,22 @@ describe('the control-plane process', () => {
     });
     afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-    it('starts, survives kill -9 with its data, and stops its database cleanly on SIGTERM', async () => {
-      const env = { CORRAL_DATA_DIR: dataDir };
+    it('starts, survives kill -9 with its data, and stops its database cleanly on SIGTERM; makes its secrets key file once', async () => {
+      // No CORRAL_SECRETS_KEY: the embedded default keeps its own, 0600, under the data dir.
+      const env = { CORRAL_DATA_DIR: dataDir, CORRAL_SECRETS_KEY: '' };
+      const keyFile = join(dataDir, 'secrets.key');
       const email = uniqueEmail();
 
       const first = await startControlPlane(env);
+      const key = readFileSync(keyFile, 'utf8');
+      expect(Buffer.from(key.trim(), 'base64')).toHaveLength(32);
       try {
         expect(first.output()).toContain(`data in ${dataDir}`);
         const ready = await new HttpClient(first.url).get('/readyz');
         expect(ready.status).toBe(200);
         const signup = await new HttpClient(first.url).post('/api/v1/signup', { organization: 'Crash Test', email, password: PASSWORD });
         expect(signup.status).toBe(201);
+        expect(statSync(keyFile).mode & 0o777).toBe(0o600);
       } finally {
         first.child.kill('SIGKILL');
         await first.exited;
@@ -67,6 +80,9 @@ describe('the control-plane process', () => {
       try {
         const login = await new HttpClient(third.url).post('/api/v1/auth/login', { email, password: PASSWORD });
         expect(login.status).toBe(200);
+        // The same key every time: a new one would not open the data keys the first start made.
+        expect(readFileSync(keyFile, 'utf8')).toBe(key);
+        expect(third.output()).toContain('secret keys: sealing with k1');
       } finally {
         await third.stop('SIGINT');
       }

@@ -18,6 +18,12 @@ export const NodeChangedEventSchema = z.object({ kind: z.literal('node-changed')
 /** The server signing keys changed (a rotation step): nodes reload them and tell their agents. */
 export const KeysChangedEventSchema = z.object({ kind: z.literal('keys-changed') });
 
+/** A rotation added a secret key (or retired old ones): nodes reload secret_keys and answer with `secret-keys-loaded`. */
+export const SecretKeysChangedEventSchema = z.object({ kind: z.literal('secret-keys-changed') });
+
+/** A node now seals new values with `keyId`: what a rotation waits for from every live node. */
+export const SecretKeysLoadedEventSchema = z.object({ kind: z.literal('secret-keys-loaded'), nodeId: z.string(), keyId: z.string() });
+
 /** An organisation's API keys or memberships changed (a revocation, a role, a removal): nodes forget the principals they hold of it. */
 export const CredentialsChangedEventSchema = z.object({ kind: z.literal('credentials-changed'), organizationId: z.string(), from });
 
@@ -29,6 +35,8 @@ export const ClusterEventSchema = z.discriminatedUnion('kind', [
   NodeChangedEventSchema,
   KeysChangedEventSchema,
   CredentialsChangedEventSchema,
+  SecretKeysChangedEventSchema,
+  SecretKeysLoadedEventSchema,
 ]);
 
 /**

@@ -81,6 +81,19 @@ const ACROSS_ORGANISATIONS: Record<string, Record<string, string>> = {
   'deployments/deployments.repository.ts': {
     findByTasks: 'deployments of tasks the engine just moved, in its hook',
   },
+  // secret_keys is not organisation-scoped: one set of data keys seals every organisation's values.
+  'secrets/secret-keys.repository.ts': {
+    all: 'the cluster-wide data keys (secret_keys), loaded by every node',
+    insertFirst: 'the cluster-wide first data key',
+    insert: 'a cluster-wide data key, added by a rotation',
+    retireAllBut: 'the cluster-wide data keys, retired by a rotation',
+    liveNodes: 'the control-plane nodes a rotation waits for',
+  },
+  'secrets/sealed-values.repository.ts': {
+    findNotUnder: 'the rotation (an operator’s command) re-encrypts every sealed value, whatever its organisation; nothing leaves it',
+    replace: 'the rotation writes back the values it read, re-encrypted with the same associated data',
+    countByKey: 'counts per key only, for npm run secrets -- status',
+  },
   'tasks/tasks.repository.ts': {
     settle: 'tasks whose jobs the same transaction just moved',
     settling: 'tasks whose jobs the same statement or transaction just moved',

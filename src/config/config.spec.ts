@@ -30,6 +30,23 @@ describe('readConfig', () => {
     expect(redactUrl('postgres://corral:hunter2@127.0.0.1:5432/corral')).toBe('postgres://corral:***@127.0.0.1:5432/corral');
   });
 
+  it('reads CORRAL_SECRETS_KEY as 32 bytes of base64, saying how to make one and never echoing it', () => {
+    const key = Buffer.alloc(32, 7);
+    expect(readConfig({ CORRAL_SECRETS_KEY: key.toString('base64') }).secretsKey).toEqual(key);
+    expect(readConfig({}).secretsKey).toBeUndefined();
+    for (const bad of ['hunter2-not-a-key', Buffer.alloc(16, 7).toString('base64'), `${key.toString('base64')}!`]) {
+      let error: ConfigError | undefined;
+      try {
+        readConfig({ CORRAL_SECRETS_KEY: bad });
+      } catch (err) {
+        error = err as ConfigError;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error!.problems).toEqual([expect.stringMatching(/^CORRAL_SECRETS_KEY: must be 32 random bytes in base64 .*openssl rand -base64 32/)]);
+      expect(error!.message).not.toContain(bad);
+    }
+  });
+
   it('is documented in the README, one row per variable with its default', () => {
     const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
     for (const v of VARIABLES) {

@@ -33,6 +33,7 @@ export interface CorralConfig {
   nodeHeartbeatSeconds: number;
   nodeDeadAfterSeconds: number;
   metricsToken: string | undefined;
+  secretsKey: Buffer | undefined;
 }
 
 interface Variable<K extends keyof CorralConfig> {
@@ -94,6 +95,18 @@ function url(protocols: string[]) {
 function nonEmpty(raw: string): string {
   if (!raw.trim()) throw new Error('must not be empty');
   return raw.trim();
+}
+
+export const MAKE_SECRETS_KEY = `make one with "openssl rand -base64 32" (or node -e "console.log(require('node:crypto').randomBytes(32).toString('base64'))")`;
+
+/** A 32-byte key written in base64; the message never repeats the value, which is a secret. */
+export function secretsKey(raw: string): Buffer {
+  const text = raw.trim();
+  const key = Buffer.from(text, 'base64');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || key.length !== 32) {
+    throw new Error(`must be 32 random bytes in base64 (44 characters, got ${text.length}); ${MAKE_SECRETS_KEY}`);
+  }
+  return key;
 }
 
 /** Hides the password of a connection URL so it can be printed. */
@@ -251,6 +264,15 @@ export const VARIABLES = [
     unit: 'seconds',
     doc: "a node silent this long is presumed dead: another node takes over its agents' presence",
     parse: integer(3, 3600),
+  },
+  {
+    key: 'secretsKey',
+    env: 'CORRAL_SECRETS_KEY',
+    default: undefined,
+    unit: '32 bytes, base64',
+    secret: true,
+    doc: 'master key of the sensitive values stored (docs/secrets.md); every node of a cluster needs the same one, and with DATABASE_URL it is required. Unset on the embedded PostgreSQL: one is made once in CORRAL_DATA_DIR/secrets.key',
+    parse: secretsKey,
   },
 ] as const satisfies readonly Variable<keyof CorralConfig>[];
 

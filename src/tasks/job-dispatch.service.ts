@@ -11,6 +11,9 @@ import { type AgentJobMessage, type JobAccept, type JobFinish, type JobLog, type
 import { dispatchLatency, jobsFinished, leaseExpiries } from '../metrics/metrics';
 import { Batcher } from '../database/batcher';
 import { retryOnDeadlock } from '../database/sql';
+import { jobSecretAad } from '../secrets/sealed-columns';
+import { SecretKeysService } from '../secrets/secret-keys.service';
+import { SecretsCipher, sealedKeyId } from '../secrets/secrets-cipher';
 import { type CancelRow, type ClaimedJob, type ClaimRequest, type JobRef, type JobRow, JobsRepository, refKey } from './jobs.repository';
 import { Announcements, TaskProgress } from './task-progress.service';
 import { HELD_JOB_STATES, type JobState } from './task-states';
@@ -64,6 +67,8 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     private readonly serverKeys: ServerKeysService,
     private readonly events: ClusterEventsService,
     private readonly logger: CorralLogger,
+    private readonly cipher: SecretsCipher,
+    private readonly secretKeys: SecretKeysService,
   ) {}
 
   async onModuleInit() {
@@ -80,6 +85,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
 
   async pending(agentId: string, maxJobs: number, options: { claim: boolean; cancels: boolean }): Promise<ServerMessage[]> {
     const [claimed, cancels] = await Promise.all([options.claim ? this.claims.submit({ agentId, maxJobs }) : [], options.cancels ? this.cancelLookups.submit(agentId) : []]);
+    await this.secretKeys.know(claimed.flatMap((j) => j.secrets));
     const messages = this.offers(agentId, claimed);
     if (claimed.length) this.observeDispatch(this.connections.holdsSocket(agentId) ? 'websocket' : 'long-poll', claimed);
     const now = Date.now();
@@ -206,9 +212,11 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
         })),
       );
       const endedRows = [...ended].map((id) => rows.get(id)!);
+      await this.secretKeys.know(endedRows.flatMap((r) => r.secrets));
       for (const row of endedRows) {
         // What was held back in case it began a secret is released, masked: no more output comes.
-        const tails = LOG_STREAMS.map((stream) => ({ stream, text: maskStep(row.maskCarry[stream] ?? '', '', row.secrets, true).emit })).filter((t) => t.text);
+        const secrets = this.openSecrets(row);
+        const tails = LOG_STREAMS.map((stream) => ({ stream, text: maskStep(row.maskCarry[stream] ?? '', '', secrets, true).emit })).filter((t) => t.text);
         if (tails.length) await this.store(em, row, row.nextLogSeq, tails, {});
         freed.add(row.agentId);
       }
@@ -243,6 +251,14 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     const envelopes: JobOfferPayload[][] = [];
     let size = Infinity;
     for (const job of jobs) {
+      let sensitiveValues: string[];
+      try {
+        sensitiveValues = this.openSecrets(job);
+      } catch (err) {
+        // Not offered: the offer lapses and the job waits; nothing the agent could run safely without its masks.
+        this.logger.event('error', 'a job was not offered: its sensitive values cannot be opened', { jobId: job.id, err: (err as Error).message }, 'JobDispatch');
+        continue;
+      }
       const offer = {
         type: 'server.job.offer',
         v: PROTOCOL_VERSION,
@@ -253,12 +269,12 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
         organizationId: job.organizationId,
         name: job.name,
         timeoutSeconds: job.timeoutSeconds,
-        sensitiveValues: job.secrets,
+        sensitiveValues,
         issuedAt,
         kind: job.kind,
         ...job.payload,
       } as JobOfferPayload;
-      const bytes = JSON.stringify(job.payload).length + job.secrets.join('').length;
+      const bytes = JSON.stringify(job.payload).length + sensitiveValues.join('').length;
       if (size + bytes > OFFERS_PER_ENVELOPE_CHARS) {
         envelopes.push([]);
         size = 0;
@@ -267,6 +283,13 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
       size += bytes;
     }
     return envelopes.map((offers) => this.serverKeys.sign(offers.length === 1 ? offers[0] : { type: 'server.job.offers', v: PROTOCOL_VERSION, agentId, offers, issuedAt }));
+  }
+
+  /** A job's sensitive values in clear, for its offer and for masking its output. */
+  private openSecrets(job: Pick<JobRow, 'organizationId' | 'secrets'>): string[] {
+    const aad = jobSecretAad(job.organizationId);
+    // A value that is not sealed was queued before job secrets were (the rotation seals it).
+    return job.secrets.map((value) => (sealedKeyId(value) ? this.cipher.open(value, aad) : value));
   }
 
   private cancel(agentId: string, jobId: string, attempt: number): ServerMessage {
@@ -349,8 +372,9 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     const ack = (nextSeq: number): ServerMessage[] => [{ type: 'server.job.logAck', jobId: job.id, attempt: job.attempt, nextSeq }];
     if (m.seq !== job.nextLogSeq) return ack(job.nextLogSeq); // a duplicate, or a gap the agent must fill first
     const carry = { ...job.maskCarry };
+    await this.secretKeys.know(job.secrets);
     // PostgreSQL's text cannot hold U+0000, which a script may well print (find -print0): it is kept as U+FFFD.
-    const step = maskStep(carry[m.stream] ?? '', m.text.replaceAll('\u0000', '\uFFFD'), job.secrets);
+    const step = maskStep(carry[m.stream] ?? '', m.text.replaceAll('\u0000', '\uFFFD'), this.openSecrets(job));
     // Only what is really held back is kept, so a job with nothing held back finishes at once.
     if (step.carry) carry[m.stream] = step.carry;
     else delete carry[m.stream];

@@ -57,7 +57,7 @@ export class Job {
   @Column({ type: 'jsonb' })
   payload: Record<string, unknown>;
 
-  // Masked out of this job's output; never returned by the API, and cleared once the job ends.
+  // Masked out of this job's output, each sealed (SecretsCipher, jobSecretAad); never returned by the API, and cleared once the job ends.
   @Column({ type: 'text', array: true, default: '{}' })
   secrets: string[];
 

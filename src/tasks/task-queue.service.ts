@@ -11,6 +11,8 @@ import { Batcher } from '../database/batcher';
 import { retryOnDeadlock } from '../database/sql';
 import { type JobPayload, JobPayloadSchema } from '../protocol/messages';
 import { policyRefusal } from '../protocol/policy-check';
+import { jobSecretAad } from '../secrets/sealed-columns';
+import { SecretsCipher } from '../secrets/secrets-cipher';
 import { JobDispatchService } from './job-dispatch.service';
 import { JobsRepository } from './jobs.repository';
 import { TaskHooks } from './task-hooks';
@@ -25,7 +27,7 @@ import { type InsertedTask, type TaskRow, TasksRepository } from './tasks.reposi
 export interface NewJob {
   agentId: string;
   payload: JobPayload;
-  /** Masked out of this job's output; never returned by the API, erased when the job ends. */
+  /** Masked out of this job's output; sealed at rest, never returned by the API, erased when the job ends. */
   secrets?: string[];
   /** Defaults to the task's name and timeout. */
   name?: string;
@@ -96,6 +98,7 @@ export class TaskQueue {
     private readonly progress: TaskProgress,
     private readonly jobs: JobsRepository,
     private readonly hooks: TaskHooks,
+    private readonly cipher: SecretsCipher,
   ) {}
 
   /**
@@ -164,7 +167,7 @@ export class TaskQueue {
     task: Pick<Task, 'id' | 'organizationId' | 'name' | 'timeoutSeconds' | 'blockedBy'>,
     jobs: NewJob[],
   ): Promise<{ jobs: { id: string; agentId: string }[]; refused: TargetRefusal[] }> {
-    const rows = this.jobRows(jobs, task);
+    const rows = this.jobRows(jobs, task, task.organizationId);
     const { refused } = await this.targets(task.organizationId, rows, em);
     const refusedIds = new Set(refused.map((r) => r.agentId));
     const added = await this.tasks.insertJobs(
@@ -251,15 +254,18 @@ export class TaskQueue {
       held: spec.held ?? false,
       createdBy: spec.createdBy.userId,
       createdByLabel: spec.createdBy.label,
-      jobs: this.jobRows(spec.jobs, spec),
+      jobs: this.jobRows(spec.jobs, spec, organizationId),
     };
   }
 
-  private jobRows(jobs: NewJob[], task: Pick<NewTask, 'name' | 'timeoutSeconds'>): TaskRow['jobs'] {
+  /** The rows of these jobs, their secrets sealed: the jobs table never holds one in clear. */
+  private jobRows(jobs: NewJob[], task: Pick<NewTask, 'name' | 'timeoutSeconds'>, organizationId: string): TaskRow['jobs'] {
+    const aad = jobSecretAad(organizationId);
     return jobs.map((j) => {
       // Payloads come from modules, not from clients: one that does not fit its schema is a bug.
       const { kind, ...payload } = JobPayloadSchema.parse(j.payload);
-      return { agentId: j.agentId, name: j.name ?? task.name, timeoutSeconds: j.timeoutSeconds ?? task.timeoutSeconds, kind, payload, secrets: j.secrets ?? [] };
+      const secrets = (j.secrets ?? []).map((s) => this.cipher.seal(s, aad));
+      return { agentId: j.agentId, name: j.name ?? task.name, timeoutSeconds: j.timeoutSeconds ?? task.timeoutSeconds, kind, payload, secrets };
     });
   }
 

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AgentsModule } from '../agents/agents.module';
+import { SecretsModule } from '../secrets/secrets.module';
 import { JobDispatchService } from './job-dispatch.service';
 import { JobsRepository } from './jobs.repository';
 import { TaskHooks } from './task-hooks';
@@ -12,7 +13,7 @@ import { TasksService } from './tasks.service';
 
 /** The engine. Other modules queue work through TaskQueue and hear of its end through TaskHooks. */
 @Module({
-  imports: [AgentsModule],
+  imports: [AgentsModule, SecretsModule],
   controllers: [TasksController],
   providers: [TasksRepository, JobsRepository, TaskHooks, TaskProgress, TaskQueue, TasksService, TaskLogsService, JobDispatchService],
   exports: [JobsRepository, TaskQueue, TaskHooks, TaskLogsService],

@@ -7,6 +7,9 @@ export const MAIN = join(ROOT, 'dist', 'src', 'main.js');
 // As `npm start`, `npm run start:prod` and the Dockerfile run it: a young generation big enough
 // that a burst of requests is collected young instead of being promoted and collected again.
 export const NODE_FLAGS = ['--max-semi-space-size=32'];
+// Every node a test starts seals with this master key, so the nodes of one test cluster (and the
+// CLIs run against its database) share it; a test that needs none passes CORRAL_SECRETS_KEY: ''.
+export const TEST_SECRETS_KEY = Buffer.alloc(32, 'corral-test-key').toString('base64');
 
 export interface ControlPlaneProcess {
   child: ChildProcess;
@@ -27,6 +30,8 @@ export async function waitFor<T>(what: string, predicate: () => T | Promise<T>, 
       const value = await predicate();
       if (value) return value as NonNullable<T>;
     } catch (err) {
+      // A process that already exited will not start listening later: say so at once.
+      if ((err as { fatal?: boolean }).fatal) throw err;
       lastError = err;
     }
     await new Promise((r) => setTimeout(r, intervalMs));
@@ -44,7 +49,7 @@ export async function startControlPlane(env: Record<string, string | undefined>,
   delete cleanEnv.DATABASE_URL;
   const child = spawn(process.execPath, [...NODE_FLAGS, MAIN], {
     cwd: ROOT,
-    env: { ...cleanEnv, PORT: '0', HOST: '127.0.0.1', LOG_FORMAT: 'json', LOG_LEVEL: 'debug', ...env },
+    env: { ...cleanEnv, PORT: '0', HOST: '127.0.0.1', LOG_FORMAT: 'json', LOG_LEVEL: 'debug', CORRAL_SECRETS_KEY: TEST_SECRETS_KEY, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
