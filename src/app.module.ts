@@ -19,6 +19,7 @@ import { QueryCounter } from './metrics/query-counter';
 import { NodesModule } from './nodes/nodes.module';
 import { OrgsModule } from './orgs/orgs.module';
 import { TasksModule } from './tasks/tasks.module';
+import { VariablesModule } from './variables/variables.module';
 
 @Global()
 @Module({})
@@ -48,6 +49,7 @@ export class AppModule {
         AgentsModule,
         TasksModule,
         HealthChecksModule,
+        VariablesModule,
         DeploymentsModule,
         NodesModule,
         MetricsModule,

@@ -14,6 +14,7 @@ interface Org {
   lifecycle: { id: string; name: string };
   project: { id: string; name: string };
   releaseId: string;
+  variableSetId: string;
 }
 
 /** What an organisation's owner sees of it, minus what merely using a key changes (lastUsedAt). */
@@ -24,6 +25,7 @@ interface OrgView {
   environments: { id: string; name: string; description: string; position: number }[];
   lifecycles: unknown[];
   projects: unknown[];
+  variableSets: unknown[];
   auditIds: string[];
 }
 
@@ -56,6 +58,11 @@ describe('isolation between organisations', () => {
     expect(
       (await owner.client.put(`/api/v1/projects/${project.body.id}/process`, { steps: [{ name: 'a', kind: 'script', script: { syntax: 'sh', body: 'true' }, targetRoles: ['web'] }] })).status,
     ).toBe(200);
+    const variableSet = await owner.client.post('/api/v1/variable-sets', { name: `Set-${environment.body.name}` });
+    expect(variableSet.status).toBe(201);
+    expect((await owner.client.put(`/api/v1/variable-sets/${variableSet.body.id}/variables`, [{ name: 'Shared', value: 'x' }])).status).toBe(200);
+    expect((await owner.client.patch(`/api/v1/projects/${project.body.id}`, { variableSetIds: [variableSet.body.id] })).status).toBe(200);
+    expect((await owner.client.put(`/api/v1/projects/${project.body.id}/variables`, [{ name: 'Token', value: `token-of-${name}`, sensitive: true }])).status).toBe(200);
     const release = await owner.client.post(`/api/v1/projects/${project.body.id}/releases`, {});
     expect(release.status).toBe(201);
     // No agent has the step's role, so the step is skipped and the deployment ends at once.
@@ -63,6 +70,7 @@ describe('isolation between organisations', () => {
     expect([deployment.status, deployment.body.state]).toEqual([201, 'succeeded']);
     return {
       releaseId: release.body.id,
+      variableSetId: variableSet.body.id,
       deploymentId: deployment.body.id,
       owner,
       ownerMembershipId,
@@ -77,16 +85,17 @@ describe('isolation between organisations', () => {
   }
 
   async function view(org: Org): Promise<OrgView> {
-    const [keys, members, invitations, environments, lifecycles, projects, audit] = await Promise.all([
+    const [keys, members, invitations, environments, lifecycles, projects, variableSets, audit] = await Promise.all([
       org.owner.client.get('/api/v1/api-keys'),
       org.owner.client.get('/api/v1/members'),
       org.owner.client.get('/api/v1/invitations'),
       org.owner.client.get('/api/v1/environments'),
       org.owner.client.get('/api/v1/lifecycles'),
       org.owner.client.get('/api/v1/projects'),
+      org.owner.client.get(`/api/v1/variable-sets/${org.variableSetId}`),
       org.owner.client.get('/api/v1/audit-events?limit=200'),
     ]);
-    for (const res of [keys, members, invitations, environments, lifecycles, projects, audit]) expect(res.status).toBe(200);
+    for (const res of [keys, members, invitations, environments, lifecycles, projects, variableSets, audit]) expect(res.status).toBe(200);
     return {
       keys: keys.body.map(({ id, name, role, createdBy, revokedAt }: OrgView['keys'][number]) => ({ id, name, role, createdBy, revokedAt })),
       members: members.body.map(({ id, userId, email, role }: OrgView['members'][number]) => ({ id, userId, email, role })),
@@ -94,6 +103,7 @@ describe('isolation between organisations', () => {
       environments: environments.body.map(({ id, name, description, position }: OrgView['environments'][number]) => ({ id, name, description, position })),
       lifecycles: lifecycles.body,
       projects: projects.body,
+      variableSets: variableSets.body,
       auditIds: audit.body.items.map((e: { id: string }) => e.id),
     };
   }
@@ -106,6 +116,7 @@ describe('isolation between organisations', () => {
       org.owner.userId,
       org.ownerMembershipId,
       org.ownerKey.id,
+      org.variableSetId,
       org.member.email,
       org.member.userId,
       org.member.membershipId,
@@ -165,6 +176,8 @@ describe('isolation between organisations', () => {
       expect(dashboard.environments.map((e: { id: string }) => e.id)).toEqual([b.environment.id]);
       const projects = await client.get('/api/v1/projects');
       expect(projects.body.map((p: { id: string }) => p.id)).toEqual([b.project.id]);
+      const sets = await client.get('/api/v1/variable-sets');
+      expect(sets.body.map((v: { id: string }) => v.id)).toEqual([b.variableSetId]);
 
       const audit = await client.get('/api/v1/audit-events?limit=200');
       expect(audit.status).toBe(200);
@@ -218,6 +231,15 @@ describe('isolation between organisations', () => {
         await client.post(`/api/v1/releases/${a.releaseId}/deployments`, { environment: b.environment.id }),
         await client.get(`/api/v1/deployments/${a.deploymentId}`),
         await client.post(`/api/v1/deployments/${a.deploymentId}/cancel`, {}),
+        await client.get(`/api/v1/projects/${a.project.id}/variables`),
+        await client.put(`/api/v1/projects/${a.project.id}/variables`, []),
+        await client.get(`/api/v1/projects/${a.project.id}/variables/preview`),
+        await client.post(`/api/v1/releases/${a.releaseId}/update-variables`, {}),
+        await client.get(`/api/v1/variable-sets/${a.variableSetId}`),
+        await client.patch(`/api/v1/variable-sets/${a.variableSetId}`, { name: 'Taken' }),
+        await client.get(`/api/v1/variable-sets/${a.variableSetId}/variables`),
+        await client.put(`/api/v1/variable-sets/${a.variableSetId}/variables`, []),
+        await client.delete(`/api/v1/variable-sets/${a.variableSetId}`),
         await client.delete(`/api/v1/projects/${a.project.id}`),
       ];
       for (const res of attempts) {

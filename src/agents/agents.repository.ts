@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { isUUID } from 'class-validator';
 import type { AgentHealth } from './agent-health.view';
 import { DataSource, type EntityManager } from 'typeorm';
 import { Sql } from '../database/sql';
@@ -97,6 +98,12 @@ export class AgentsRepository {
   findTargets(organizationId: string, ids: string[], em?: EntityManager): Promise<Pick<Agent, 'id' | 'name' | 'status' | 'policy'>[]> {
     const sql = `SELECT id, name, status, policy FROM agents WHERE organization_id = $1 AND id = ANY ($2::uuid[])`;
     return em ? em.query(sql, [organizationId, ids]) : this.sql.query('corral_task_targets', sql, [organizationId, ids]);
+  }
+
+  /** The organisation's agents named by these ids or names (any status). */
+  findByIdsOrNames(em: EntityManager, organizationId: string, refs: string[]): Promise<Pick<Agent, 'id' | 'name' | 'roles'>[]> {
+    const ids = refs.filter((r) => isUUID(r));
+    return em.query(`SELECT id, name, roles FROM agents WHERE organization_id = $1 AND (id = ANY ($2::uuid[]) OR name = ANY ($3::text[]))`, [organizationId, ids, refs]);
   }
 
   /** Approved agents in an environment (by its name), with their roles and what decides whether they may run work: a deployment's candidates. */

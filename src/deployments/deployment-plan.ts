@@ -33,7 +33,7 @@ export interface PlannedStep {
   targets: PlannedTarget[];
 }
 
-export type PlanRefusal = { code: 'REQUIRED_STEP_HAS_NO_TARGETS' | 'TARGET_POLICY_REFUSED'; message: string };
+export type PlanRefusal = { code: 'REQUIRED_STEP_HAS_NO_TARGETS' | 'TARGET_POLICY_REFUSED' | 'UNRESOLVED_VARIABLE'; message: string };
 
 export interface PlanInput {
   organizationId: string;

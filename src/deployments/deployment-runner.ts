@@ -3,10 +3,12 @@ import type { EntityManager } from 'typeorm';
 import type { NewAuditEvent } from '../audit/audit.repository';
 import { AuditService } from '../audit/audit.service';
 import type { FinishedJob } from '../tasks/jobs.repository';
+import { MAX_SENSITIVE_VALUES } from '../protocol/messages';
 import { TaskHooks } from '../tasks/task-hooks';
-import { TaskQueue } from '../tasks/task-queue.service';
+import { type NewJob, TaskQueue } from '../tasks/task-queue.service';
 import { advance, DEPLOYMENT_JOB_KIND, type DeploymentModel, type Effect } from './deployment-plan';
 import type { Deployment } from './deployment.entity';
+import { DeploymentValues, DeploymentVariables } from './deployment-variables';
 import { type DeploymentContext, DeploymentsRepository } from './deployments.repository';
 
 /** The engine task kind of a deployment (its jobs are of DEPLOYMENT_JOB_KIND, which is the same word). */
@@ -34,6 +36,7 @@ export class DeploymentRunner implements OnModuleInit {
     private readonly queue: TaskQueue,
     private readonly hooks: TaskHooks,
     private readonly audit: AuditService,
+    private readonly variables: DeploymentVariables,
   ) {}
 
   onModuleInit() {
@@ -75,22 +78,51 @@ export class DeploymentRunner implements OnModuleInit {
       if (effect.type === 'start') {
         const step = effect.step.step;
         if (step.kind !== 'script') continue;
-        const payload = { id: d.id, project: context.project, release: context.release, environment: context.environment, step: step.name };
-        const { jobs, refused } = await this.queue.addJobs(
+        const values = await this.values(em, d, context);
+        const agents = await this.variables.targetAgents(
           em,
-          { id: d.taskId!, organizationId: d.organizationId, name: step.name, timeoutSeconds: step.timeoutSeconds, blockedBy: null },
-          effect.targets.map((t) => ({
-            agentId: t.agentId,
+          d.organizationId,
+          effect.targets.map((t) => t.agentId),
+        );
+        const payload = { id: d.id, project: context.project, release: context.release, environment: context.environment, step: step.name };
+        const jobs: NewJob[] = [];
+        for (const target of effect.targets) {
+          // A target whose agent is gone keeps its id as its name: its job is refused as for any agent that may not run it.
+          const agent = agents.get(target.agentId) ?? { id: target.agentId, name: target.agentId, roles: [] };
+          const seen = values.forTarget(step, agent);
+          const sensitive = seen.variables.filter((v) => v.sensitive);
+          const problems = seen.problems(step.script.body);
+          if (sensitive.length > MAX_SENSITIVE_VALUES) problems.push(`it sees ${sensitive.length} sensitive values, more than the ${MAX_SENSITIVE_VALUES} a job can carry; narrow their scopes`);
+          if (problems.length) {
+            Object.assign(target, { state: 'failed', reason: `cannot run: ${problems.join('; ')}` });
+            again = true;
+            continue;
+          }
+          jobs.push({
+            agentId: agent.id,
             name: step.name,
             timeoutSeconds: step.timeoutSeconds,
-            payload: { kind: DEPLOYMENT_JOB_KIND, payloadVersion: 1, script: step.script, deployment: payload },
-          })),
+            payload: {
+              kind: DEPLOYMENT_JOB_KIND,
+              payloadVersion: 2,
+              script: step.script,
+              deployment: payload,
+              variables: seen.variables.filter((v) => !v.sensitive).map(({ name, value }) => ({ name, value })),
+              sensitiveVariables: sensitive.map((v, secret) => ({ name: v.name, secret })),
+            },
+            secrets: sensitive.map((v) => v.value),
+          });
+        }
+        const { jobs: added, refused } = await this.queue.addJobs(
+          em,
+          { id: d.taskId!, organizationId: d.organizationId, name: step.name, timeoutSeconds: step.timeoutSeconds, blockedBy: null },
+          jobs,
         );
         const targetOf = new Map(effect.targets.map((t) => [t.agentId, t]));
         await this.deployments.setJobs(
           em,
           d.organizationId,
-          jobs.map((j) => ({ targetId: targetOf.get(j.agentId)!.id, jobId: j.id })),
+          added.map((j) => ({ targetId: targetOf.get(j.agentId)!.id, jobId: j.id })),
         );
         for (const r of refused) Object.assign(targetOf.get(r.agentId)!, { state: 'failed', reason: r.reason });
         again ||= refused.length > 0;
@@ -117,6 +149,21 @@ export class DeploymentRunner implements OnModuleInit {
       }
     }
     return again;
+  }
+
+  /** The release's variables with the deployment's answers, read in its transaction. */
+  private async values(em: EntityManager, d: Deployment, context: DeploymentContext): Promise<DeploymentValues> {
+    const [values, answers] = await Promise.all([this.variables.release(em, d.organizationId, d.releaseId), this.variables.answers(em, d.organizationId, d.id)]);
+    return new DeploymentValues(values, answers, {
+      id: d.id,
+      taskId: d.taskId!,
+      project: context.project,
+      release: context.release,
+      releaseNotes: context.releaseNotes,
+      environmentId: d.environmentId,
+      environment: context.environment,
+      createdBy: d.createdByLabel,
+    });
   }
 
   private async jobsEnded(em: EntityManager, jobs: FinishedJob[]): Promise<void> {

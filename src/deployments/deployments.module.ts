@@ -2,7 +2,9 @@ import { Module } from '@nestjs/common';
 import { AgentsModule } from '../agents/agents.module';
 import { EnvironmentsModule } from '../environments/environments.module';
 import { TasksModule } from '../tasks/tasks.module';
+import { VariablesModule } from '../variables/variables.module';
 import { DeploymentRunner } from './deployment-runner';
+import { DeploymentVariables } from './deployment-variables';
 import { DeploymentsController } from './deployments.controller';
 import { DeploymentsRepository } from './deployments.repository';
 import { DeploymentsService } from './deployments.service';
@@ -18,8 +20,19 @@ import { ReleasesService } from './releases.service';
 
 /** Lifecycles, projects, releases and deployments, on the engine's internal task API. */
 @Module({
-  imports: [EnvironmentsModule, AgentsModule, TasksModule],
+  imports: [EnvironmentsModule, AgentsModule, TasksModule, VariablesModule],
   controllers: [LifecyclesController, ProjectsController, ReleasesController, DeploymentsController],
-  providers: [LifecyclesRepository, ProjectsRepository, ReleasesRepository, DeploymentsRepository, LifecyclesService, ProjectsService, ReleasesService, DeploymentsService, DeploymentRunner],
+  providers: [
+    DeploymentVariables,
+    LifecyclesRepository,
+    ProjectsRepository,
+    ReleasesRepository,
+    DeploymentsRepository,
+    LifecyclesService,
+    ProjectsService,
+    ReleasesService,
+    DeploymentsService,
+    DeploymentRunner,
+  ],
 })
 export class DeploymentsModule {}

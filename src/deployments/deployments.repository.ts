@@ -18,6 +18,7 @@ export interface DeploymentFilter {
 export interface DeploymentContext {
   project: string;
   release: string;
+  releaseNotes: string;
   environment: string;
   steps: Step[];
 }
@@ -69,7 +70,7 @@ export class DeploymentsRepository {
 
   async context(em: EntityManager, d: Deployment): Promise<DeploymentContext> {
     const [row] = await em.query<DeploymentContext[]>(
-      `SELECT p.name AS project, r.version AS release, e.name AS environment, r.steps
+      `SELECT p.name AS project, r.version AS release, r.notes AS "releaseNotes", e.name AS environment, r.steps
          FROM releases r JOIN projects p ON p.id = r.project_id JOIN environments e ON e.id = $2 AND e.organization_id = r.organization_id
         WHERE r.organization_id = $3 AND r.id = $1`,
       [d.releaseId, d.environmentId, d.organizationId],

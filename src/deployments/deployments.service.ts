@@ -15,6 +15,7 @@ import { TaskQueue } from '../tasks/task-queue.service';
 import { answer, INTERRUPTION_ACTIONS, planDeployment } from './deployment-plan';
 import { DEPLOYMENT_TASK_KIND, DeploymentRunner, systemEvent } from './deployment-runner';
 import type { Deployment } from './deployment.entity';
+import { DeploymentValues, DeploymentVariables } from './deployment-variables';
 import { DeploymentsErrorCode, DeploymentsException } from './deployments.exception';
 import { DeploymentsRepository } from './deployments.repository';
 import type { AnswerInterruptionDto, CreateDeploymentDto, ListDeploymentsQuery } from './dto/deployment.dto';
@@ -53,6 +54,7 @@ export class DeploymentsService implements OnModuleInit {
     private readonly runner: DeploymentRunner,
     private readonly logs: TaskLogsService,
     private readonly audit: AuditService,
+    private readonly variables: DeploymentVariables,
   ) {}
 
   onModuleInit() {
@@ -126,13 +128,35 @@ export class DeploymentsService implements OnModuleInit {
       excludeAgentIds.add(agent.id);
     }
     const plan = planDeployment(release.steps, { organizationId, environment, agents: candidates, skipSteps: body.skipSteps ?? [], excludeAgentIds });
-    return { project, environment: { id: environment.id, name: environment.name, guidedFailure: environment.guidedFailure }, forbidden, excludeAgentIds, plan };
+    const values = await this.variables.release(em, organizationId, release.id);
+    const answers = this.variables.checkAnswers(values, body.variables ?? {});
+    // Every script that would run must have each value it uses, before anything runs.
+    const seen = new DeploymentValues(values, answers, {
+      id: '',
+      taskId: '',
+      project: project.name,
+      release: release.version,
+      releaseNotes: release.notes,
+      environmentId: environment.id,
+      environment: environment.name,
+      createdBy: '',
+    });
+    const agents = new Map(candidates.map((a) => [a.id, a]));
+    for (const s of plan.steps) {
+      const step = release.steps[s.position];
+      if (step.kind !== 'script' || s.state !== 'pending') continue;
+      for (const t of s.targets.filter((x) => x.state === 'pending')) {
+        const problem = seen.problem(step, agents.get(t.agentId)!);
+        if (problem) plan.refusals.push({ code: 'UNRESOLVED_VARIABLE', message: problem });
+      }
+    }
+    return { project, environment: { id: environment.id, name: environment.name, guidedFailure: environment.guidedFailure }, forbidden, excludeAgentIds, plan, answers };
   }
 
   /** The one way a deployment is made, by a person or by its lifecycle: checked, planned, queued, started unless it waits in line. */
   private async deploy(em: EntityManager, release: Release, body: CreateDeploymentDto, by: { userId: string | null; label: string }) {
     const organizationId = release.organizationId;
-    const { project, environment, forbidden, excludeAgentIds, plan } = await this.plan(em, release, body, true);
+    const { project, environment, forbidden, excludeAgentIds, plan, answers } = await this.plan(em, release, body, true);
     if (forbidden) throw new DeploymentsException(DeploymentsErrorCode.LIFECYCLE_FORBIDS, forbidden);
     if (plan.refusals.length) throw new DeploymentsException(DeploymentsErrorCode[plan.refusals[0].code], plan.refusals.map((r) => r.message).join('; '), plan.refusals);
 
@@ -163,6 +187,7 @@ export class DeploymentsService implements OnModuleInit {
       },
       plan.steps,
     );
+    if (answers.size) await this.variables.saveAnswers(em, organizationId, deployment.id, [...answers.values()]);
     if (!queued.blocker) await this.runner.step(em, deployment);
     return { deployment, details: { project: project.name, release: release.version, environment: environment.name } };
   }

@@ -32,6 +32,10 @@ export class Project {
   @ManyToOne(() => Lifecycle, { onDelete: 'NO ACTION', nullable: true })
   lifecycle: Relation<Lifecycle> | null;
 
+  /** The library variable sets it includes, in order: an earlier one wins a tie between sets. */
+  @Column({ type: 'uuid', array: true, default: () => "'{}'" })
+  variableSetIds: string[];
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;
 

@@ -1,6 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Put, Query } from '@nestjs/common';
 import { type Actor, CurrentActor, RequireRole } from '../common/actor';
-import { CreateProjectDto, UpdateProjectDto } from './dto/project.dto';
+import { CreateProjectDto, UpdateProjectDto, VariablesPreviewQuery } from './dto/project.dto';
 import { ProjectsService } from './projects.service';
 
 @Controller('api/v1/projects')
@@ -36,6 +36,26 @@ export class ProjectsController {
   @RequireRole('admin')
   delete(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string) {
     return this.projects.delete(actor, id);
+  }
+
+  @Get(':id/variables')
+  @RequireRole('viewer')
+  getVariables(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string) {
+    return this.projects.getVariables(actor, id);
+  }
+
+  /** The whole list of the project's variables; checked against variables.schema.ts. */
+  @Put(':id/variables')
+  @RequireRole('admin')
+  putVariables(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string, @Body() body: unknown) {
+    return this.projects.putVariables(actor, id, body);
+  }
+
+  /** What a step would see in an environment, on an agent: each value and the scope it came from. */
+  @Get(':id/variables/preview')
+  @RequireRole('viewer')
+  previewVariables(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string, @Query() query: VariablesPreviewQuery) {
+    return this.projects.previewVariables(actor, id, query);
   }
 
   @Get(':id/process')

@@ -35,7 +35,7 @@ export class ProjectsRepository {
     return em.save(Project, em.create(Project, input));
   }
 
-  async update(em: EntityManager, organizationId: string, id: string, changes: Partial<Pick<Project, 'name' | 'slug' | 'description' | 'lifecycleId'>>): Promise<void> {
+  async update(em: EntityManager, organizationId: string, id: string, changes: Partial<Pick<Project, 'name' | 'slug' | 'description' | 'lifecycleId' | 'variableSetIds'>>): Promise<void> {
     await em.update(Project, { organizationId, id }, changes);
   }
 
@@ -47,6 +47,25 @@ export class ProjectsRepository {
   async namesUsingLifecycle(em: EntityManager, organizationId: string, lifecycleId: string): Promise<string[]> {
     const rows = await em.find(Project, { where: { organizationId, lifecycleId }, select: { name: true }, order: { name: 'ASC' } });
     return rows.map((p) => p.name);
+  }
+
+  /** Names of the projects that include this library variable set. */
+  async namesIncludingSet(em: EntityManager, organizationId: string, setId: string): Promise<string[]> {
+    const rows = await em.query<{ name: string }[]>(`SELECT name FROM projects WHERE organization_id = $1 AND $2 = ANY (variable_set_ids) ORDER BY name`, [organizationId, setId]);
+    return rows.map((r) => r.name);
+  }
+
+  async releaseIds(em: EntityManager, organizationId: string, projectId: string): Promise<string[]> {
+    const rows = await em.query<{ id: string }[]>(`SELECT id FROM releases WHERE organization_id = $1 AND project_id = $2`, [organizationId, projectId]);
+    return rows.map((r) => r.id);
+  }
+
+  async deploymentIds(em: EntityManager, organizationId: string, projectId: string): Promise<string[]> {
+    const rows = await em.query<{ id: string }[]>(
+      `SELECT d.id FROM deployments d JOIN releases r ON r.id = d.release_id WHERE r.organization_id = $1 AND r.project_id = $2 AND d.organization_id = $1`,
+      [organizationId, projectId],
+    );
+    return rows.map((r) => r.id);
   }
 
   latestProcess(organizationId: string, projectId: string, em: EntityManager = this.dataSource.manager): Promise<ProcessVersion | null> {

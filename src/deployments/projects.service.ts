@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { isUUID } from 'class-validator';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
@@ -7,16 +7,29 @@ import { NotFoundException } from '../common/domain.exception';
 import { parseOrReject } from '../common/validation';
 import { EnvironmentsService } from '../environments/environments.service';
 import { DeploymentsErrorCode, DeploymentsException } from './deployments.exception';
-import type { CreateProjectDto, UpdateProjectDto } from './dto/project.dto';
+import type { CreateProjectDto, UpdateProjectDto, VariablesPreviewQuery } from './dto/project.dto';
 import type { NamedEnvironment } from './lifecycle-progress';
 import { DEFAULT_LIFECYCLE, LifecyclesService } from './lifecycles.service';
 import type { ProcessVersion } from './process-version.entity';
 import { DEFAULT_STEP_TIMEOUT_SECONDS, ProcessInputSchema, type Step, type StepInput } from './process.schema';
 import type { Project } from './project.entity';
 import { ProjectsRepository } from './projects.repository';
+import { VariablesService } from '../variables/variables.service';
+import { stepVariables } from '../variables/step-variables';
+import { AgentsRepository } from '../agents/agents.repository';
+import { MASK } from '../protocol/masking';
 
 export function projectView(p: Project) {
-  return { id: p.id, name: p.name, slug: p.slug, description: p.description, lifecycleId: p.lifecycleId ?? DEFAULT_LIFECYCLE, createdAt: p.createdAt, updatedAt: p.updatedAt };
+  return {
+    id: p.id,
+    name: p.name,
+    slug: p.slug,
+    description: p.description,
+    lifecycleId: p.lifecycleId ?? DEFAULT_LIFECYCLE,
+    variableSetIds: p.variableSetIds,
+    createdAt: p.createdAt,
+    updatedAt: p.updatedAt,
+  };
 }
 
 /** Steps as the API shows them: environments by id and name. */
@@ -38,14 +51,20 @@ function slugOf(name: string): string {
 }
 
 @Injectable()
-export class ProjectsService {
+export class ProjectsService implements OnModuleInit {
   constructor(
     private readonly dataSource: DataSource,
     private readonly projects: ProjectsRepository,
     private readonly lifecycles: LifecyclesService,
     private readonly environments: EnvironmentsService,
     private readonly audit: AuditService,
+    private readonly variables: VariablesService,
+    private readonly agents: AgentsRepository,
   ) {}
+
+  onModuleInit() {
+    this.variables.setUsers = (em, organizationId, setId) => this.projects.namesIncludingSet(em, organizationId, setId);
+  }
 
   async list(actor: Actor) {
     return (await this.projects.list(actor.organizationId)).map(projectView);
@@ -83,6 +102,7 @@ export class ProjectsService {
         ...(body.slug !== undefined ? { slug: body.slug } : {}),
         ...(body.description !== undefined ? { description: body.description } : {}),
         ...(body.lifecycleId !== undefined ? { lifecycleId: await this.lifecycleId(actor.organizationId, body.lifecycleId, em) } : {}),
+        ...(body.variableSetIds !== undefined ? { variableSetIds: (await this.variables.requireSets(actor.organizationId, body.variableSetIds, em)).map((set) => set.id) } : {}),
       };
       await this.projects.update(em, actor.organizationId, id, changes);
       await this.audit.record(actor, 'project.updated', { type: 'project', id }, { name: changes.name ?? existing.name, changed: Object.keys(changes) }, em);
@@ -93,9 +113,54 @@ export class ProjectsService {
   async delete(actor: Actor, id: string): Promise<void> {
     await this.dataSource.transaction(async (em) => {
       const existing = await this.require(actor.organizationId, id, em);
+      await this.variables.deleteOwners(em, actor.organizationId, [
+        { kind: 'project', ids: [id] },
+        { kind: 'release', ids: await this.projects.releaseIds(em, actor.organizationId, id) },
+        { kind: 'deployment', ids: await this.projects.deploymentIds(em, actor.organizationId, id) },
+      ]);
       await this.projects.delete(em, actor.organizationId, id);
       await this.audit.record(actor, 'project.deleted', { type: 'project', id }, { name: existing.name }, em);
     });
+  }
+
+  async getVariables(actor: Actor, projectId: string) {
+    await this.require(actor.organizationId, projectId);
+    return this.variables.view(actor.organizationId, { kind: 'project', id: projectId });
+  }
+
+  /** Saves the project's whole list of variables; releases made before keep their snapshot. */
+  async putVariables(actor: Actor, projectId: string, body: unknown) {
+    return this.dataSource.transaction(async (em) => {
+      const project = await this.projects.lockProject(em, actor.organizationId, projectId);
+      if (!project) throw new NotFoundException('project', projectId);
+      return this.variables.replace(em, actor, { kind: 'project', id: projectId, name: project.name }, body);
+    });
+  }
+
+  /**
+   * The values a step would see in an environment on an agent (its roles count), with the scope
+   * each came from; sensitive ones as `***`. System variables need a deployment and are left out.
+   */
+  async previewVariables(actor: Actor, projectId: string, query: VariablesPreviewQuery) {
+    const organizationId = actor.organizationId;
+    const project = await this.require(organizationId, projectId);
+    const em = this.dataSource.manager;
+    const [environment] = query.environment ? await this.environments.resolve(organizationId, [query.environment], em) : [];
+    const [agent] = query.agent ? await this.agents.findByIdsOrNames(em, organizationId, [query.agent]) : [];
+    if (query.agent && !agent) throw new DeploymentsException(DeploymentsErrorCode.UNKNOWN_AGENT, `there is no agent "${query.agent}" in this organisation`);
+    const sets = await this.variables.requireSets(organizationId, project.variableSetIds, em);
+    const values = await this.variables.openValues(organizationId, [
+      { owner: { kind: 'project', id: projectId }, source: { kind: 'project' } },
+      ...sets.map((set, order) => ({ owner: { kind: 'set' as const, id: set.id }, source: { kind: 'set' as const, setId: set.id, name: set.name, order } })),
+    ]);
+    const label = await this.variables.labels(organizationId, values);
+    const seen = stepVariables(values, { environmentId: environment?.id, agentId: agent?.id, roles: agent?.roles ?? [], step: query.step }, {}, new Map(), label);
+    return {
+      environment: environment ? { id: environment.id, name: environment.name } : null,
+      agent: agent ? { id: agent.id, name: agent.name, roles: agent.roles } : null,
+      step: query.step ?? null,
+      variables: seen.variables.sort((a, b) => a.name.localeCompare(b.name)).map((v) => ({ name: v.name, value: v.sensitive ? MASK : v.value, sensitive: v.sensitive, from: v.reason })),
+    };
   }
 
   /** The latest version of the project's process (version 0, with no steps, before the first is saved). */

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import { type Actor, CurrentActor, RequireRole } from '../common/actor';
 import { CreateReleaseDto } from './dto/release.dto';
 import { ReleasesService } from './releases.service';
@@ -17,6 +17,14 @@ export class ReleasesController {
   @RequireRole('operator')
   create(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) projectId: string, @Body() body: CreateReleaseDto) {
     return this.releases.create(actor, projectId, body);
+  }
+
+  /** Re-takes the snapshot of the project's variables (and its sets'); the process snapshot stays. */
+  @Post('releases/:id/update-variables')
+  @HttpCode(200)
+  @RequireRole('operator')
+  updateVariables(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) id: string) {
+    return this.releases.updateVariables(actor, id);
   }
 
   @Get('releases/:id')

@@ -1,6 +1,6 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { isUUID } from 'class-validator';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { type Actor, actorLabel } from '../common/actor';
 import { NotFoundException } from '../common/domain.exception';
@@ -15,6 +15,9 @@ import { stepsView } from './projects.service';
 import type { Release } from './release.entity';
 import { nextVersion } from './release-version';
 import { ReleasesRepository } from './releases.repository';
+import { VariablesService } from '../variables/variables.service';
+import { references, variableKey } from '../protocol/substitution';
+import { isSystemName } from '../variables/step-variables';
 
 const MAX_RELEASES_LISTED = 200;
 
@@ -32,6 +35,7 @@ export class ReleasesService implements OnModuleInit {
     private readonly environments: EnvironmentsService,
     private readonly audit: AuditService,
     private readonly environmentUsers: EnvironmentUsers,
+    private readonly variables: VariablesService,
   ) {}
 
   onModuleInit() {
@@ -62,6 +66,7 @@ export class ReleasesService implements OnModuleInit {
     return {
       ...releaseSummary(release),
       steps: stepsView(release.steps, environments),
+      variables: await this.variables.view(actor.organizationId, { kind: 'release', id }),
       lifecycle: { id: lifecycle.id, name: lifecycle.name },
       deployments: latest.map((d) => ({
         id: d.id,
@@ -106,9 +111,38 @@ export class ReleasesService implements OnModuleInit {
         createdBy: actor.userId,
         createdByLabel: actorLabel(actor),
       });
+      await this.variables.snapshot(em, actor.organizationId, projectId, project.variableSetIds, created.id);
       await this.audit.record(actor, 'release.created', { type: 'release', id: created.id }, { project: project.name, version, processVersion: process.version }, em);
-      return releaseSummary(created);
+      return { ...releaseSummary(created), warnings: await this.undefinedNames(em, created) };
     });
+  }
+
+  /** Takes the release's snapshot of the project's variables again, as they are now; its process stays. */
+  async updateVariables(actor: Actor, id: string) {
+    return this.dataSource.transaction(async (em) => {
+      const release = await this.require(actor.organizationId, id);
+      const project = await this.projects.lockProject(em, actor.organizationId, release.projectId);
+      if (!project) throw new NotFoundException('release', id);
+      await this.variables.snapshot(em, actor.organizationId, project.id, project.variableSetIds, release.id);
+      await this.audit.record(actor, 'release.variables_updated', { type: 'release', id }, { project: project.name, version: release.version }, em);
+      return { ...releaseSummary(release), variables: await this.variables.view(actor.organizationId, { kind: 'release', id }, em), warnings: await this.undefinedNames(em, release) };
+    });
+  }
+
+  /**
+   * Names the release's scripts use that no value of its snapshot defines, in any scope: a
+   * deployment whose step would run with one fails before anything runs, so say it now.
+   */
+  private async undefinedNames(em: EntityManager, release: Release): Promise<string[]> {
+    const values = await this.variables.openValues(release.organizationId, [{ owner: { kind: 'release', id: release.id }, source: { kind: 'project' } }], em);
+    const defined = new Set(values.map((v) => variableKey(v.name)));
+    const warnings: string[] = [];
+    for (const step of release.steps) {
+      if (step.kind !== 'script') continue;
+      const missing = references(step.script.body).filter((name) => !defined.has(variableKey(name)) && !isSystemName(name));
+      if (missing.length) warnings.push(`step "${step.name}" uses ${missing.map((n) => `#{${n}}`).join(', ')}, which no variable defines`);
+    }
+    return warnings;
   }
 
   async require(organizationId: string, id: string): Promise<Release> {

@@ -130,6 +130,10 @@ export type LogStream = (typeof LOG_STREAMS)[number];
 /** Largest text of one log chunk, in UTF-16 code units (what JSON strings count). */
 export const MAX_LOG_CHUNK_CHARS = 64 * 1024;
 export const MAX_SCRIPT_CHARS = 256 * 1024;
+/** Sensitive values one job may carry (and mask). */
+export const MAX_SENSITIVE_VALUES = 100;
+/** Values one deployment step may see. */
+export const MAX_STEP_VARIABLES = 2000;
 
 const JobRef = { jobId: z.string().uuid(), attempt: z.number().int().min(1) };
 
@@ -154,10 +158,16 @@ export const HealthCheckPayloadSchema = z.object({
   payloadVersion: z.literal(1).default(1),
 });
 
-/** One step of a deployment on one agent: a script, with what it is part of (the agent gives it to the script as CORRAL_* variables). */
+/**
+ * One step of a deployment on one agent: a script, with what it is part of (the agent gives it to
+ * the script as CORRAL_* variables). From version 2 the script is a template: the agent replaces
+ * its `#{Name}` references with `variables` (values already expanded by the control plane) and
+ * `sensitiveVariables`, whose values are the offer's `sensitiveValues` at index `secret`, so
+ * they travel only as the job's secrets, masked wherever the job prints them.
+ */
 export const DeploymentPayloadSchema = z.object({
   kind: z.literal('deployment'),
-  payloadVersion: z.literal(1).default(1),
+  payloadVersion: z.union([z.literal(1), z.literal(2)]).default(1),
   script: ScriptPayloadSchema.shape.script,
   deployment: z.object({
     id: z.string().uuid(),
@@ -166,6 +176,23 @@ export const DeploymentPayloadSchema = z.object({
     environment: z.string().max(200),
     step: z.string().max(200),
   }),
+  variables: z
+    .array(z.object({ name: z.string().max(200), value: z.string().max(MAX_SCRIPT_CHARS) }))
+    .max(MAX_STEP_VARIABLES)
+    .default([]),
+  sensitiveVariables: z
+    .array(
+      z.object({
+        name: z.string().max(200),
+        secret: z
+          .number()
+          .int()
+          .min(0)
+          .max(MAX_SENSITIVE_VALUES - 1),
+      }),
+    )
+    .max(MAX_SENSITIVE_VALUES)
+    .default([]),
 });
 
 export const JobPayloadSchema = z.discriminatedUnion('kind', [ScriptPayloadSchema, DeploymentPayloadSchema, HealthCheckPayloadSchema]);
@@ -214,7 +241,7 @@ const OfferFields = {
   name: z.string().max(200),
   timeoutSeconds: z.number().int().min(1),
   /** Masked out of the job's output before the agent spools or sends it. */
-  sensitiveValues: z.array(z.string()).max(100),
+  sensitiveValues: z.array(z.string()).max(MAX_SENSITIVE_VALUES),
   issuedAt: z.number().int(),
 };
 

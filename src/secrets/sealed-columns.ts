@@ -23,5 +23,11 @@ export function jobSecretAad(organizationId: string): string {
 
 export const SEALED_COLUMNS: readonly SealedColumn[] = [
   { table: 'jobs', idColumn: 'id', column: 'secrets', array: true, aadColumns: ['organization_id'], aad: (row) => jobSecretAad(row.organization_id) },
+  // Sensitive variable values of projects, library sets, release snapshots and deployments (variables.service.ts).
+  { table: 'variables', idColumn: 'id', column: 'sealed_value', aad: (row) => variableAad(row.id) },
 ];
 
+/** A sensitive variable value is bound to its own row. */
+export function variableAad(id: string): string {
+  return `variable:${id}`;
+}

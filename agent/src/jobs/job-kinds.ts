@@ -1,4 +1,5 @@
 import type { JobOfferPayload, JobResult, LocalPolicy, ScriptSyntax } from '../../../src/protocol/messages';
+import { lookupIn, substitute } from '../../../src/protocol/substitution';
 import { HealthCheck } from './health-check';
 import { JobRunner, type Interpreter, type RunAsUser, type RunnerSink, type RunnerTimings, type RunResult } from './job-runner';
 
@@ -52,6 +53,7 @@ export function executionFor(offer: JobOfferPayload, ctx: ExecutionContext): Job
       return script(ctx.env, offer.script);
     case 'deployment': {
       const d = offer.deployment;
+      const body = offer.payloadVersion === 1 ? offer.script : { ...offer.script, body: filled(offer) };
       return script(
         {
           ...ctx.env,
@@ -62,11 +64,28 @@ export function executionFor(offer: JobOfferPayload, ctx: ExecutionContext): Job
           CORRAL_STEP: d.step,
           CORRAL_TASK_ID: offer.taskId,
         },
-        offer.script,
+        body,
       );
     }
     case 'health-check':
       // Runs no user code, so it needs no working directory and no other user: it is the agent's own look at itself.
       return new HealthCheck({ stateDir: ctx.stateDir, env: ctx.env, policy: ctx.policy, now: ctx.now, timeoutSeconds: offer.timeoutSeconds, sink: ctx.sink });
   }
+}
+
+/**
+ * The step's script with its `#{Name}` references replaced by the values the control plane
+ * resolved for this agent. It checked that every reference resolves; a reference that does not
+ * (an offer from a control plane that did not check) is never run as text: the job fails.
+ */
+function filled(offer: JobOfferPayload & { kind: 'deployment' }): string {
+  const values: Record<string, string> = {};
+  for (const v of offer.variables) values[v.name] = v.value;
+  for (const v of offer.sensitiveVariables) {
+    const value = offer.sensitiveValues[v.secret];
+    if (value !== undefined) values[v.name] = value;
+  }
+  const { text, unresolved } = substitute(offer.script.body, lookupIn(values));
+  if (unresolved.length) throw new Error(`the script uses ${unresolved.map((n) => `#{${n}}`).join(', ')}, which the control plane did not send; nothing was run`);
+  return text;
 }

@@ -129,6 +129,44 @@ describe('the job manager', () => {
     expect(again.log()).toContain('was offered again; it is finished here and is not started a second time');
   });
 
+  const deploymentStep = (body: string, more: Partial<JobOfferPayload & { kind: 'deployment' }>): JobOfferPayload => ({
+    ...offer(),
+    kind: 'deployment',
+    payloadVersion: 2,
+    script: { syntax: 'bash', body },
+    deployment: { id: agentId, project: 'Shop', release: '1.0.0', environment: 'Prod', step: 'migrate' },
+    variables: [],
+    sensitiveVariables: [],
+    ...more,
+  });
+
+  it('fills a version-2 step script from its values, the sensitive ones from its secrets, masked in its output', async () => {
+    const { m, of } = manager();
+    const o = deploymentStep('echo "#{dbhost} #{DbPassword} ##{DbHost}"', {
+      variables: [{ name: 'DbHost', value: 'db.prod' }],
+      sensitiveVariables: [{ name: 'DbPassword', secret: 0 }],
+      sensitiveValues: ['pw-9f8e7d'],
+    });
+    m.offer(o);
+    m.handle(reply({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 30 }));
+    await waitFor(() => m.ledger.get(o.jobId)?.state === 'finished', 'the job to end');
+    const seen = of('agent.job.log', o.jobId)
+      .filter((c) => c.stream === 'stdout')
+      .map((c) => c.text)
+      .join('');
+    expect(seen).toBe('db.prod *** #{DbHost}\n');
+    expect(m.ledger.get(o.jobId)?.finish?.outcome).toBe('succeeded');
+  });
+
+  it('never runs a version-2 script that uses a value it was not sent', async () => {
+    const { m } = manager();
+    const o = deploymentStep('echo "#{Nope}"', {});
+    m.offer(o);
+    m.handle(reply({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 30 }));
+    await waitFor(() => m.ledger.get(o.jobId)?.state === 'finished', 'the job to end');
+    expect(m.ledger.get(o.jobId)?.finish).toMatchObject({ outcome: 'failed', message: expect.stringContaining('#{Nope}') });
+  });
+
   it('runs a deployment step as a script that knows its deployment, project, release, environment and step', async () => {
     const { m, of } = manager();
     const o: JobOfferPayload = {
@@ -136,6 +174,8 @@ describe('the job manager', () => {
       kind: 'deployment',
       script: { syntax: 'bash', body: 'echo "$CORRAL_PROJECT $CORRAL_RELEASE to $CORRAL_ENVIRONMENT: $CORRAL_STEP ($CORRAL_DEPLOYMENT_ID)"' },
       deployment: { id: agentId, project: 'Shop', release: '1.0.0', environment: 'Prod', step: 'migrate' },
+      variables: [],
+      sensitiveVariables: [],
     };
     m.offer(o);
     m.handle(reply({ type: 'server.job.start', jobId: o.jobId, attempt: 1, leaseSeconds: 30 }));

@@ -87,17 +87,25 @@ export class JobStarter {
     const runAs = verdict.runAs;
     const workDir = join(table.workRoot, `${entry.jobId}-${entry.attempt}`);
     if (runAs && offer.kind === 'script') this.makeWorkRootTraversable(runAs);
-    const runner = executionFor(offer, {
-      workDir,
-      runAs,
-      env: this.jobEnv(offer, workDir),
-      sink: { output: (stream, data) => spool.output(stream, data), system: (line) => spool.system(line) },
-      runnerTimings: this.o.runner,
-      interpreters: this.o.interpreters,
-      stateDir: this.o.stateDir,
-      policy: verdict.policy,
-      now: this.o.now,
-    });
+    let runner: ReturnType<typeof executionFor>;
+    try {
+      runner = executionFor(offer, {
+        workDir,
+        runAs,
+        env: this.jobEnv(offer, workDir),
+        sink: { output: (stream, data) => spool.output(stream, data), system: (line) => spool.system(line) },
+        runnerTimings: this.o.runner,
+        interpreters: this.o.interpreters,
+        stateDir: this.o.stateDir,
+        policy: verdict.policy,
+        now: this.o.now,
+      });
+    } catch (err) {
+      // What the offer asks cannot be run as given (a template with a value missing): nothing starts.
+      spool.system(`not started: ${(err as Error).message}`);
+      this.o.ended(job, { outcome: 'failed', exitCode: null, signal: null, message: clip((err as Error).message, 1000) });
+      return;
+    }
     job.runner = runner;
     runner.start();
     void runner.done.then((result) => this.o.ended(job, result));

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
+import { ArrayMaxSize, IsBoolean, IsObject, IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
 import { DEPLOYMENT_STATES, type DeploymentState } from '../deployment.entity';
 import type { InterruptionAction } from '../deployment-plan';
 
@@ -25,6 +25,11 @@ export class CreateDeploymentDto {
   @ArrayMaxSize(1000)
   @IsString({ each: true })
   excludeAgents?: string[];
+
+  /** Answers to the release's prompted variables, by name. */
+  @IsOptional()
+  @IsObject()
+  variables?: Record<string, string>;
 }
 
 export class ListDeploymentsQuery {
