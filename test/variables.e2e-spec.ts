@@ -12,6 +12,8 @@ import { createTestDatabase } from './helpers/test-database';
 
 const PASSWORD_VALUE = `pw-${randomBytes(6).toString('hex')}`;
 const base64 = Buffer.from(PASSWORD_VALUE).toString('base64');
+/** Known to the agents' environment only: a step makes it its sensitive output. */
+const API_KEY = `ak-${randomBytes(8).toString('hex')}`;
 
 afterAll(async () => {
   await stopAllAgents();
@@ -25,7 +27,7 @@ describe('variables', () => {
   let projectId: string;
   let setId: string;
 
-  const step = (body: string) => ({ steps: [{ name: 'deploy', kind: 'script', script: { syntax: 'bash', body }, targetRoles: ['web'] }] });
+  const step = (body: string, before: Record<string, unknown>[] = []) => ({ steps: [...before, { name: 'deploy', kind: 'script', script: { syntax: 'bash', body }, targetRoles: ['web'] }] });
   const SCRIPT = [
     'echo "host=#{DbHost} password=#{DbPassword}"',
     'echo "b64=$(printf %s \'#{DbPassword}\' | base64)"',
@@ -39,7 +41,7 @@ describe('variables', () => {
     if (enroll.exitCode !== 0) throw new Error(enroll.describe());
     const { agentId, verificationCode } = JSON.parse(enroll.stdout);
     expect((await owner.client.post(`/api/v1/agents/${agentId}/approve`, { verificationCode, environments, roles: ['web'] })).status).toBe(200);
-    const run = spawnAgent(['run', '--state-dir', stateDir, '--transport', 'ws']);
+    const run = spawnAgent(['run', '--state-dir', stateDir, '--transport', 'ws'], { TEST_API_KEY: API_KEY });
     await run.waitForOutput(/approved: agent/);
   }
 
@@ -209,5 +211,50 @@ describe('variables', () => {
     // A set that a project includes stays until the project lets go of it.
     const refused = await owner.client.delete(`/api/v1/variable-sets/${setId}`);
     expect([refused.status, refused.body.error.code]).toEqual([409, 'SET_IN_USE']);
+  });
+
+  it('passes outputs to later steps; a sensitive one reaches no log in any form, and shows as *** in the deployment', async () => {
+    const makeKey = {
+      name: 'make-key',
+      kind: 'script',
+      script: {
+        syntax: 'bash',
+        body: 'printf %s "$TEST_API_KEY" | corral set-output ApiKey --sensitive\ncorral set-output Url "http://#{Corral.Agent.Name}:8080"\necho "db is $(corral get DbHost)"',
+      },
+      targetRoles: ['web'],
+    };
+    const body = [
+      'echo "url=#{Corral.Output[make-key].Url} again=#{Corral.Output[make-key][web-dev].Url}"',
+      'echo "key=#{Corral.Output[make-key].ApiKey}"',
+      "printf %s '#{Corral.Output[make-key].ApiKey}' | base64",
+      'printf \'{"key":"%s"}\\n\' "$(corral get Corral.Output[make-key].ApiKey)"',
+    ].join('\n');
+    expect((await owner.client.put(`/api/v1/projects/${projectId}/process`, step(body, [makeKey]))).status).toBe(200);
+    const release = (await owner.client.post(`/api/v1/projects/${projectId}/releases`, {})).body;
+    expect(release.warnings).toEqual([]);
+    const d = await deployed(release.id, 'Dev', { variables: { Ticket: 'CHG-9' } });
+    expect(d.state).toBe('succeeded');
+    expect(d.log).toContain('db is db.dev.internal');
+    expect(d.log).toContain('url=http://web-dev:8080 again=http://web-dev:8080');
+    expect(d.log).toContain('key=***');
+    expect(d.log).toContain('{"key":"***"}');
+    for (const form of [API_KEY, Buffer.from(API_KEY).toString('base64')]) expect(d.log).not.toContain(form);
+    const shown = await owner.client.get(`/api/v1/deployments/${d.id}`);
+    expect(shown.text).not.toContain(API_KEY);
+    const made = shown.body.steps.find((s: { name: string }) => s.name === 'make-key').targets[0].outputs;
+    expect(made).toEqual([
+      { name: 'ApiKey', value: '***', sensitive: true },
+      { name: 'Url', value: 'http://web-dev:8080', sensitive: false },
+    ]);
+    expect(cp.output()).not.toContain(API_KEY);
+    const client = new Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const dump = (await client.query(`SELECT t::text AS row FROM job_outputs t`)).rows.map((r) => r.row).join('\n');
+      expect(dump).toContain('http://web-dev:8080');
+      expect(dump).not.toContain(API_KEY);
+    } finally {
+      await client.end();
+    }
   });
 });

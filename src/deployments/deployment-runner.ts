@@ -8,7 +8,8 @@ import { TaskHooks } from '../tasks/task-hooks';
 import { type NewJob, TaskQueue } from '../tasks/task-queue.service';
 import { advance, DEPLOYMENT_JOB_KIND, type DeploymentModel, type Effect } from './deployment-plan';
 import type { Deployment } from './deployment.entity';
-import { DeploymentValues, DeploymentVariables } from './deployment-variables';
+import { DeploymentValues } from './deployment-values';
+import { DeploymentVariables } from './deployment-variables';
 import { type DeploymentContext, DeploymentsRepository } from './deployments.repository';
 
 /** The engine task kind of a deployment (its jobs are of DEPLOYMENT_JOB_KIND, which is the same word). */
@@ -90,11 +91,13 @@ export class DeploymentRunner implements OnModuleInit {
           // A target whose agent is gone keeps its id as its name: its job is refused as for any agent that may not run it.
           const agent = agents.get(target.agentId) ?? { id: target.agentId, name: target.agentId, roles: [] };
           const seen = values.forTarget(step, agent);
+          // Every sensitive value it sees is one of its secrets, masked in its log: the earlier steps' sensitive outputs too.
           const sensitive = seen.variables.filter((v) => v.sensitive);
-          const problems = seen.problems(step.script.body);
-          if (sensitive.length > MAX_SENSITIVE_VALUES) problems.push(`it sees ${sensitive.length} sensitive values, more than the ${MAX_SENSITIVE_VALUES} a job can carry; narrow their scopes`);
-          if (problems.length) {
-            Object.assign(target, { state: 'failed', reason: `cannot run: ${problems.join('; ')}` });
+          const secrets = [...new Set(sensitive.map((v) => v.value))];
+          const problem = values.problem(step, agent);
+          if (problem || secrets.length > MAX_SENSITIVE_VALUES) {
+            const reason = problem ?? `step "${step.name}" cannot run on ${agent.name}: it sees ${secrets.length} sensitive values, more than the ${MAX_SENSITIVE_VALUES} a job can carry`;
+            Object.assign(target, { state: 'failed', reason });
             again = true;
             continue;
           }
@@ -108,9 +111,9 @@ export class DeploymentRunner implements OnModuleInit {
               script: step.script,
               deployment: payload,
               variables: seen.variables.filter((v) => !v.sensitive).map(({ name, value }) => ({ name, value })),
-              sensitiveVariables: sensitive.map((v, secret) => ({ name: v.name, secret })),
+              sensitiveVariables: sensitive.map((v) => ({ name: v.name, secret: secrets.indexOf(v.value) })),
             },
-            secrets: sensitive.map((v) => v.value),
+            secrets,
           });
         }
         const { jobs: added, refused } = await this.queue.addJobs(
@@ -153,17 +156,26 @@ export class DeploymentRunner implements OnModuleInit {
 
   /** The release's variables with the deployment's answers, read in its transaction. */
   private async values(em: EntityManager, d: Deployment, context: DeploymentContext): Promise<DeploymentValues> {
-    const [values, answers] = await Promise.all([this.variables.release(em, d.organizationId, d.releaseId), this.variables.answers(em, d.organizationId, d.id)]);
-    return new DeploymentValues(values, answers, {
-      id: d.id,
-      taskId: d.taskId!,
-      project: context.project,
-      release: context.release,
-      releaseNotes: context.releaseNotes,
-      environmentId: d.environmentId,
-      environment: context.environment,
-      createdBy: d.createdByLabel,
-    });
+    const [values, answers, outputs] = await Promise.all([
+      this.variables.release(em, d.organizationId, d.releaseId),
+      this.variables.answers(em, d.organizationId, d.id),
+      this.variables.outputs(em, d.organizationId, d.id),
+    ]);
+    return new DeploymentValues(
+      values,
+      answers,
+      {
+        id: d.id,
+        taskId: d.taskId!,
+        project: context.project,
+        release: context.release,
+        releaseNotes: context.releaseNotes,
+        environmentId: d.environmentId,
+        environment: context.environment,
+        createdBy: d.createdByLabel,
+      },
+      outputs,
+    );
   }
 
   private async jobsEnded(em: EntityManager, jobs: FinishedJob[]): Promise<void> {

@@ -2,68 +2,12 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AgentsRepository } from '../agents/agents.repository';
 import { variableKey } from '../protocol/substitution';
-import { type PromptAnswer, stepVariables, type StepVariables } from '../variables/step-variables';
+import { JobOutputs } from '../tasks/job-outputs';
+import type { PromptAnswer } from '../variables/step-variables';
 import { type OpenValue, VariablesService } from '../variables/variables.service';
 import { DeploymentsErrorCode, DeploymentsException } from './deployments.exception';
-import type { Step } from './process.schema';
-
-/** What a deployment is, as its system variables tell the scripts. */
-export interface DeploymentFacts {
-  id: string;
-  taskId: string;
-  project: string;
-  release: string;
-  releaseNotes: string;
-  environmentId: string;
-  environment: string;
-  createdBy: string;
-}
-
-export interface TargetAgent {
-  id: string;
-  name: string;
-  roles: string[];
-}
-
-/** Corral's read-only values of a step on an agent (tenant ones come with tenants). */
-export function systemVariables(d: DeploymentFacts, step: string, agent: TargetAgent): Record<string, string> {
-  return {
-    'Corral.Project.Name': d.project,
-    'Corral.Release.Number': d.release,
-    'Corral.Release.Notes': d.releaseNotes,
-    'Corral.Environment.Name': d.environment,
-    'Corral.Deployment.Id': d.id,
-    'Corral.Deployment.CreatedBy': d.createdBy,
-    'Corral.Step.Name': step,
-    'Corral.Agent.Name': agent.name,
-    'Corral.Agent.Roles': agent.roles.join(','),
-    'Corral.Task.Id': d.taskId,
-  };
-}
-
-/** A release's variables with the answers of one deployment: what each of its steps sees on each agent. */
-export class DeploymentValues {
-  constructor(
-    readonly values: OpenValue[],
-    readonly answers: Map<string, PromptAnswer>,
-    private readonly facts: DeploymentFacts,
-  ) {}
-
-  forTarget(step: Step & { kind: 'script' }, agent: TargetAgent): StepVariables {
-    return stepVariables(
-      this.values,
-      { environmentId: this.facts.environmentId, agentId: agent.id, roles: agent.roles, step: step.name },
-      systemVariables(this.facts, step.name, agent),
-      this.answers,
-    );
-  }
-
-  /** Why the step cannot run on the agent (a name its script uses that is not defined there), or null. */
-  problem(step: Step & { kind: 'script' }, agent: TargetAgent): string | null {
-    const problems = this.forTarget(step, agent).problems(step.script.body);
-    return problems.length ? `step "${step.name}" cannot run on ${agent.name}: ${problems.join('; ')}` : null;
-  }
-}
+import { DeploymentsRepository } from './deployments.repository';
+import type { StepOutput, TargetAgent } from './deployment-values';
 
 /** Loads the variables deployments use: a release's snapshot, the answers to its prompts, the agents' roles. */
 @Injectable()
@@ -71,6 +15,8 @@ export class DeploymentVariables {
   constructor(
     private readonly variables: VariablesService,
     private readonly agents: AgentsRepository,
+    private readonly deployments: DeploymentsRepository,
+    private readonly jobOutputs: JobOutputs,
   ) {}
 
   async release(em: EntityManager, organizationId: string, releaseId: string): Promise<OpenValue[]> {
@@ -108,6 +54,18 @@ export class DeploymentVariables {
 
   async saveAnswers(em: EntityManager, organizationId: string, deploymentId: string, answers: (PromptAnswer & { name: string })[]): Promise<void> {
     await this.variables.savePrompted(em, organizationId, deploymentId, answers);
+  }
+
+  /** What the jobs of the deployment's steps set, by step and agent (the newest attempt of each target). */
+  async outputs(em: EntityManager, organizationId: string, deploymentId: string): Promise<StepOutput[]> {
+    const [steps, targets] = await Promise.all([this.deployments.steps(em, organizationId, [deploymentId]), this.deployments.targets(em, organizationId, [deploymentId])]);
+    const stepName = new Map(steps.map((s) => [s.id, s.name]));
+    const targetOf = new Map(targets.flatMap((t) => (t.jobId ? [[t.jobId, t] as const] : [])));
+    const outputs = await this.jobOutputs.forJobs(organizationId, [...targetOf.keys()], em);
+    return outputs.map((o) => {
+      const t = targetOf.get(o.jobId)!;
+      return { step: stepName.get(t.stepId) ?? '', agent: t.agentName, name: o.name, value: o.value, sensitive: o.sensitive };
+    });
   }
 
   async targetAgents(em: EntityManager, organizationId: string, ids: string[]): Promise<Map<string, TargetAgent>> {

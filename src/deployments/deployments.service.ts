@@ -9,13 +9,16 @@ import { NotFoundException } from '../common/domain.exception';
 import { retryOnDeadlock } from '../database/sql';
 import { EnvironmentsService } from '../environments/environments.service';
 import { roleAtLeast } from '../orgs/roles';
+import { JobOutputs } from '../tasks/job-outputs';
 import { JobsRepository } from '../tasks/jobs.repository';
+import { MASK } from '../protocol/masking';
 import { TaskLogsService } from '../tasks/task-logs.service';
 import { TaskQueue } from '../tasks/task-queue.service';
 import { answer, INTERRUPTION_ACTIONS, planDeployment } from './deployment-plan';
 import { DEPLOYMENT_TASK_KIND, DeploymentRunner, systemEvent } from './deployment-runner';
 import type { Deployment } from './deployment.entity';
-import { DeploymentValues, DeploymentVariables } from './deployment-variables';
+import { DeploymentValues } from './deployment-values';
+import { DeploymentVariables } from './deployment-variables';
 import { DeploymentsErrorCode, DeploymentsException } from './deployments.exception';
 import { DeploymentsRepository } from './deployments.repository';
 import type { AnswerInterruptionDto, CreateDeploymentDto, ListDeploymentsQuery } from './dto/deployment.dto';
@@ -55,6 +58,7 @@ export class DeploymentsService implements OnModuleInit {
     private readonly logs: TaskLogsService,
     private readonly audit: AuditService,
     private readonly variables: DeploymentVariables,
+    private readonly jobOutputs: JobOutputs,
   ) {}
 
   onModuleInit() {
@@ -131,16 +135,21 @@ export class DeploymentsService implements OnModuleInit {
     const values = await this.variables.release(em, organizationId, release.id);
     const answers = this.variables.checkAnswers(values, body.variables ?? {});
     // Every script that would run must have each value it uses, before anything runs.
-    const seen = new DeploymentValues(values, answers, {
-      id: '',
-      taskId: '',
-      project: project.name,
-      release: release.version,
-      releaseNotes: release.notes,
-      environmentId: environment.id,
-      environment: environment.name,
-      createdBy: '',
-    });
+    const seen = new DeploymentValues(
+      values,
+      answers,
+      {
+        id: '',
+        taskId: '',
+        project: project.name,
+        release: release.version,
+        releaseNotes: release.notes,
+        environmentId: environment.id,
+        environment: environment.name,
+        createdBy: '',
+      },
+      null,
+    );
     const agents = new Map(candidates.map((a) => [a.id, a]));
     for (const s of plan.steps) {
       const step = release.steps[s.position];
@@ -241,6 +250,10 @@ export class DeploymentsService implements OnModuleInit {
       ).map((j) => [j.id, j]),
     );
     const release = await this.releases.findInOrganization(actor.organizationId, d.releaseId);
+    // What each job set for later steps; sensitive ones never in clear.
+    const outputs = new Map<string, { name: string; value: string; sensitive: boolean }[]>();
+    for (const o of await this.jobOutputs.forJobs(actor.organizationId, [...jobs.keys()]))
+      outputs.set(o.jobId, [...(outputs.get(o.jobId) ?? []), { name: o.name, value: o.sensitive ? MASK : o.value, sensitive: o.sensitive }]);
     return {
       ...summary,
       guidedFailure: d.guidedFailure,
@@ -265,6 +278,7 @@ export class DeploymentsService implements OnModuleInit {
               exitCode: job?.exitCode ?? null,
               startedAt: job?.startedAt ?? null,
               finishedAt: job?.finishedAt ?? null,
+              outputs: (t.jobId && outputs.get(t.jobId)) || [],
             };
           }),
       })),

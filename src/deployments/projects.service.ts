@@ -154,7 +154,7 @@ export class ProjectsService implements OnModuleInit {
       ...sets.map((set, order) => ({ owner: { kind: 'set' as const, id: set.id }, source: { kind: 'set' as const, setId: set.id, name: set.name, order } })),
     ]);
     const label = await this.variables.labels(organizationId, values);
-    const seen = stepVariables(values, { environmentId: environment?.id, agentId: agent?.id, roles: agent?.roles ?? [], step: query.step }, {}, new Map(), label);
+    const seen = stepVariables(values, { environmentId: environment?.id, agentId: agent?.id, roles: agent?.roles ?? [], step: query.step }, [], new Map(), label);
     return {
       environment: environment ? { id: environment.id, name: environment.name } : null,
       agent: agent ? { id: agent.id, name: agent.name, roles: agent.roles } : null,

@@ -313,6 +313,17 @@ export const JobLogSchema = z.object({
   text: z.string().max(MAX_LOG_CHUNK_CHARS),
 });
 /** The job ended. Sent after every chunk is acknowledged; `logChunks` is how many there were. */
+/** Outputs a job's script set (`corral set-output`), reported with its finish, never through its log. */
+export const MAX_JOB_OUTPUTS = 100;
+export const MAX_OUTPUT_VALUE_CHARS = 64 * 1024;
+export const OUTPUT_NAME = /^[A-Za-z0-9._-]{1,200}$/;
+export const JobOutputSchema = z.object({
+  name: z.string().regex(OUTPUT_NAME, 'an output name is 1-200 letters, digits, ".", "_" or "-"'),
+  value: z.string().max(MAX_OUTPUT_VALUE_CHARS),
+  sensitive: z.boolean(),
+});
+export type JobOutput = z.infer<typeof JobOutputSchema>;
+
 export const JobFinishSchema = z.object({
   type: z.literal('agent.job.finish'),
   ...version,
@@ -324,6 +335,7 @@ export const JobFinishSchema = z.object({
   logChunks: z.number().int().min(0),
   /** What the job found, for kinds that report something (a health check's facts and verdict). */
   result: JobResultSchema.nullable().default(null),
+  outputs: z.array(JobOutputSchema).max(MAX_JOB_OUTPUTS).optional(),
 });
 export type JobAccept = z.infer<typeof JobAcceptSchema>;
 export type JobRefuse = z.infer<typeof JobRefuseSchema>;

@@ -23,6 +23,8 @@ export function jobSecretAad(organizationId: string): string {
 
 export const SEALED_COLUMNS: readonly SealedColumn[] = [
   { table: 'jobs', idColumn: 'id', column: 'secrets', array: true, aadColumns: ['organization_id'], aad: (row) => jobSecretAad(row.organization_id) },
+  // Sensitive outputs of jobs (corral set-output --sensitive; tasks/job-outputs.ts).
+  { table: 'job_outputs', idColumn: 'id', column: 'sealed_value', aad: (row) => jobOutputAad(row.id) },
   // Sensitive variable values of projects, library sets, release snapshots and deployments (variables.service.ts).
   { table: 'variables', idColumn: 'id', column: 'sealed_value', aad: (row) => variableAad(row.id) },
 ];
@@ -30,4 +32,9 @@ export const SEALED_COLUMNS: readonly SealedColumn[] = [
 /** A sensitive variable value is bound to its own row. */
 export function variableAad(id: string): string {
   return `variable:${id}`;
+}
+
+/** A sensitive job output is bound to its own row. */
+export function jobOutputAad(id: string): string {
+  return `job-output:${id}`;
 }

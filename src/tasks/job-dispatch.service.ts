@@ -14,6 +14,7 @@ import { retryOnDeadlock } from '../database/sql';
 import { jobSecretAad } from '../secrets/sealed-columns';
 import { SecretKeysService } from '../secrets/secret-keys.service';
 import { SecretsCipher, sealedKeyId } from '../secrets/secrets-cipher';
+import { JobOutputs } from './job-outputs';
 import { type CancelRow, type ClaimedJob, type ClaimRequest, type JobRef, type JobRow, JobsRepository, refKey } from './jobs.repository';
 import { Announcements, TaskProgress } from './task-progress.service';
 import { HELD_JOB_STATES, type JobState } from './task-states';
@@ -69,6 +70,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     private readonly logger: CorralLogger,
     private readonly cipher: SecretsCipher,
     private readonly secretKeys: SecretKeysService,
+    private readonly outputs: JobOutputs,
   ) {}
 
   async onModuleInit() {
@@ -212,6 +214,11 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
         })),
       );
       const endedRows = [...ended].map((id) => rows.get(id)!);
+      const reported = new Map(batch.map(({ m }) => [m.jobId, m.outputs ?? []]));
+      await this.outputs.save(
+        em,
+        endedRows.map((r) => ({ id: r.id, organizationId: r.organizationId, outputs: reported.get(r.id) ?? [] })),
+      );
       await this.secretKeys.know(endedRows.flatMap((r) => r.secrets));
       for (const row of endedRows) {
         // What was held back in case it began a secret is released, masked: no more output comes.

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AgentsModule } from '../agents/agents.module';
 import { SecretsModule } from '../secrets/secrets.module';
 import { JobDispatchService } from './job-dispatch.service';
+import { JobOutputs } from './job-outputs';
 import { JobsRepository } from './jobs.repository';
 import { TaskHooks } from './task-hooks';
 import { TaskLogsService } from './task-logs.service';
@@ -15,7 +16,7 @@ import { TasksService } from './tasks.service';
 @Module({
   imports: [AgentsModule, SecretsModule],
   controllers: [TasksController],
-  providers: [TasksRepository, JobsRepository, TaskHooks, TaskProgress, TaskQueue, TasksService, TaskLogsService, JobDispatchService],
-  exports: [JobsRepository, TaskQueue, TaskHooks, TaskLogsService],
+  providers: [TasksRepository, JobsRepository, JobOutputs, TaskHooks, TaskProgress, TaskQueue, TasksService, TaskLogsService, JobDispatchService],
+  exports: [JobsRepository, JobOutputs, TaskQueue, TaskHooks, TaskLogsService],
 })
 export class TasksModule {}

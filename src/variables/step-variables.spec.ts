@@ -12,7 +12,12 @@ const value = (name: string, v: string | null, more: Partial<OpenValue> = {}): O
   ...more,
 });
 const seen = (values: OpenValue[], answers = new Map()) =>
-  stepVariables(values, { environmentId: 'dev', agentId: 'web-1', roles: ['web'], step: 'deploy' }, { 'Corral.Step.Name': 'deploy' }, answers);
+  stepVariables(
+    values,
+    { environmentId: 'dev', agentId: 'web-1', roles: ['web'], step: 'deploy' },
+    [{ name: 'Corral.Step.Name', value: 'deploy', sensitive: false, reason: 'system variable' }],
+    answers,
+  );
 const byName = (s: ReturnType<typeof seen>) => Object.fromEntries(s.variables.map((v) => [v.name, v]));
 
 describe('what a step sees', () => {

@@ -15,8 +15,16 @@ export interface StepVariable {
 
 export interface StepVariables {
   variables: StepVariable[];
-  /** Why a text using these cannot run: names used but not defined here, ties, cycles; each says which name. */
-  problems(text: string): string[];
+  /** Why a text using these cannot run: names used but not defined here (except those `assumed` to be, later), ties, cycles; each says which name. */
+  problems(text: string, assumed?: (name: string) => boolean): string[];
+}
+
+/** A value Corral gives a step (a system variable, an output of an earlier step): read-only, beside the users' values. */
+export interface ProvidedValue {
+  name: string;
+  value: string;
+  sensitive: boolean;
+  reason: string;
 }
 
 /** An answer given in the deployment request to a prompted variable. */
@@ -27,10 +35,19 @@ export interface PromptAnswer {
 
 /**
  * What a step sees where it runs: the winning value of each name (scope.ts), the answers to
- * prompts in place of their defaults, Corral's system variables, all expanded (substitution.ts).
+ * prompts in place of their defaults, what Corral provides (system variables, outputs of earlier
+ * steps), all expanded (substitution.ts).
  * A prompted value with neither answer nor default is left undefined, so a text using it cannot run.
  */
-export function stepVariables(values: OpenValue[], context: ScopeContext, system: Record<string, string>, answers: Map<string, PromptAnswer> = new Map(), label?: ScopeLabel): StepVariables {
+export function stepVariables(
+  values: OpenValue[],
+  context: ScopeContext,
+  provided: ProvidedValue[],
+  answers: Map<string, PromptAnswer> = new Map(),
+  label?: ScopeLabel,
+  /** Why a name Corral could give is not defined here (an output several agents set), by its key. */
+  unavailable: Map<string, string> = new Map(),
+): StepVariables {
   const { values: winners, ties } = resolve(values, context, label);
   const own = new Map<string, { name: string; value: string; sensitive: boolean; reason: string }>();
   for (const [key, won] of winners) {
@@ -39,7 +56,7 @@ export function stepVariables(values: OpenValue[], context: ScopeContext, system
     if (value === null) continue;
     own.set(key, { name: won.name, value, sensitive: won.value.sensitive || (answer?.sensitive ?? false), reason: answer ? 'given when the deployment was asked for' : won.reason });
   }
-  for (const [name, value] of Object.entries(system)) own.set(variableKey(name), { name, value, sensitive: false, reason: 'system variable' });
+  for (const v of provided) own.set(variableKey(v.name), v);
 
   const expansion = expand(Object.fromEntries([...own.values()].map((v) => [v.name, v.value])));
   const sensitive = sensitiveClosure(own);
@@ -47,12 +64,13 @@ export function stepVariables(values: OpenValue[], context: ScopeContext, system
   const variables = [...own.entries()].map(([key, v]) => ({ name: v.name, value: expansion.values[v.name] ?? v.value, sensitive: sensitive.has(key), reason: v.reason }));
   return {
     variables,
-    problems(text: string) {
+    problems(text: string, assumed = () => false) {
       const { unresolved, errors } = render(text, expansion);
       const problems = [...errors];
-      for (const name of unresolved) {
+      for (const name of unresolved.filter((n) => !assumed(n))) {
         const tie = tied.get(variableKey(name));
-        problems.push(tie ? `#{${name}} has ${tie.values.length} values that apply equally here; narrow their scopes` : `#{${name}} is not defined here`);
+        const why = unavailable.get(variableKey(name));
+        problems.push(tie ? `#{${name}} has ${tie.values.length} values that apply equally here; narrow their scopes` : why ? `#{${name}} ${why}` : `#{${name}} is not defined here`);
       }
       return problems;
     },

@@ -42,9 +42,9 @@ export interface ExecutionContext {
 
 /** What runs an offer, by its kind: a script in its own process group, or a health check the agent makes itself. */
 export function executionFor(offer: JobOfferPayload, ctx: ExecutionContext): JobExecution {
-  const script = (env: NodeJS.ProcessEnv, body: { syntax: ScriptSyntax; body: string }) =>
+  const script = (env: NodeJS.ProcessEnv, body: { syntax: ScriptSyntax; body: string }, helper?: Record<string, string>) =>
     new JobRunner(
-      { jobId: offer.jobId, attempt: offer.attempt, syntax: body.syntax, body: body.body, timeoutSeconds: offer.timeoutSeconds, workDir: ctx.workDir, runAs: ctx.runAs, env },
+      { jobId: offer.jobId, attempt: offer.attempt, syntax: body.syntax, body: body.body, timeoutSeconds: offer.timeoutSeconds, workDir: ctx.workDir, runAs: ctx.runAs, env, helper },
       ctx.sink,
       { timings: ctx.runnerTimings, interpreters: ctx.interpreters },
     );
@@ -53,7 +53,8 @@ export function executionFor(offer: JobOfferPayload, ctx: ExecutionContext): Job
       return script(ctx.env, offer.script);
     case 'deployment': {
       const d = offer.deployment;
-      const body = offer.payloadVersion === 1 ? offer.script : { ...offer.script, body: filled(offer) };
+      const values = offer.payloadVersion === 1 ? undefined : stepValues(offer);
+      const body = values ? { ...offer.script, body: filled(offer.script.body, values) } : offer.script;
       return script(
         {
           ...ctx.env,
@@ -65,6 +66,7 @@ export function executionFor(offer: JobOfferPayload, ctx: ExecutionContext): Job
           CORRAL_TASK_ID: offer.taskId,
         },
         body,
+        values,
       );
     }
     case 'health-check':
@@ -73,19 +75,24 @@ export function executionFor(offer: JobOfferPayload, ctx: ExecutionContext): Job
   }
 }
 
-/**
- * The step's script with its `#{Name}` references replaced by the values the control plane
- * resolved for this agent. It checked that every reference resolves; a reference that does not
- * (an offer from a control plane that did not check) is never run as text: the job fails.
- */
-function filled(offer: JobOfferPayload & { kind: 'deployment' }): string {
+/** The values a version-2 step sees: the plain ones from its payload, the sensitive ones from its secrets. */
+function stepValues(offer: JobOfferPayload & { kind: 'deployment' }): Record<string, string> {
   const values: Record<string, string> = {};
   for (const v of offer.variables) values[v.name] = v.value;
   for (const v of offer.sensitiveVariables) {
     const value = offer.sensitiveValues[v.secret];
     if (value !== undefined) values[v.name] = value;
   }
-  const { text, unresolved } = substitute(offer.script.body, lookupIn(values));
+  return values;
+}
+
+/**
+ * The step's script with its `#{Name}` references replaced by the values the control plane
+ * resolved for this agent. It checked that every reference resolves; a reference that does not
+ * (an offer from a control plane that did not check) is never run as text: the job fails.
+ */
+function filled(body: string, values: Record<string, string>): string {
+  const { text, unresolved } = substitute(body, lookupIn(values));
   if (unresolved.length) throw new Error(`the script uses ${unresolved.map((n) => `#{${n}}`).join(', ')}, which the control plane did not send; nothing was run`);
   return text;
 }

@@ -325,6 +325,7 @@ export class JobManager {
       message: clip(result.message, 1000),
       logChunks,
       result: result.result ?? null,
+      ...(result.outputs?.length ? { outputs: result.outputs } : {}),
     };
     try {
       this.ledger.transition(job.jobId, 'finished', { finish });

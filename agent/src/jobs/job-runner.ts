@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import type { JobOutcome, ScriptSyntax } from '../../../src/protocol/messages';
+import type { JobOutcome, JobOutput, ScriptSyntax } from '../../../src/protocol/messages';
+import { readOutputs, writeHelper } from './job-helper';
 
 /** A user to run jobs as, from /etc/passwd. */
 export interface RunAsUser {
@@ -38,6 +39,8 @@ export interface JobSpec {
   workDir: string;
   runAs: RunAsUser | null;
   env: NodeJS.ProcessEnv;
+  /** The values `corral get` reads; with them, the job gets the `corral` helper and reports its outputs. */
+  helper?: Record<string, string>;
 }
 
 export interface RunResult {
@@ -45,6 +48,8 @@ export interface RunResult {
   exitCode: number | null;
   signal: string | null;
   message: string | null;
+  /** What the script set with `corral set-output`. */
+  outputs?: JobOutput[];
 }
 
 /** Where a running job's output and the agent's notes about it go. */
@@ -129,6 +134,7 @@ export class JobRunner {
     const { spec } = this;
     const interpreter = this.interpreters[spec.syntax];
     const script = join(spec.workDir, interpreter.file);
+    let helperEnv: NodeJS.ProcessEnv = {};
     try {
       rmSync(spec.workDir, { recursive: true, force: true });
       mkdirSync(spec.workDir, { recursive: true, mode: 0o700 });
@@ -137,11 +143,12 @@ export class JobRunner {
         chownSync(spec.workDir, spec.runAs.uid, spec.runAs.gid);
         chownSync(script, spec.runAs.uid, spec.runAs.gid);
       }
+      if (spec.helper) helperEnv = writeHelper(spec.workDir, spec.helper, spec.runAs, spec.env.PATH);
     } catch (err) {
       return this.fail(`cannot prepare the working directory ${spec.workDir}: ${(err as Error).message}`, 'the agent could not prepare the working directory');
     }
 
-    const env: NodeJS.ProcessEnv = { ...spec.env };
+    const env: NodeJS.ProcessEnv = { ...spec.env, ...helperEnv };
     if (spec.runAs) Object.assign(env, { HOME: spec.runAs.home, USER: spec.runAs.user, LOGNAME: spec.runAs.user });
     this.startedAt = Date.now();
     let child: ChildProcess;
@@ -234,6 +241,7 @@ export class JobRunner {
       }
       const result = this.result(code, signal);
       this.sink.system(signal ? `killed by ${signal} after ${elapsed}` : `exit code ${code} after ${elapsed}`);
+      if (this.spec.helper) result.outputs = readOutputs(this.spec.workDir, (line) => this.sink.system(line));
       this.settle(result);
     };
     const drainTimer = setTimeout(() => {

@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:f
 import { writeFileDurably } from '../durable-file';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { JOB_OUTCOMES, JobOfferPayloadSchema, JobResultSchema, type JobOfferPayload } from '../../../src/protocol/messages';
+import { JOB_OUTCOMES, JobOfferPayloadSchema, JobResultSchema, type JobOfferPayload, JobOutputSchema } from '../../../src/protocol/messages';
 
 /**
  * What the agent knows about a job, durably:
@@ -36,6 +36,8 @@ const FinishSchema = z.object({
   logChunks: z.number().int().min(0),
   /** What the job found, sent with its finish (entries from before results existed have none). */
   result: JobResultSchema.nullable().default(null),
+  /** What the script set with `corral set-output`, when it set anything. */
+  outputs: z.array(JobOutputSchema).optional(),
 });
 export type FinishRecord = z.infer<typeof FinishSchema>;
 
