@@ -58,6 +58,25 @@ describe('the job ledger', () => {
     expect(readFileSync(file, 'utf8')).not.toContain('hunter2-value');
   });
 
+  it('never has a sensitive value on disk in clear: offers and sensitive outputs are sealed, and open again after a restart', () => {
+    const ledger = restart();
+    const o = offer({ sensitiveValues: ['hunter2-value', 'x'.repeat(60_000)] });
+    ledger.accept(o);
+    ledger.transition(o.jobId, 'running', { started: true });
+    const onDisk = () => readFileSync(join(dir, 'jobs', o.jobId, 'entry.json'), 'utf8');
+    expect(onDisk()).not.toContain('hunter2-value');
+    expect(restart().get(o.jobId)?.offer?.sensitiveValues).toEqual(o.sensitiveValues);
+    const outputs = [
+      { name: 'ApiKey', value: 'ak-secret-output', sensitive: true },
+      { name: 'Url', value: 'http://web-1', sensitive: false },
+    ];
+    ledger.transition(o.jobId, 'finished', { finish: { outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 0, result: null, outputs } });
+    expect(onDisk()).not.toContain('ak-secret-output');
+    expect(onDisk()).toContain('http://web-1');
+    expect(restart().get(o.jobId)?.finish?.outputs).toEqual(outputs);
+    expect(statSync(join(dir, 'jobs', 'ledger.key')).mode & 0o777).toBe(0o600);
+  });
+
   it('is not damaged by a write that crashed before its rename', () => {
     const ledger = restart();
     const a = offer();

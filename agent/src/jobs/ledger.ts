@@ -1,5 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { writeFileDurably } from '../durable-file';
+import { LedgerSecrets } from './ledger-secrets';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { JOB_OUTCOMES, JobOfferPayloadSchema, JobResultSchema, type JobOfferPayload, JobOutputSchema } from '../../../src/protocol/messages';
@@ -80,11 +81,14 @@ export class Ledger {
   /** Job ids whose entry.json could not be read: known, so never run, but nothing else is known. */
   readonly damaged = new Set<string>();
 
+  private readonly secrets: LedgerSecrets;
+
   constructor(
     stateDir: string,
     private readonly now: () => number = Date.now,
   ) {
     this.dir = join(stateDir, 'jobs');
+    this.secrets = new LedgerSecrets(this.dir);
   }
 
   /** Reads every entry from disk; call once at startup. */
@@ -107,7 +111,8 @@ export class Ledger {
         throw err;
       }
       try {
-        const entry = LedgerEntrySchema.parse(JSON.parse(text));
+        // Opened before it is checked: a sealed value is longer than the value.
+        const entry = LedgerEntrySchema.parse(this.sealed(JSON.parse(text) as LedgerEntry, (v, id) => this.secrets.open(v, id)));
         if (entry.jobId.toLowerCase() !== name.toLowerCase()) throw new Error('job id does not match its directory');
         this.entries.set(entry.jobId.toLowerCase(), entry);
       } catch {
@@ -211,6 +216,16 @@ export class Ledger {
     return removed;
   }
 
+  /** The entry with `change` applied to each of its sensitive values: what is written is sealed, what is read is opened. */
+  private sealed(entry: LedgerEntry, change: (value: string, jobId: string) => string): LedgerEntry {
+    const { jobId, offer, finish } = entry;
+    return {
+      ...entry,
+      offer: offer && { ...offer, sensitiveValues: offer.sensitiveValues.map((v) => change(v, jobId)) },
+      finish: finish && { ...finish, ...(finish.outputs ? { outputs: finish.outputs.map((o) => (o.sensitive ? { ...o, value: change(o.value, jobId) } : o)) } : {}) },
+    };
+  }
+
   private check(entry: LedgerEntry, next: LedgerState) {
     if (!LEDGER_TRANSITIONS[entry.state].includes(next)) throw new LedgerError(`job ${entry.jobId} cannot go from ${entry.state} to ${next}`);
   }
@@ -224,7 +239,14 @@ export class Ledger {
     mkdirSync(this.jobDir(entry.jobId), { recursive: true, mode: 0o700 });
     const path = this.entryPath(entry.jobId);
     try {
-      writeFileDurably(path, `${JSON.stringify(parsed, null, 2)}\n`);
+      writeFileDurably(
+        path,
+        `${JSON.stringify(
+          this.sealed(parsed, (v, id) => this.secrets.seal(v, id)),
+          null,
+          2,
+        )}\n`,
+      );
     } catch (err) {
       try {
         unlinkSync(`${path}.tmp`);
