@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { deadPort, enrollmentToken, newStateDir, removeTempDirs, runAgentCommand, spawnAgent, stopAllAgents } from './helpers/agent-process';
-import { type ControlPlaneProcess, startControlPlane, waitFor } from './helpers/control-plane-process';
+import { type ControlPlaneProcess, ROOT, startControlPlane, TEST_SECRETS_KEY, waitFor } from './helpers/control-plane-process';
 import { makeMember, signUp, type SignedUp } from './helpers/factories';
 import { HttpClient } from './helpers/http-client';
 import { createTestDatabase } from './helpers/test-database';
@@ -256,5 +258,35 @@ describe('variables', () => {
     } finally {
       await client.end();
     }
+  });
+
+  it('keeps every deployment working across a rotation of the data keys, nothing left under the old key', async () => {
+    expect((await owner.client.put(`/api/v1/projects/${projectId}/process`, step(SCRIPT))).status).toBe(200);
+    const release = (await owner.client.post(`/api/v1/projects/${projectId}/releases`, {})).body;
+    const sealedKeys = async () => {
+      const client = new Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        const rows = await client.query(`SELECT DISTINCT split_part(sealed_value, '.', 2) AS key FROM variables WHERE sealed_value IS NOT NULL`);
+        return rows.rows.map((r) => r.key as string);
+      } finally {
+        await client.end();
+      }
+    };
+    const [before] = await sealedKeys();
+    const rotation = spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'secrets', 'secrets-cli.js'), 'rotate'], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: db.url, CORRAL_SECRETS_KEY: TEST_SECRETS_KEY },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(rotation.status).toBe(0);
+    const after = await sealedKeys();
+    expect(after).toHaveLength(1);
+    expect(after).not.toContain(before);
+    const d = await deployed(release.id, 'Dev', { variables: { Ticket: 'CHG-10' } });
+    expect(d.state).toBe('succeeded');
+    expect(d.log).toContain('host=db.dev.internal password=***');
+    expect(d.log).not.toContain(PASSWORD_VALUE);
   });
 });
