@@ -136,7 +136,10 @@ export class DeploymentRunner implements OnModuleInit {
           deploymentId: d.id,
           stepId: effect.step.id,
           kind: effect.kind,
-          instructions: step.kind === 'manual' ? step.instructions : `step "${step.name}" failed: ${effect.step.targets.filter((t) => t.state === 'failed').length} of its jobs failed`,
+          instructions:
+            step.kind === 'manual'
+              ? (await this.values(em, d, context)).shown(step, step.instructions)
+              : `step "${step.name}" failed: ${effect.step.targets.filter((t) => t.state === 'failed').length} of its jobs failed`,
           responsibleRole: step.kind === 'manual' ? step.responsibleRole : 'operator',
         });
       } else {

@@ -1,4 +1,5 @@
-import { variableKey } from '../protocol/substitution';
+import { MASK } from '../protocol/masking';
+import { lookupIn, substitute, variableKey } from '../protocol/substitution';
 import { type PromptAnswer, type ProvidedValue, stepVariables, type StepVariables } from '../variables/step-variables';
 import type { OpenValue } from '../variables/variables.service';
 import type { Step } from './process.schema';
@@ -22,7 +23,7 @@ export interface TargetAgent {
 }
 
 /** Corral's read-only values of a step on an agent (tenant ones come with tenants). */
-export function systemVariables(d: DeploymentFacts, step: string, agent: TargetAgent): ProvidedValue[] {
+export function systemVariables(d: DeploymentFacts, step: string, agent?: TargetAgent): ProvidedValue[] {
   const values: Record<string, string> = {
     'Corral.Project.Name': d.project,
     'Corral.Release.Number': d.release,
@@ -31,8 +32,7 @@ export function systemVariables(d: DeploymentFacts, step: string, agent: TargetA
     'Corral.Deployment.Id': d.id,
     'Corral.Deployment.CreatedBy': d.createdBy,
     'Corral.Step.Name': step,
-    'Corral.Agent.Name': agent.name,
-    'Corral.Agent.Roles': agent.roles.join(','),
+    ...(agent ? { 'Corral.Agent.Name': agent.name, 'Corral.Agent.Roles': agent.roles.join(',') } : {}),
     'Corral.Task.Id': d.taskId,
   };
   return Object.entries(values).map(([name, value]) => ({ name, value, sensitive: false, reason: 'system variable' }));
@@ -97,6 +97,16 @@ export class DeploymentValues {
       undefined,
       this.outputs.unavailable,
     );
+  }
+
+  /**
+   * A text people read (a manual step's instructions) with the values the step sees in the
+   * environment, sensitive ones as `***`; a name not defined there stays as written.
+   */
+  shown(step: Step, text: string): string {
+    const seen = stepVariables(this.values, { environmentId: this.facts.environmentId, step: step.name }, [...systemVariables(this.facts, step.name), ...this.outputs.values], this.answers);
+    const values = Object.fromEntries(seen.variables.map((v) => [v.name, v.sensitive ? MASK : v.value]));
+    return substitute(text, lookupIn(values)).text;
   }
 
   /** Why the step cannot run on the agent (a name its script uses that is not defined there), or null. */
