@@ -43,6 +43,36 @@ describe('bad input at the HTTP edge', () => {
     }
   });
 
+  it('answers a body nested too deep with 400, on every JSON route', async () => {
+    // As deep as this app's 4 KiB body limit allows.
+    const deep = `${'['.repeat(2_000)}${']'.repeat(2_000)}`;
+    const owner = await signUp(app);
+    for (const [client, path] of [
+      [app.client(), '/api/v1/signup'],
+      [app.client(), '/api/v1/auth/login'],
+      [owner.client, '/api/v1/environments'],
+    ] as const) {
+      const res = await client.post(path, `{"name": ${deep}}`);
+      expect([res.status, res.body.error.code]).toEqual([400, 'BODY_TOO_DEEP']);
+    }
+  });
+
+  it('answers a NUL or a lone surrogate in a field with 400 naming the field, never a 500', async () => {
+    const owner = await signUp(app);
+    const cases: [string, Record<string, unknown>][] = [
+      ['/api/v1/signup', { organization: 'Acme', email: 'a\u0000@b.test', password: 'long enough password' }],
+      ['/api/v1/signup', { organization: 'Acme\ud800', email: 'x@b.test', password: 'long enough password' }],
+      ['/api/v1/auth/login', { email: 'a@b.test', password: 'pass\u0000word' }],
+      ['/api/v1/members', { email: '\ud800@b.test', role: 'viewer' }],
+      ['/api/v1/environments', { name: 'Dev\u0000' }],
+    ];
+    for (const [path, body] of cases) {
+      const res = await (path.startsWith('/api/v1/members') || path.startsWith('/api/v1/environments') ? owner.client : app.client()).post(path, JSON.stringify(body));
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('INVALID_TEXT');
+    }
+  });
+
   it('answers a malformed id with 400 and an unknown one with 404', async () => {
     const owner = await signUp(app);
     const bad = await owner.client.delete('/api/v1/api-keys/not-a-uuid');

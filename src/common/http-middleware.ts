@@ -41,6 +41,39 @@ export function jsonBodyOnly(limitBytes: number) {
     if (BODY_METHODS.has(req.method) && hasBody && !req.is('application/json')) {
       return next(new DomainException('UNSUPPORTED_MEDIA_TYPE', `send the body as JSON with "Content-Type: application/json" (got ${req.headers['content-type'] ?? 'no content type'})`));
     }
-    return parse(req, res, next);
+    return parse(req, res, (err?: unknown) => next(err ?? bodyProblem(req.body, !req.path.startsWith(AGENT_API))));
   };
+}
+
+/** No API body nests deeper than this; validating a deeper one would exhaust the stack. */
+export const MAX_BODY_DEPTH = 64;
+// The agents' own API: their log chunks may carry any text a script printed (NUL is stored as U+FFFD).
+const AGENT_API = '/api/agent/';
+// U+0000, or a UTF-16 surrogate without its other half: PostgreSQL's text can hold neither.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const unstorable = (text: string) => text.includes('\u0000') || LONE_SURROGATE.test(text);
+
+/**
+ * What makes a parsed body unusable before any route sees it: nesting deeper than
+ * MAX_BODY_DEPTH, or (with `text`) a key or string that no column can store. Walked without
+ * recursion, so the check itself cannot overflow.
+ */
+export function bodyProblem(body: unknown, text: boolean): DomainException | undefined {
+  const stack: { value: unknown; path: string; depth: number }[] = [{ value: body, path: '', depth: 0 }];
+  while (stack.length) {
+    const { value, path, depth } = stack.pop()!;
+    if (typeof value === 'string') {
+      if (text && unstorable(value))
+        return new DomainException('INVALID_TEXT', `${path || 'the body'} contains a NUL character or half of a UTF-16 surrogate pair, which cannot be stored; remove it`);
+      continue;
+    }
+    if (value === null || typeof value !== 'object') continue;
+    if (depth >= MAX_BODY_DEPTH) return new DomainException('BODY_TOO_DEEP', `the body nests deeper than ${MAX_BODY_DEPTH} levels (at ${path}); no request needs that`);
+    for (const [key, child] of Object.entries(value)) {
+      const at = Array.isArray(value) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+      if (text && unstorable(key)) return new DomainException('INVALID_TEXT', `a field name in ${path || 'the body'} contains a NUL character or half of a UTF-16 surrogate pair; remove it`);
+      stack.push({ value: child, path: at, depth: depth + 1 });
+    }
+  }
+  return undefined;
 }
