@@ -73,7 +73,7 @@ describe('deployments survive the death of control-plane nodes', () => {
     return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).sort() : [];
   };
   const script = (body: string) => ({ kind: 'script', script: { syntax: 'bash', body }, targetRoles: ['web'] });
-  const mark = (step: string) => `echo "$AGENT" >> "${marks}/$CORRAL_DEPLOYMENT_ID-${step}"`;
+  const mark = (step: string) => `echo "$CORRAL_AGENT_NAME" >> "${marks}/$CORRAL_DEPLOYMENT_ID-${step}"`;
 
   async function agent(name: string, environment: string, servers: string[]) {
     const stateDir = newStateDir();
@@ -84,7 +84,7 @@ describe('deployments survive the death of control-plane nodes', () => {
     const res = await api('a').post(`/api/v1/agents/${agentId}/approve`, { verificationCode, environments: [environment], roles: ['web'] });
     if (res.status !== 200) throw new Error(`approve: ${res.status} ${res.text}`);
     // Every node's URL, its own first: when one is gone the agent goes on to the next.
-    const run = spawnAgent(['run', '--state-dir', stateDir, '--transport', 'ws', ...servers.flatMap((s) => ['--server', s])], { AGENT: name });
+    const run = spawnAgent(['run', '--state-dir', stateDir, '--transport', 'ws', ...servers.flatMap((s) => ['--server', s])]);
     await run.waitForOutput(/approved: agent/);
   }
 

@@ -50,7 +50,10 @@ describe('deployments run by real agents', () => {
       {
         name: 'deploy',
         kind: 'script',
-        script: { syntax: 'bash', body: `sleep 0.3; if [ "$AGENT" = web-2 ] && [ -e "${breaker}" ]; then echo "broken" >&2; exit 4; fi; echo "deployed $CORRAL_RELEASE to $CORRAL_ENVIRONMENT"` },
+        script: {
+          syntax: 'bash',
+          body: `sleep 0.3; if [ "$CORRAL_AGENT_NAME" = web-2 ] && [ -e "${breaker}" ]; then echo "broken" >&2; exit 4; fi; echo "deployed $CORRAL_RELEASE to $CORRAL_ENVIRONMENT"`,
+        },
         targetRoles: ['web'],
         maxParallelism: 1,
       },
@@ -65,7 +68,7 @@ describe('deployments run by real agents', () => {
     const { agentId, verificationCode } = JSON.parse(enroll.stdout);
     const res = await owner.client.post(`/api/v1/agents/${agentId}/approve`, { verificationCode, environments, roles });
     if (res.status !== 200) throw new Error(`approve: ${res.status} ${res.text}`);
-    const run = spawnAgent(['run', '--state-dir', stateDir, '--transport', 'ws'], { AGENT: name });
+    const run = spawnAgent(['run', '--state-dir', stateDir, '--transport', 'ws']);
     runs.push(run);
     await run.waitForOutput(/approved: agent/);
   }
@@ -258,7 +261,7 @@ describe('deployments run by real agents', () => {
     const project = (await owner.client.post('/api/v1/projects', { name: `Side ${randomBytes(2).toString('hex')}` })).body;
     await owner.client.put(`/api/v1/projects/${project.id}/process`, {
       steps: [
-        { name: 'roll', kind: 'script', script: { syntax: 'bash', body: 'sleep 0.5; [ "$AGENT" != web-2 ]' }, targetRoles: ['web'], maxParallelism: 1, maxErrors: 1 },
+        { name: 'roll', kind: 'script', script: { syntax: 'bash', body: 'sleep 0.5; [ "$CORRAL_AGENT_NAME" != web-2 ]' }, targetRoles: ['web'], maxParallelism: 1, maxErrors: 1 },
         { name: 'warm', kind: 'script', script: { syntax: 'bash', body: 'echo warm' }, targetRoles: ['db'], startWithPrevious: true },
       ],
     });

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { deadPort, enrollmentToken, newStateDir, removeTempDirs, runAgentCommand, spawnAgent, stopAllAgents } from './helpers/agent-process';
@@ -43,7 +44,9 @@ describe('variables', () => {
     if (enroll.exitCode !== 0) throw new Error(enroll.describe());
     const { agentId, verificationCode } = JSON.parse(enroll.stdout);
     expect((await owner.client.post(`/api/v1/agents/${agentId}/approve`, { verificationCode, environments, roles: ['web'] })).status).toBe(200);
-    const run = spawnAgent(['run', '--state-dir', stateDir, '--transport', 'ws'], { TEST_API_KEY: API_KEY });
+    // A job gets only what the host's policy lets through of the agent's environment.
+    writeFileSync(join(stateDir, 'policy.json'), JSON.stringify({ jobEnvironment: ['TEST_API_KEY'] }), { mode: 0o600 });
+    const run = spawnAgent(['run', '--state-dir', stateDir, '--transport', 'ws'], { TEST_API_KEY: API_KEY, OTHER_SECRET: 'not-for-jobs' });
     await run.waitForOutput(/approved: agent/);
   }
 
@@ -221,7 +224,7 @@ describe('variables', () => {
       kind: 'script',
       script: {
         syntax: 'bash',
-        body: 'printf %s "$TEST_API_KEY" | corral set-output ApiKey --sensitive\ncorral set-output Url "http://#{Corral.Agent.Name}:8080"\necho "db is $(corral get DbHost)"',
+        body: 'printf %s "$TEST_API_KEY" | corral set-output ApiKey --sensitive\ncorral set-output Url "http://#{Corral.Agent.Name}:8080"\necho "db is $(corral get DbHost), other=${OTHER_SECRET:-unset}"',
       },
       targetRoles: ['web'],
     };
@@ -236,7 +239,7 @@ describe('variables', () => {
     expect(release.warnings).toEqual([]);
     const d = await deployed(release.id, 'Dev', { variables: { Ticket: 'CHG-9' } });
     expect(d.state).toBe('succeeded');
-    expect(d.log).toContain('db is db.dev.internal');
+    expect(d.log).toContain('db is db.dev.internal, other=unset');
     expect(d.log).toContain('url=http://web-dev:8080 again=http://web-dev:8080');
     expect(d.log).toContain('key=***');
     expect(d.log).toContain('{"key":"***"}');

@@ -29,6 +29,8 @@ const PolicyFileSchema = z
       .nullable(),
     allowedOrganizations: z.array(z.string().trim().min(1).max(100)).max(50).nullable(),
     frozen: z.boolean(),
+    jobEnvironment: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,99}$/, 'must be environment variable names')).max(100),
+    passProxyCredentials: z.boolean(),
   })
   .partial()
   .strict();
@@ -47,7 +49,9 @@ export function parsePolicy(text: string, source: string): LocalPolicy {
       if (i.code === 'unrecognized_keys') return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
       return `${i.path.length ? i.path.join('.') : 'policy'}: ${i.message}`;
     });
-    throw new ConfigError(`local policy ${source} is invalid: ${problems.join('; ')}. Allowed keys: allowedJobKinds, allowScripts, runAs, allowedOrganizations, frozen`);
+    throw new ConfigError(
+      `local policy ${source} is invalid: ${problems.join('; ')}. Allowed keys: allowedJobKinds, allowScripts, runAs, allowedOrganizations, frozen, jobEnvironment, passProxyCredentials`,
+    );
   }
   const p = parsed.data;
   return LocalPolicySchema.parse({
@@ -57,6 +61,8 @@ export function parsePolicy(text: string, source: string): LocalPolicy {
     runAs: p.runAs ?? null,
     allowedOrganizations: p.allowedOrganizations ?? null,
     frozen: p.frozen ?? false,
+    ...(p.jobEnvironment ? { jobEnvironment: p.jobEnvironment } : {}),
+    ...(p.passProxyCredentials !== undefined ? { passProxyCredentials: p.passProxyCredentials } : {}),
   });
 }
 

@@ -35,6 +35,10 @@ export const LocalPolicySchema = z.object({
   runAs: text(64).nullable(),
   allowedOrganizations: z.array(text(100)).max(50).nullable(),
   frozen: z.boolean(),
+  /** Names of the agent's environment variables a job also gets, beyond the agent's allow-list. */
+  jobEnvironment: z.array(text(100)).max(100).optional(),
+  /** Jobs get the agent's proxy settings with their credentials. */
+  passProxyCredentials: z.boolean().optional(),
 });
 export type LocalPolicy = z.infer<typeof LocalPolicySchema>;
 

@@ -1,7 +1,8 @@
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JobOfferPayload, ScriptSyntax } from '../../../src/protocol/messages';
+import type { JobOfferPayload, LocalPolicy, ScriptSyntax } from '../../../src/protocol/messages';
 import type { Logger } from '../log';
+import { jobEnvironment } from './job-env';
 import { executionFor, type ExecutionResult } from './job-kinds';
 import type { JobOutbox } from './job-outbox';
 import type { Interpreter, RunAsUser, RunnerTimings } from './job-runner';
@@ -92,7 +93,7 @@ export class JobStarter {
       runner = executionFor(offer, {
         workDir,
         runAs,
-        env: this.jobEnv(offer, workDir),
+        env: this.jobEnv(offer, workDir, verdict.policy),
         sink: { output: (stream, data) => spool.output(stream, data), system: (line) => spool.system(line) },
         runnerTimings: this.o.runner,
         interpreters: this.o.interpreters,
@@ -120,11 +121,9 @@ export class JobStarter {
     this.o.changed();
   }
 
-  private jobEnv(offer: JobOfferPayload, workDir: string): NodeJS.ProcessEnv {
-    const env = { ...(this.o.env ?? process.env) };
-    delete env.CORRAL_TOKEN; // the enrollment token is the agent's, not the job's
+  private jobEnv(offer: JobOfferPayload, workDir: string, policy: LocalPolicy): NodeJS.ProcessEnv {
     return {
-      ...env,
+      ...jobEnvironment(this.o.env ?? process.env, policy),
       CORRAL_JOB_ID: offer.jobId,
       CORRAL_TASK_ID: offer.taskId,
       CORRAL_ATTEMPT: String(offer.attempt),
