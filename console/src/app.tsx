@@ -15,9 +15,11 @@ import { MembersPage } from './pages/members-page';
 import { NodesPage } from './pages/nodes-page';
 import { ProcessEditorPage } from './pages/process-editor-page';
 import { ProjectPage, ProjectsPage } from './pages/projects-page';
+import { ProjectVariablesPage } from './pages/project-variables-page';
 import { RunScriptPage } from './pages/run-script-page';
 import { TaskDetailPage } from './pages/task-detail-page';
 import { TasksPage } from './pages/tasks-page';
+import { VariableSetPage, VariableSetsPage } from './pages/variable-sets-page';
 import { SessionProvider, useSession } from './session/session-context';
 
 const TITLES: [RegExp, string][] = [
@@ -25,7 +27,10 @@ const TITLES: [RegExp, string][] = [
   [/^\/agents/, 'Agents'],
   [/^\/environments/, 'Environments'],
   [/^\/lifecycles/, 'Lifecycles'],
+  [/^\/variable-sets\/.+/, 'Variable set'],
+  [/^\/variable-sets/, 'Variable sets'],
   [/^\/projects\/.+\/process/, 'Deployment process'],
+  [/^\/projects\/.+\/variables/, 'Project variables'],
   [/^\/projects\/.+/, 'Project'],
   [/^\/projects/, 'Projects'],
   [/^\/deployments\/.+/, 'Deployment'],
@@ -59,11 +64,14 @@ function SignedInRoutes() {
         <Route path="projects" element={<ProjectsPage />} />
         <Route path="projects/:id" element={<ProjectPage />} />
         <Route path="projects/:id/process" element={<ProcessEditorPage />} />
+        <Route path="projects/:id/variables" element={<ProjectVariablesPage />} />
         <Route path="deployments/:id" element={<DeploymentPage />} />
         <Route path="agents" element={<AgentsPage />} />
         <Route path="agents/:id" element={<AgentDetailPage />} />
         <Route path="environments" element={<EnvironmentsPage />} />
         <Route path="lifecycles" element={<LifecyclesPage />} />
+        <Route path="variable-sets" element={<VariableSetsPage />} />
+        <Route path="variable-sets/:id" element={<VariableSetPage />} />
         <Route path="tasks" element={<TasksPage />} />
         <Route path="tasks/:id" element={<TaskDetailPage />} />
         <Route path="run" element={<RunScriptPage />} />

@@ -221,6 +221,8 @@ export interface Project {
   slug: string;
   description: string;
   lifecycleId: string | null;
+  /** The library variable sets it includes, in order: an earlier one wins a tie between sets. */
+  variableSetIds: string[];
 }
 
 export interface Release {
@@ -233,7 +235,14 @@ export interface Release {
   createdAt: string;
 }
 
+/** What POST /api/v1/projects/:id/releases answers: the release, and each step that uses a name no variable defines. */
+export interface CreatedRelease extends Release {
+  warnings: string[];
+}
+
 export interface ReleaseDetail extends Release {
+  /** The release's snapshot of the variables, as they were when it was made. */
+  variables: Variable[];
   deployments: { id: string; environment: { id: string; name: string | null }; state: string; createdAt: string }[];
   progress: { allowed: { id: string; name: string }[]; next: { id: string; name: string }[] };
 }
@@ -331,4 +340,40 @@ export interface DeploymentPreview {
   environment: { id: string; name: string; guidedFailure: boolean };
   refusals: { code: string; message: string }[];
   steps: { name: string; kind: 'script' | 'manual'; state: string; reason: string | null; targets: { agent: Named; state: string; reason: string | null }[] }[];
+}
+
+/** Where a value applies: environments and agents as the API names them (a name is null once its environment or agent is gone). */
+export interface VariableScope {
+  environments?: { id: string; name: string | null }[];
+  roles?: string[];
+  agents?: { id: string; name: string | null }[];
+  steps?: string[];
+}
+
+export type ScopeDimension = keyof VariableScope;
+
+/** A value of a project, library set or release as the API shows it: a sensitive one never has its value. */
+export type Variable = {
+  id: string;
+  name: string;
+  description: string;
+  scope: VariableScope;
+  /** Asked for in each deployment request; the value, if any, is the default. */
+  prompt: { label: string; required: boolean } | null;
+} & ({ sensitive: false; value: string | null } | { sensitive: true; hasValue: boolean });
+
+export interface VariableSet {
+  id: string;
+  name: string;
+  description: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What a step would see in an environment, on an agent: each value and where it came from (sensitive ones as `***`). */
+export interface VariablesPreview {
+  environment: Named | null;
+  agent: (Named & { roles: string[] }) | null;
+  step: string | null;
+  variables: { name: string; value: string; sensitive: boolean; from: string }[];
 }

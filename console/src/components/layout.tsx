@@ -10,6 +10,7 @@ const NAV: { to: string; label: string }[] = [
   { to: '/agents', label: 'Agents' },
   { to: '/environments', label: 'Environments' },
   { to: '/lifecycles', label: 'Lifecycles' },
+  { to: '/variable-sets', label: 'Variable sets' },
   { to: '/tasks', label: 'Tasks' },
   { to: '/run', label: 'Run a script' },
   { to: '/enrollment-tokens', label: 'Enrollment tokens' },

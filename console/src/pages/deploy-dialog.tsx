@@ -1,15 +1,21 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { useNavigate } from 'react-router';
 import { api, messageOf } from '../api/api-client';
-import type { DeploymentPreview, DeploymentSummary, Environment, Release } from '../api/types';
+import type { DeploymentPreview, DeploymentSummary, Environment, Release, ReleaseDetail } from '../api/types';
+import { useResource } from '../api/use-resource';
 import { Dialog } from '../components/dialog';
 import { ErrorMessage } from '../components/feedback';
 import { StatusBadge } from '../components/status-badge';
+import { answersOf, type Prompt, promptKey, previewAnswersOf, promptsOf } from './variable-draft';
+
+// Typing an answer asks for a new preview once the typing pauses, not at each key.
+const ANSWER_PAUSE_MS = 300;
 
 /**
- * Deploys a release: the environment, what each step would run on there (asked of the server's
- * own planner), the steps to skip and agents to leave out, guided failure, and why the lifecycle
- * or a step would refuse it. Opens on `environment`.
+ * Deploys a release: the environment, the values it asks for (its prompted variables), what each
+ * step would run on there (asked of the server's own planner), the steps to skip and agents to
+ * leave out, guided failure, and why the lifecycle, a step or a variable would refuse it. Opens
+ * on `environment`.
  */
 export function DeployDialog({ release, environments, environment, onClose }: { release: Release; environments: Environment[]; environment: string; onClose: () => void }) {
   const navigate = useNavigate();
@@ -19,25 +25,44 @@ export function DeployDialog({ release, environments, environment, onClose }: { 
   const [guided, setGuided] = useState<boolean | null>(null);
   const [preview, setPreview] = useState<DeploymentPreview | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const body = { environment: target, skipSteps, excludeAgents, ...(guided === null ? {} : { guidedFailure: guided }) };
+  const detail = useResource<ReleaseDetail>(`/api/v1/releases/${release.id}`);
+  const prompts = useMemo(() => promptsOf(detail.data?.variables ?? []), [detail.data]);
+  const [typed, setTyped] = useState<Record<string, string>>({});
+  const variables = answersOf(prompts, typed);
+  const body = { environment: target, skipSteps, excludeAgents, ...(Object.keys(variables).length ? { variables } : {}), ...(guided === null ? {} : { guidedFailure: guided }) };
+  // The preview waits for the release's prompts, so that it is asked with their answers.
+  const promptsKnown = detail.data !== undefined || detail.error !== undefined;
+  const previewVariables = promptsKnown ? JSON.stringify(previewAnswersOf(prompts, typed)) : null;
+  const lastPreviewVariables = useRef<string | null>(null);
 
   useEffect(() => {
+    if (previewVariables === null) return;
     let current = true;
-    api<DeploymentPreview>(`/api/v1/releases/${release.id}/deployments/preview`, { method: 'POST', body: { environment: target, skipSteps, excludeAgents } })
-      .then((p) => {
-        if (!current) return;
-        setPreview(p);
-        setError(null);
-      })
-      .catch((err: unknown) => {
-        if (!current) return;
-        setPreview(null);
-        setError(messageOf(err));
-      });
+    const typing = lastPreviewVariables.current !== null && lastPreviewVariables.current !== previewVariables;
+    lastPreviewVariables.current = previewVariables;
+    const timer = setTimeout(
+      () =>
+        api<DeploymentPreview>(`/api/v1/releases/${release.id}/deployments/preview`, {
+          method: 'POST',
+          body: { environment: target, skipSteps, excludeAgents, variables: JSON.parse(previewVariables) as Record<string, string> },
+        })
+          .then((p) => {
+            if (!current) return;
+            setPreview(p);
+            setError(null);
+          })
+          .catch((err: unknown) => {
+            if (!current) return;
+            setPreview(null);
+            setError(messageOf(err));
+          }),
+      typing ? ANSWER_PAUSE_MS : 0,
+    );
     return () => {
       current = false;
+      clearTimeout(timer);
     };
-  }, [release.id, target, skipSteps, excludeAgents]);
+  }, [release.id, target, skipSteps, excludeAgents, previewVariables]);
 
   const toggle = (list: string[], value: string, on: boolean) => (on ? [...list, value] : list.filter((x) => x !== value));
   const deploy = async () => {
@@ -69,6 +94,15 @@ export function DeployDialog({ release, environments, environment, onClose }: { 
           ))}
         </select>
       </div>
+      {detail.error && <ErrorMessage error={`Could not read the values this release asks for: ${detail.error.message}`} />}
+      {prompts.length > 0 && (
+        <fieldset className="prompts">
+          <legend>Values this release asks for</legend>
+          {prompts.map((p) => (
+            <PromptField key={promptKey(p.name)} prompt={p} value={typed[promptKey(p.name)] ?? p.initial} onChange={(value) => setTyped((t) => ({ ...t, [promptKey(p.name)]: value }))} />
+          ))}
+        </fieldset>
+      )}
       {preview && (
         <>
           {preview.refusals.length > 0 && (
@@ -123,5 +157,36 @@ export function DeployDialog({ release, environments, environment, onClose }: { 
         </button>
       </div>
     </Dialog>
+  );
+}
+
+/** One prompted variable: a password field when it is sensitive, so what is typed is not on screen. */
+function PromptField({ prompt: p, value, onChange }: { prompt: Prompt; value: string; onChange: (value: string) => void }) {
+  const id = `prompt-${promptKey(p.name).replace(/[^a-z0-9-]/g, '-')}`;
+  const hint = [
+    `#{${p.name}}`,
+    p.sensitive ? 'sensitive: sealed, never shown again' : null,
+    p.hasDefault && !p.required && value === '' ? 'left empty, the release’s own value is used' : null,
+  ].filter(Boolean);
+  return (
+    <div className="field">
+      <label htmlFor={id}>
+        {p.label}
+        {p.required && <span className="muted"> (required)</span>}
+      </label>
+      <input
+        id={id}
+        type={p.sensitive ? 'password' : 'text'}
+        autoComplete={p.sensitive ? 'new-password' : 'off'}
+        spellCheck={false}
+        aria-required={p.required || undefined}
+        aria-describedby={`${id}-hint`}
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+      />
+      <span id={`${id}-hint`} className="hint">
+        {hint.join(' · ')}
+      </span>
+    </div>
   );
 }

@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { api, messageOf } from '../api/api-client';
-import type { DeploymentSummary, Environment, Project, Release, ReleaseDetail } from '../api/types';
+import type { CreatedRelease, DeploymentSummary, Environment, Project, Release, ReleaseDetail } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { Empty, ErrorMessage, Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
@@ -80,12 +80,28 @@ export function ProjectPage() {
   const detail = useResource<ReleaseDetail>(latest ? `/api/v1/releases/${latest.id}` : null);
   const environments = useResource<Environment[]>('/api/v1/environments');
   const [creating, setCreating] = useState(false);
+  const [warned, setWarned] = useState<CreatedRelease | null>(null);
+  const [snapshotNotice, setSnapshotNotice] = useState<string | null>(null);
+  const [snapshotError, setSnapshotError] = useState<string | null>(null);
   const [deploying, setDeploying] = useState<{ release: Release; environment: string } | null>(null);
 
   // Newest first from the API: the first seen per release and environment is the latest.
   const latestIn = new Map<string, DeploymentSummary>();
   for (const d of deployments.data ?? []) if (!latestIn.has(`${d.release.id}:${d.environment.id}`)) latestIn.set(`${d.release.id}:${d.environment.id}`, d);
   const envs = environments.data ?? [];
+
+  // A release keeps the variables it was made with until it takes them again.
+  const updateVariables = async (r: Release) => {
+    setSnapshotNotice(null);
+    setSnapshotError(null);
+    try {
+      const updated = await api<CreatedRelease>(`/api/v1/releases/${r.id}/update-variables`, { method: 'POST' });
+      setWarned(updated.warnings.length ? updated : null);
+      setSnapshotNotice(`Release ${r.version} now has the project's current variables.`);
+    } catch (err) {
+      setSnapshotError(messageOf(err));
+    }
+  };
 
   return (
     <Loadable data={project.data} error={project.error}>
@@ -98,6 +114,9 @@ export function ProjectPage() {
             <Link className="button button-secondary" to={`/projects/${p.id}/process`}>
               {can('admin') ? 'Edit process' : 'Process'}
             </Link>
+            <Link className="button button-secondary" to={`/projects/${p.id}/variables`}>
+              Variables
+            </Link>
             {can('operator') && !creating && (
               <button type="button" onClick={() => setCreating(true)}>
                 Create release
@@ -107,11 +126,29 @@ export function ProjectPage() {
           {creating && (
             <ReleaseForm
               projectId={p.id}
-              onDone={() => {
+              onDone={(created) => {
                 setCreating(false);
-                releases.reload();
+                setWarned(created && created.warnings.length > 0 ? created : null);
+                if (created) releases.reload();
               }}
             />
+          )}
+          {warned && (
+            <section className="warning warning-panel" aria-labelledby="release-warnings-h">
+              <h2 id="release-warnings-h">Release {warned.version} was created with warnings</h2>
+              <ul className="problem-list" aria-label={`Warnings of release ${warned.version}`}>
+                {warned.warnings.map((w) => (
+                  <li key={w}>{w}</li>
+                ))}
+              </ul>
+              <p className="small">
+                A deployment whose step would run with a name that is not defined is refused. <Link to={`/projects/${p.id}/variables`}>Define the variables</Link>, then create a new release (or
+                update the variables of this one).
+              </p>
+              <button type="button" className="button-secondary button-small" onClick={() => setWarned(null)}>
+                Dismiss
+              </button>
+            </section>
           )}
           {latest && detail.data && (
             <section className="panel" aria-labelledby="deploy-h">
@@ -139,6 +176,12 @@ export function ProjectPage() {
           )}
           <section className="panel" aria-labelledby="releases-h">
             <h2 id="releases-h">Releases</h2>
+            <ErrorMessage error={snapshotError} />
+            {snapshotNotice && (
+              <p className="notice" role="status">
+                {snapshotNotice}
+              </p>
+            )}
             <Loadable data={releases.data} error={releases.error}>
               {(list) =>
                 list.length === 0 ? (
@@ -194,6 +237,17 @@ export function ProjectPage() {
                               >
                                 Deploy {r.version}…
                               </button>
+                            )}{' '}
+                            {can('operator') && (
+                              <button
+                                type="button"
+                                className="button-secondary button-small"
+                                onClick={() => void updateVariables(r)}
+                                aria-label={`Update variables of ${r.version}`}
+                                title="Take the project's current variables (and its sets') instead of those it was made with"
+                              >
+                                Update variables
+                              </button>
                             )}
                           </td>
                         </tr>
@@ -211,8 +265,8 @@ export function ProjectPage() {
   );
 }
 
-/** Version (the next one when left empty) and notes of a new release of the project's current process. */
-function ReleaseForm({ projectId, onDone }: { projectId: string; onDone: () => void }) {
+/** Version (the next one when left empty) and notes of a new release of the project's current process; `onDone` gets the release made, if any. */
+function ReleaseForm({ projectId, onDone }: { projectId: string; onDone: (created?: CreatedRelease) => void }) {
   const [error, setError] = useState<string | null>(null);
   const submit = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
@@ -221,8 +275,7 @@ function ReleaseForm({ projectId, onDone }: { projectId: string; onDone: () => v
     const notes = String(form.get('notes') ?? '').trim();
     setError(null);
     try {
-      await api(`/api/v1/projects/${projectId}/releases`, { method: 'POST', body: { ...(version ? { version } : {}), ...(notes ? { notes } : {}) } });
-      onDone();
+      onDone(await api<CreatedRelease>(`/api/v1/projects/${projectId}/releases`, { method: 'POST', body: { ...(version ? { version } : {}), ...(notes ? { notes } : {}) } }));
     } catch (err) {
       setError(messageOf(err));
     }
@@ -243,7 +296,7 @@ function ReleaseForm({ projectId, onDone }: { projectId: string; onDone: () => v
         </div>
         <ErrorMessage error={error} />
         <div className="form-actions">
-          <button type="button" className="button-secondary" onClick={onDone}>
+          <button type="button" className="button-secondary" onClick={() => onDone()}>
             Cancel
           </button>
           <button type="submit">Create this release</button>
