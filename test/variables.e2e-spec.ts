@@ -191,6 +191,14 @@ describe('variables', () => {
     expect(saved.status).toBe(200);
     expect((await owner.client.put(`/api/v1/projects/${projectId}/process`, step('echo "ticket #{Ticket}"'))).status).toBe(200);
     const release = (await owner.client.post(`/api/v1/projects/${projectId}/releases`, {})).body;
+    // A prompted value with no default reads as null, and saves back as read.
+    const read = (await owner.client.get(`/api/v1/projects/${projectId}/variables`)).body;
+    expect(read.find((v: { name: string }) => v.name === 'Ticket')).toMatchObject({ value: null, prompt: { label: 'Change ticket', required: true } });
+    expect((await owner.client.put(`/api/v1/projects/${projectId}/variables`, read)).status).toBe(200);
+    // The preview says what is left to answer instead of refusing.
+    const preview = await owner.client.post(`/api/v1/releases/${release.id}/deployments/preview`, { environment: 'Dev' });
+    expect(preview.status).toBe(200);
+    expect(preview.body.refusals.map((r: { code: string }) => r.code)).toContain('PROMPTED_VARIABLE_MISSING');
     const missing = await owner.client.post(`/api/v1/releases/${release.id}/deployments`, { environment: 'Dev' });
     expect([missing.status, missing.body.error.code]).toEqual([422, 'PROMPTED_VARIABLE_MISSING']);
     expect(missing.body.error.message).toContain('"Ticket" (Change ticket)');

@@ -33,7 +33,7 @@ export interface PlannedStep {
   targets: PlannedTarget[];
 }
 
-export type PlanRefusal = { code: 'REQUIRED_STEP_HAS_NO_TARGETS' | 'TARGET_POLICY_REFUSED' | 'UNRESOLVED_VARIABLE'; message: string };
+export type PlanRefusal = { code: 'REQUIRED_STEP_HAS_NO_TARGETS' | 'TARGET_POLICY_REFUSED' | 'UNRESOLVED_VARIABLE' | 'PROMPTED_VARIABLE_MISSING'; message: string };
 
 export interface PlanInput {
   organizationId: string;

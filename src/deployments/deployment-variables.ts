@@ -29,8 +29,11 @@ export class DeploymentVariables {
     return new Map(given.map((v) => [variableKey(v.name), { value: v.value ?? '', sensitive: v.sensitive }]));
   }
 
-  /** Checks a deployment request's answers against the release's prompts: 422 for an unknown name or a required one left out. */
-  checkAnswers(values: OpenValue[], given: Record<string, unknown>): Map<string, PromptAnswer & { name: string }> {
+  /**
+   * Checks a deployment request's answers against the release's prompts: 422 for an unknown name,
+   * and for a required one left out unless `missing` collects those (a preview shows them).
+   */
+  checkAnswers(values: OpenValue[], given: Record<string, unknown>, missing?: string[]): Map<string, PromptAnswer & { name: string }> {
     const prompted = new Map(values.filter((v) => v.prompt).map((v) => [variableKey(v.name), v]));
     const answers = new Map<string, PromptAnswer & { name: string }>();
     for (const [name, value] of Object.entries(given)) {
@@ -43,12 +46,12 @@ export class DeploymentVariables {
       if (typeof value !== 'string') throw new DeploymentsException(DeploymentsErrorCode.UNKNOWN_VARIABLE, `the value given for "${name}" must be a string`);
       answers.set(variableKey(name), { name: variable.name, value, sensitive: variable.sensitive });
     }
-    const missing = [...prompted.values()].filter((v) => v.prompt!.required && !answers.has(variableKey(v.name)));
-    if (missing.length)
-      throw new DeploymentsException(
-        DeploymentsErrorCode.PROMPTED_VARIABLE_MISSING,
-        `this release asks for ${missing.map((v) => `"${v.name}" (${v.prompt!.label})`).join(', ')}; give ${missing.length === 1 ? 'it' : 'them'} in variables: {"${missing[0].name}": "…"}`,
-      );
+    const unanswered = [...prompted.values()].filter((v) => v.prompt!.required && !answers.has(variableKey(v.name)));
+    if (unanswered.length) {
+      const message = `this release asks for ${unanswered.map((v) => `"${v.name}" (${v.prompt!.label})`).join(', ')}; give ${unanswered.length === 1 ? 'it' : 'them'} in variables: {"${unanswered[0].name}": "…"}`;
+      if (!missing) throw new DeploymentsException(DeploymentsErrorCode.PROMPTED_VARIABLE_MISSING, message);
+      missing.push(message);
+    }
     return answers;
   }
 

@@ -133,7 +133,10 @@ export class DeploymentsService implements OnModuleInit {
     }
     const plan = planDeployment(release.steps, { organizationId, environment, agents: candidates, skipSteps: body.skipSteps ?? [], excludeAgentIds });
     const values = await this.variables.release(em, organizationId, release.id);
-    const answers = this.variables.checkAnswers(values, body.variables ?? {});
+    // A preview shows what is left to answer; a deployment is refused until it is answered.
+    const unanswered: string[] = [];
+    const answers = this.variables.checkAnswers(values, body.variables ?? {}, lock ? undefined : unanswered);
+    for (const message of unanswered) plan.refusals.push({ code: 'PROMPTED_VARIABLE_MISSING', message });
     // Every script that would run must have each value it uses, before anything runs.
     const seen = new DeploymentValues(
       values,

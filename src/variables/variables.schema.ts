@@ -20,7 +20,12 @@ export const VariableInputSchema = z.object({
     .max(200)
     .regex(/^[^#{}$]+$/, 'a variable name cannot contain "#", "{", "}" or "$"')
     .refine((n) => !n.toLowerCase().startsWith(SYSTEM_PREFIX.toLowerCase()), `names starting with "${SYSTEM_PREFIX}" belong to Corral's system variables; pick another`),
-  value: z.string().max(MAX_VALUE_CHARS).optional(),
+  /** Left out (or null, as a prompted value without a default reads): kept for a saved value, none for a new one. */
+  value: z
+    .string()
+    .max(MAX_VALUE_CHARS)
+    .nullish()
+    .transform((v) => v ?? undefined),
   sensitive: z.boolean().optional(),
   description: z.string().max(2000).optional(),
   /** Environments and agents by name or id, roles and steps by name. */
