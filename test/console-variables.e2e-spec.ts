@@ -243,7 +243,11 @@ describe('variables in the web console', () => {
   });
 
   it('deploys with prompted values given in the dialog: a required one left out is refused, a sensitive one is a password field', async () => {
-    const script = 'echo "host=#{DbHost} pw=#{DbPassword} ticket=#{Ticket} token=#{DeployToken} greeting=#{Greeting}"';
+    const script = [
+      'echo "host=#{DbHost} pw=#{DbPassword} ticket=#{Ticket} token=#{DeployToken} greeting=#{Greeting}"',
+      'corral set-output Url http://dev-app:8080',
+      'corral get DeployToken | corral set-output Token --sensitive',
+    ].join('\n');
     expect(
       (await owner.client.put(`/api/v1/projects/${projectId}/process`, { steps: [{ name: 'deploy', kind: 'script', script: { syntax: 'bash', body: script }, targetRoles: ['web'] }] })).status,
     ).toBe(200);
@@ -295,6 +299,10 @@ describe('variables in the web console', () => {
       .waitFor({ timeout: 30 * SECOND });
     const output = page.getByLabel('Output of deploy');
     await output.getByText('host=db.dev.internal pw=*** ticket=CHG-42 token=*** greeting=hello').waitFor();
+    // Its outputs are on the page, the sensitive one only as ***.
+    const outputs = page.getByLabel(`Outputs of deploy on ${agentName}`);
+    await outputs.getByText('http://dev-app:8080').waitFor();
+    expect(await outputs.textContent()).toBe('Token***Urlhttp://dev-app:8080');
     await browser.screenshot('v07-deployed');
 
     const deploymentId = page.url().split('/').pop()!;

@@ -268,6 +268,8 @@ export interface DeploymentTarget {
   exitCode: number | null;
   startedAt: string | null;
   finishedAt: string | null;
+  /** What its job set with `corral set-output`; a sensitive one's value is `***`. */
+  outputs: { name: string; value: string; sensitive: boolean }[];
 }
 
 export interface Interruption {

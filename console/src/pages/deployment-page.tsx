@@ -81,6 +81,16 @@ export function DeploymentPage() {
                         {t.agent.name} <StatusBadge status={t.state} />
                         {t.reason && <span className="muted"> {t.reason}</span>}
                         <Timing target={t} />
+                        {t.outputs?.length > 0 && (
+                          <dl className="outputs" aria-label={`Outputs of ${s.name} on ${t.agent.name}`}>
+                            {t.outputs.map((o) => (
+                              <div key={o.name}>
+                                <dt>{o.name}</dt>
+                                <dd>{o.sensitive ? <span title="sensitive: never shown">***</span> : <code>{o.value}</code>}</dd>
+                              </div>
+                            ))}
+                          </dl>
+                        )}
                       </li>
                     ))}
                   </ul>
