@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Locator, Page } from 'playwright-core';
-import { enrollmentToken, newStateDir, removeTempDirs, runAgentCommand, spawnAgent, stopAllAgents } from './helpers/agent-process';
+import { removeTempDirs, runApprovedAgent, stopAllAgents } from './helpers/agent-process';
 import { type ConsoleBrowser, launchConsoleBrowser } from './helpers/browser';
 import { type ControlPlaneProcess, startControlPlane } from './helpers/control-plane-process';
 import { PASSWORD, signUp, type SignedUp } from './helpers/factories';
@@ -62,13 +62,7 @@ describe('variables in the web console', () => {
     owner = await signUp({ client: () => new HttpClient(cp.url) });
     for (const name of ['Dev', 'Prod']) expect((await owner.client.post('/api/v1/environments', { name })).status).toBe(201);
 
-    const stateDir = newStateDir();
-    const enroll = await runAgentCommand(['enroll', '--server', cp.url, '--token', await enrollmentToken(owner), '--name', agentName, '--state-dir', stateDir, '--json']);
-    if (enroll.exitCode !== 0) throw new Error(enroll.describe());
-    const { agentId, verificationCode } = JSON.parse(enroll.stdout);
-    expect((await owner.client.post(`/api/v1/agents/${agentId}/approve`, { verificationCode, environments: ['Dev'], roles: ['web'] })).status).toBe(200);
-    const run = spawnAgent(['run', '--state-dir', stateDir, '--transport', 'ws']);
-    await run.waitForOutput(/approved: agent/);
+    await runApprovedAgent(owner, cp.url, agentName, { environments: ['Dev'], roles: ['web'] });
 
     browser = await launchConsoleBrowser();
     page = browser.page;

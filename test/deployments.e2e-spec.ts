@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { type AgentProcess, deadPort, enrollmentToken, newStateDir, removeTempDirs, runAgentCommand, spawnAgent, stopAllAgents, tempDir } from './helpers/agent-process';
+import { type AgentProcess, deadPort, removeTempDirs, runApprovedAgent, stopAllAgents, tempDir } from './helpers/agent-process';
 import { type ControlPlaneProcess, startControlPlane, waitFor } from './helpers/control-plane-process';
 import { makeMember, signUp, type SignedUp } from './helpers/factories';
 import { HttpClient } from './helpers/http-client';
@@ -62,15 +62,7 @@ describe('deployments run by real agents', () => {
   });
 
   async function agent(name: string, environments: string[], roles: string[]) {
-    const stateDir = newStateDir();
-    const enroll = await runAgentCommand(['enroll', '--server', cp.url, '--token', await enrollmentToken(owner), '--name', name, '--state-dir', stateDir, '--json']);
-    if (enroll.exitCode !== 0) throw new Error(enroll.describe());
-    const { agentId, verificationCode } = JSON.parse(enroll.stdout);
-    const res = await owner.client.post(`/api/v1/agents/${agentId}/approve`, { verificationCode, environments, roles });
-    if (res.status !== 200) throw new Error(`approve: ${res.status} ${res.text}`);
-    const run = spawnAgent(['run', '--state-dir', stateDir, '--transport', 'ws']);
-    runs.push(run);
-    await run.waitForOutput(/approved: agent/);
+    runs.push(await runApprovedAgent(owner, cp.url, name, { environments, roles }));
   }
 
   async function deploy(environment: string, extra: Record<string, unknown> = {}) {

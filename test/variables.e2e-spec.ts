@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { deadPort, enrollmentToken, newStateDir, removeTempDirs, runAgentCommand, spawnAgent, stopAllAgents } from './helpers/agent-process';
+import { deadPort, removeTempDirs, runApprovedAgent, stopAllAgents } from './helpers/agent-process';
 import { type ControlPlaneProcess, ROOT, startControlPlane, TEST_SECRETS_KEY, waitFor } from './helpers/control-plane-process';
 import { makeMember, signUp, type SignedUp } from './helpers/factories';
 import { HttpClient } from './helpers/http-client';
@@ -38,17 +38,18 @@ describe('variables', () => {
     'echo "#{Greeting} from #{Corral.Environment.Name} on #{Corral.Agent.Name}, release #{Corral.Release.Number}, literal ##{DbHost}"',
   ].join('\n');
 
-  async function agent(name: string, environments: string[]) {
-    const stateDir = newStateDir();
-    const enroll = await runAgentCommand(['enroll', '--server', cp.url, '--token', await enrollmentToken(owner), '--name', name, '--state-dir', stateDir, '--json']);
-    if (enroll.exitCode !== 0) throw new Error(enroll.describe());
-    const { agentId, verificationCode } = JSON.parse(enroll.stdout);
-    expect((await owner.client.post(`/api/v1/agents/${agentId}/approve`, { verificationCode, environments, roles: ['web'] })).status).toBe(200);
-    // A job gets only what the host's policy lets through of the agent's environment.
-    writeFileSync(join(stateDir, 'policy.json'), JSON.stringify({ jobEnvironment: ['TEST_API_KEY'] }), { mode: 0o600 });
-    const run = spawnAgent(['run', '--state-dir', stateDir, '--transport', 'ws'], { TEST_API_KEY: API_KEY, OTHER_SECRET: 'not-for-jobs' });
-    await run.waitForOutput(/approved: agent/);
-  }
+  const agent = (name: string, environments: string[]) =>
+    runApprovedAgent(
+      owner,
+      cp.url,
+      name,
+      { environments, roles: ['web'] },
+      {
+        env: { TEST_API_KEY: API_KEY, OTHER_SECRET: 'not-for-jobs' },
+        // A job gets only what the host's policy lets through of the agent's environment.
+        before: (stateDir) => writeFileSync(join(stateDir, 'policy.json'), JSON.stringify({ jobEnvironment: ['TEST_API_KEY'] }), { mode: 0o600 }),
+      },
+    );
 
   async function deployed(releaseId: string, environment: string, extra: Record<string, unknown> = {}) {
     const res = await owner.client.post(`/api/v1/releases/${releaseId}/deployments`, { environment, ...extra });

@@ -191,7 +191,29 @@ export async function enrollAgent(owner: SignedUp, servers: string[]): Promise<E
   return { stateDir, name, log: enroll.stderr, ...JSON.parse(enroll.stdout) };
 }
 
-export async function approve(owner: SignedUp, agent: Enrolled) {
-  const res = await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, { verificationCode: agent.verificationCode });
+export async function approve(owner: SignedUp, agent: Enrolled, labels: { environments?: string[]; roles?: string[] } = {}) {
+  const res = await owner.client.post(`/api/v1/agents/${agent.agentId}/approve`, { verificationCode: agent.verificationCode, ...labels });
   if (res.status !== 200) throw new Error(`approve: ${res.status} ${res.text}`);
+}
+
+/**
+ * A real agent program named `name`, enrolled, approved into these environments with these
+ * roles, and running on WebSocket (with `env` added to its environment; `before` runs on its
+ * state directory before it starts, e.g. to write a local policy).
+ */
+export async function runApprovedAgent(
+  owner: SignedUp,
+  server: string,
+  name: string,
+  labels: { environments: string[]; roles: string[] },
+  options: { env?: Record<string, string>; before?: (stateDir: string) => void } = {},
+): Promise<AgentProcess> {
+  const stateDir = newStateDir();
+  const enroll = await runAgentCommand(['enroll', '--server', server, '--token', await enrollmentToken(owner), '--name', name, '--state-dir', stateDir, '--json']);
+  if (enroll.exitCode !== 0) throw new Error(`enroll failed\n${enroll.describe()}`);
+  await approve(owner, { stateDir, name, log: enroll.stderr, ...JSON.parse(enroll.stdout) }, labels);
+  options.before?.(stateDir);
+  const run = spawnAgent(['run', '--state-dir', stateDir, '--transport', 'ws'], options.env);
+  await run.waitForOutput(/approved: agent/);
+  return run;
 }
