@@ -51,11 +51,15 @@ export const MAX_BODY_DEPTH = 64;
 const AGENT_API = '/api/agent/';
 // U+0000, or a UTF-16 surrogate without its other half: PostgreSQL's text can hold neither.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-const unstorable = (text: string) => text.includes('\u0000') || LONE_SURROGATE.test(text);
+/** Why a key or string cannot be stored, or null. */
+const unstorable = (text: string) =>
+  text.includes('\u0000') ? 'must not contain NUL characters (U+0000)' : LONE_SURROGATE.test(text) ? 'must not contain half of a UTF-16 surrogate pair' : null;
+const invalidText = (field: string, problem: string) =>
+  new DomainException('VALIDATION_FAILED', `${field} ${problem}: no field can store it; remove it`, undefined, [{ field, problems: [problem] }]);
 
 /**
  * What makes a parsed body unusable before any route sees it: nesting deeper than
- * MAX_BODY_DEPTH, or (with `text`) a key or string that no column can store. Walked without
+ * MAX_BODY_DEPTH (400), or (with `text`) a key or string that no column can store (422). Walked without
  * recursion, so the check itself cannot overflow.
  */
 export function bodyProblem(body: unknown, text: boolean): DomainException | undefined {
@@ -63,15 +67,16 @@ export function bodyProblem(body: unknown, text: boolean): DomainException | und
   while (stack.length) {
     const { value, path, depth } = stack.pop()!;
     if (typeof value === 'string') {
-      if (text && unstorable(value))
-        return new DomainException('INVALID_TEXT', `${path || 'the body'} contains a NUL character or half of a UTF-16 surrogate pair, which cannot be stored; remove it`);
+      const problem = text && unstorable(value);
+      if (problem) return invalidText(path || 'the body', problem);
       continue;
     }
     if (value === null || typeof value !== 'object') continue;
     if (depth >= MAX_BODY_DEPTH) return new DomainException('BODY_TOO_DEEP', `the body nests deeper than ${MAX_BODY_DEPTH} levels (at ${path}); no request needs that`);
     for (const [key, child] of Object.entries(value)) {
       const at = Array.isArray(value) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
-      if (text && unstorable(key)) return new DomainException('INVALID_TEXT', `a field name in ${path || 'the body'} contains a NUL character or half of a UTF-16 surrogate pair; remove it`);
+      const problem = text && unstorable(key);
+      if (problem) return invalidText(`a field name in ${path || 'the body'}`, problem);
       stack.push({ value: child, path: at, depth: depth + 1 });
     }
   }

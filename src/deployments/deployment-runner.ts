@@ -94,7 +94,7 @@ export class DeploymentRunner implements OnModuleInit {
           // Every sensitive value it sees is one of its secrets, masked in its log: the earlier steps' sensitive outputs too.
           const sensitive = seen.variables.filter((v) => v.sensitive);
           const secrets = [...new Set(sensitive.map((v) => v.value))];
-          const problem = values.problem(step, agent);
+          const problem = values.problem(step, agent, seen);
           if (problem || secrets.length > MAX_SENSITIVE_VALUES) {
             const reason = problem ?? `step "${step.name}" cannot run on ${agent.name}: it sees ${secrets.length} sensitive values, more than the ${MAX_SENSITIVE_VALUES} a job can carry`;
             Object.assign(target, { state: 'failed', reason });

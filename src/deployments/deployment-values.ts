@@ -110,8 +110,8 @@ export class DeploymentValues {
   }
 
   /** Why the step cannot run on the agent (a name its script uses that is not defined there), or null. */
-  problem(step: Step & { kind: 'script' }, agent: TargetAgent): string | null {
-    const problems = this.forTarget(step, agent).problems(step.script.body, this.planning ? isOutput : undefined);
+  problem(step: Step & { kind: 'script' }, agent: TargetAgent, seen = this.forTarget(step, agent)): string | null {
+    const problems = seen.problems(step.script.body, this.planning ? isOutput : undefined);
     return problems.length ? `step "${step.name}" cannot run on ${agent.name}: ${problems.join('; ')}` : null;
   }
 }

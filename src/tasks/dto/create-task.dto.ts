@@ -16,16 +16,12 @@ import {
   MaxLength,
   Min,
   MinLength,
-  NotContains,
   ValidateNested,
 } from 'class-validator';
 import { MIN_SENSITIVE_VALUE_LENGTH } from '../../protocol/masking';
 import { MAX_SCRIPT_CHARS, SCRIPT_SYNTAXES, type ScriptSyntax } from '../../protocol/messages';
 
 export const MAX_TARGETS = 500;
-// PostgreSQL's text cannot hold U+0000: a field with one is refused here, not by the database.
-const NUL = '\u0000';
-const noNul = (field: string, each = false) => ({ each, message: `${field} must not contain NUL characters (\\u0000)` });
 export const MAX_TASK_TIMEOUT_SECONDS = 7 * 24 * 3600;
 
 export class TaskTargetsDto {
@@ -43,7 +39,6 @@ export class ScriptDto {
 
   @IsString()
   @Length(1, MAX_SCRIPT_CHARS, { message: `script.body must be 1 to ${MAX_SCRIPT_CHARS} characters` })
-  @NotContains(NUL, noNul('script.body'))
   body: string;
 }
 
@@ -52,7 +47,6 @@ export class CreateTaskDto {
   @IsOptional()
   @IsString()
   @Length(1, 200)
-  @NotContains(NUL, noNul('name'))
   name?: string;
 
   @IsDefined({ message: 'targets is required: {"agentIds": [...]}' })
@@ -74,7 +68,6 @@ export class CreateTaskDto {
   @IsOptional()
   @IsString()
   @Length(1, 200)
-  @NotContains(NUL, noNul('concurrencyKey'))
   concurrencyKey?: string;
 
   @IsOptional()
@@ -93,6 +86,5 @@ export class CreateTaskDto {
   @IsString({ each: true })
   @MinLength(MIN_SENSITIVE_VALUE_LENGTH, { each: true, message: `each sensitive value must be at least ${MIN_SENSITIVE_VALUE_LENGTH} characters (shorter ones would mask ordinary words)` })
   @MaxLength(4096, { each: true })
-  @NotContains(NUL, noNul('each sensitive value', true))
   sensitiveValues?: string[];
 }
