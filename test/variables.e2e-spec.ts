@@ -101,6 +101,26 @@ describe('variables', () => {
     const again = await owner.client.put(`/api/v1/projects/${projectId}/variables`, list);
     expect(again.status).toBe(200);
     expect(again.body.find((v: { name: string }) => v.name === 'DbPassword')).toMatchObject({ id: password.id, hasValue: true });
+    // The same saved value twice is refused, not copied.
+    const twice = await owner.client.put(`/api/v1/projects/${projectId}/variables`, [...list, password]);
+    expect([twice.status, twice.body.error.code]).toEqual([422, 'INVALID_VARIABLES']);
+    expect(twice.body.error.message).toContain('is given twice');
+  });
+
+  it('seals a value made sensitive without sending it again', async () => {
+    const other = (await owner.client.post('/api/v1/projects', { name: 'Later' })).body.id;
+    const saved = await owner.client.put(`/api/v1/projects/${other}/variables`, [{ name: 'Later', value: 'later-secret-value' }]);
+    const made = await owner.client.put(`/api/v1/projects/${other}/variables`, [{ id: saved.body[0].id, name: 'Later', sensitive: true }]);
+    expect(made.body).toEqual([expect.objectContaining({ name: 'Later', sensitive: true, hasValue: true })]);
+    const client = new Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const dump = (await client.query(`SELECT t::text AS row FROM variables t`)).rows.map((r) => r.row).join('\n');
+      expect(dump).not.toContain('later-secret-value');
+    } finally {
+      await client.end();
+    }
+    expect((await owner.client.delete(`/api/v1/projects/${other}`)).status).toBe(204);
   });
 
   it('refuses values that could tie, names nobody can resolve, and scopes on what is not there', async () => {

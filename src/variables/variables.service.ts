@@ -117,9 +117,11 @@ export class VariablesService implements OnModuleInit {
     const where = `value ${position + 1} ("${item.name}")`;
     const before = item.id ? existing.get(item.id) : undefined;
     if (item.id && !before) {
-      problems.push(`${where} has the id ${item.id}, which is not one of this list's values; leave id out to add a value`);
+      problems.push(`${where} has the id ${item.id}, which is not one of this list's values (or is given twice); leave id out to add a value`);
       return null;
     }
+    // Each saved value is taken once: a second item with its id is a mistake, not a copy.
+    if (item.id) existing.delete(item.id);
     const sensitive = item.sensitive ?? before?.sensitive ?? false;
     const id = before?.id ?? randomUUID();
     let value: string | null = null;
@@ -130,6 +132,9 @@ export class VariablesService implements OnModuleInit {
     } else if (before?.sensitive && !sensitive) {
       problems.push(`${where} is no longer sensitive: give its new value, as the old one stays secret`);
       return null;
+    } else if (before && sensitive && !before.sensitive) {
+      // Made sensitive: what it had is sealed from now on.
+      sealedValue = before.value === null ? null : this.cipher.seal(before.value, variableAad(id));
     } else if (before) {
       ({ value, sealedValue } = before);
     } else if (sensitive && !item.prompt) {
