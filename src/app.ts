@@ -6,7 +6,7 @@ import cookieParser from 'cookie-parser';
 import type { NextFunction, Request, Response } from 'express';
 import { AppModule } from './app.module';
 import { HttpExceptionFilter, toDomainException } from './common/http-exception.filter';
-import { jsonBodyOnly, requestLogging } from './common/http-middleware';
+import { jsonBodyOnly, requestLogging, securityHeaders } from './common/http-middleware';
 import { CorralLogger } from './common/logger';
 import { createValidationPipe } from './common/validation';
 import type { CorralConfig } from './config/config';
@@ -21,6 +21,7 @@ export async function createApp(config: CorralConfig, databaseUrl: string, logge
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
   app.use(requestLogging(logger));
+  app.use(securityHeaders(config.publicUrl));
   app.use(cookieParser());
   app.use(jsonBodyOnly(config.bodyLimitBytes));
   // Errors raised by the express middleware above never reach Nest's filters.

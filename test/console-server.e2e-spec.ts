@@ -141,3 +141,35 @@ describe('the control plane for the web console', () => {
     socket.close();
   });
 });
+
+describe('security headers', () => {
+  const paths = ['/', '/agents', '/api/v1/me', '/api/v1/nothing-here', '/healthz'];
+
+  it('sends nosniff on every answer, and the console its CSP and framing rules; no HSTS over a plain-http public URL', async () => {
+    const app = await startTestApp();
+    try {
+      for (const path of paths) {
+        const res = await fetch(app.url + path);
+        expect([path, res.headers.get('x-content-type-options'), res.headers.get('strict-transport-security')]).toEqual([path, 'nosniff', null]);
+      }
+      const page = await fetch(`${app.url}/`);
+      expect(page.headers.get('x-frame-options')).toBe('DENY');
+      expect(page.headers.get('referrer-policy')).toBe('same-origin');
+      expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('sends HSTS on the API and the console when the public URL is https', async () => {
+    const app = await startTestApp({ CORRAL_PUBLIC_URL: 'https://corral.example' });
+    try {
+      for (const path of paths) {
+        const res = await fetch(app.url + path);
+        expect([path, res.headers.get('strict-transport-security')]).toEqual([path, 'max-age=31536000; includeSubDomains']);
+      }
+    } finally {
+      await app.close();
+    }
+  });
+});

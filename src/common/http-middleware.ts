@@ -82,3 +82,17 @@ export function bodyProblem(body: unknown, text: boolean): DomainException | und
   }
   return undefined;
 }
+
+/**
+ * Headers every answer carries, the API's as much as the console's: no content sniffing, and,
+ * when the public URL is https, HSTS (a browser that once reached Corral over https never falls
+ * back to http). The console adds its own CSP and framing rules (console-static.middleware.ts).
+ */
+export function securityHeaders(publicUrl: string) {
+  const headers: Record<string, string> = { 'X-Content-Type-Options': 'nosniff' };
+  if (publicUrl.startsWith('https:')) headers['Strict-Transport-Security'] = 'max-age=31536000; includeSubDomains';
+  return (_req: Request, res: Response, next: NextFunction) => {
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    next();
+  };
+}

@@ -123,7 +123,7 @@ export const VARIABLES = [
     env: 'CORRAL_PUBLIC_URL',
     default: undefined,
     unit: 'URL',
-    doc: 'URL users and agents use to reach this control plane; default http://localhost:PORT. An https URL makes session cookies Secure',
+    doc: 'URL users and agents use to reach this control plane; default http://localhost:PORT. An https URL makes session cookies Secure and every answer carry HSTS',
     parse: url(['http', 'https']),
   },
   {
