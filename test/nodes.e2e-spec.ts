@@ -1,5 +1,5 @@
 import { waitFor } from './helpers/control-plane-process';
-import { makeApiKey, makeApprovedAgent, makeMember, signUp, type SignedUp } from './helpers/factories';
+import { makeApiKey, makeApprovedAgent, makeMember, signUp, type SignedUp, uniqueEmail } from './helpers/factories';
 import { offerIn } from './helpers/protocol-agent';
 import { startTestApp, type TestApp } from './helpers/test-app';
 
@@ -7,10 +7,14 @@ describe('control-plane nodes: registry, drain, metrics', () => {
   let a: TestApp;
   let b: TestApp;
   let owner: SignedUp;
+  /** Runs the control plane (CORRAL_PLATFORM_OPERATORS), from an organisation of its own. */
+  let operator: SignedUp;
+  const operatorEmail = uniqueEmail('operator');
   beforeAll(async () => {
-    a = await startTestApp({ NODE_HEARTBEAT_SECONDS: '1', METRICS_TOKEN: 'scrape-me-please' });
-    b = await startTestApp({ NODE_HEARTBEAT_SECONDS: '1' }, { url: a.databaseUrl, drop: async () => undefined });
+    a = await startTestApp({ NODE_HEARTBEAT_SECONDS: '1', METRICS_TOKEN: 'scrape-me-please', CORRAL_PLATFORM_OPERATORS: operatorEmail.toUpperCase() });
+    b = await startTestApp({ NODE_HEARTBEAT_SECONDS: '1', CORRAL_PLATFORM_OPERATORS: operatorEmail }, { url: a.databaseUrl, drop: async () => undefined });
     owner = await signUp(a);
+    operator = await signUp(a, 'Hosting', operatorEmail);
   });
   afterAll(async () => {
     await b.close();
@@ -68,10 +72,16 @@ describe('control-plane nodes: registry, drain, metrics', () => {
     const bAgent = agent.at(b.url);
     const socket = await bAgent.connect();
 
+    // Draining affects every organisation on the node: to an organisation's owner or admin the route is not there.
     const admin = await makeMember(a, owner, 'admin');
-    expect((await admin.client.post(`/api/v1/nodes/${other.id}/drain`)).status).toBe(403);
-    expect((await owner.client.post('/api/v1/nodes/no-such-node/drain')).status).toBe(404);
-    const drained = await owner.client.post(`/api/v1/nodes/${other.id}/drain`);
+    for (const client of [admin.client, owner.client]) {
+      const refused = await client.post(`/api/v1/nodes/${other.id}/drain`);
+      expect([refused.status, refused.body.error.code]).toEqual([404, 'ROUTE_NOT_FOUND']);
+    }
+    expect((await owner.client.get('/api/v1/me')).body.user.platformOperator).toBeUndefined();
+    expect((await operator.client.get('/api/v1/me')).body.user.platformOperator).toBe(true);
+    expect((await operator.client.post('/api/v1/nodes/no-such-node/drain')).status).toBe(404);
+    const drained = await operator.client.post(`/api/v1/nodes/${other.id}/drain`);
     expect(drained.status).toBe(200);
     expect(drained.body.draining).toBe(true);
     const reconnect = await socket.next('reconnect request', (m) => m.type === 'server.reconnect' && m);
@@ -86,8 +96,8 @@ describe('control-plane nodes: registry, drain, metrics', () => {
     await owner.client.post('/api/v1/tasks', { targets: { agentIds: [agent.agentId] }, script: { syntax: 'sh', body: 'true' } });
     await onA.next('offer via node A', (m) => offerIn(agent, m));
     onA.close();
-    const audit = await owner.client.get('/api/v1/audit-events?action=node.drained');
-    expect(audit.body.items[0]).toMatchObject({ targetId: other.id, actorLabel: owner.email });
+    const audit = await operator.client.get('/api/v1/audit-events?action=node.drained');
+    expect(audit.body.items[0]).toMatchObject({ targetId: other.id, actorLabel: operator.email });
   });
 
   it('serves Prometheus metrics behind METRICS_TOKEN', async () => {

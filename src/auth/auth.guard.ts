@@ -1,7 +1,8 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import { type AuthenticatedRequest, clientIp, PUBLIC_ROUTE, REQUIRED_ROLE } from '../common/actor';
+import { type AuthenticatedRequest, clientIp, PLATFORM_OPERATOR, PUBLIC_ROUTE, REQUIRED_ROLE } from '../common/actor';
+import { DomainException } from '../common/domain.exception';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import type { Role } from '../orgs/roles';
@@ -11,7 +12,8 @@ import { assertRole, AuthService, SESSION_COOKIE } from './auth.service';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
- * Authenticates every /api/v1 route unless it is @Public, and enforces its @RequireRole.
+ * Authenticates every /api/v1 route unless it is @Public, and enforces its @RequireRole (and
+ * @RequirePlatformOperator).
  * Cookie-authenticated (and anonymous) state changes must come from our own origin.
  */
 @Injectable()
@@ -41,6 +43,9 @@ export class AuthGuard implements CanActivate {
     if (!actor) {
       throw new AuthException(AuthErrorCode.UNAUTHENTICATED, 'log in first (session cookie), or send an API key as "Authorization: Bearer crl_…"');
     }
+    // A server-wide route is not there for anyone but a platform operator: not even its existence is told.
+    if (this.reflector.getAllAndOverride<boolean>(PLATFORM_OPERATOR, targets) && !this.auth.isPlatformOperator(actor))
+      throw new DomainException('ROUTE_NOT_FOUND', `no route ${req.method} ${req.path}; see the README for the API`);
     assertRole(actor, role);
     req.actor = actor;
     return true;

@@ -133,11 +133,16 @@ export class AuthService {
     await this.audit.record(actor, 'auth.logout');
   }
 
+  /** Whether the account runs this control plane (CORRAL_PLATFORM_OPERATORS), whichever organisation it acts in. */
+  isPlatformOperator(actor: Actor): boolean {
+    return this.config.platformOperators?.includes(actor.email.toLowerCase()) ?? false;
+  }
+
   async me(actor: Actor) {
     const organization = await this.orgs.findOrganization(actor.organizationId);
     if (!organization) throw new AuthException(AuthErrorCode.UNAUTHENTICATED, 'your organisation no longer exists; log in again');
     return {
-      user: { id: actor.userId, email: actor.email },
+      user: { id: actor.userId, email: actor.email, ...(this.isPlatformOperator(actor) ? { platformOperator: true } : {}) },
       organization: { id: organization.id, name: organization.name, slug: organization.slug },
       role: actor.role,
       authenticatedBy: actor.type === 'api_key' ? { type: 'api_key', id: actor.apiKeyId, name: actor.apiKeyName } : { type: 'session' },

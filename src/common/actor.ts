@@ -1,4 +1,4 @@
-import { createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common';
+import { applyDecorators, createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common';
 import type { Request } from 'express';
 import type { Role } from '../orgs/roles';
 
@@ -25,6 +25,14 @@ export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
 
 /** The least role that may call the route. Every authenticated route declares one. */
 export const RequireRole = (role: Role) => SetMetadata(REQUIRED_ROLE, role);
+
+export const PLATFORM_OPERATOR = 'corral:platform-operator';
+
+/**
+ * Only a platform operator (CORRAL_PLATFORM_OPERATORS) may call the route: it affects every
+ * organisation on this control plane. To anyone else it answers as a route that does not exist.
+ */
+export const RequirePlatformOperator = () => applyDecorators(SetMetadata(PLATFORM_OPERATOR, true), RequireRole('viewer'));
 
 export const CurrentActor = createParamDecorator((_: unknown, ctx: ExecutionContext): Actor => {
   const actor = ctx.switchToHttp().getRequest<AuthenticatedRequest>().actor;

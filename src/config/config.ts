@@ -33,6 +33,7 @@ export interface CorralConfig {
   nodeHeartbeatSeconds: number;
   nodeDeadAfterSeconds: number;
   metricsToken: string | undefined;
+  platformOperators: string[] | undefined;
   secretsKey: Buffer | undefined;
 }
 
@@ -107,6 +108,17 @@ export function secretsKey(raw: string): Buffer {
     throw new Error(`must be 32 random bytes in base64 (44 characters, got ${text.length}); ${MAKE_SECRETS_KEY}`);
   }
   return key;
+}
+
+/** A comma-separated list of email addresses, compared in lower case. */
+function emails(raw: string): string[] {
+  const list = raw
+    .split(',')
+    .map((e) => e.trim().toLowerCase())
+    .filter(Boolean);
+  const bad = list.filter((e) => !/^[^@\s]+@[^@\s]+$/.test(e));
+  if (bad.length) throw new Error(`must be email addresses separated by commas; ${bad.map((b) => `"${b}"`).join(', ')} is not one`);
+  return list;
 }
 
 /** Hides the password of a connection URL so it can be printed. */
@@ -248,6 +260,14 @@ export const VARIABLES = [
     parse: integer(1, 600),
   },
   { key: 'nodeHeartbeatSeconds', env: 'NODE_HEARTBEAT_SECONDS', default: '10', unit: 'seconds', doc: 'how often a control-plane node records that it is alive', parse: integer(1, 300) },
+  {
+    key: 'platformOperators',
+    env: 'CORRAL_PLATFORM_OPERATORS',
+    default: undefined,
+    unit: 'emails',
+    doc: 'accounts (comma-separated emails) that run this control plane: only they may do what affects every organisation (drain a node); to anyone else those routes do not exist (404)',
+    parse: emails,
+  },
   {
     key: 'metricsToken',
     env: 'METRICS_TOKEN',

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { type Actor, CurrentActor, RequireRole } from '../common/actor';
+import { type Actor, CurrentActor, RequirePlatformOperator, RequireRole } from '../common/actor';
 import { NodesService } from './nodes.service';
 
 @Controller('api/v1/nodes')
@@ -12,9 +12,10 @@ export class NodesController {
     return this.nodes.list(actor);
   }
 
+  /** Affects every organisation's agents on the node: a platform operator's. */
   @Post(':id/drain')
   @HttpCode(200)
-  @RequireRole('owner')
+  @RequirePlatformOperator()
   drain(@CurrentActor() actor: Actor, @Param('id') id: string) {
     return this.nodes.drain(actor, id);
   }

@@ -23,7 +23,8 @@ export function roleAtLeast(role: Role, least: Role): boolean {
 }
 
 export interface Me {
-  user: { id: string; email: string };
+  /** `platformOperator`: the account runs this control plane (it may drain nodes). */
+  user: { id: string; email: string; platformOperator?: boolean };
   organization: { id: string; name: string; slug: string };
   role: Role;
 }

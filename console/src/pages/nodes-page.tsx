@@ -11,7 +11,8 @@ import { useSession } from '../session/session-context';
 
 export function NodesPage() {
   const nodes = useResource<ServerNode[]>('/api/v1/nodes', { pollMs: 5_000 });
-  const { can } = useSession();
+  // Draining affects every organisation's agents: a platform operator's to do.
+  const operator = !!useSession().me?.user.platformOperator;
   const [error, setError] = useState<string | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
 
@@ -68,7 +69,7 @@ export function NodesPage() {
                     <td>{n.connectedAgents}</td>
                     <td>{n.runningJobs > 0 ? <Link to={withQuery('/tasks', { nodeId: n.id })}>{n.runningJobs} running</Link> : <span className="muted">0 running</span>}</td>
                     <td>
-                      {can('owner') &&
+                      {operator &&
                         n.state === 'alive' &&
                         !n.draining &&
                         (confirming === n.id ? (
