@@ -12,6 +12,7 @@ import { createTestDatabase } from './helpers/test-database';
 interface Target {
   agent: { name: string };
   state: string;
+  exitCode: number | null;
   reason: string | null;
   startedAt: string | null;
   finishedAt: string | null;
@@ -253,8 +254,19 @@ describe('deployments run by real agents', () => {
     const project = (await owner.client.post('/api/v1/projects', { name: `Side ${randomBytes(2).toString('hex')}` })).body;
     await owner.client.put(`/api/v1/projects/${project.id}/process`, {
       steps: [
-        { name: 'roll', kind: 'script', script: { syntax: 'bash', body: 'sleep 0.5; [ "$CORRAL_AGENT_NAME" != web-2 ]' }, targetRoles: ['web'], maxParallelism: 1, maxErrors: 1 },
-        { name: 'warm', kind: 'script', script: { syntax: 'bash', body: 'echo warm' }, targetRoles: ['db'], startWithPrevious: true },
+        // In Prod, each roll job waits (20 s at most) for warm to have run: it can only end if warm runs beside it.
+        {
+          name: 'roll',
+          kind: 'script',
+          script: {
+            syntax: 'bash',
+            body: `if [ "$CORRAL_ENVIRONMENT" = Prod ]; then for i in $(seq 200); do [ -e "${marks}/warm-$CORRAL_DEPLOYMENT_ID" ] && break; sleep 0.1; done; [ -e "${marks}/warm-$CORRAL_DEPLOYMENT_ID" ] || exit 9; fi; [ "$CORRAL_AGENT_NAME" != web-2 ]`,
+          },
+          targetRoles: ['web'],
+          maxParallelism: 1,
+          maxErrors: 1,
+        },
+        { name: 'warm', kind: 'script', script: { syntax: 'bash', body: `touch "${marks}/warm-$CORRAL_DEPLOYMENT_ID"` }, targetRoles: ['db'], startWithPrevious: true },
       ],
     });
     const r = (await owner.client.post(`/api/v1/projects/${project.id}/releases`, {})).body;
@@ -266,8 +278,9 @@ describe('deployments run by real agents', () => {
       ['web-2', 'failed'],
       ['web-3', 'succeeded'],
     ]);
-    const [warm] = step(d, 'warm').targets;
-    expect(Date.parse(warm.startedAt!)).toBeLessThan(Date.parse(step(d, 'roll').targets[1].finishedAt!));
+    expect(step(d, 'warm').targets.map((t) => [t.agent.name, t.state])).toEqual([['db-1', 'succeeded']]);
+    // web-2 failed by its own test, not by waiting for warm (exit 9).
+    expect(step(d, 'roll').targets[0].exitCode).toBe(1);
   });
 
   it('lists deployments by project, environment and state, refusing a bad filter', async () => {
