@@ -371,6 +371,12 @@ describe('organisation members and invitations', () => {
       expect(again.status).toBe(404);
       // The owner's own access is unaffected.
       expect((await owner.client.get('/api/v1/me')).status).toBe(200);
+
+      // Coming back restores nothing: the old key stays revoked and the old session ended.
+      expect((await owner.client.post('/api/v1/members', { email: member.email, role: 'operator' })).status).toBe(201);
+      expect(await memberByEmail(owner.client, member.email)).toBeDefined();
+      expect((await key.client.get('/api/v1/members')).status).toBe(401);
+      expect((await member.client.get('/api/v1/me')).status).toBe(401);
     });
   });
 

@@ -53,6 +53,11 @@ export class ApiKeysRepository {
     await this.sql.query('corral_api_key_touch', `UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, [id]);
   }
 
+  /** Revokes every key the user made in the organisation (they left it). */
+  async revokeAllOf(em: EntityManager, organizationId: string, userId: string): Promise<void> {
+    await em.update(ApiKey, { organizationId, createdBy: userId, revokedAt: IsNull() }, { revokedAt: new Date() });
+  }
+
   async revoke(organizationId: string, id: string, em: EntityManager = this.dataSource.manager): Promise<boolean> {
     const result = await em.update(ApiKey, { organizationId, id, revokedAt: IsNull() }, { revokedAt: new Date() });
     return (result.affected ?? 0) > 0;

@@ -61,6 +61,11 @@ export class AuthService {
     events: ClusterEventsService,
   ) {
     events.on('credentials-changed', (e) => this.principalCache.forget(e.organizationId)).on('resync', () => this.principalCache.clear());
+    // Someone who leaves an organisation keeps no way in: their sessions end and their keys are revoked.
+    this.orgs.memberRemoved = async (em, organizationId, userId) => {
+      await this.sessions.deleteAllOf(em, organizationId, userId);
+      await this.apiKeys.revokeAllOf(em, organizationId, userId);
+    };
   }
 
   async signup(input: { organization: string; email: string; password: string }, ip: string): Promise<NewSession> {

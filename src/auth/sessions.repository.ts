@@ -32,6 +32,11 @@ export class SessionsRepository {
     return rows[0] ?? null;
   }
 
+  /** Ends the user's sessions in the organisation (they left it). */
+  async deleteAllOf(em: EntityManager, organizationId: string, userId: string): Promise<void> {
+    await em.delete(Session, { organizationId, userId });
+  }
+
   async deleteById(id: string): Promise<void> {
     await this.dataSource.manager.delete(Session, { id });
   }

@@ -120,12 +120,19 @@ export class OrgsService {
     return changed;
   }
 
+  /**
+   * Told, in the removing transaction, that a person left an organisation: the module that holds
+   * their credentials there (sessions, API keys) ends them, so coming back later restores none.
+   */
+  memberRemoved: (em: EntityManager, organizationId: string, userId: string) => Promise<void> = async () => undefined;
+
   async removeMember(actor: Actor, membershipId: string): Promise<void> {
     await this.dataSource.transaction(async (em) => {
       const member = await this.requireMember(actor, membershipId, em);
       this.assertCanManage(actor, member);
       if (member.role === 'owner') await this.assertNotLastOwner(actor.organizationId, em);
       await this.memberships.delete(actor.organizationId, membershipId, em);
+      await this.memberRemoved(em, actor.organizationId, member.userId);
       await this.audit.record(actor, 'member.removed', { type: 'membership', id: membershipId }, { email: member.email, role: member.role }, em);
     });
     await this.credentialsChanged(actor.organizationId);
