@@ -47,6 +47,26 @@ describe('readConfig', () => {
     }
   });
 
+  it('takes TRUST_PROXY as a number of proxies or their addresses, never as "trust everyone"', () => {
+    expect(readConfig({}).trustProxy).toBe(false);
+    expect(readConfig({ TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(readConfig({ TRUST_PROXY: 'loopback, 10.1.0.0/16,fd00::1' }).trustProxy).toEqual(['loopback', '10.1.0.0/16', 'fd00::1']);
+    for (const [raw, message] of [
+      ['true', 'would trust an X-Forwarded-For any client sends'],
+      ['10.0.0', 'is neither'],
+      ['10.0.0.0/33', 'is neither'],
+      ['20', 'must be between 1 and 10'],
+    ]) {
+      let error: ConfigError | undefined;
+      try {
+        readConfig({ TRUST_PROXY: raw });
+      } catch (err) {
+        error = err as ConfigError;
+      }
+      expect(error?.problems.join()).toContain(message);
+    }
+  });
+
   it('is documented in the README, one row per variable with its default', () => {
     const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
     for (const v of VARIABLES) {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -19,7 +20,8 @@ export interface CorralConfig {
   authRateLimitPerIp: number;
   authRateLimitPerAccount: number;
   authRateLimitWindowSeconds: number;
-  trustProxy: boolean;
+  /** Express's `trust proxy`: false, how many proxies are in front, or their addresses. */
+  trustProxy: false | number | string[];
   runMigrations: boolean;
   agentClockSkewSeconds: number;
   agentPingSeconds: number;
@@ -110,6 +112,33 @@ export function secretsKey(raw: string): Buffer {
   return key;
 }
 
+/**
+ * TRUST_PROXY as Express's `trust proxy` takes it. Not on/off: "trust every hop" would let any
+ * client name its own address in X-Forwarded-For (and so escape the login rate limit).
+ */
+function trustProxy(raw: string): false | number | string[] {
+  const v = raw.trim().toLowerCase();
+  if (['', 'false', 'no', 'off', '0'].includes(v)) return false;
+  if (['true', 'yes', 'on'].includes(v))
+    throw new Error(`"${raw}" would trust an X-Forwarded-For any client sends; give how many proxies are in front of this node (e.g. 1) or their addresses (e.g. 10.0.0.5, loopback)`);
+  if (/^\d+$/.test(v)) return integer(1, 10)(v);
+  const list = v
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
+  const bad = list.filter((a) => !['loopback', 'linklocal', 'uniquelocal'].includes(a) && !isSubnet(a));
+  if (bad.length) throw new Error(`must be a number of proxies or their addresses (10.0.0.5, 10.1.0.0/16, loopback); ${bad.map((b) => `"${b}"`).join(', ')} is neither`);
+  return list;
+}
+
+/** An IP address, or one with a prefix length that fits it (10.1.0.0/16, fd00::/8). */
+function isSubnet(text: string): boolean {
+  const [address, bits, ...rest] = text.split('/');
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
+
 /** A comma-separated list of email addresses, compared in lower case. */
 function emails(raw: string): string[] {
   const list = raw
@@ -192,7 +221,14 @@ export const VARIABLES = [
     parse: integer(1, 1_000_000),
   },
   { key: 'authRateLimitWindowSeconds', env: 'AUTH_RATE_LIMIT_WINDOW_SECONDS', default: '300', unit: 'seconds', doc: 'length of the rate-limit window', parse: integer(1, 86_400) },
-  { key: 'trustProxy', env: 'TRUST_PROXY', default: 'false', unit: 'boolean', doc: 'trust X-Forwarded-For/-Proto from a reverse proxy in front of this node', parse: boolean },
+  {
+    key: 'trustProxy',
+    env: 'TRUST_PROXY',
+    default: 'false',
+    unit: 'hops or addresses',
+    doc: 'the reverse proxies in front of this node whose X-Forwarded-For/-Proto count: how many (1 = the one nginx in front), or their addresses and subnets (10.0.0.5, 10.1.0.0/16, loopback); false = none. The client is then the address the last trusted proxy saw, whatever a client sends (`true` is refused: it would believe any client)',
+    parse: trustProxy,
+  },
   { key: 'runMigrations', env: 'RUN_MIGRATIONS', default: 'true', unit: 'boolean', doc: 'apply pending migrations at start-up (under an advisory lock)', parse: boolean },
   {
     key: 'agentClockSkewSeconds',
