@@ -310,7 +310,7 @@ export const VARIABLES = [
     default: undefined,
     unit: 'secret',
     secret: true,
-    doc: 'when set, /metrics requires "Authorization: Bearer <token>"; when unset, /metrics is open',
+    doc: 'when set, /metrics requires "Authorization: Bearer <token>"; when unset, /metrics answers only callers on loopback (set it to scrape from another host or container)',
     parse: (raw: string) => raw,
   },
   {

@@ -1,13 +1,16 @@
 import { Controller, Get, Headers, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { timingSafeEqual } from 'node:crypto';
-import { Public } from '../common/actor';
+import { ClientIp, Public } from '../common/actor';
 import { DomainException } from '../common/domain.exception';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { MetricsService } from './metrics.service';
 
-/** Prometheus text. With METRICS_TOKEN set, scrapers must send it as a bearer token. */
+/**
+ * Prometheus text. With METRICS_TOKEN set, scrapers must send it as a bearer token; without it,
+ * only callers on loopback get an answer, as exporters usually do: the figures name organisations.
+ */
 @Controller('metrics')
 @Public()
 export class MetricsController {
@@ -17,8 +20,10 @@ export class MetricsController {
   ) {}
 
   @Get()
-  async scrape(@Headers('authorization') authorization: string | undefined, @Res() res: Response) {
+  async scrape(@Headers('authorization') authorization: string | undefined, @ClientIp() ip: string, @Res() res: Response) {
     const expected = this.config.metricsToken;
+    if (!expected && !isLoopback(ip))
+      throw new DomainException('FORBIDDEN', 'without METRICS_TOKEN, metrics answer only on loopback; set METRICS_TOKEN on the control plane and send it as "Authorization: Bearer <token>"', 403);
     if (expected) {
       const given = Buffer.from(authorization?.replace(/^Bearer /i, '') ?? '');
       if (given.length !== Buffer.byteLength(expected) || !timingSafeEqual(given, Buffer.from(expected)))
@@ -27,4 +32,9 @@ export class MetricsController {
     const { contentType, body } = await this.metrics.render();
     res.type(contentType).send(body);
   }
+}
+
+/** 127.0.0.0/8 or ::1 (the client as the trusted proxies say, so a proxy on loopback does not make everyone local). */
+function isLoopback(ip: string): boolean {
+  return ip === '::1' || /^127\.\d+\.\d+\.\d+$/.test(ip);
 }
