@@ -148,11 +148,7 @@ export class ProjectsService implements OnModuleInit {
     const [environment] = query.environment ? await this.environments.resolve(organizationId, [query.environment], em) : [];
     const [agent] = query.agent ? await this.agents.findByIdsOrNames(em, organizationId, [query.agent]) : [];
     if (query.agent && !agent) throw new DeploymentsException(DeploymentsErrorCode.UNKNOWN_AGENT, `there is no agent "${query.agent}" in this organisation`);
-    const sets = await this.variables.requireSets(organizationId, project.variableSetIds, em);
-    const values = await this.variables.openValues(organizationId, [
-      { owner: { kind: 'project', id: projectId }, source: { kind: 'project' } },
-      ...sets.map((set, order) => ({ owner: { kind: 'set' as const, id: set.id }, source: { kind: 'set' as const, setId: set.id, name: set.name, order } })),
-    ]);
+    const values = await this.variables.openValues(organizationId, await this.variables.projectSources(organizationId, projectId, project.variableSetIds, em));
     const label = await this.variables.labels(organizationId, values);
     const seen = stepVariables(values, { environmentId: environment?.id, agentId: agent?.id, roles: agent?.roles ?? [], step: query.step }, [], new Map(), label);
     return {

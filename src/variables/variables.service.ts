@@ -281,13 +281,8 @@ export class VariablesService implements OnModuleInit {
    * for their new rows.
    */
   async snapshot(em: EntityManager, organizationId: string, projectId: string, setIds: string[], releaseId: string): Promise<void> {
-    const sets = await this.requireSets(organizationId, setIds, em);
-    const sources: { owner: Owner; source: ValueSource }[] = [
-      { owner: { kind: 'project', id: projectId }, source: { kind: 'project' } },
-      ...sets.map((s, order) => ({ owner: { kind: 'set' as const, id: s.id }, source: { kind: 'set' as const, setId: s.id, name: s.name, order } })),
-    ];
     const rows: NewVariable[] = [];
-    for (const { owner, source } of sources) {
+    for (const { owner, source } of await this.projectSources(organizationId, projectId, setIds, em)) {
       for (const v of await this.variables.list(organizationId, owner, em)) {
         const id = randomUUID();
         const sealedValue = v.sealedValue === null ? null : this.cipher.seal(this.cipher.open(v.sealedValue, variableAad(v.id)), variableAad(id));
@@ -295,6 +290,15 @@ export class VariablesService implements OnModuleInit {
       }
     }
     await this.variables.replace(em, organizationId, { kind: 'release', id: releaseId }, rows);
+  }
+
+  /** Where a project's values come from: the project itself, then its library sets in the order it includes them. */
+  async projectSources(organizationId: string, projectId: string, setIds: string[], em?: EntityManager): Promise<{ owner: Owner; source: ValueSource }[]> {
+    const sets = await this.requireSets(organizationId, setIds, em);
+    return [
+      { owner: { kind: 'project', id: projectId }, source: { kind: 'project' } },
+      ...sets.map((s, order) => ({ owner: { kind: 'set' as const, id: s.id }, source: { kind: 'set' as const, setId: s.id, name: s.name, order } })),
+    ];
   }
 
   /** The values of a release's snapshot (or a project's and its sets', for a preview), sensitive ones opened. */
