@@ -9,10 +9,10 @@ const SERVER_PATHS = /^\/(api|metrics|healthz|readyz)(\/|$)/;
 const HASHED_ASSETS = /^\/assets\//;
 
 // The console loads nothing from elsewhere; React sets styles through the CSSOM, which CSP allows.
+// nosniff and HSTS come with every answer (securityHeaders in common/http-middleware.ts).
 const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy':
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-  'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
   'Referrer-Policy': 'same-origin',
 };
