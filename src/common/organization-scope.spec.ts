@@ -57,6 +57,9 @@ const ACROSS_ORGANISATIONS: Record<string, Record<string, string>> = {
   'auth/api-keys.repository.ts': { touch: 'the key the guard just resolved' },
   'nodes/nodes.repository.ts': { heartbeat: 'releases the agents of nodes that died, whatever their organisation' },
   'orgs/memberships.repository.ts': { findFirstForUser: 'the user logging in, before an organisation is chosen' },
+  'tasks/job-logs.repository.ts': {
+    appendLog: 'a job already locked by its path',
+  },
   'tasks/jobs.repository.ts': {
     findCancelRequested: 'jobs of agents this node authenticated',
     agentsWithClaimableJobs: 'the cluster-wide backstop behind NOTIFY',
@@ -67,7 +70,6 @@ const ACROSS_ORGANISATIONS: Record<string, Record<string, string>> = {
     end: 'a job already locked by its path',
     renewLeases: 'jobs of the agent that heartbeats (ids and agent checked together)',
     requeueOffer: 'a job already locked by its path',
-    appendLog: 'a job already locked by its path',
     expireOffers: 'the cluster-wide sweep of lapsed offers',
     findLapsedLeases: 'the cluster-wide sweep of lapsed leases',
     graceLeasesAfterOutage: 'the cluster-wide grace after every node was down',

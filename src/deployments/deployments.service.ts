@@ -9,6 +9,7 @@ import { NotFoundException } from '../common/domain.exception';
 import { retryOnDeadlock } from '../database/sql';
 import { EnvironmentsService } from '../environments/environments.service';
 import { roleAtLeast } from '../orgs/roles';
+import { JobLogsRepository } from '../tasks/job-logs.repository';
 import { JobOutputs } from '../tasks/job-outputs';
 import { JobsRepository } from '../tasks/jobs.repository';
 import { MASK } from '../protocol/masking';
@@ -59,6 +60,7 @@ export class DeploymentsService implements OnModuleInit {
     private readonly audit: AuditService,
     private readonly variables: DeploymentVariables,
     private readonly jobOutputs: JobOutputs,
+    private readonly jobLogs: JobLogsRepository,
   ) {}
 
   onModuleInit() {
@@ -338,7 +340,7 @@ export class DeploymentsService implements OnModuleInit {
     if ((req.headers.accept ?? '').includes('text/event-stream')) return this.logs.respond(actor, d.taskId!, undefined, req, res);
     const [steps, lines] = await Promise.all([
       this.deployments.steps(this.dataSource.manager, actor.organizationId, [d.id]),
-      this.jobs.readLog(actor.organizationId, d.taskId!, undefined, new Map()),
+      this.jobLogs.readLog(actor.organizationId, d.taskId!, undefined, new Map()),
     ]);
     const grouped = steps.map((s) => {
       const mine = lines.filter((l) => l.jobName === s.name);

@@ -14,6 +14,7 @@ import { retryOnDeadlock } from '../database/sql';
 import { jobSecretAad } from '../secrets/sealed-columns';
 import { SecretKeysService } from '../secrets/secret-keys.service';
 import { SecretsCipher, sealedKeyId } from '../secrets/secrets-cipher';
+import { JobLogsRepository } from './job-logs.repository';
 import { JobOutputs } from './job-outputs';
 import { type CancelRow, type ClaimedJob, type ClaimRequest, type JobRef, type JobRow, JobsRepository, refKey } from './jobs.repository';
 import { Announcements, TaskProgress } from './task-progress.service';
@@ -71,6 +72,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     private readonly cipher: SecretsCipher,
     private readonly secretKeys: SecretKeysService,
     private readonly outputs: JobOutputs,
+    private readonly logs: JobLogsRepository,
   ) {}
 
   async onModuleInit() {
@@ -412,7 +414,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
       bytes += Buffer.byteLength(head);
       truncated = true;
     }
-    await this.jobs.appendLog(em, job, nextSeq, kept, { nextLogSeq: nextSeq, logBytes: bytes, logTruncated: truncated, maskCarry: carry });
+    await this.logs.appendLog(em, job, nextSeq, kept, { nextLogSeq: nextSeq, logBytes: bytes, logTruncated: truncated, maskCarry: carry });
   }
 
   /** Lapsed offers and leases, undeliverable jobs, and work nobody was told about; every node runs it. */

@@ -3,7 +3,8 @@ import type { Request, Response } from 'express';
 import { ClusterEventsService } from '../cluster/cluster-events.service';
 import type { Actor } from '../common/actor';
 import { NotFoundException } from '../common/domain.exception';
-import { JobsRepository, type LogLine } from './jobs.repository';
+import { JobLogsRepository, type LogLine } from './job-logs.repository';
+import { JobsRepository } from './jobs.repository';
 import { isFinishedTask } from './task-states';
 import { TasksErrorCode, TasksException } from './tasks.exception';
 import { TasksRepository } from './tasks.repository';
@@ -18,6 +19,7 @@ export class TaskLogsService {
   constructor(
     private readonly tasks: TasksRepository,
     private readonly jobs: JobsRepository,
+    private readonly logs: JobLogsRepository,
     private readonly events: ClusterEventsService,
   ) {}
 
@@ -37,7 +39,7 @@ export class TaskLogsService {
 
   /** Chunks not yet seen, in order; remembers in `seen` what was read. */
   private async read(organizationId: string, taskId: string, jobId: string | undefined, seen: Map<string, number>): Promise<LogLine[]> {
-    const rows = await this.jobs.readLog(organizationId, taskId, jobId, seen);
+    const rows = await this.logs.readLog(organizationId, taskId, jobId, seen);
     for (const r of rows) seen.set(`${r.jobId}:${r.attempt}`, Math.max(seen.get(`${r.jobId}:${r.attempt}`) ?? -1, r.seq));
     return rows;
   }

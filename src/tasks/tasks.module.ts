@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AgentsModule } from '../agents/agents.module';
 import { SecretsModule } from '../secrets/secrets.module';
 import { JobDispatchService } from './job-dispatch.service';
+import { JobLogsRepository } from './job-logs.repository';
 import { JobOutputs } from './job-outputs';
 import { JobsRepository } from './jobs.repository';
 import { TaskHooks } from './task-hooks';
@@ -16,7 +17,7 @@ import { TasksService } from './tasks.service';
 @Module({
   imports: [AgentsModule, SecretsModule],
   controllers: [TasksController],
-  providers: [TasksRepository, JobsRepository, JobOutputs, TaskHooks, TaskProgress, TaskQueue, TasksService, TaskLogsService, JobDispatchService],
-  exports: [JobsRepository, JobOutputs, TaskQueue, TaskHooks, TaskLogsService],
+  providers: [TasksRepository, JobsRepository, JobLogsRepository, JobOutputs, TaskHooks, TaskProgress, TaskQueue, TasksService, TaskLogsService, JobDispatchService],
+  exports: [JobsRepository, JobLogsRepository, JobOutputs, TaskQueue, TaskHooks, TaskLogsService],
 })
 export class TasksModule {}

@@ -6,6 +6,7 @@ import { dataSourceOptions } from '../../src/database/data-source';
 import { rowsOf } from '../../src/database/query-rows';
 import { Sql } from '../../src/database/sql';
 import type { JobOutcome } from '../../src/protocol/messages';
+import { JobLogsRepository } from '../../src/tasks/job-logs.repository';
 import { type Claim, type JobEnd, type JobRow, JobsRepository } from '../../src/tasks/jobs.repository';
 import { TaskHooks } from '../../src/tasks/task-hooks';
 import { Announcements, TaskProgress } from '../../src/tasks/task-progress.service';
@@ -24,6 +25,7 @@ export interface Medium {
   dataSource: DataSource;
   sql: Sql;
   jobs: JobsRepository;
+  logs: JobLogsRepository;
   tasks: TasksRepository;
   hooks: TaskHooks;
   events: ClusterEventsService;
@@ -62,6 +64,7 @@ export async function openMedium(poolSize = 10): Promise<Medium> {
   }
   const sql = new Sql(dataSource);
   const jobs = new JobsRepository(dataSource, sql);
+  const logs = new JobLogsRepository(dataSource);
   const tasks = new TasksRepository(dataSource, sql);
   const hooks = new TaskHooks();
   // The real one: its LISTEN connection opens only in onModuleInit, which nothing here calls, and
@@ -73,6 +76,7 @@ export async function openMedium(poolSize = 10): Promise<Medium> {
     dataSource,
     sql,
     jobs,
+    logs,
     tasks,
     hooks,
     events,

@@ -210,7 +210,7 @@ describe('accepts, finishes, heartbeats and leases', () => {
     const offered = await job(a);
     await claim(m, [{ agentId: a, maxJobs: 100 }]);
     await m.dataSource.transaction((em) =>
-      m.jobs.appendLog(em, { id: retried.id, taskId: retried.taskId, attempt: 1 }, 3, [{ stream: 'stdout', text: 'attempt one\n' }], {
+      m.logs.appendLog(em, { id: retried.id, taskId: retried.taskId, attempt: 1 }, 3, [{ stream: 'stdout', text: 'attempt one\n' }], {
         nextLogSeq: 3,
         logBytes: 12,
         logTruncated: true,
