@@ -84,8 +84,10 @@ describe('audit log', () => {
     const outsider = await signUp(app, 'Outsider Org');
     const added = await botClient.post('/api/v1/members', { email: outsider.email, role: 'viewer' });
     expect(added.status).toBe(201);
+    expect((await app.client().post('/api/v1/invitations/accept', { token: added.body.invitation.token, password: PASSWORD })).status).toBe(200);
+    const outsiderMembership = (await owner.client.get('/api/v1/members')).body.find((m: { email: string }) => m.email === outsider.email);
     expect((await owner.client.patch(`/api/v1/members/${joinerMembership.id}`, { role: 'admin' })).status).toBe(200);
-    expect((await owner.client.delete(`/api/v1/members/${added.body.member.id}`)).status).toBe(204);
+    expect((await owner.client.delete(`/api/v1/members/${outsiderMembership.id}`)).status).toBe(204);
     const dropped = await owner.client.post('/api/v1/members', { email: uniqueEmail('dropped'), role: 'viewer' });
     expect((await owner.client.delete(`/api/v1/invitations/${dropped.body.invitation.id}`)).status).toBe(204);
 
@@ -104,9 +106,16 @@ describe('audit log', () => {
         { ...viaBot, action: 'api_key.revoked', targetType: 'api_key', targetId: spare.body.id, details: { name: 'spare', onBehalfOf: owner.userId } },
         { ...user, action: 'member.invited', targetType: 'invitation', targetId: invitation.body.invitation.id, details: { email: joinerEmail, role: 'operator' } },
         { actorType: 'user', actorId: joiner.body.user.id, actorLabel: joinerEmail, action: 'member.joined', details: { role: 'operator' } },
-        { ...viaBot, action: 'member.added', targetType: 'membership', targetId: added.body.member.id, details: { email: outsider.email, role: 'viewer', onBehalfOf: owner.userId } },
-        { ...user, action: 'member.role_changed', targetType: 'membership', targetId: joinerMembership.id, details: { email: joinerEmail, from: 'operator', to: 'admin' } },
-        { ...user, action: 'member.removed', targetType: 'membership', targetId: added.body.member.id, details: { email: outsider.email, role: 'viewer' } },
+        { ...viaBot, action: 'member.invited', targetType: 'invitation', targetId: added.body.invitation.id, details: { email: outsider.email, role: 'viewer', onBehalfOf: owner.userId } },
+        { actorType: 'user', actorId: outsider.userId, actorLabel: outsider.email, action: 'member.joined', details: { role: 'viewer' } },
+        {
+          ...user,
+          action: 'member.role_changed',
+          targetType: 'membership',
+          targetId: joinerMembership.id,
+          details: { email: joinerEmail, from: 'operator', to: 'admin', credentialsRevoked: false },
+        },
+        { ...user, action: 'member.removed', targetType: 'membership', targetId: outsiderMembership.id, details: { email: outsider.email, role: 'viewer' } },
         { ...user, action: 'member.invited', targetType: 'invitation', targetId: dropped.body.invitation.id },
         { ...user, action: 'member.invitation_revoked', targetType: 'invitation', targetId: dropped.body.invitation.id },
       ].map((e) => expect.objectContaining({ ...e, organizationId: owner.organizationId })),
@@ -122,7 +131,7 @@ describe('audit log', () => {
     expect(times).toEqual([...times].sort((x, y) => x - y));
     // Neither the password, nor a key, nor an invitation token ever lands in the log.
     const text = JSON.stringify(items);
-    for (const secret of [PASSWORD, 'not the password', bot.body.key, spare.body.key, invitation.body.invitation.token]) expect(text).not.toContain(secret);
+    for (const secret of [PASSWORD, 'not the password', bot.body.key, spare.body.key, invitation.body.invitation.token, added.body.invitation.token]) expect(text).not.toContain(secret);
     // The outsider's own organisation logs its signup, and none of this.
     expect((await everything(outsider.client)).map((e) => e.action)).toEqual(['auth.signup']);
   });

@@ -412,6 +412,40 @@ describe('the web console', () => {
     await phone.close();
   });
 
+  it('invites an existing account, which joins only when it accepts the link', async () => {
+    const joiner = uniqueEmail('joiner');
+    const signup = await fetch(`${cp.url}/api/v1/signup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ organization: `Elsewhere ${randomBytes(2).toString('hex')}`, email: joiner, password: PASSWORD }),
+    });
+    expect(signup.status).toBe(201);
+
+    await nav(page, 'Members').click();
+    await page.getByLabel('Email').fill(joiner);
+    await page.getByLabel('Role').selectOption('viewer');
+    await page.getByRole('button', { name: 'Invite' }).click();
+    const link = (await page.getByTestId('copy-invitation-link').textContent())!;
+    expect(link).toMatch(new RegExp(`^${cp.url}/accept-invitation#token=crl_inv_`));
+    await page.getByRole('region', { name: 'Open invitations' }).getByText(joiner).waitFor();
+    expect(await page.getByRole('cell', { name: joiner }).count()).toBe(0);
+
+    // The invited person opens the link (this browser's session switches to them once they join).
+    await page.goto(link);
+    await page.getByRole('heading', { name: 'Accept an invitation' }).waitFor();
+    await page.getByLabel('Password').fill('not their password');
+    await browser.expectingRefusal(401, async () => {
+      await page.getByRole('button', { name: 'Accept and join' }).click();
+      await waitForText(page, "enter that account's password");
+    });
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Accept and join' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    const me = await page.evaluate(async () => (await (await fetch('/api/v1/me')).json()) as { user: { email: string }; role: string });
+    expect(me.user.email).toBe(joiner);
+    expect(me.role).toBe('viewer');
+  });
+
   it('logs out back to the log-in page', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByRole('heading', { name: 'Log in' }).waitFor();

@@ -7,7 +7,7 @@ import { ApiKeysPage } from './pages/api-keys-page';
 import { AuditPage } from './pages/audit-page';
 import { DashboardPage } from './pages/dashboard-page';
 import { DeploymentPage } from './pages/deployment-page';
-import { LoginPage, SignupPage } from './pages/auth-pages';
+import { AcceptInvitationPage, LoginPage, SignupPage } from './pages/auth-pages';
 import { EnrollmentTokensPage } from './pages/enrollment-tokens-page';
 import { EnvironmentsPage } from './pages/environments-page';
 import { LifecyclesPage } from './pages/lifecycles-page';
@@ -44,6 +44,7 @@ const TITLES: [RegExp, string][] = [
   [/^\/members/, 'Members'],
   [/^\/api-keys/, 'API keys'],
   [/^\/signup/, 'Sign up'],
+  [/^\/accept-invitation/, 'Accept an invitation'],
   [/^\/login/, 'Log in'],
 ];
 
@@ -84,6 +85,8 @@ function SignedInRoutes() {
         <Route path="signup" element={<Navigate to="/agents" replace />} />
         <Route path="*" element={<NotFound />} />
       </Route>
+      {/* Someone signed in may join another organisation: accepting switches to it. */}
+      <Route path="accept-invitation" element={<AcceptInvitationPage />} />
     </Routes>
   );
 }
@@ -100,6 +103,7 @@ function SignedOutRoutes() {
     <Routes>
       <Route path="signup" element={<SignupPage />} />
       <Route path="login" element={<LoginPage />} />
+      <Route path="accept-invitation" element={<AcceptInvitationPage />} />
       {/* Anything else asks to log in first, then returns there. */}
       <Route path="*" element={<Navigate to="/login" replace state={{ from: location.pathname + location.search }} />} />
     </Routes>

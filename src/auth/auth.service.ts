@@ -61,8 +61,8 @@ export class AuthService {
     events: ClusterEventsService,
   ) {
     events.on('credentials-changed', (e) => this.principalCache.forget(e.organizationId)).on('resync', () => this.principalCache.clear());
-    // Someone who leaves an organisation keeps no way in: their sessions end and their keys are revoked.
-    this.orgs.memberRemoved = async (em, organizationId, userId) => {
+    // Someone who leaves an organisation, or is demoted, keeps no way in: their sessions end and their keys are revoked.
+    this.orgs.credentialsRevoked = async (em, organizationId, userId) => {
       await this.sessions.deleteAllOf(em, organizationId, userId);
       await this.apiKeys.revokeAllOf(em, organizationId, userId);
     };

@@ -14,12 +14,12 @@ export class MembersController {
     return this.orgs.listMembers(actor);
   }
 
-  /** Adds an existing account, or invites the email: the invitation token is returned once. */
+  /** Invites the email (an account joins only when its owner accepts): the invitation token is returned once. */
   @Post('members')
   @RequireRole('admin')
   async add(@CurrentActor() actor: Actor, @Body() body: AddMemberDto) {
     const result = await this.orgs.addMember(actor, body.email, body.role);
-    return result.kind === 'member' ? { member: result.member } : { invitation: { ...result.invitation, token: result.token } };
+    return { invitation: { ...result.invitation, token: result.token } };
   }
 
   @Patch('members/:id')

@@ -17,7 +17,7 @@ import { UsersRepository } from './users.repository';
 
 const INVITATION_TTL_MS = 7 * 24 * 3600 * 1000;
 
-export type AddMemberResult = { kind: 'member'; member: MemberRow } | { kind: 'invitation'; invitation: ReturnType<typeof invitationView>; token: string };
+export type AddMemberResult = { invitation: ReturnType<typeof invitationView>; token: string };
 
 export function invitationView(i: Invitation) {
   return { id: i.id, email: i.email, role: i.role, invitedBy: i.invitedBy, expiresAt: i.expiresAt, createdAt: i.createdAt };
@@ -58,19 +58,16 @@ export class OrgsService {
     return this.invitations.listOpenForOrganization(actor.organizationId).then((list) => list.map(invitationView));
   }
 
+  /**
+   * Invites the email, whether or not it has an account: no one becomes a member without accepting,
+   * and the answer is the same either way, so it tells nobody which emails have accounts.
+   */
   async addMember(actor: Actor, email: string, role: Role): Promise<AddMemberResult> {
     this.assertCanGrant(actor, role);
     email = email.toLowerCase();
     const existing = await this.users.findByEmail(email);
-    if (existing) {
-      return this.dataSource.transaction(async (em) => {
-        if (await this.memberships.findForUserInOrganization(actor.organizationId, existing.id, em)) {
-          throw new OrgsException(OrgsErrorCode.ALREADY_MEMBER, `${email} is already a member; change their role instead`);
-        }
-        const membership = await this.memberships.create(actor.organizationId, existing.id, role, em);
-        await this.audit.record(actor, 'member.added', { type: 'membership', id: membership.id }, { email, role }, em);
-        return { kind: 'member' as const, member: { id: membership.id, userId: existing.id, email, role, createdAt: membership.createdAt } };
-      });
+    if (existing && (await this.memberships.findForUserInOrganization(actor.organizationId, existing.id))) {
+      throw new OrgsException(OrgsErrorCode.ALREADY_MEMBER, `${email} is already a member; change their role instead`);
     }
     if (await this.invitations.findOpenForEmail(actor.organizationId, email)) {
       throw new OrgsException(OrgsErrorCode.ALREADY_INVITED, `${email} already has an open invitation; revoke it to send a new one`);
@@ -84,7 +81,7 @@ export class OrgsService {
       await this.audit.record(actor, 'member.invited', { type: 'invitation', id: created.id }, { email, role }, em);
       return created;
     });
-    return { kind: 'invitation', invitation: invitationView(invitation), token };
+    return { invitation: invitationView(invitation), token };
   }
 
   async revokeInvitation(actor: Actor, id: string): Promise<void> {
@@ -99,7 +96,7 @@ export class OrgsService {
     let user = await this.users.findByEmail(invitation.email, em);
     const created = !user;
     user ??= await this.users.create(invitation.email, await passwordHash(), em);
-    // Someone added directly since the invitation was sent keeps the role they hold.
+    // A membership made meanwhile (two invitations accepted at once) keeps the role it holds.
     const membership =
       (await this.memberships.findForUserInOrganization(invitation.organizationId, user.id, em)) ?? (await this.memberships.create(invitation.organizationId, user.id, invitation.role, em));
     return { user, organizationId: invitation.organizationId, role: membership.role, created };
@@ -113,7 +110,9 @@ export class OrgsService {
       this.assertCanManage(actor, member);
       if (member.role === 'owner' && role !== 'owner') await this.assertNotLastOwner(actor.organizationId, em);
       await this.memberships.updateRole(actor.organizationId, membershipId, role, em);
-      await this.audit.record(actor, 'member.role_changed', { type: 'membership', id: membershipId }, { email: member.email, from: member.role, to: role }, em);
+      const lowered = !roleAtLeast(role, member.role);
+      if (lowered) await this.credentialsRevoked(em, actor.organizationId, member.userId);
+      await this.audit.record(actor, 'member.role_changed', { type: 'membership', id: membershipId }, { email: member.email, from: member.role, to: role, credentialsRevoked: lowered }, em);
       return { ...member, role };
     });
     await this.credentialsChanged(actor.organizationId);
@@ -121,10 +120,11 @@ export class OrgsService {
   }
 
   /**
-   * Told, in the removing transaction, that a person left an organisation: the module that holds
-   * their credentials there (sessions, API keys) ends them, so coming back later restores none.
+   * Told, in the removing or demoting transaction, that a person's standing in an organisation
+   * shrank: the module that holds their credentials there (sessions, API keys) ends them, so
+   * nothing made with the old role outlives it and coming back later restores none.
    */
-  memberRemoved: (em: EntityManager, organizationId: string, userId: string) => Promise<void> = async () => undefined;
+  credentialsRevoked: (em: EntityManager, organizationId: string, userId: string) => Promise<void> = async () => undefined;
 
   async removeMember(actor: Actor, membershipId: string): Promise<void> {
     await this.dataSource.transaction(async (em) => {
@@ -132,7 +132,7 @@ export class OrgsService {
       this.assertCanManage(actor, member);
       if (member.role === 'owner') await this.assertNotLastOwner(actor.organizationId, em);
       await this.memberships.delete(actor.organizationId, membershipId, em);
-      await this.memberRemoved(em, actor.organizationId, member.userId);
+      await this.credentialsRevoked(em, actor.organizationId, member.userId);
       await this.audit.record(actor, 'member.removed', { type: 'membership', id: membershipId }, { email: member.email, role: member.role }, em);
     });
     await this.credentialsChanged(actor.organizationId);

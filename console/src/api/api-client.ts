@@ -58,7 +58,8 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
   }
   if (!res.ok) {
     const error = await errorFromResponse(res);
-    if (res.status === 401) for (const listener of unauthenticatedListeners) listener(error);
+    // A wrong password in a form is an answer about the form, not about the session.
+    if (res.status === 401 && error.code !== 'INVALID_CREDENTIALS') for (const listener of unauthenticatedListeners) listener(error);
     throw error;
   }
   if (res.status === 204) return undefined as T;

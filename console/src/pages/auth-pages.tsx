@@ -1,5 +1,5 @@
 import { type FormEvent, useState } from 'react';
-import { Link, useLocation } from 'react-router';
+import { Link, useLocation, useNavigate } from 'react-router';
 import { api, ApiError, messageOf } from '../api/api-client';
 import type { Me } from '../api/types';
 import { ErrorMessage } from '../components/feedback';
@@ -33,7 +33,8 @@ function fieldProblems(err: unknown): Record<string, string> {
   return out;
 }
 
-function useAuthForm(path: string) {
+/** Posts the form to `path` and signs in with the answer; `then` runs once signed in. */
+function useAuthForm(path: string, then?: () => void) {
   const { signedIn } = useSession();
   const [error, setError] = useState<string | null>(null);
   const [fields, setFields] = useState<Record<string, string>>({});
@@ -46,6 +47,7 @@ function useAuthForm(path: string) {
     setFields({});
     try {
       signedIn(await api<Me>(path, { method: 'POST', body }));
+      then?.();
     } catch (err) {
       setError(messageOf(err));
       setFields(fieldProblems(err));
@@ -55,12 +57,28 @@ function useAuthForm(path: string) {
   return { error, fields, busy, submit };
 }
 
-function Field({ name, label, type = 'text', autoComplete, problem, hint }: { name: string; label: string; type?: string; autoComplete: string; problem?: string; hint?: string }) {
+function Field({
+  name,
+  label,
+  type = 'text',
+  autoComplete,
+  problem,
+  hint,
+  defaultValue,
+}: {
+  name: string;
+  label: string;
+  type?: string;
+  autoComplete: string;
+  problem?: string;
+  hint?: string;
+  defaultValue?: string;
+}) {
   const describedBy = [hint ? `${name}-hint` : '', problem ? `${name}-problem` : ''].filter(Boolean).join(' ') || undefined;
   return (
     <div className="field">
       <label htmlFor={name}>{label}</label>
-      <input id={name} name={name} type={type} autoComplete={autoComplete} required aria-invalid={problem ? true : undefined} aria-describedby={describedBy} />
+      <input id={name} name={name} type={type} autoComplete={autoComplete} defaultValue={defaultValue} required aria-invalid={problem ? true : undefined} aria-describedby={describedBy} />
       {hint && (
         <span className="hint" id={`${name}-hint`}>
           {hint}
@@ -113,6 +131,35 @@ export function SignupPage() {
       </form>
       <p className="auth-switch">
         Already have an account? <Link to="/login">Log in</Link>
+      </p>
+    </AuthFrame>
+  );
+}
+
+/** The link an admin sends carries the token in its fragment, which never reaches a server's logs. */
+export function AcceptInvitationPage() {
+  const navigate = useNavigate();
+  const { error, fields, busy, submit } = useAuthForm('/api/v1/invitations/accept', () => void navigate('/', { replace: true }));
+  const token = new URLSearchParams(useLocation().hash.slice(1)).get('token') ?? '';
+  return (
+    <AuthFrame title="Accept an invitation" intro="Join the organisation that invited you. Until you accept, you are not a member.">
+      <form onSubmit={(e) => void submit(e)} noValidate aria-label="Accept an invitation">
+        <Field name="token" label="Invitation token" autoComplete="off" defaultValue={token} problem={fields.token} />
+        <Field
+          name="password"
+          label="Password"
+          type="password"
+          autoComplete="current-password"
+          problem={fields.password}
+          hint="Your account's password if this email already has one; otherwise the password of the account this creates (at least 10 characters)."
+        />
+        <ErrorMessage error={error} />
+        <button type="submit" disabled={busy}>
+          {busy ? 'Joining…' : 'Accept and join'}
+        </button>
+      </form>
+      <p className="auth-switch">
+        Not invited? <Link to="/signup">Sign up: create an organisation</Link>
       </p>
     </AuthFrame>
   );

@@ -37,16 +37,15 @@ export function MembersPage() {
     setResult(null);
     setInviteToken(null);
     try {
-      const res = await api<{ member?: Member; invitation?: Invitation & { token: string } }>('/api/v1/members', {
+      const res = await api<{ invitation: Invitation & { token: string } }>('/api/v1/members', {
         method: 'POST',
         body: { email: String(form.get('email') ?? '').trim(), role: form.get('role') },
       });
-      if (res.invitation) {
-        setResult(`${res.invitation.email} has no account yet: send them this invitation token (shown once). They accept it with a password of their choice.`);
-        setInviteToken(res.invitation.token);
-      } else setResult(`${res.member?.email} is now a member.`);
+      setResult(
+        `${res.invitation.email} is invited: send them this invitation link (shown once). They become a member when they accept it, with their account's password or, if they have no account yet, a new one.`,
+      );
+      setInviteToken(res.invitation.token);
       formEl.reset();
-      members.reload();
       invitations.reload();
     } catch (err) {
       setAddError(messageOf(err));
@@ -118,8 +117,8 @@ export function MembersPage() {
       {isAdmin && (
         <>
           <section className="panel" aria-labelledby="add-member-h">
-            <h2 id="add-member-h">Add a member</h2>
-            <form className="form-grid" onSubmit={(e) => void add(e)} aria-label="Add a member">
+            <h2 id="add-member-h">Invite a member</h2>
+            <form className="form-grid" onSubmit={(e) => void add(e)} aria-label="Invite a member">
               <div className="field">
                 <label htmlFor="member-email">Email</label>
                 <input id="member-email" name="email" type="email" required />
@@ -136,7 +135,7 @@ export function MembersPage() {
               </div>
               <ErrorMessage error={addError} />
               <div className="form-actions">
-                <button type="submit">Add</button>
+                <button type="submit">Invite</button>
               </div>
             </form>
             {result && (
@@ -144,7 +143,7 @@ export function MembersPage() {
                 {result}
               </p>
             )}
-            {inviteToken && <CopyField label="Invitation token" value={inviteToken} />}
+            {inviteToken && <CopyField label="Invitation link" value={`${window.location.origin}/accept-invitation#token=${inviteToken}`} />}
           </section>
           <section aria-labelledby="invitations-h">
             <h2 id="invitations-h">Open invitations</h2>
