@@ -104,7 +104,7 @@ export class AgentApiService {
     if (agent.status !== 'approved') return messages;
     if (this.lifecycle.stopping) messages.push({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs: this.connections.returnSpreadMs() });
     else if (this.lifecycle.draining) messages.push({ type: 'server.reconnect', v: PROTOCOL_VERSION, maxDelayMs: DRAIN_RECONNECT_MS });
-    else if (look.claim || look.cancels) messages.push(...(await this.delivery.workAttached.pending(agent.id, maxJobs, look)));
+    else if (look.claim || look.cancels) messages.push(...(await this.delivery.workAttached.pending(agent, maxJobs, look)));
     return messages;
   }
 

@@ -8,7 +8,7 @@ import { SessionRegistry } from './session-registry.service';
 /** The work side of an agent connection, provided by the task engine. */
 export interface AgentWork {
   /** What the agent should be sent now: offers it has room for (claimed here) and cancellations. */
-  pending(agentId: string, maxJobs: number, options: { claim: boolean; cancels: boolean }): Promise<ServerMessage[]>;
+  pending(agent: ConnectedAgent, maxJobs: number, options: { claim: boolean; cancels: boolean }): Promise<ServerMessage[]>;
   /** Whether an agent's last claim here may have left work waiting for it (it took all the room it had). */
   mayHaveWork(agentId: string): boolean;
   /** Acts on job messages from the agent, in order; returns the replies. */
@@ -76,7 +76,7 @@ export class AgentDelivery {
           const session = this.registry.latestSocket(agentId);
           if (!session) break;
           // A draining node claims nothing new; cancellations still go out.
-          const messages = await work.pending(agentId, session.maxJobs, { claim: !this.lifecycle.draining, cancels: state.cancels });
+          const messages = await work.pending(session.agent, session.maxJobs, { claim: !this.lifecycle.draining, cancels: state.cancels });
           state.cancels = false;
           for (const m of messages) session.send(m);
         }

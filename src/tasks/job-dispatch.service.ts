@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { type AgentConnection, AgentConnectionsService, type AgentWork, type ConnectedAgent } from '../agents/agent-connections.service';
@@ -14,6 +15,7 @@ import { retryOnDeadlock } from '../database/sql';
 import { jobSecretAad } from '../secrets/sealed-columns';
 import { SecretKeysService } from '../secrets/secret-keys.service';
 import { SecretsCipher, sealedKeyId } from '../secrets/secrets-cipher';
+import { DEFAULT_FAIR_SHARE, FairShare } from './fair-share';
 import { JobLogsRepository } from './job-logs.repository';
 import { JobOutputs } from './job-outputs';
 import { type CancelRow, type ClaimedJob, type ClaimRequest, type JobRef, type JobRow, JobsRepository, refKey } from './jobs.repository';
@@ -50,6 +52,9 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
   private readonly cancelsSent = new Map<string, number>();
   // Agents whose last claim here found less than they had room for: a finished job needs no new claim.
   private readonly drained = new Set<string>();
+  // Organisations' shares of this node while it is busy; the agents a held organisation's rate kept waiting, served again as it allows.
+  private readonly shares = new FairShare();
+  private readonly heldBack = new Map<string, Set<string>>();
   private sweeping = false;
   // Every hot statement serves all the agents that need it at that moment. What no agent waits on
   // closely (starting a job it accepted, acknowledging a finish, renewing leases) lingers a little
@@ -81,14 +86,29 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     const graced = await this.jobs.graceLeasesAfterOutage(this.events.nodeId, this.config.jobLeaseSeconds, this.config.nodeDeadAfterSeconds);
     if (graced) this.logger.event('info', 'no other node was up: running jobs get one lease for their agents to come back', { jobs: graced }, 'JobDispatch');
     this.timers.push(setInterval(() => void this.sweep(), this.config.jobRequerySeconds * 1000).unref());
+    let loop = performance.eventLoopUtilization();
+    this.timers.push(
+      setInterval(() => {
+        const now = performance.eventLoopUtilization();
+        const goOn = this.shares.tick(performance.eventLoopUtilization(now, loop).utilization);
+        loop = now;
+        for (const org of goOn) {
+          const agents = this.heldBack.get(org);
+          this.heldBack.delete(org);
+          if (agents) this.connections.workAnnounced(agents);
+        }
+      }, DEFAULT_FAIR_SHARE.windowMs).unref(),
+    );
   }
+
 
   onApplicationShutdown() {
     for (const t of this.timers) clearInterval(t);
   }
 
-  async pending(agentId: string, maxJobs: number, options: { claim: boolean; cancels: boolean }): Promise<ServerMessage[]> {
-    const [claimed, cancels] = await Promise.all([options.claim ? this.claims.submit({ agentId, maxJobs }) : [], options.cancels ? this.cancelLookups.submit(agentId) : []]);
+  async pending(agent: ConnectedAgent, maxJobs: number, options: { claim: boolean; cancels: boolean }): Promise<ServerMessage[]> {
+    const agentId = agent.id;
+    const [claimed, cancels] = await Promise.all([options.claim ? this.claimFor(agent, maxJobs) : [], options.cancels ? this.cancelLookups.submit(agentId) : []]);
     await this.secretKeys.know(claimed.flatMap((j) => j.secrets));
     const messages = this.offers(agentId, claimed);
     if (claimed.length) this.observeDispatch(this.connections.holdsSocket(agentId) ? 'websocket' : 'long-poll', claimed);
@@ -102,8 +122,14 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     return messages;
   }
 
+  /** Whether an organisation's new jobs may be offered as they are made, or must wait for its share of this busy node. */
+  mayOfferAtOnce(organizationId: string): boolean {
+    return !this.shares.isHeld(organizationId);
+  }
+
   /** Jobs offered as they were made (the agent is on a WebSocket here): signed and sent now. */
   sendOffers(connection: AgentConnection, agentId: string, jobs: ClaimedJob[]) {
+    if (jobs.length) this.shares.offeredTo(jobs[0].organizationId, jobs.length);
     for (const m of this.offers(agentId, jobs)) connection.send(m);
     this.observeDispatch('websocket', jobs);
   }
@@ -137,6 +163,17 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
   private observeDispatch(transport: 'websocket' | 'long-poll', jobs: ClaimedJob[]) {
     const now = Date.now();
     for (const job of jobs) if (job.queuedAt) dispatchLatency.observe({ transport }, Math.max(0, now - job.queuedAt.getTime()) / 1000);
+  }
+
+  /** What the agent may be offered now: all it has room for, unless its organisation is held to its share (then it is served again later). */
+  private async claimFor(agent: ConnectedAgent, maxJobs: number): Promise<ClaimedJob[]> {
+    const org = agent.organizationId;
+    const cap = this.shares.take(org, maxJobs);
+    const claimed = cap > 0 ? await this.claims.submit({ agentId: agent.id, maxJobs, cap }) : [];
+    this.shares.giveBack(org, cap - claimed.length);
+    this.shares.offeredTo(org, claimed.length);
+    if (cap < maxJobs && claimed.length === cap) this.heldBack.set(org, (this.heldBack.get(org) ?? new Set()).add(agent.id));
+    return claimed;
   }
 
   /** Claims for many agents in one statement; each request gets its own agent's offers. */

@@ -22,10 +22,11 @@ export interface ClaimedJob {
   createdAt: Date;
 }
 
-/** One agent's request for offers: it has room for `maxJobs` jobs in all. */
+/** One agent's request for offers: it has room for `maxJobs` jobs in all, and may be offered `cap` of them now. */
 export interface ClaimRequest {
   agentId: string;
   maxJobs: number;
+  cap: number;
 }
 
 /** What one agent was offered by a claim, and how much room it had. */
@@ -136,7 +137,7 @@ export class JobsRepository {
   ) {}
 
   /**
-   * Offers each agent as many of its claimable jobs as it has room for, oldest first, in one
+   * Offers each agent as many of its claimable jobs as it has room for (at most its cap), oldest first, in one
    * statement for the whole batch (served by IDX_jobs_claimable). Offers lapse after `offerSeconds`.
    * Every approved agent asked about gets an answer, with the room it had: fewer offers than room
    * means nothing more is waiting for it. An offer is built from the job row alone.
@@ -145,9 +146,9 @@ export class JobsRepository {
     if (!requests.length) return [];
     const rows = await this.sql.query<Partial<ClaimedJob> & { agentId: string; room: number }>(
       'corral_claim_offers',
-      `WITH r AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS r(agent_id, max_jobs)),
+      `WITH r AS (SELECT * FROM unnest($1::uuid[], $2::int[], $5::int[]) AS r(agent_id, max_jobs, cap)),
        room AS (
-         SELECT r.agent_id, GREATEST(0, r.max_jobs - (SELECT count(*) FROM jobs b WHERE b.agent_id = r.agent_id AND b.lease_expires_at IS NOT NULL))::int AS n
+         SELECT r.agent_id, LEAST(r.cap, GREATEST(0, r.max_jobs - (SELECT count(*) FROM jobs b WHERE b.agent_id = r.agent_id AND b.lease_expires_at IS NOT NULL)))::int AS n
            FROM r WHERE (SELECT a.status FROM agents a WHERE a.id = r.agent_id) = 'approved'
        ), picked AS (
          SELECT p.id FROM room CROSS JOIN LATERAL (
@@ -166,7 +167,7 @@ export class JobsRepository {
               o.secrets, o."queuedAt", o."createdAt"
          FROM room LEFT JOIN offered o ON o.agent_id = room.agent_id
         ORDER BY o."createdAt"`,
-      [requests.map((r) => r.agentId), requests.map((r) => r.maxJobs), nodeId, offerSeconds],
+      [requests.map((r) => r.agentId), requests.map((r) => r.maxJobs), nodeId, offerSeconds, requests.map((r) => r.cap)],
       'lazy',
     );
     const claims = new Map<string, Claim>();

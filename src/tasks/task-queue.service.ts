@@ -142,15 +142,17 @@ export class TaskQueue {
     // Targets on a WebSocket here are known well enough to skip asking first: the statement checks
     // again that each is an approved agent of the organisation, and a refusal is explained below.
     let names = this.targetsHere(organizationId, row, here) ?? (await this.checkTargets(organizationId, row));
-    let inserted = await this.submissions.submit({ row, audit, here });
+    // While the organisation is held to its share of this busy node, its jobs wait to be claimed.
+    const offerHere = this.dispatch.mayOfferAtOnce(organizationId) ? here : new Map<string, AgentConnection>();
+    let inserted = await this.submissions.submit({ row, audit, here: offerHere });
     if (!inserted) {
       names = await this.checkTargets(organizationId, row); // a target changed since it was looked at: say which
-      inserted = await this.submissions.submit({ row, audit, here });
+      inserted = await this.submissions.submit({ row, audit, here: offerHere });
       if (!inserted) throw new TasksException(TasksErrorCode.TARGETS_REFUSED, 'the targets changed while the task was being created; send it again');
     }
     const queued = this.queued(row, inserted, names);
     for (const job of queued.jobs) {
-      const socket = here.get(job.agentId);
+      const socket = offerHere.get(job.agentId);
       if (job.state === 'offered' && socket) this.dispatch.sendOffers(socket, job.agentId, [{ ...job, queuedAt: inserted.createdAt }]);
     }
     this.connections.workAnnounced(queued.jobs.filter((j) => j.state === 'queued').map((j) => j.agentId));

@@ -170,8 +170,12 @@ export async function makeTask(m: Medium, organizationId: string, agentIds: stri
 
 // ---- Driving jobs through the engine's own statements ------------------------------------------
 
-export function claim(m: Medium, requests: { agentId: string; maxJobs: number }[]): Promise<Claim[]> {
-  return m.jobs.claimOffers(requests, NODE_ID, OFFER_SECONDS);
+export function claim(m: Medium, requests: { agentId: string; maxJobs: number; cap?: number }[]): Promise<Claim[]> {
+  return m.jobs.claimOffers(
+    requests.map((r) => ({ cap: r.maxJobs, ...r })),
+    NODE_ID,
+    OFFER_SECONDS,
+  );
 }
 
 /** What an accept batch does, for each job's current attempt: lock, start what is offered, settle the tasks that started. */

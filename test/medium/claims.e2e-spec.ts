@@ -52,6 +52,18 @@ describe('claims and offers', () => {
     }
   }
 
+  it('offers no more than a capped claim allows, and tells the cap as its room', async () => {
+    const agent = await makeApprovedAgent(m, org);
+    const jobs = (await queueJobs([agent], 4)).get(agent)!;
+    const [capped] = await claim(m, [{ agentId: agent, maxJobs: 8, cap: 2 }]);
+    expect(capped.room).toBe(2);
+    expect(capped.offers.map((o) => o.id)).toEqual(jobs.slice(0, 2));
+    expect(await claim(m, [{ agentId: agent, maxJobs: 8, cap: 0 }])).toEqual([{ agentId: agent, room: 0, offers: [] }]);
+    const [rest] = await claim(m, [{ agentId: agent, maxJobs: 8 }]);
+    expect(rest.room).toBe(6);
+    expect(rest.offers.map((o) => o.id)).toEqual(jobs.slice(2));
+  });
+
   it('offers an agent its oldest claimable jobs, as many as it has room for, and tells the room it had', async () => {
     const agent = await makeApprovedAgent(m, org);
     const jobs = (await queueJobs([agent], 5)).get(agent)!;
