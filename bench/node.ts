@@ -18,6 +18,12 @@ export interface Seeded {
   privateKey: ReturnType<typeof privateKeyFromPem>;
 }
 
+export interface SeededOrganization {
+  id: string;
+  apiKey: string;
+  agents: Seeded[];
+}
+
 export interface Node {
   child: ChildProcess;
   url: string;
@@ -150,35 +156,60 @@ export class Bench {
     return agents;
   }
 
-  /** An organisation, an API key, and approved agents (seeded in SQL: enrolling 10,000 by hand measures nothing here). */
+  /** The bench's organisation, its API key, and approved agents (seeded in SQL: enrolling 10,000 by hand measures nothing here). */
   async seed(total: number) {
+    const org = await this.organization('Bench', 'bench@example.test', total);
+    this.orgId = org.id;
+    this.apiKey = org.apiKey;
+    this.seeded = org.agents;
+  }
+
+  /** Another organisation with its own API key and `total` approved agents. */
+  async organization(name: string, email: string, total: number): Promise<SeededOrganization> {
     const url = this.url;
     const signup = await fetch(`${url}/api/v1/signup`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ organization: 'Bench', email: 'bench@example.test', password: 'bench bench bench' }),
+      body: JSON.stringify({ organization: name, email, password: 'bench bench bench' }),
     });
     const cookie = signup.headers.get('set-cookie')!.split(';')[0];
-    this.orgId = ((await signup.json()) as { organization: { id: string } }).organization.id;
+    const id = ((await signup.json()) as { organization: { id: string } }).organization.id;
     const key = await fetch(`${url}/api/v1/api-keys`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, origin: url }, body: JSON.stringify({ name: 'bench' }) });
-    this.apiKey = ((await key.json()) as { key: string }).key;
-    this.say(`seeding ${total} approved agents`);
+    const apiKey = ((await key.json()) as { key: string }).key;
+    this.say(`seeding ${total} approved agents of ${name}`);
+    const agents: Seeded[] = [];
     for (let i = 0; i < total; i += 1000) {
       const batch = Array.from({ length: Math.min(1000, total - i) }, () => generateAgentKeyPair());
       const rows = await this.db.query<{ id: string }>(
         `INSERT INTO agents (organization_id, name, hostname, os, arch, agent_version, public_key, fingerprint, verification_code, status, decided_by_label, decided_at)
          SELECT $1, 'bench-' || n, 'bench', 'linux', 'x64', 'bench', pk, fp, vc, 'approved', 'bench', now()
            FROM unnest($2::text[], $3::text[], $4::text[], $5::int[]) AS u(pk, fp, vc, n) RETURNING id`,
-        [this.orgId, batch.map((k) => k.publicKey), batch.map((k) => fingerprintOf(k.publicKey)), batch.map((k) => verificationCodeOf(k.publicKey)), batch.map((_, j) => i + j)],
+        [id, batch.map((k) => k.publicKey), batch.map((k) => fingerprintOf(k.publicKey)), batch.map((k) => verificationCodeOf(k.publicKey)), batch.map((_, j) => i + j)],
       );
-      rows.rows.forEach((r, j) => this.seeded.push({ id: r.id, privateKey: privateKeyFromPem(batch[j].privateKeyPem) }));
+      rows.rows.forEach((r, j) => agents.push({ id: r.id, privateKey: privateKeyFromPem(batch[j].privateKeyPem) }));
     }
     // As autovacuum would within a minute of so many enrollments: the planner sees the agents that are there.
     await this.db.query('ANALYZE agents');
+    return { id, apiKey, agents };
   }
 
-  createTask(body: unknown) {
-    return post(`${this.url}/api/v1/tasks`, { 'content-type': 'application/json', authorization: `Bearer ${this.apiKey}` }, JSON.stringify(body));
+  /** `count` queued one-job script tasks of the bench's organisation named `prefix-n`, spread over `agentIds`, inserted as the API stores them. */
+  async backlog(prefix: string, count: number, agentIds: string[]) {
+    await this.db.query(
+      // As the API stores a script task: the script in the task's spec and in each job's payload.
+      `WITH t AS (
+         INSERT INTO tasks (organization_id, name, kind, state, spec, timeout_seconds, created_by_label)
+         SELECT $1, $5 || '-' || n, 'script', 'queued', '{"script": {"syntax": "sh", "body": "true"}}', 60, 'bench' FROM generate_series(1, $2) AS n RETURNING id, name)
+       INSERT INTO jobs (task_id, organization_id, agent_id, name, timeout_seconds, kind, payload, state, ready, queued_at)
+       SELECT t.id, $1, ($3::uuid[])[1 + (substr(t.name, length($5) + 2)::int % $4)], t.name, 60, 'script', '{"payloadVersion": 1, "script": {"syntax": "sh", "body": "true"}}', 'queued', true, now() FROM t`,
+      [this.orgId, count, agentIds, agentIds.length, prefix],
+    );
+    await this.db.query('VACUUM ANALYZE jobs, tasks');
+  }
+
+  /** Creates a task through the API, as the bench's organisation or with another organisation's key. */
+  createTask(body: unknown, apiKey = this.apiKey) {
+    return post(`${this.url}/api/v1/tasks`, { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` }, JSON.stringify(body));
   }
 
   /** The node's /metrics, parsed. */

@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [-- --quick] [-- --only=dispatch,throughput,health,deploy,idle,reconnect] [-- --verbose]:
+// npm run bench [-- --json] [-- --quick] [-- --only=dispatch,throughput,fairness,health,deploy,idle,reconnect] [-- --verbose]:
 // measures the control plane against simulated agents that speak the real protocol. Prints a
 // table, or with --json one JSON object on the last line.
 import { Client } from 'pg';
@@ -7,13 +7,14 @@ import { type BenchOptions, sizesFor } from './options';
 import type { Phase, TableRow } from './phase';
 import { deployPhase } from './phases/deploy';
 import { dispatchPhase } from './phases/dispatch';
+import { fairnessPhase } from './phases/fairness';
 import { healthPhase } from './phases/health';
 import { idlePhase } from './phases/idle';
 import { reconnectPhase } from './phases/reconnect';
 import { throughputPhase } from './phases/throughput';
 
 /** Every phase, in the order they run: their rows of the table and keys of the JSON come in this order too. */
-const PHASES: readonly Phase<unknown>[] = [dispatchPhase, throughputPhase, healthPhase, deployPhase, idlePhase, reconnectPhase];
+const PHASES: readonly Phase<unknown>[] = [dispatchPhase, throughputPhase, fairnessPhase, healthPhase, deployPhase, idlePhase, reconnectPhase];
 
 const names = PHASES.map((p) => p.name);
 const quick = process.argv.includes('--quick');
@@ -21,7 +22,7 @@ const options: BenchOptions = { json: process.argv.includes('--json'), quick, ve
 const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const only = new Set<string>(onlyArg ? onlyArg.split(',') : names);
 // --connections-only: the phases without work, as before --only existed.
-if (process.argv.includes('--connections-only')) ['dispatch', 'throughput', 'deploy'].forEach((p) => only.delete(p));
+if (process.argv.includes('--connections-only')) ['dispatch', 'throughput', 'fairness', 'deploy'].forEach((p) => only.delete(p));
 for (const p of only) if (!names.includes(p)) throw new Error(`--only takes ${names.join(', ')}; got "${p}"`);
 
 async function main() {

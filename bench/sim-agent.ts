@@ -18,6 +18,8 @@ export interface SimAgentOptions {
   onStart?: (jobId: string, at: number) => void;
   /** Called when the control plane acknowledges a finished job (it is recorded). */
   onFinished?: () => void;
+  /** How long a job runs before it finishes (WebSocket only); at once when left out. */
+  jobMs?: number;
 }
 
 // Like the real agent: node:http with connections kept alive, shared by every simulated agent of the process.
@@ -180,7 +182,10 @@ export class SimAgent {
       this.o.onStart?.(m.jobId, at);
       // A health check finishes at once too, with a made-up healthy result; a script or a deployment step with none.
       const result = this.healthChecks.delete(m.jobId) ? healthyResult() : null;
-      send({ type: 'agent.job.finish', jobId: m.jobId, attempt: m.attempt, outcome: 'succeeded', exitCode: result ? null : 0, signal: null, message: null, logChunks: 0, result });
+      const finish = () =>
+        send({ type: 'agent.job.finish', jobId: m.jobId, attempt: m.attempt, outcome: 'succeeded', exitCode: result ? null : 0, signal: null, message: null, logChunks: 0, result });
+      if (this.o.jobMs) setTimeout(finish, this.o.jobMs).unref();
+      else finish();
     } else if (m.type === 'server.job.finishAck') {
       this.o.onFinished?.();
     } else if (m.type === 'server.reconnect') {

@@ -17,16 +17,11 @@ async function throughput(bench: Bench): Promise<number> {
   const { sizes } = bench.options;
   bench.say(`throughput: a backlog of ${sizes.throughputTasks} one-job tasks, drained by ${sizes.throughputAgents} agents`);
   const drainers = bench.seeded.slice(0, sizes.throughputAgents);
-  await bench.db.query(
-    // As the API stores a script task: the script in the task's spec and in each job's payload.
-    `WITH t AS (
-       INSERT INTO tasks (organization_id, name, kind, state, spec, timeout_seconds, created_by_label)
-       SELECT $1, 'tp-' || n, 'script', 'queued', '{"script": {"syntax": "sh", "body": "true"}}', 60, 'bench' FROM generate_series(1, $2) AS n RETURNING id, name)
-     INSERT INTO jobs (task_id, organization_id, agent_id, name, timeout_seconds, kind, payload, state, ready, queued_at)
-     SELECT t.id, $1, ($3::uuid[])[1 + (substr(t.name, 4)::int % $4)], t.name, 60, 'script', '{"payloadVersion": 1, "script": {"syntax": "sh", "body": "true"}}', 'queued', true, now() FROM t`,
-    [bench.orgId, sizes.throughputTasks, drainers.map((d) => d.id), drainers.length],
+  await bench.backlog(
+    'tp',
+    sizes.throughputTasks,
+    drainers.map((d) => d.id),
   );
-  await bench.db.query('VACUUM ANALYZE jobs, tasks');
   let finished = 0;
   const tpAgents = drainers.map((s) => new SimAgent({ ...s, server: bench.url, maxJobs: 8, onFinished: () => finished++ }));
   bench.agents.push(...tpAgents);
