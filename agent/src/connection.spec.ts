@@ -95,6 +95,24 @@ describe('the connection loop against a fake control plane', () => {
     expect(agent.store.readStatus()).toMatchObject({ status: 'revoked', connected: false });
   });
 
+  it.each(['ws', 'poll'] as const)('over %s: a local policy change reaches the server at once as agent.policy, and every later hello carries it', async (transport) => {
+    const agent = startAgent(transport);
+    await waitFor(() => agent.connection.status === 'pending', 'the connection');
+    const frozen = { ...DEFAULT_POLICY, source: join(dir, 'policy.json'), frozen: true };
+    agent.connection.reportPolicy(frozen);
+    await waitFor(() => cp.policyReports.length === 1, 'the policy report');
+    expect(cp.policyReports[0]).toEqual(frozen);
+    expect(cp.invalidMessages).toEqual([]);
+
+    const hellos = () => (transport === 'ws' ? cp.hellos : cp.polls);
+    const before = hellos().length;
+    cp.dropConnections();
+    await waitFor(() => hellos().length > before, 'the next hello');
+    expect(hellos().at(-1)?.policy).toEqual(frozen);
+    agent.controller.abort();
+    await agent.done;
+  });
+
   it('in auto mode falls back to long-poll when the upgrade is refused with HTTP 400, and polling drives the status', async () => {
     cp.refuseUpgrade = { status: 400, body: { error: { code: 'BAD_REQUEST', message: 'upgrades are not allowed here' } } };
     const agent = startAgent('auto');

@@ -1,9 +1,9 @@
-import type { AgentHello, AgentStatus, ServerKey, StatusPayload, Transport } from '../../src/protocol/messages';
+import { PROTOCOL_VERSION, type AgentHello, type AgentStatus, type LocalPolicy, type ServerKey, type StatusPayload, type Transport } from '../../src/protocol/messages';
 import { Backoff, sleep } from './backoff';
 import type { TransportMode } from './config';
 import { AgentError, describeFatal, EXIT_CODES } from './errors';
 import type { HttpClient, Signer } from './http-client';
-import type { JobManager } from './jobs/job-manager';
+import type { JobLink, JobManager } from './jobs/job-manager';
 import type { Logger } from './log';
 import { runPollSession } from './poll-transport';
 import { interpretServerMessage, pinnedKeys } from './server-messages';
@@ -55,6 +55,8 @@ export class AgentConnection {
   private state: Omit<StatusFile, 'updatedAt'>;
   private pendingAnnouncedAt: number | null = null;
   private storeWarned = false;
+  /** The connection up now, if any. */
+  private link: JobLink | null = null;
 
   constructor(private readonly options: ConnectionOptions) {
     if (!options.servers.length) throw new Error('no server to connect to');
@@ -70,6 +72,15 @@ export class AgentConnection {
   /** The approval status last verified from a signed message in this process. */
   get status(): AgentStatus | null {
     return this.state.status;
+  }
+
+  /**
+   * The host's local policy changed: the control plane hears of it now when the agent is
+   * connected, and from the hello of every later connection either way.
+   */
+  reportPolicy(policy: LocalPolicy): void {
+    this.options.hello.policy = policy;
+    this.link?.send([{ type: 'agent.policy', v: PROTOCOL_VERSION, policy }]);
   }
 
   /** The state as status.json records it. */
@@ -116,6 +127,7 @@ export class AgentConnection {
                 random: this.random,
                 shouldYield: () => transport === 'auto' && wsRetryAt > 0 && this.now() >= wsRetryAt,
               });
+        this.link = null;
         jobs.disconnected();
 
         if (end.kind === 'stopped') return this.stopped();
@@ -194,12 +206,17 @@ export class AgentConnection {
   }
 
   private hooks(): SessionHooks {
+    // The hello went out with the policy of this moment (a long-poll's first one, at least): a
+    // change noticed before the connection was up would otherwise reach the server only at the next one.
+    const helloPolicy = this.options.hello.policy;
     return {
       connected: (transport, server, link) => {
-        const { logger, client } = this.options;
+        const { logger, client, hello } = this.options;
         const route = client.routeOf(new URL(server));
         logger.info(`connected over ${TRANSPORT_WORDS[transport]} to ${server}${route === 'directly' ? '' : ` ${route}`}`);
         this.save({ transport, server, connected: true, lastError: null });
+        this.link = link;
+        if (hello.policy && hello.policy !== helloPolicy) this.reportPolicy(hello.policy);
         this.options.jobs.connected(link);
       },
       message: (raw, server) => this.handleMessage(raw, server),

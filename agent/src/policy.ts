@@ -96,8 +96,42 @@ export function loadPolicy(stateDir: string, systemPath = SYSTEM_POLICY_PATH): L
   return { ...DEFAULT_POLICY, allowedJobKinds: [...DEFAULT_POLICY.allowedJobKinds] };
 }
 
+/**
+ * A policy that refuses all work, for a policy file that cannot be used: `error` says why. It is
+ * frozen and allows nothing as well, so that even a control plane that does not know `error`
+ * offers this host nothing.
+ */
+export function unusablePolicy(source: string, error: string): LocalPolicy {
+  return { source: source.slice(0, 500), allowedJobKinds: [], allowScripts: false, runAs: null, allowedOrganizations: [], frozen: true, error: error.slice(0, 1000) };
+}
+
+/**
+ * The policy as it is now, for a running agent, which must never stop over it: a file that
+ * cannot be used (unreadable, invalid, writable by others) becomes a policy refusing all work
+ * until it is fixed. At startup `loadPolicy` is used instead, and such a file stops the agent.
+ */
+export function readPolicyNow(stateDir: string, systemPath = SYSTEM_POLICY_PATH): LocalPolicy {
+  try {
+    return loadPolicy(stateDir, systemPath);
+  } catch (err) {
+    const paths = policyPaths(stateDir, systemPath);
+    return unusablePolicy(paths.find(present) ?? paths[0], (err as Error).message);
+  }
+}
+
+/** Whether something is at `path` (an error other than "no such file" counts: that file is the one in the way). */
+function present(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+}
+
 /** One line for logs and `status`. */
 export function describePolicy(policy: LocalPolicy): string {
+  if (policy.error) return `INVALID, so no work will run: ${policy.error}`;
   const parts = [
     `job kinds ${policy.allowedJobKinds.join(', ') || 'none'}`,
     `scripts ${policy.allowScripts ? 'allowed' : 'forbidden'}`,

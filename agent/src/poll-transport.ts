@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AGENT_PATHS, PollRequestSchema, PollResponseSchema, type AgentHello, type AgentJobMessage } from '../../src/protocol/messages';
+import { AGENT_PATHS, PollRequestSchema, PollResponseSchema, type AgentHello, type AgentSessionMessage } from '../../src/protocol/messages';
 import { Backoff, sleep } from './backoff';
 import { AgentError, classifyHttpResponse, classifyNetworkError } from './errors';
 import type { HttpClient, Signer } from './http-client';
@@ -36,12 +36,12 @@ export interface PollSessionParams {
 }
 
 /**
- * Job messages of a long-polling agent: queued, sent in order by POST /api/agent/v1/messages
+ * Job messages (and policy changes) of a long-polling agent: queued, sent in order by POST /api/agent/v1/messages
  * (one request at a time, so replies arrive in order too), while a poll may be held on
  * another connection. The replies go through the same handling as WebSocket frames.
  */
 class MessagePoster implements JobLink {
-  private queue: AgentJobMessage[] = [];
+  private queue: AgentSessionMessage[] = [];
   private busy = false;
   private closed = false;
   private readonly backoff: Backoff;
@@ -55,7 +55,7 @@ class MessagePoster implements JobLink {
     this.backoff = new Backoff(p.timings.backoff, p.random);
   }
 
-  send(messages: AgentJobMessage[]): boolean {
+  send(messages: AgentSessionMessage[]): boolean {
     if (this.closed) return false;
     this.queue.push(...messages);
     void this.flush();
@@ -67,13 +67,13 @@ class MessagePoster implements JobLink {
     this.queue = [];
   }
 
-  private takeBatch(): AgentJobMessage[] {
-    const batch: AgentJobMessage[] = [];
+  private takeBatch(): AgentSessionMessage[] {
+    const batch: AgentSessionMessage[] = [];
     let bytes = 0;
     while (this.queue.length && batch.length < MAX_MESSAGES_PER_POST) {
       const size = JSON.stringify(this.queue[0]).length;
       if (batch.length && bytes + size > MAX_POST_BYTES) break;
-      batch.push(this.queue.shift() as AgentJobMessage);
+      batch.push(this.queue.shift() as AgentSessionMessage);
       bytes += size;
     }
     return batch;
@@ -93,7 +93,7 @@ class MessagePoster implements JobLink {
   }
 
   /** Sends one batch, retrying what may succeed later; false when the session is over. */
-  private async post(batch: AgentJobMessage[]): Promise<boolean> {
+  private async post(batch: AgentSessionMessage[]): Promise<boolean> {
     const { p } = this;
     const body = JSON.stringify({ messages: batch });
     for (let attempt = 1; ; attempt++) {

@@ -5,10 +5,12 @@ import { ConfigError } from './errors';
 import { HttpClient } from './http-client';
 import { buildHello } from './host-facts';
 import { DEFAULT_JOB_TIMINGS, JobManager, type JobManagerTimings } from './jobs/job-manager';
-import { describePolicy, loadPolicy } from './policy';
+import { describePolicy, loadPolicy, policyPaths, readPolicyNow } from './policy';
+import { PolicyWatcher } from './policy-watcher';
 import type { Timings } from './session';
 import { StateStore } from './state-store';
 import { AGENT_VERSION } from './version';
+import { formatBytes } from '../../src/protocol/byte-size';
 
 export interface RunOverrides {
   timings?: Partial<Timings>;
@@ -38,6 +40,7 @@ export async function runAgent(ctx: CommandContext, flags: SettingFlags, signal:
   const client = new HttpClient({ caFile: settings.caFile ?? identity.caFile, env: ctx.env });
   const release = store.acquireRunLock();
   let jobs: JobManager | null = null;
+  let watcher: PolicyWatcher | null = null;
 
   try {
     ctx.logger.info(
@@ -45,31 +48,34 @@ export async function runAgent(ctx: CommandContext, flags: SettingFlags, signal:
     );
     ctx.logger.info(`local policy: ${describePolicy(policy)}`);
     if (policy.frozen) ctx.logger.warn(`the local policy is frozen: this host accepts no work until "frozen" is removed from ${policy.source}`);
-    ctx.logger.info(`runs up to ${settings.maxJobs} job${settings.maxJobs === 1 ? '' : 's'} at once`);
+    ctx.logger.info(`runs up to ${settings.maxJobs} job${settings.maxJobs === 1 ? '' : 's'} at once; keeps up to ${formatBytes(settings.spoolMaxBytes)} of unsent output on disk`);
 
-    // The policy is read again for every offer, so the sysadmin's veto applies without a restart.
-    let reported = describePolicy(policy);
-    const currentPolicy = () => {
-      const now = loadPolicy(settings.stateDir, ctx.systemPolicyPath);
-      const described = describePolicy(now);
-      if (described !== reported) {
-        ctx.logger.warn(`local policy changed: ${described} (enforced now; the control plane sees it after the agent restarts)`);
-        reported = described;
-      }
-      return now;
-    };
+    // The policy is read again for every offer, and watched in between, so the sysadmin's veto
+    // applies without a restart and the control plane offers by it from its next offer on.
+    let connection: AgentConnection | null = null;
+    watcher = new PolicyWatcher(policy, {
+      paths: policyPaths(settings.stateDir, ctx.systemPolicyPath),
+      read: () => readPolicyNow(settings.stateDir, ctx.systemPolicyPath),
+      logger: ctx.logger,
+      changed: (now) => {
+        ctx.logger.warn(`local policy changed: ${describePolicy(now)} (enforced now, and reported to the control plane)`);
+        connection?.reportPolicy(now);
+      },
+    });
+    const policies = watcher;
     jobs = new JobManager({
       stateDir: settings.stateDir,
       agentId: identity.agentId,
       agentName: identity.name,
       maxJobs: settings.maxJobs,
-      policy: currentPolicy,
+      spoolMaxBytes: settings.spoolMaxBytes,
+      policy: () => policies.check(),
       logger: ctx.logger,
       env: ctx.env,
       timings: overrides.jobTimings,
     });
     jobs.init();
-    const connection = new AgentConnection({
+    connection = new AgentConnection({
       identity,
       servers,
       transport: settings.transport,
@@ -82,8 +88,10 @@ export async function runAgent(ctx: CommandContext, flags: SettingFlags, signal:
       timings: overrides.timings,
       random: overrides.random,
     });
+    watcher.start();
     return await connection.run(signal);
   } finally {
+    watcher?.close();
     jobs?.close();
     client.close();
     release();

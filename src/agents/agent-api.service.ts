@@ -4,12 +4,22 @@ import { DomainException } from '../common/domain.exception';
 import { parseOrReject } from '../common/validation';
 import { DRAIN_RECONNECT_MS, NodeLifecycle } from '../nodes/node-lifecycle.service';
 import { PROTOCOL_VERSION } from '../protocol/messages';
-import { AgentMessagesRequestSchema, EnrollRequestSchema, LONG_POLL_HOLD_MS, type PollRequest, PollRequestSchema, type PollResponse, type ServerMessage } from '../protocol/messages';
+import {
+  type AgentJobMessage,
+  AgentMessagesRequestSchema,
+  EnrollRequestSchema,
+  LONG_POLL_HOLD_MS,
+  type PollRequest,
+  PollRequestSchema,
+  type PollResponse,
+  type ServerMessage,
+} from '../protocol/messages';
 import { AgentAuthService, type SignedRequest } from './agent-auth.service';
 import { AgentConnectionsService } from './agent-connections.service';
 import { refusal } from './agent-decision';
 import { AgentDelivery } from './agent-delivery.service';
 import { AgentNotices } from './agent-notices.service';
+import { AgentPolicyReports } from './agent-policy.service';
 import { AgentPresence } from './agent-presence.service';
 import { AgentsErrorCode, AgentsException } from './agents.exception';
 import type { AgentStanding } from './agents.repository';
@@ -37,6 +47,7 @@ export class AgentApiService {
     private readonly notices: AgentNotices,
     private readonly serverKeys: ServerKeysService,
     private readonly lifecycle: NodeLifecycle,
+    private readonly policies: AgentPolicyReports,
   ) {}
 
   async enroll(req: Request, body: unknown, ip: string) {
@@ -89,11 +100,17 @@ export class AgentApiService {
     }
   }
 
-  /** Job messages from a long-polling agent; the answer carries the replies. */
+  /** Job messages (and policy changes) from a long-polling agent; the answer carries the replies. */
   async messages(req: Request, body: unknown): Promise<PollResponse> {
     const agent = await this.auth.authenticate(signed(req), true);
     const request = parseOrReject(AgentMessagesRequestSchema, body);
-    return { messages: await this.delivery.workAttached.handle(agent, request.messages), serverTime: Date.now() };
+    const jobMessages: AgentJobMessage[] = [];
+    // A policy change comes first: the job messages beside it were sent under it.
+    for (const m of request.messages) {
+      if (m.type === 'agent.policy') await this.policies.reported(agent, m.policy, 'long-poll');
+      else jobMessages.push(m);
+    }
+    return { messages: jobMessages.length ? await this.delivery.workAttached.handle(agent, jobMessages) : [], serverTime: Date.now() };
   }
 
   private async waiting(agent: AgentStanding, poll: PollRequest, look: { claim: boolean; cancels: boolean }): Promise<ServerMessage[]> {

@@ -7,12 +7,13 @@ import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { NodeLifecycle } from '../nodes/node-lifecycle.service';
 import { messagesOf, packFrames } from '../protocol/frames';
-import { AGENT_PATHS, type AgentJobMessage, type AgentMessage, AgentMessageSchema, CLOSE_CODES, type ServerMessage, type Transport } from '../protocol/messages';
+import { AGENT_PATHS, type AgentJobMessage, type AgentMessage, AgentMessageSchema, type AgentPolicy, CLOSE_CODES, type ServerMessage, type Transport } from '../protocol/messages';
 import { AgentAuthService } from './agent-auth.service';
 import { AgentConnectionsService } from './agent-connections.service';
 import { refusal } from './agent-decision';
 import { AgentDelivery } from './agent-delivery.service';
 import { AgentNotices } from './agent-notices.service';
+import { AgentPolicyReports } from './agent-policy.service';
 import { AgentPresence } from './agent-presence.service';
 import { AgentSession, type ConnectedAgent } from './agent-session';
 import { AgentsException } from './agents.exception';
@@ -103,6 +104,12 @@ class AgentSocket extends AgentSession {
       return;
     }
     if (!this.hello) return this.close(CLOSE_CODES.unauthenticated, 'BAD_REQUEST: send agent.hello first');
+    if (m.type === 'agent.policy') {
+      // Offers made on this socket from now on follow it; it is stored in turn with the hellos.
+      this.policy = m.policy;
+      this.hello = this.hello.then(() => this.gateway.policy(this, m)).catch((err: Error) => this.gateway.failed(this, err));
+      return;
+    }
     const key = m.type === 'agent.job.heartbeat' ? '' : m.jobId;
     const jobs = (this.jobs ??= new Map());
     const next = (jobs.get(key) ?? this.hello)
@@ -134,6 +141,7 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
     private readonly notices: AgentNotices,
     private readonly serverKeys: ServerKeysService,
     private readonly lifecycle: NodeLifecycle,
+    private readonly policies: AgentPolicyReports,
     private readonly logger: CorralLogger,
   ) {}
 
@@ -208,6 +216,11 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
     const approved = fresh.status === 'approved';
     connection.toldStanding(approved, this.lifecycle.draining);
     if (approved) this.delivery.deliver(agentId, true);
+  }
+
+  /** The host's local policy changed while the agent is connected here. */
+  policy(connection: AgentSocket, message: AgentPolicy) {
+    return this.policies.reported(connection.agent, message.policy, 'websocket');
   }
 
   work(agent: ConnectedAgent, message: AgentJobMessage) {

@@ -8,6 +8,7 @@ import { AgentAuthService } from './agent-auth.service';
 import { AgentConnectionsService } from './agent-connections.service';
 import { AgentDelivery } from './agent-delivery.service';
 import { AgentNotices } from './agent-notices.service';
+import { AgentPolicyReports } from './agent-policy.service';
 import { AgentPresence } from './agent-presence.service';
 import { AgentGateway } from './agent.gateway';
 import { AgentsController } from './agents.controller';
@@ -30,6 +31,7 @@ import { SessionRegistry } from './session-registry.service';
     AgentAuthService,
     SessionRegistry,
     AgentPresence,
+    AgentPolicyReports,
     AgentDelivery,
     AgentNotices,
     AgentConnectionsService,

@@ -74,6 +74,25 @@ export class AgentsRepository {
     );
   }
 
+  /**
+   * Stores the local policy an agent reported, when it differs from the stored one (jsonb
+   * equality: key order does not matter). Returns the policy it replaced, or undefined when
+   * nothing changed (or the agent is gone).
+   */
+  async replacePolicy(em: EntityManager, id: string, policy: LocalPolicy): Promise<{ previous: LocalPolicy | null } | undefined> {
+    const rows: { previous: LocalPolicy | null }[] = await em.query(
+      `WITH old AS (SELECT id, policy FROM agents WHERE id = $1 FOR UPDATE),
+            replaced AS (
+              UPDATE agents SET policy = $2::jsonb FROM old
+               WHERE agents.id = old.id AND old.policy IS DISTINCT FROM $2::jsonb
+              RETURNING old.policy AS previous
+            )
+       SELECT previous FROM replaced`,
+      [id, JSON.stringify(policy)],
+    );
+    return rows[0];
+  }
+
   create(input: Partial<Agent>, em: EntityManager): Promise<Agent> {
     return em.save(Agent, em.create(Agent, input));
   }

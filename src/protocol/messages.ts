@@ -39,6 +39,12 @@ export const LocalPolicySchema = z.object({
   jobEnvironment: z.array(text(100)).max(100).optional(),
   /** Jobs get the agent's proxy settings with their credentials. */
   passProxyCredentials: z.boolean().optional(),
+  /**
+   * Why the policy file cannot be used (unreadable, invalid, writable by others): the host then
+   * runs no work until it is fixed. Such a policy is also frozen and allows nothing, so that a
+   * control plane that does not know this field refuses everything too.
+   */
+  error: text(1000).optional(),
 });
 export type LocalPolicy = z.infer<typeof LocalPolicySchema>;
 
@@ -307,7 +313,23 @@ export const JobRefuseSchema = z.object({
 });
 /** Renews the leases of jobs still running on the agent. */
 export const JobHeartbeatSchema = z.object({ type: z.literal('agent.job.heartbeat'), ...version, jobs: z.array(z.object(JobRef)).max(MAX_JOBS_PER_AGENT) });
-/** One chunk of output; `seq` counts from 0 per job attempt and the server stores each once. */
+/**
+ * Output the agent dropped right before a chunk: its spool of unsent output reached its cap
+ * (`capBytes`, over all its jobs) while the control plane was unreachable, and the oldest unsent
+ * chunks went. The `chunks` sequences before this chunk's are never sent; `bytes` is the output
+ * they held.
+ */
+export const LogDroppedSchema = z.object({
+  chunks: z.number().int().min(1),
+  bytes: z.number().int().min(0),
+  capBytes: z.number().int().min(1),
+});
+export type LogDropped = z.infer<typeof LogDroppedSchema>;
+
+/**
+ * One chunk of output; `seq` counts from 0 per job attempt and the server stores each once. A chunk
+ * with `dropped` follows a gap in the sequence, which the server skips, saying so in the log.
+ */
 export const JobLogSchema = z.object({
   type: z.literal('agent.job.log'),
   ...version,
@@ -315,6 +337,7 @@ export const JobLogSchema = z.object({
   seq: z.number().int().min(0),
   stream: z.enum(LOG_STREAMS),
   text: z.string().max(MAX_LOG_CHUNK_CHARS),
+  dropped: LogDroppedSchema.optional(),
 });
 /** The job ended. Sent after every chunk is acknowledged; `logChunks` is how many there were. */
 /** Outputs a job's script set (`corral set-output`), reported with its finish, never through its log. */
@@ -347,17 +370,31 @@ export type JobHeartbeat = z.infer<typeof JobHeartbeatSchema>;
 export type JobLog = z.infer<typeof JobLogSchema>;
 export type JobFinish = z.infer<typeof JobFinishSchema>;
 
+/**
+ * The host's local policy changed while the agent runs (its file was edited, replaced, removed
+ * or became invalid): the control plane judges the next work by this one. The hello of every
+ * later connection carries it too.
+ */
+export const AgentPolicySchema = z.object({ type: z.literal('agent.policy'), ...version, policy: LocalPolicySchema });
+export type AgentPolicy = z.infer<typeof AgentPolicySchema>;
+
 /** What an agent sends about jobs: over its WebSocket, or in `POST /api/agent/v1/messages`. */
 export const AgentJobMessageSchema = z.discriminatedUnion('type', [JobAcceptSchema, JobRefuseSchema, JobHeartbeatSchema, JobLogSchema, JobFinishSchema]);
 export type AgentJobMessage = z.infer<typeof AgentJobMessageSchema>;
 /** A job message as a sender may write it: `v` (and a finish's `result`) may be left to their defaults. */
 export type AgentJobMessageInput = z.input<typeof AgentJobMessageSchema>;
 
-export const AgentMessageSchema = z.discriminatedUnion('type', [AgentHelloSchema, JobAcceptSchema, JobRefuseSchema, JobHeartbeatSchema, JobLogSchema, JobFinishSchema]);
+/** What an agent sends once connected, on either transport: its job messages and its policy changes. */
+export const AgentSessionMessageSchema = z.discriminatedUnion('type', [JobAcceptSchema, JobRefuseSchema, JobHeartbeatSchema, JobLogSchema, JobFinishSchema, AgentPolicySchema]);
+export type AgentSessionMessage = z.infer<typeof AgentSessionMessageSchema>;
+/** A session message as a sender may write it (defaults left out). */
+export type AgentSessionMessageInput = z.input<typeof AgentSessionMessageSchema>;
+
+export const AgentMessageSchema = z.discriminatedUnion('type', [AgentHelloSchema, JobAcceptSchema, JobRefuseSchema, JobHeartbeatSchema, JobLogSchema, JobFinishSchema, AgentPolicySchema]);
 export type AgentMessage = z.infer<typeof AgentMessageSchema>;
 
-/** POST /api/agent/v1/messages (signed): job messages from a long-polling agent; the answer carries the replies. */
-export const AgentMessagesRequestSchema = z.object({ messages: z.array(AgentJobMessageSchema).min(1).max(200) });
+/** POST /api/agent/v1/messages (signed): job messages (and policy changes) from a long-polling agent; the answer carries the replies. */
+export const AgentMessagesRequestSchema = z.object({ messages: z.array(AgentSessionMessageSchema).min(1).max(200) });
 export type AgentMessagesRequest = z.infer<typeof AgentMessagesRequestSchema>;
 
 export const SignedEnvelopeSchema = z.object({

@@ -21,6 +21,7 @@ export function policyWhere(policy: LocalPolicy): string {
 export function policyRefusal(policy: LocalPolicy | null, job: JobRequest): string | null {
   if (!policy) return null;
   const where = policyWhere(policy);
+  if (policy.error) return `this host runs no work until its local policy is fixed: ${policy.error}`;
   if (policy.frozen) return `this host is frozen by its local policy, ${where} ("frozen": true): it runs no work`;
   if (!policy.allowedJobKinds.includes(job.kind)) return `job kind "${job.kind}" is not allowed by ${where} ("allowedJobKinds": ${JSON.stringify(policy.allowedJobKinds)})`;
   if (job.kind === 'script' && !policy.allowScripts) return `scripts are not allowed by ${where} ("allowScripts": false)`;

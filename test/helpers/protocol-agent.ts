@@ -4,7 +4,7 @@ import { generateAgentKeyPair, privateKeyFromPem, publicKeyFromRaw, signRequest,
 import { messagesOf } from '../../src/protocol/frames';
 import {
   AGENT_PATHS,
-  type AgentJobMessageInput,
+  type AgentSessionMessageInput,
   type EnrollResponse,
   type JobOfferPayload,
   PROTOCOL_VERSION,
@@ -74,8 +74,8 @@ export class ProtocolAgent {
     return this.signedFetch('POST', AGENT_PATHS.poll, { ...this.hello(), knownStatus });
   }
 
-  /** Job messages the long-polling way; the reply carries the server's answers. */
-  post(messages: AgentJobMessageInput[]) {
+  /** Job messages (and policy changes) the long-polling way; the reply carries the server's answers. */
+  post(messages: AgentSessionMessageInput[]) {
     return this.signedFetch('POST', AGENT_PATHS.messages, { messages });
   }
 
@@ -135,12 +135,12 @@ export class AgentSocket {
     this.ws.close();
   }
 
-  send(message: AgentJobMessageInput) {
+  send(message: AgentSessionMessageInput) {
     this.ws.send(JSON.stringify(message));
   }
 
   /** Several messages in one frame (a JSON array), as an agent sends what it has at one moment. */
-  sendTogether(messages: AgentJobMessageInput[]) {
+  sendTogether(messages: AgentSessionMessageInput[]) {
     this.ws.send(JSON.stringify(messages));
   }
 

@@ -20,20 +20,22 @@ import {
 import {
   AGENT_PATHS,
   AgentHelloSchema,
-  AgentJobMessageSchema,
   AgentMessagesRequestSchema,
+  AgentSessionMessageSchema,
   EnrollRequestSchema,
   PollRequestSchema,
   PROTOCOL_VERSION,
   ServerMessageSchema,
   type AgentHello,
   type AgentJobMessage,
+  type AgentSessionMessage,
   type AgentStatus,
   type EnrollRequest,
   type JobCancelPayload,
   type JobLog,
   type JobOfferPayload,
   type JobOffersPayload,
+  type LocalPolicy,
   type PollRequest,
   type StatusPayload,
 } from '../../../src/protocol/messages';
@@ -98,6 +100,8 @@ export class FakeControlPlane {
   readonly organizationId = randomUUID();
   /** Every job message the agent sent (WebSocket frames and POST /messages), in order. */
   readonly jobMessages: AgentJobMessage[] = [];
+  /** Every policy change the agent reported (`agent.policy`), in order. */
+  readonly policyReports: LocalPolicy[] = [];
   /** Job messages that did not parse, or lacked `v` (or a finish its `result`): the agent must never send one. */
   readonly invalidMessages: unknown[] = [];
   /** Answers served, in order, to the next POST /messages instead of the normal behaviour. */
@@ -265,7 +269,11 @@ export class FakeControlPlane {
    * What the server answers to one job message: start, logAck, finishAck, per the switches above.
    * Written as the schema's input, as the real server writes them; the agent parses what it gets.
    */
-  private replyTo(message: AgentJobMessage): z.input<typeof ServerMessageSchema>[] {
+  private replyTo(message: AgentSessionMessage): z.input<typeof ServerMessageSchema>[] {
+    if (message.type === 'agent.policy') {
+      this.policyReports.push(message.policy);
+      return [];
+    }
     this.jobMessages.push(message);
     switch (message.type) {
       case 'agent.job.accept':
@@ -350,7 +358,7 @@ export class FakeControlPlane {
           for (const message of this.outbox.splice(0)) ws.send(JSON.stringify(message));
           return;
         }
-        const message = AgentJobMessageSchema.safeParse(json);
+        const message = AgentSessionMessageSchema.safeParse(json);
         if (!message.success || !speaksThisProtocol(json)) {
           this.invalidMessages.push(json);
           return ws.send(

@@ -19,6 +19,7 @@ const ACTION_LABELS: Record<string, string> = {
   'agent.rejected': 'Rejected',
   'agent.revoked': 'Revoked',
   'agent.deleted': 'Deleted',
+  'agent.policy_changed': 'Local policy changed (reported by the agent)',
 };
 
 export function AgentDetailPage() {
