@@ -117,11 +117,23 @@ describe('jobs run by the agent program', () => {
     expect((await owner.client.get(`/api/v1/tasks/${task.id}/log`)).text).toMatch(/started\n[\s\S]*timed out after 1 s/);
   });
 
+  /**
+   * Queues work for a stopped agent, then changes its policy and starts it again: the server
+   * queued the work by the policy it knew, and only the agent can refuse it.
+   */
+  async function queuedThenForbidden(agent: Enrolled, run: AgentProcess, queue: () => Promise<string>, policy: object): Promise<{ taskId: string; run: AgentProcess }> {
+    await run.stop('SIGTERM');
+    const taskId = await queue();
+    writeFileSync(join(agent.stateDir, 'policy.json'), JSON.stringify(policy), { mode: 0o600 });
+    const again = spawnAgent(['run', '--state-dir', agent.stateDir, '--transport', 'ws']);
+    return { taskId, run: again };
+  }
+
   it('the agent refuses a job its local policy forbids, saying why, even when the server thought it allowed', async () => {
-    const { agent, run } = await approvedAgent();
-    writeFileSync(join(agent.stateDir, 'policy.json'), JSON.stringify({ frozen: true }), { mode: 0o600 });
-    const task = await runScript(owner, agent.agentId, 'echo must not run');
-    const done = await ended(owner, task.id);
+    const started = await approvedAgent();
+    const { agent } = started;
+    const { taskId, run } = await queuedThenForbidden(agent, started.run, async () => (await runScript(owner, agent.agentId, 'echo must not run')).id, { frozen: true });
+    const done = await ended(owner, taskId);
     expect(done.state).toBe('failed');
     expect(done.jobs[0].message).toMatch(/local policy forbids it .*frozen/);
     expect(run.output).toMatch(/refused .*frozen/);
@@ -141,10 +153,15 @@ describe('jobs run by the agent program', () => {
     expect(Math.abs(health.clockOffsetMs)).toBeLessThan(5_000);
     expect((await owner.client.get(`/api/v1/tasks/${res.body.id}/log`)).text).toMatch(/health/i);
 
-    const { agent: strict, run } = await approvedAgent();
-    writeFileSync(join(strict.stateDir, 'policy.json'), JSON.stringify({ allowedJobKinds: ['script'] }), { mode: 0o600 });
-    const refused = await owner.client.post('/api/v1/agents/health-checks', { agentIds: [strict.agentId] });
-    const failed = await ended(owner, refused.body.id);
+    const started = await approvedAgent();
+    const strict = started.agent;
+    const queue = async () => {
+      const res = await owner.client.post('/api/v1/agents/health-checks', { agentIds: [strict.agentId] });
+      if (res.status !== 201) throw new Error(`health check: ${res.status} ${res.text}`);
+      return res.body.id as string;
+    };
+    const { taskId, run } = await queuedThenForbidden(strict, started.run, queue, { allowedJobKinds: ['script'] });
+    const failed = await ended(owner, taskId);
     expect(failed.state).toBe('failed');
     expect(failed.jobs[0].message).toMatch(/local policy forbids it .*job kind "health-check" is not allowed/);
     expect(run.output).toMatch(/refused/);
@@ -170,6 +187,29 @@ describe('jobs run by the agent program', () => {
     for (const t of tasks) expect((await ended(owner, t.id, 60_000)).state).toBe('succeeded');
     const lines = readFileSync(ran, 'utf8').split('\n').filter(Boolean);
     expect(lines.sort()).toEqual(tasks.map((t) => t.jobs[0].id).sort());
+  });
+
+  it('with --spool-max-bytes, output past the cap while the control plane is down drops the oldest; the job succeeds and its log says what went', async () => {
+    const { agent, run } = await approvedAgent('ws', ['--spool-max-bytes', '64KiB']);
+    const dir = tempDir('corral-spool-');
+    // About 400 KB of output once told to go, then a last line: far past the 64 KiB cap.
+    const body = `echo started; while [ ! -e ${dir}/go ]; do sleep 0.1; done; head -c 400000 /dev/zero | tr '\\0' x | fold -w 99; echo the-last-line`;
+    const task = await runScript(owner, agent.agentId, body);
+    await waitFor('the first output stored', async () => (await owner.client.get(`/api/v1/tasks/${task.id}/log`)).text.includes('started'));
+
+    cp.child.kill('SIGKILL');
+    await cp.exited;
+    writeFileSync(join(dir, 'go'), '');
+    await run.waitForOutput(/dropped the oldest .* of unsent output of job .*: the log spools reached their 64 KiB cap/);
+    expect(run.running).toBe(true);
+    cp = await startControlPlane(env());
+
+    const done = await ended(owner, task.id, 60_000);
+    expect(done.state).toBe('succeeded');
+    const log = (await owner.client.get(`/api/v1/tasks/${task.id}/log`)).text;
+    expect(log).toMatch(/^\[corral\] (up to )?[\d.]+ KiB of output was dropped on the agent: the spool reached its 64 KiB cap while the control plane was unreachable$/m);
+    expect(log).toContain('the-last-line');
+    expect(log.length).toBeLessThan(200_000);
   });
 
   it('node and pwsh scripts run with their own interpreter; a missing one fails the job saying so', async () => {

@@ -34,12 +34,13 @@ const OPTIONS: Record<string, OptionSpec> = {
   '--transport': { key: 'transport', takesValue: true },
   '--ca-file': { key: 'caFile', takesValue: true },
   '--max-jobs': { key: 'maxJobs', takesValue: true },
+  '--spool-max-bytes': { key: 'spoolMaxBytes', takesValue: true },
   '--json': { key: 'json', takesValue: false },
 };
 
 const ACCEPTS: Record<Command, string[]> = {
   enroll: ['--server', '--token', '--name', '--state-dir', '--ca-file', '--json'],
-  run: ['--state-dir', '--transport', '--server', '--ca-file', '--max-jobs'],
+  run: ['--state-dir', '--transport', '--server', '--ca-file', '--max-jobs', '--spool-max-bytes'],
   status: ['--state-dir', '--json'],
   doctor: ['--state-dir', '--server', '--ca-file'],
 };
@@ -101,6 +102,9 @@ const SETTINGS_HELP = `Settings, first found wins: flag, environment variable, "
   --transport MODE   CORRAL_TRANSPORT  "transport"  auto (WebSocket, falling back to HTTP long-poll), ws or poll
   --ca-file FILE     CORRAL_CA_FILE    "caFile"     extra PEM CA bundle trusted for TLS (e.g. an intercepting proxy's)
   --max-jobs N       CORRAL_MAX_JOBS   "maxJobs"    jobs run at once, 1 to 64 (default 1; run only)
+  --spool-max-bytes SIZE  CORRAL_SPOOL_MAX_BYTES  "spoolMaxBytes"
+                                                    most unsent job output kept on disk while the control
+                                                    plane is unreachable, e.g. 512MiB (default 1GiB; run only)
   HTTPS_PROXY, HTTP_PROXY and NO_PROXY (or lower case) are honoured for every connection.
   CORRAL_LOG_LEVEL=debug|info|warn|error sets how much is logged on stderr (default info).`;
 
@@ -111,7 +115,7 @@ Generates this host's key pair (the private key stays in <state dir>/agent.key, 
 asks the control plane to enroll it, and prints the agent id, key fingerprint and verification
 code. An administrator compares them in the Corral console before approving the agent.
 --json prints only {"agentId","fingerprint","verificationCode","status"} on stdout.`,
-  run: `Usage: corral-agent run [--state-dir DIR] [--transport auto|ws|poll] [--server URL]... [--ca-file FILE] [--max-jobs N]
+  run: `Usage: corral-agent run [--state-dir DIR] [--transport auto|ws|poll] [--server URL]... [--ca-file FILE] [--max-jobs N] [--spool-max-bytes SIZE]
 
 Connects out to the control plane and stays connected: waits while the agent is pending,
 then, once approved, runs the jobs it is offered (up to --max-jobs at once), streaming their
@@ -119,7 +123,8 @@ output (sensitive values masked) and reporting how they ended. Exits with code 3
 is rejected or revoked (running jobs are stopped first).
 
 Every offer is checked against the local policy (<state dir>/policy.json, else
-/etc/corral/agent-policy.json; re-read for each offer): "frozen", "allowedJobKinds",
+/etc/corral/agent-policy.json; re-read for each offer, and watched: a change is reported to
+the control plane within seconds): "frozen", "allowedJobKinds",
 "allowScripts", "allowedOrganizations" and "runAs" (switching users needs root). A job id is
 recorded in the ledger (<state dir>/jobs/) before it starts and is never run twice.
 
@@ -143,7 +148,7 @@ export function helpText(topic: Command | null): string {
 
 Usage:
   corral-agent enroll --server URL --token TOKEN [--name NAME] [--state-dir DIR] [--ca-file FILE] [--json]
-  corral-agent run [--state-dir DIR] [--transport auto|ws|poll] [--server URL]... [--ca-file FILE] [--max-jobs N]
+  corral-agent run [--state-dir DIR] [--transport auto|ws|poll] [--server URL]... [--ca-file FILE] [--max-jobs N] [--spool-max-bytes SIZE]
   corral-agent status [--state-dir DIR] [--json]
   corral-agent doctor [--state-dir DIR] [--server URL]... [--ca-file FILE]
   corral-agent help [COMMAND]      corral-agent --version

@@ -19,6 +19,7 @@ export interface SettingFlags {
   transport?: string;
   caFile?: string;
   maxJobs?: string;
+  spoolMaxBytes?: string;
 }
 
 export type SettingSource = 'flag' | 'env' | 'config' | 'identity' | 'default';
@@ -32,6 +33,8 @@ export interface AgentSettings {
   caFile: string | null;
   /** How many jobs run at once. */
   maxJobs: number;
+  /** The most unsent job output kept on disk, over all jobs, for when the control plane is unreachable. */
+  spoolMaxBytes: number;
   sources: {
     stateDir: SettingSource;
     servers: SettingSource | null;
@@ -40,6 +43,7 @@ export interface AgentSettings {
     transport: SettingSource;
     caFile: SettingSource | null;
     maxJobs: SettingSource;
+    spoolMaxBytes: SettingSource;
   };
 }
 
@@ -52,7 +56,13 @@ export const ENV_VARS = {
   transport: 'CORRAL_TRANSPORT',
   caFile: 'CORRAL_CA_FILE',
   maxJobs: 'CORRAL_MAX_JOBS',
+  spoolMaxBytes: 'CORRAL_SPOOL_MAX_BYTES',
 } as const;
+
+/** The default cap on unsent job output on disk: enough for a long outage of a chatty job, small next to a disk. */
+export const DEFAULT_SPOOL_MAX_BYTES = 1024 ** 3;
+/** Below this, the cap could not hold a few chunks of output. */
+export const MIN_SPOOL_MAX_BYTES = 64 * 1024;
 
 // agent.json: the same settings, for hosts configured by a file. Unknown keys are errors.
 const ConfigFileSchema = z
@@ -63,6 +73,7 @@ const ConfigFileSchema = z
     transport: z.string(),
     caFile: z.string(),
     maxJobs: z.union([z.number(), z.string()]),
+    spoolMaxBytes: z.union([z.number(), z.string()]),
   })
   .partial()
   .strict();
@@ -128,7 +139,7 @@ export function readConfigFile(path: string): ConfigFile | null {
     const problems = parsed.error.issues.map((i) =>
       i.code === 'unrecognized_keys' ? `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}` : `${i.path.join('.') || 'file'}: ${i.message}`,
     );
-    throw new ConfigError(`${path} is invalid: ${problems.join('; ')} (allowed keys: server, token, name, transport, caFile, maxJobs)`);
+    throw new ConfigError(`${path} is invalid: ${problems.join('; ')} (allowed keys: server, token, name, transport, caFile, maxJobs, spoolMaxBytes)`);
   }
   return parsed.data;
 }
@@ -138,6 +149,19 @@ export function parseMaxJobs(value: string | number, from: string): number {
   const text = String(value).trim();
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(n) || n < 1 || n > MAX_JOBS_PER_AGENT) throw new ConfigError(`${from}: max jobs must be a whole number from 1 to ${MAX_JOBS_PER_AGENT} (got "${text}")`);
+  return n;
+}
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tib: 1024 ** 4 };
+
+/** A size in bytes: a whole number, or one with a binary unit (`512MiB`, `2G`, `64k`). */
+export function parseByteSize(value: string | number, from: string): number {
+  const text = String(value).trim();
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text);
+  const unit = match ? BYTE_UNITS[match[2].toLowerCase()] : undefined;
+  const n = match && unit ? Math.floor(Number(match[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(n) || n < MIN_SPOOL_MAX_BYTES)
+    throw new ConfigError(`${from}: the spool cap must be a size of at least ${MIN_SPOOL_MAX_BYTES / 1024} KiB, in bytes or with a unit such as 512MiB or 2GiB (got "${text}")`);
   return n;
 }
 
@@ -209,6 +233,14 @@ export function resolveSettings(input: ResolveInput): AgentSettings {
     file.maxJobs !== undefined ? parseMaxJobs(file.maxJobs, `${configPath} "maxJobs"`) : undefined,
   ) ?? { value: 1, source: 'default' as SettingSource };
 
+  const flagSpool = nonEmpty(flags.spoolMaxBytes);
+  const envSpool = nonEmpty(env[ENV_VARS.spoolMaxBytes]);
+  const spoolMaxBytes = pick(
+    flagSpool ? parseByteSize(flagSpool, '--spool-max-bytes') : undefined,
+    envSpool ? parseByteSize(envSpool, ENV_VARS.spoolMaxBytes) : undefined,
+    file.spoolMaxBytes !== undefined ? parseByteSize(file.spoolMaxBytes, `${configPath} "spoolMaxBytes"`) : undefined,
+  ) ?? { value: DEFAULT_SPOOL_MAX_BYTES, source: 'default' as SettingSource };
+
   return {
     stateDir,
     servers: servers?.value ?? [],
@@ -217,6 +249,7 @@ export function resolveSettings(input: ResolveInput): AgentSettings {
     transport: transport.value,
     caFile: caFile?.value ?? null,
     maxJobs: maxJobs.value,
+    spoolMaxBytes: spoolMaxBytes.value,
     sources: {
       stateDir: stateDirSource,
       servers: servers?.source ?? null,
@@ -225,6 +258,7 @@ export function resolveSettings(input: ResolveInput): AgentSettings {
       transport: transport.source,
       caFile: caFile?.source ?? null,
       maxJobs: maxJobs.source,
+      spoolMaxBytes: spoolMaxBytes.source,
     },
   };
 }

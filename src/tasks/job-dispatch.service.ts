@@ -8,7 +8,19 @@ import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { maskStep } from '../protocol/masking';
-import { type AgentJobMessage, type JobAccept, type JobFinish, type JobLog, type JobOfferPayload, type JobRefuse, LOG_STREAMS, PROTOCOL_VERSION, type ServerMessage } from '../protocol/messages';
+import { formatBytes } from '../protocol/byte-size';
+import {
+  type AgentJobMessage,
+  type JobAccept,
+  type JobFinish,
+  type JobLog,
+  type JobOfferPayload,
+  type JobRefuse,
+  LOG_STREAMS,
+  type LogDropped,
+  PROTOCOL_VERSION,
+  type ServerMessage,
+} from '../protocol/messages';
 import { dispatchLatency, jobsFinished, leaseExpiries } from '../metrics/metrics';
 import { Batcher } from '../database/batcher';
 import { retryOnDeadlock } from '../database/sql';
@@ -35,6 +47,16 @@ const BUSY_RETRY_SECONDS = 5;
 interface FromAgent<M> {
   agent: ConnectedAgent;
   m: M;
+}
+
+/**
+ * The log line standing for output the agent dropped (its spool of unsent output reached its cap
+ * during an outage). When some of those chunks reached the server before the agent dropped them,
+ * fewer are missing than the agent counted, and its byte count is an upper bound.
+ */
+function droppedMarker(dropped: LogDropped, missing: number): string {
+  const size = missing === dropped.chunks ? formatBytes(dropped.bytes) : `up to ${formatBytes(dropped.bytes)}`;
+  return `\n[corral] ${size} of output was dropped on the agent: the spool reached its ${formatBytes(dropped.capBytes)} cap while the control plane was unreachable\n`;
 }
 
 /**
@@ -100,7 +122,6 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
       }, DEFAULT_FAIR_SHARE.windowMs).unref(),
     );
   }
-
 
   onApplicationShutdown() {
     for (const t of this.timers) clearInterval(t);
@@ -416,7 +437,9 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     if (job.attempt !== m.attempt) return [this.gone(m.jobId, m.attempt, `attempt ${m.attempt} was superseded by attempt ${job.attempt}`)];
     out.tasks.add(job.taskId); // live followers read the new lines
     const ack = (nextSeq: number): ServerMessage[] => [{ type: 'server.job.logAck', jobId: job.id, attempt: job.attempt, nextSeq }];
-    if (m.seq !== job.nextLogSeq) return ack(job.nextLogSeq); // a duplicate, or a gap the agent must fill first
+    // A duplicate, or a gap the agent must fill first, unless the chunk says the agent dropped what is missing.
+    const skipped = m.dropped && m.seq > job.nextLogSeq && m.seq - m.dropped.chunks <= job.nextLogSeq ? m.dropped : null;
+    if (m.seq !== job.nextLogSeq && !skipped) return ack(job.nextLogSeq);
     const carry = { ...job.maskCarry };
     await this.secretKeys.know(job.secrets);
     // PostgreSQL's text cannot hold U+0000, which a script may well print (find -print0): it is kept as U+FFFD.
@@ -424,7 +447,9 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     // Only what is really held back is kept, so a job with nothing held back finishes at once.
     if (step.carry) carry[m.stream] = step.carry;
     else delete carry[m.stream];
-    await this.store(em, job, m.seq + 1, [{ stream: m.stream, text: step.emit }], carry);
+    const pieces = [{ stream: m.stream, text: step.emit }];
+    if (skipped) pieces.unshift({ stream: 'system', text: droppedMarker(skipped, m.seq - job.nextLogSeq) });
+    await this.store(em, job, m.seq + 1, pieces, carry);
     return ack(m.seq + 1);
   }
 

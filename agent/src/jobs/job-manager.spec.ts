@@ -62,7 +62,8 @@ describe('the job manager', () => {
     });
     managers.push(m);
     m.init();
-    m.connected({ send: (messages) => (sent.push(...messages), true) });
+    // The job manager sends only job messages (policy changes come from the connection).
+    m.connected({ send: (messages) => (sent.push(...(messages as AgentJobMessage[])), true) });
     const of = <T extends AgentJobMessage['type']>(type: T, jobId?: string) =>
       sent.filter((s): s is Extract<AgentJobMessage, { type: T }> => s.type === type && (!jobId || ('jobId' in s && s.jobId === jobId)));
     return { m, sent, of, log: () => lines.join('') };

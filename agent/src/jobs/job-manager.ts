@@ -21,6 +21,8 @@ import { JobStarter } from './job-start';
 import { clip, JobTable, label, type Job } from './job-table';
 import { Ledger, type FinishRecord, type LedgerEntry } from './ledger';
 import { LogSpool, type SpoolOptions } from './log-spool';
+import { SpoolBudget } from './spool-budget';
+import { formatBytes } from '../../../src/protocol/byte-size';
 import { judgeJob, OfferIntake } from './offer-intake';
 
 export type { JobLink } from './job-outbox';
@@ -74,6 +76,8 @@ export interface JobManagerOptions {
   host?: HostUser;
   passwdPath?: string;
   interpreters?: Record<ScriptSyntax, Interpreter>;
+  /** The most unsent output kept on disk over all jobs (`--spool-max-bytes`); past it the oldest is dropped. None: no cap. */
+  spoolMaxBytes?: number;
   timings?: Partial<JobManagerTimings>;
   now?: () => number;
 }
@@ -107,6 +111,8 @@ export class JobManager {
   private readonly outbox: JobOutbox;
   private readonly intake: OfferIntake;
   private readonly starter: JobStarter;
+  /** What every spool is made with: the timings, and the agent-wide cap. */
+  private readonly spoolOptions: Partial<SpoolOptions>;
   private ticker: NodeJS.Timeout | undefined;
   private lastPruneAt = 0;
   private stopping = false;
@@ -122,6 +128,8 @@ export class JobManager {
     this.workRoot = join(options.stateDir, 'work');
     this.table = new JobTable(this.ledger, this.workRoot, this.now);
     this.outbox = new JobOutbox(this.table, this.timings, this.now);
+    const budget = options.spoolMaxBytes === undefined ? undefined : new SpoolBudget(options.spoolMaxBytes, (d) => this.spoolDropped(d.spool, d.chunks, d.bytes, d.capBytes));
+    this.spoolOptions = { ...this.timings.spool, ...(budget ? { budget } : {}) };
     const judge = (offer: JobOfferPayload) => judgeJob(offer, options.policy, this.host, options.passwdPath);
     const stopping = () => this.stopping;
     this.intake = new OfferIntake({
@@ -143,7 +151,7 @@ export class JobManager {
       agentName: options.agentName,
       env: options.env,
       interpreters: options.interpreters,
-      spool: this.timings.spool,
+      spool: this.spoolOptions,
       runner: this.timings.runner,
       now: this.now,
       judge,
@@ -174,7 +182,7 @@ export class JobManager {
         this.table.set(this.table.newJob(entry));
       } else if (entry.state === 'finished') {
         const job = this.table.set(this.table.newJob(entry));
-        if (entry.started) job.spool = LogSpool.reopen(this.ledger.spoolPath(entry.jobId, entry.attempt), entry, () => this.outbox.schedulePump(), this.timings.spool, this.now);
+        if (entry.started) job.spool = LogSpool.reopen(this.ledger.spoolPath(entry.jobId, entry.attempt), entry, () => this.outbox.schedulePump(), this.spoolOptions, this.now);
       }
     }
     this.prune();
@@ -303,6 +311,12 @@ export class JobManager {
   }
 
   // ---- after the start ---------------------------------------------------------------
+
+  private spoolDropped(spool: string, chunks: number, bytes: number, capBytes: number) {
+    this.options.logger.warn(
+      `dropped the oldest ${formatBytes(bytes)} (${chunks} chunk${chunks === 1 ? '' : 's'}) of unsent output of ${spool}: the log spools reached their ${formatBytes(capBytes)} cap (--spool-max-bytes) while the control plane was unreachable; the job keeps running and its log will say what is missing`,
+    );
+  }
 
   private processEnded(job: Job, result: ExecutionResult) {
     if (this.closed) return; // the agent is exiting; the ledger keeps the job as running (abandoned at the next start)

@@ -1,11 +1,11 @@
-import { MAX_JOBS_PER_AGENT, PROTOCOL_VERSION, type AgentJobMessage, type JobAccept, type JobFinish, type JobRefuse } from '../../../src/protocol/messages';
+import { MAX_JOBS_PER_AGENT, PROTOCOL_VERSION, type AgentJobMessage, type AgentSessionMessage, type JobAccept, type JobFinish, type JobRefuse } from '../../../src/protocol/messages';
 import { clip, type Job, type JobTable } from './job-table';
 import type { FinishRecord, LedgerEntry } from './ledger';
 
-/** How the job manager reaches the server on the current connection. */
+/** How the job manager (and the connection, for policy changes) reaches the server on the current connection. */
 export interface JobLink {
   /** Sends (or queues) messages; false when the connection is gone (they are re-sent on the next one). */
-  send(messages: AgentJobMessage[]): boolean;
+  send(messages: AgentSessionMessage[]): boolean;
 }
 
 export interface OutboxTimings {

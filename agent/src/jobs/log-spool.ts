@@ -1,7 +1,8 @@
-import { closeSync, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { StreamMasker } from '../../../src/protocol/masking';
-import { LOG_STREAMS, MAX_LOG_CHUNK_CHARS, PROTOCOL_VERSION, type JobLog, type LogStream } from '../../../src/protocol/messages';
+import { LOG_STREAMS, MAX_LOG_CHUNK_CHARS, PROTOCOL_VERSION, type JobLog, type LogDropped, type LogStream } from '../../../src/protocol/messages';
+import type { BudgetedSpool, SpoolBudget } from './spool-budget';
 
 export interface SpoolOptions {
   /** A chunk is cut when it reaches this many characters (UTF-16 code units). */
@@ -10,6 +11,8 @@ export interface SpoolOptions {
   flushMs: number;
   /** At most this many chunks are sent and not yet acknowledged. */
   windowChunks: number;
+  /** The agent-wide cap on unsent output on disk, shared by every spool; none: no cap. */
+  budget?: SpoolBudget;
 }
 
 export const DEFAULT_SPOOL_OPTIONS: SpoolOptions = { chunkChars: 16 * 1024, flushMs: 50, windowChunks: 64 };
@@ -19,10 +22,25 @@ export interface JobAttemptRef {
   attempt: number;
 }
 
+/** One line of the spool file. */
 interface SpooledChunk {
   seq: number;
   stream: LogStream;
   text: string;
+  /** The chunks right before this one were dropped (the spool reached its cap). */
+  dropped?: LogDropped;
+}
+
+/** Where a chunk is in the spool file, and what the cap needs to know of it. */
+interface Slot {
+  seq: number;
+  start: number;
+  end: number;
+  /** Its output's size (UTF-8), as "dropped" reports it. */
+  textBytes: number;
+  /** When it was written, in the budget's order over all spools. */
+  stamp: number;
+  dropped?: LogDropped;
 }
 
 function isHighSurrogate(code: number): boolean {
@@ -40,16 +58,26 @@ function cutAt(text: string, max: number): number {
  * StreamMasker (before anything touches the disk), coalesced into chunks numbered from 0,
  * appended to a spool file, then handed out for sending within a bounded window. Chunks stay
  * in the file, so the agent can resend from any sequence the server asks for.
+ *
+ * With a budget (the agent's `--spool-max-bytes`), the oldest unsent chunks may be dropped
+ * while the control plane is unreachable: the file is rewritten without them (and without what
+ * the server already acknowledged), and the next chunk kept carries `dropped`, so the gap in the
+ * sequence is explained to the server, in the file as on the wire, across restarts.
  */
-export class LogSpool {
+export class LogSpool implements BudgetedSpool {
   /** The next sequence to hand out for sending. */
   private sent = 0;
   /** Every chunk below this is stored by the server. */
   private acked = 0;
   private resentFrom: number | null = null;
   private lastProgressAt: number;
-  // offsets[i] is where chunk i starts in the file; offsets[count] is the end.
-  private readonly offsets: number[] = [0];
+  /** The chunks in the file, in sequence order (with gaps where chunks were dropped or reclaimed). */
+  private slots: Slot[] = [];
+  /** The next chunk's sequence. */
+  private nextSeq = 0;
+  private fileEnd = 0;
+  private droppedChunks = 0;
+  private droppedBytes = 0;
   private pending: { stream: LogStream; text: string } | null = null;
   private timer: NodeJS.Timeout | undefined;
   private ended = false;
@@ -59,7 +87,7 @@ export class LogSpool {
 
   private constructor(
     readonly path: string,
-    private readonly fd: number,
+    private fd: number,
     readonly ref: JobAttemptRef,
     sensitiveValues: readonly string[],
     private readonly options: SpoolOptions,
@@ -68,6 +96,7 @@ export class LogSpool {
   ) {
     this.maskers = Object.fromEntries(LOG_STREAMS.map((s) => [s, new StreamMasker(sensitiveValues)])) as Record<LogStream, StreamMasker>;
     this.lastProgressAt = now();
+    options.budget?.add(this);
   }
 
   /** A new, empty spool for a job attempt that is starting. */
@@ -104,18 +133,77 @@ export class LogSpool {
       } catch {
         chunk = null;
       }
-      if (!chunk || chunk.seq !== spool.count) break;
+      // The first chunk may follow reclaimed or dropped ones; after it, only a gap a chunk explains.
+      const expected = spool.slots.length ? spool.nextSeq + (chunk?.dropped?.chunks ?? 0) : chunk?.seq;
+      if (!chunk || !Number.isInteger(chunk.seq) || chunk.seq < 0 || chunk.seq !== expected || typeof chunk.text !== 'string') break;
+      spool.slots.push({ seq: chunk.seq, start, end: newline + 1, textBytes: Buffer.byteLength(chunk.text), stamp: spool.stamp(), ...(chunk.dropped ? { dropped: chunk.dropped } : {}) });
+      if (chunk.dropped) {
+        spool.droppedChunks += chunk.dropped.chunks;
+        spool.droppedBytes += chunk.dropped.bytes;
+      }
+      spool.nextSeq = chunk.seq + 1;
       start = newline + 1;
-      spool.offsets.push(start);
     }
+    spool.fileEnd = start;
     if (start < bytes.length) ftruncateSync(fd, start);
     spool.ended = true;
     return spool;
   }
 
-  /** How many chunks exist (the next chunk's sequence). */
+  /** How many chunks exist (the next chunk's sequence), the dropped ones included. */
   get count(): number {
-    return this.offsets.length - 1;
+    return this.nextSeq;
+  }
+
+  /** What the cap made this spool drop so far. */
+  get dropped(): { chunks: number; bytes: number } {
+    return { chunks: this.droppedChunks, bytes: this.droppedBytes };
+  }
+
+  get label(): string {
+    return `job ${this.ref.jobId} attempt ${this.ref.attempt}`;
+  }
+
+  /** Bytes on disk of the chunks the server has not acknowledged. */
+  get unsentBytes(): number {
+    const i = this.indexOf(this.acked);
+    return i < this.slots.length ? this.fileEnd - this.slots[i].start : 0;
+  }
+
+  /** Chunks the cap may drop: not handed out yet (those in flight may be stored already), and never the newest, which carries the news of the others. */
+  droppable(): { stamp: number; bytes: number }[] {
+    if (this.closed) return [];
+    return this.slots.slice(this.indexOf(Math.max(this.sent, this.acked)), -1).map((s) => ({ stamp: s.stamp, bytes: s.end - s.start }));
+  }
+
+  /**
+   * Drops the `count` oldest droppable chunks and gives their room back, with the room of what
+   * the server acknowledged: the file is rewritten without them, the next chunk kept saying what
+   * went. When the rewrite fails (the disk is full, say), nothing changes and nothing is dropped.
+   */
+  dropOldest(count: number): { chunks: number; bytes: number } {
+    const first = this.indexOf(Math.max(this.sent, this.acked));
+    const last = Math.min(first + count, this.slots.length - 1);
+    if (this.closed || last <= first) return { chunks: 0, bytes: 0 };
+    const gone = this.slots.slice(first, last);
+    const heir = this.slots[last];
+    const chunks = gone.length;
+    const bytes = gone.reduce((n, g) => n + g.textBytes, 0);
+    // The heir's gap covers the chunks dropped now and the gaps they themselves explained.
+    const before = gone.reduce((d, g) => ({ chunks: d.chunks + 1 + (g.dropped?.chunks ?? 0), bytes: d.bytes + g.textBytes + (g.dropped?.bytes ?? 0) }), {
+      chunks: heir.dropped?.chunks ?? 0,
+      bytes: heir.dropped?.bytes ?? 0,
+    });
+    const capBytes = this.options.budget?.capBytes ?? 0;
+    const kept = [...this.slots.slice(this.indexOf(this.acked), first), { ...heir, dropped: { ...before, capBytes } }, ...this.slots.slice(last + 1)];
+    try {
+      this.rewrite(kept, heir.seq);
+    } catch {
+      return { chunks: 0, bytes: 0 };
+    }
+    this.droppedChunks += chunks;
+    this.droppedBytes += bytes;
+    return { chunks, bytes };
   }
 
   /** The server's next expected sequence, as far as the agent knows. */
@@ -162,8 +250,10 @@ export class LogSpool {
     if (this.closed) return [];
     const limit = Math.min(this.count, this.acked + this.options.windowChunks);
     const out: JobLog[] = [];
-    if (this.sent === this.acked && this.sent < limit) this.lastProgressAt = this.now();
-    for (; this.sent < limit; this.sent++) out.push(this.read(this.sent));
+    if (this.sent >= limit) return out;
+    if (this.sent === this.acked) this.lastProgressAt = this.now();
+    for (let i = this.indexOf(this.sent); i < this.slots.length && this.slots[i].seq < limit; i++) out.push(this.read(this.slots[i]));
+    this.sent = limit;
     return out;
   }
 
@@ -206,6 +296,7 @@ export class LogSpool {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.closed = true;
+    this.options.budget?.remove(this);
     closeSync(this.fd);
   }
 
@@ -242,24 +333,83 @@ export class LogSpool {
 
   private append(stream: LogStream, text: string) {
     if (this.closed) return;
-    const seq = this.count;
+    const seq = this.nextSeq;
     const line = Buffer.from(`${JSON.stringify({ seq, stream, text })}\n`, 'utf8');
-    writeSync(this.fd, line, 0, line.length, this.offsets[seq]);
-    this.offsets.push(this.offsets[seq] + line.length);
+    writeSync(this.fd, line, 0, line.length, this.fileEnd);
+    this.slots.push({ seq, start: this.fileEnd, end: this.fileEnd + line.length, textBytes: Buffer.byteLength(text), stamp: this.stamp() });
+    this.fileEnd += line.length;
+    this.nextSeq = seq + 1;
     this.onChunk();
+    this.options.budget?.grew();
   }
 
-  private read(seq: number): JobLog {
-    const start = this.offsets[seq];
-    const length = this.offsets[seq + 1] - start;
+  private stamp(): number {
+    return this.options.budget?.stamp() ?? 0;
+  }
+
+  /** The index of the first chunk in the file at or after `seq`. */
+  private indexOf(seq: number): number {
+    let lo = 0;
+    let hi = this.slots.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.slots[mid].seq < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private readLine(slot: Slot): string {
+    const length = slot.end - slot.start;
     const buffer = Buffer.alloc(length);
     let read = 0;
     while (read < length) {
-      const n = readSync(this.fd, buffer, read, length - read, start + read);
-      if (n === 0) throw new Error(`log spool ${this.path} is shorter than expected (chunk ${seq})`);
+      const n = readSync(this.fd, buffer, read, length - read, slot.start + read);
+      if (n === 0) throw new Error(`log spool ${this.path} is shorter than expected (chunk ${slot.seq})`);
       read += n;
     }
-    const chunk = JSON.parse(buffer.toString('utf8', 0, length - 1)) as SpooledChunk;
-    return { type: 'agent.job.log', v: PROTOCOL_VERSION, jobId: this.ref.jobId, attempt: this.ref.attempt, seq, stream: chunk.stream, text: chunk.text };
+    return buffer.toString('utf8', 0, length - 1);
+  }
+
+  private read(slot: Slot): JobLog {
+    const chunk = JSON.parse(this.readLine(slot)) as SpooledChunk;
+    return {
+      type: 'agent.job.log',
+      v: PROTOCOL_VERSION,
+      jobId: this.ref.jobId,
+      attempt: this.ref.attempt,
+      seq: slot.seq,
+      stream: chunk.stream,
+      text: chunk.text,
+      ...(chunk.dropped ? { dropped: chunk.dropped } : {}),
+    };
+  }
+
+  /** Writes these chunks to a new file that replaces the spool; the one with sequence `changed` is written anew (its `dropped`). */
+  private rewrite(kept: Slot[], changed: number) {
+    const tmp = `${this.path}.tmp`;
+    const fd = openSync(tmp, 'w', 0o600);
+    const moved: Slot[] = [];
+    let end = 0;
+    try {
+      for (const slot of kept) {
+        let line = this.readLine(slot);
+        if (slot.seq === changed) line = JSON.stringify({ ...(JSON.parse(line) as SpooledChunk), dropped: slot.dropped });
+        const bytes = Buffer.from(`${line}\n`, 'utf8');
+        writeSync(fd, bytes, 0, bytes.length, end);
+        moved.push({ ...slot, start: end, end: end + bytes.length });
+        end += bytes.length;
+      }
+      closeSync(fd);
+    } catch (err) {
+      closeSync(fd);
+      unlinkSync(tmp);
+      throw err;
+    }
+    renameSync(tmp, this.path);
+    closeSync(this.fd);
+    this.fd = openSync(this.path, 'r+');
+    this.slots = moved;
+    this.fileEnd = end;
   }
 }
