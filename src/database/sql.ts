@@ -1,7 +1,7 @@
 import { Global, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { Pool, type PoolClient, type QueryResultRow } from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
-import { dbQueries, statementDuration } from './database-metrics';
+import { dbQueries, statementDuration, statementTime } from './database-metrics';
 
 /** PostgreSQL's error code of a failed statement, whether it came through TypeORM or straight from pg. */
 export function sqlErrorCode(err: unknown): string | undefined {
@@ -84,7 +84,7 @@ export class Sql implements OnApplicationShutdown {
     try {
       return (await this.pool(commit).query<T>({ name, text, values })).rows;
     } finally {
-      done();
+      statementTime.seconds += done();
     }
   }
 
@@ -97,7 +97,7 @@ export class Sql implements OnApplicationShutdown {
     try {
       return (await client.query<T>({ name, text, values })).rows;
     } finally {
-      done();
+      statementTime.seconds += done();
     }
   }
 

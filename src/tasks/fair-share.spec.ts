@@ -1,6 +1,6 @@
 import { FairShare, type FairShareOptions } from './fair-share';
 
-const OPTIONS: FairShareOptions = { windowMs: 250, busyUtilisation: 0.5, minRatePerSecond: 50 };
+const OPTIONS: FairShareOptions = { windowMs: 250, busyLoad: 0.5, minRatePerSecond: 50 };
 const BUSY = 0.9;
 const CALM = 0.1;
 
@@ -13,14 +13,14 @@ describe('FairShare', () => {
   });
 
   /** One window: each organisation is offered what it asks for (as far as its share lets it), then the window ends. */
-  function window(asks: Record<string, number>, utilisation: number): { given: Record<string, number>; goOn: string[] } {
+  function window(asks: Record<string, number>, load: number): { given: Record<string, number>; goOn: string[] } {
     const given: Record<string, number> = {};
     for (const [org, n] of Object.entries(asks)) {
       given[org] = shares.take(org, n);
       shares.offeredTo(org, given[org]);
     }
     now += OPTIONS.windowMs;
-    return { given, goOn: shares.tick(utilisation) };
+    return { given, goOn: shares.tick(load) };
   }
 
   it('holds no one back on a calm node, or an organisation alone on a busy one', () => {

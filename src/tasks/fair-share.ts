@@ -4,8 +4,9 @@
  * loop, its database connections and the database's CPU). An organisation that drains a flood of
  * short jobs can use all of it and slow every other organisation's dispatch with it.
  *
- * So, when the node is busy (its event loop was used for more than `busyUtilisation` of the last
- * window) and more than one organisation is dispatching, an organisation offered more than its
+ * So, when the node is busy (its load over the last window, the larger of its event loop's
+ * utilisation and its statements' share of database time, passed `busyLoad`) and more than one
+ * organisation is dispatching, an organisation offered more than its
  * equal part of the offers is held to a rate: it shrinks by a quarter each busy window, down to
  * `minRatePerSecond`, and grows back by a quarter each window the node is not busy; an
  * organisation dispatching alone, or a node that stays calm, holds no one back. The same
@@ -19,13 +20,13 @@
 export interface FairShareOptions {
   /** How often the caller calls `tick`. */
   windowMs: number;
-  /** Event-loop utilisation (0–1) above which the node counts as busy. */
-  busyUtilisation: number;
+  /** The load above which the node counts as busy (1: its event loop, or one database connection, used all the time). */
+  busyLoad: number;
   /** A held organisation is never held below this many offers a second. */
   minRatePerSecond: number;
 }
 
-export const DEFAULT_FAIR_SHARE: FairShareOptions = { windowMs: 250, busyUtilisation: 0.5, minRatePerSecond: 50 };
+export const DEFAULT_FAIR_SHARE: FairShareOptions = { windowMs: 250, busyLoad: 0.5, minRatePerSecond: 50 };
 
 const DECREASE = 0.75;
 const INCREASE = 1.25;
@@ -75,10 +76,10 @@ export class FairShare {
   }
 
   /**
-   * Ends a window, given the event-loop utilisation measured over it; returns the organisations
+   * Ends a window, given the node's load measured over it; returns the organisations
    * that were held and may have offers now (the agents they held back should be served again).
    */
-  tick(utilisation: number): string[] {
+  tick(load: number): string[] {
     const seconds = this.options.windowMs / 1000;
     const wasHeld = [...this.holds.keys()];
     const rates = new Map([...this.offered].map(([org, n]) => [org, n / seconds]));
@@ -86,7 +87,7 @@ export class FairShare {
     // A held organisation still dispatches, if only at its rate.
     for (const org of wasHeld) if (!rates.has(org)) rates.set(org, 0);
     if (rates.size < 2) this.holds.clear();
-    else if (utilisation > this.options.busyUtilisation) {
+    else if (load > this.options.busyLoad) {
       const part = [...rates.values()].reduce((a, b) => a + b, 0) / rates.size;
       for (const [org, rate] of rates) {
         const hold = this.holds.get(org);

@@ -23,6 +23,7 @@ import {
 } from '../protocol/messages';
 import { dispatchLatency, jobsFinished, leaseExpiries } from '../metrics/metrics';
 import { Batcher } from '../database/batcher';
+import { statementTime } from '../database/database-metrics';
 import { retryOnDeadlock } from '../database/sql';
 import { jobSecretAad } from '../secrets/sealed-columns';
 import { SecretKeysService } from '../secrets/secret-keys.service';
@@ -42,6 +43,23 @@ const OFFERS_PER_ENVELOPE_CHARS = 128 * 1024;
 const LINGER_MS = 5;
 // An agent that said "busy" is not offered the job again for this long.
 const BUSY_RETRY_SECONDS = 5;
+
+/**
+ * How busy the node was since the last call, every `windowMs`: the larger of its event loop's
+ * utilisation and the database time its hot statements took per second of the window (two at
+ * once count twice). Either saturates first depending on the machine; both slow every dispatch.
+ */
+function nodeLoad(windowMs: number): () => number {
+  let loop = performance.eventLoopUtilization();
+  let database = statementTime.seconds;
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const load = Math.max(performance.eventLoopUtilization(now, loop).utilization, (statementTime.seconds - database) / (windowMs / 1000));
+    loop = now;
+    database = statementTime.seconds;
+    return load;
+  };
+}
 
 /** One agent's message about one job, as a batch takes it. */
 interface FromAgent<M> {
@@ -108,13 +126,10 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     const graced = await this.jobs.graceLeasesAfterOutage(this.events.nodeId, this.config.jobLeaseSeconds, this.config.nodeDeadAfterSeconds);
     if (graced) this.logger.event('info', 'no other node was up: running jobs get one lease for their agents to come back', { jobs: graced }, 'JobDispatch');
     this.timers.push(setInterval(() => void this.sweep(), this.config.jobRequerySeconds * 1000).unref());
-    let loop = performance.eventLoopUtilization();
+    const load = nodeLoad(DEFAULT_FAIR_SHARE.windowMs);
     this.timers.push(
       setInterval(() => {
-        const now = performance.eventLoopUtilization();
-        const goOn = this.shares.tick(performance.eventLoopUtilization(now, loop).utilization);
-        loop = now;
-        for (const org of goOn) {
+        for (const org of this.shares.tick(load())) {
           const agents = this.heldBack.get(org);
           this.heldBack.delete(org);
           if (agents) this.connections.workAnnounced(agents);
