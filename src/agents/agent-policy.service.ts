@@ -26,7 +26,7 @@ export class AgentPolicyReports {
   /** Records the policy the agent reported; a report of the policy already stored changes nothing. */
   async reported(agent: ConnectedAgent, policy: LocalPolicy, transport: Transport): Promise<void> {
     const changed = await this.dataSource.transaction(async (em) => {
-      const replaced = await this.agents.replacePolicy(em, agent.id, policy);
+      const replaced = await this.agents.replacePolicy(em, agent.organizationId, agent.id, policy);
       if (!replaced) return false;
       await this.audit.recordEvent(
         {

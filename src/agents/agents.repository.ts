@@ -79,16 +79,16 @@ export class AgentsRepository {
    * equality: key order does not matter). Returns the policy it replaced, or undefined when
    * nothing changed (or the agent is gone).
    */
-  async replacePolicy(em: EntityManager, id: string, policy: LocalPolicy): Promise<{ previous: LocalPolicy | null } | undefined> {
+  async replacePolicy(em: EntityManager, organizationId: string, id: string, policy: LocalPolicy): Promise<{ previous: LocalPolicy | null } | undefined> {
     const rows: { previous: LocalPolicy | null }[] = await em.query(
-      `WITH old AS (SELECT id, policy FROM agents WHERE id = $1 FOR UPDATE),
+      `WITH old AS (SELECT id, policy FROM agents WHERE id = $1 AND organization_id = $3 FOR UPDATE),
             replaced AS (
               UPDATE agents SET policy = $2::jsonb FROM old
                WHERE agents.id = old.id AND old.policy IS DISTINCT FROM $2::jsonb
               RETURNING old.policy AS previous
             )
        SELECT previous FROM replaced`,
-      [id, JSON.stringify(policy)],
+      [id, JSON.stringify(policy), organizationId],
     );
     return rows[0];
   }
