@@ -80,6 +80,8 @@ export class EnvironmentsService {
         ...(body.description !== undefined ? { description: body.description } : {}),
         ...(body.guidedFailure !== undefined ? { guidedFailure: body.guidedFailure } : {}),
       };
+      // Nothing to change is an answer, not an update (nor an audit event).
+      if (!Object.keys(changes).length) return environmentView(existing);
       await this.environments.update(em, actor.organizationId, id, changes);
       if (renamed) await this.users.renamed(em, actor.organizationId, existing.name, body.name!);
       await this.audit.record(actor, 'environment.updated', { type: 'environment', id }, { ...(renamed ? { from: existing.name } : {}), ...changes }, em);
