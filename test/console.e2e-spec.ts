@@ -389,6 +389,8 @@ describe('the web console', () => {
       .getByRole('cell', { name: new RegExp(email) })
       .first()
       .waitFor();
+    // Its limits on this control plane, the defaults here.
+    await page.getByRole('region', { name: 'Limits of this organisation' }).getByText('10,000').waitFor();
     await browser.screenshot('14-members');
 
     await nav(page, 'API keys').click();

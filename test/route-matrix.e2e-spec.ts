@@ -500,6 +500,18 @@ const MATRIX: Record<string, Entry> = {
     params: () => ({ id: 'no-such-node' }),
     noCrossOrg: 'nodes belong to the control plane, not to an organisation',
   },
+  'GET /api/v1/organization/limits': { access: role('viewer') },
+  'GET /api/v1/platform/organizations': {
+    access: { kind: 'platform-operator', why: 'it lists every organisation on the control plane' },
+    noCrossOrg: 'it is about every organisation, for the platform operator',
+  },
+  'PATCH /api/v1/platform/organizations/:id/limits': {
+    access: { kind: 'platform-operator', why: 'an organisation’s share of the control plane is set by whoever runs it, never by the organisation' },
+    // An empty change: the operator's call leaves the limits as they are.
+    params: (o) => ({ id: o.owner.organizationId }),
+    body: () => ({}),
+    noCrossOrg: 'the platform operator sets any organisation’s limits; no organisation may',
+  },
   'GET /metrics': { access: { kind: 'metrics-token', why: 'Prometheus scrapes with METRICS_TOKEN, not with a user account' } },
   'GET /healthz': { access: { kind: 'public', why: 'a liveness probe carries no credentials and says nothing but "ok"', anonymous: 200 } },
   'GET /readyz': { access: { kind: 'public', why: 'a readiness probe carries no credentials and says nothing about any organisation', anonymous: 200 } },

@@ -5,23 +5,32 @@ import { type AuthenticatedRequest, clientIp, PLATFORM_OPERATOR, PUBLIC_ROUTE, R
 import { DomainException } from '../common/domain.exception';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
+import { OrganizationLimitsService } from '../orgs/organization-limits.service';
 import type { Role } from '../orgs/roles';
 import { AuthErrorCode, AuthException } from './auth.exception';
 import { assertRole, AuthService, SESSION_COOKIE } from './auth.service';
+import { RequestRate } from './request-rate';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+// The agents' own protocol (enroll, poll, messages): admitted by the agent gateway's own rules.
+const AGENT_PROTOCOL_PREFIX = '/api/agent/';
 
 /**
  * Authenticates every /api/v1 route unless it is @Public, and enforces its @RequireRole (and
- * @RequirePlatformOperator).
+ * @RequirePlatformOperator), and the request rates: per client address
+ * (API_REQUESTS_PER_SECOND_PER_IP), and per API key or session (the organisation's
+ * apiRequestsPerSecond). Agents' protocol routes have their own admission and are not counted.
  * Cookie-authenticated (and anonymous) state changes must come from our own origin.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
+  private readonly rates = new RequestRate();
+
   constructor(
     private readonly reflector: Reflector,
     private readonly auth: AuthService,
     @InjectConfig() private readonly config: CorralConfig,
+    private readonly limits: OrganizationLimitsService,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -32,12 +41,14 @@ export class AuthGuard implements CanActivate {
     const role = this.reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, targets);
     const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
 
+    const ip = clientIp(req);
+    const agentProtocol = req.path.startsWith(AGENT_PROTOCOL_PREFIX);
+    if (!agentProtocol) this.assertRate(`ip:${ip}`, this.config.apiRequestsPerSecondPerIp, 'requests from your address');
     // Browsers attach cookies to cross-site requests; bearer keys they never attach by themselves.
     if (!bearer && !SAFE_METHODS.has(req.method)) this.assertSameOrigin(req);
     if (isPublic) return true;
     if (!role) throw new Error(`route ${req.method} ${req.path} declares neither @Public nor @RequireRole`);
 
-    const ip = clientIp(req);
     const cookie = (req.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
     const actor = bearer ? await this.auth.actorFromApiKey(bearer, ip) : cookie ? await this.auth.actorFromSession(cookie, ip) : null;
     if (!actor) {
@@ -47,8 +58,20 @@ export class AuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PLATFORM_OPERATOR, targets) && !this.auth.isPlatformOperator(actor))
       throw new DomainException('ROUTE_NOT_FOUND', `no route ${req.method} ${req.path}; see the README for the API`);
     assertRole(actor, role);
+    const { apiRequestsPerSecond } = await this.limits.of(actor.organizationId);
+    this.assertRate(
+      actor.apiKeyId ? `key:${actor.apiKeyId}` : `session:${actor.sessionId ?? actor.userId}`,
+      apiRequestsPerSecond,
+      actor.apiKeyId ? 'requests with this API key' : 'requests of this session',
+    );
     req.actor = actor;
     return true;
+  }
+
+  private assertRate(caller: string, perSecond: number, what: string) {
+    const wait = this.rates.take(caller, perSecond);
+    if (wait === null) return;
+    throw new AuthException(AuthErrorCode.RATE_LIMITED, `too many ${what}: at most ${perSecond} a second; try again in ${wait} s`, { 'Retry-After': String(wait) });
   }
 
   private assertSameOrigin(req: Request) {

@@ -27,6 +27,9 @@ export const SecretKeysLoadedEventSchema = z.object({ kind: z.literal('secret-ke
 /** An organisation's API keys or memberships changed (a revocation, a role, a removal): nodes forget the principals they hold of it. */
 export const CredentialsChangedEventSchema = z.object({ kind: z.literal('credentials-changed'), organizationId: z.string(), from });
 
+/** A platform operator changed an organisation's limits: nodes read them again. */
+export const LimitsChangedEventSchema = z.object({ kind: z.literal('limits-changed'), organizationId: z.string(), from });
+
 /** Every event a node tells the cluster, one schema per kind. */
 export const ClusterEventSchema = z.discriminatedUnion('kind', [
   AgentChangedEventSchema,
@@ -37,6 +40,7 @@ export const ClusterEventSchema = z.discriminatedUnion('kind', [
   CredentialsChangedEventSchema,
   SecretKeysChangedEventSchema,
   SecretKeysLoadedEventSchema,
+  LimitsChangedEventSchema,
 ]);
 
 /**

@@ -95,7 +95,7 @@ export class ClusterEventsService implements OnModuleInit, OnApplicationShutdown
   }
 
   /** Tells this node at once and the others as the notification reaches them. Call after the change commits. */
-  async announce(event: ClusterEventOf<'credentials-changed'>): Promise<void> {
+  async announce(event: ClusterEventOf<'credentials-changed' | 'limits-changed'>): Promise<void> {
     this.emit(event);
     await this.publish({ ...event, from: this.nodeId });
   }

@@ -31,6 +31,9 @@ export interface CorralConfig {
   jobDeliveryTimeoutSeconds: number;
   jobCancelGraceSeconds: number;
   jobLogMaxBytes: number;
+  orgMaxQueuedTasks: number;
+  orgApiRequestsPerSecond: number;
+  apiRequestsPerSecondPerIp: number;
   jobRequerySeconds: number;
   nodeHeartbeatSeconds: number;
   nodeDeadAfterSeconds: number;
@@ -284,8 +287,32 @@ export const VARIABLES = [
     env: 'JOB_LOG_MAX_BYTES',
     default: '10485760',
     unit: 'bytes',
-    doc: 'largest log kept per job attempt; the rest is dropped behind a visible truncation marker',
+    doc: "largest log kept per job attempt, unless a platform operator set the organisation's own; the rest is dropped behind a visible truncation marker",
     parse: integer(1024, 1073741824),
+  },
+  {
+    key: 'orgMaxQueuedTasks',
+    env: 'ORG_MAX_QUEUED_TASKS',
+    default: '10000',
+    unit: 'tasks',
+    doc: "tasks one organisation may have waiting to start, unless a platform operator set its own; one more is refused (429 QUEUE_FULL)",
+    parse: integer(1, 10_000_000),
+  },
+  {
+    key: 'orgApiRequestsPerSecond',
+    env: 'ORG_API_REQUESTS_PER_SECOND',
+    default: '300',
+    unit: 'requests/s',
+    doc: "API requests a second one API key or console session may make on a node (bursts of twice that), unless a platform operator set the organisation's own; beyond it, 429 with Retry-After",
+    parse: integer(1, 1_000_000),
+  },
+  {
+    key: 'apiRequestsPerSecondPerIp',
+    env: 'API_REQUESTS_PER_SECOND_PER_IP',
+    default: '1000',
+    unit: 'requests/s',
+    doc: 'API requests a second one client address may make on a node (bursts of twice that), whoever it is; beyond it, 429 with Retry-After. Agents\' own protocol requests are not counted',
+    parse: integer(1, 1_000_000),
   },
   {
     key: 'jobRequerySeconds',

@@ -1,14 +1,16 @@
 import { Module } from '@nestjs/common';
 import { InvitationsRepository } from './invitations.repository';
 import { MembersController } from './members.controller';
+import { OrganizationLimitsController } from './organization-limits.controller';
+import { OrganizationLimitsService } from './organization-limits.service';
 import { MembershipsRepository } from './memberships.repository';
 import { OrganizationsRepository } from './organizations.repository';
 import { OrgsService } from './orgs.service';
 import { UsersRepository } from './users.repository';
 
 @Module({
-  controllers: [MembersController],
-  providers: [OrganizationsRepository, UsersRepository, MembershipsRepository, InvitationsRepository, OrgsService],
-  exports: [OrgsService, UsersRepository, MembershipsRepository],
+  controllers: [MembersController, OrganizationLimitsController],
+  providers: [OrganizationsRepository, UsersRepository, MembershipsRepository, InvitationsRepository, OrgsService, OrganizationLimitsService],
+  exports: [OrgsService, OrganizationLimitsService, UsersRepository, MembershipsRepository],
 })
 export class OrgsModule {}

@@ -25,6 +25,7 @@ import { dispatchLatency, jobsFinished, leaseExpiries } from '../metrics/metrics
 import { Batcher } from '../database/batcher';
 import { statementTime } from '../database/database-metrics';
 import { retryOnDeadlock } from '../database/sql';
+import { OrganizationLimitsService } from '../orgs/organization-limits.service';
 import { jobSecretAad } from '../secrets/sealed-columns';
 import { SecretKeysService } from '../secrets/secret-keys.service';
 import { SecretsCipher, sealedKeyId } from '../secrets/secrets-cipher';
@@ -118,6 +119,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     private readonly secretKeys: SecretKeysService,
     private readonly outputs: JobOutputs,
     private readonly logs: JobLogsRepository,
+    private readonly limits: OrganizationLimitsService,
   ) {}
 
   async onModuleInit() {
@@ -468,26 +470,27 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     return ack(m.seq + 1);
   }
 
-  /** Stores masked pieces under the per-attempt size cap, with one visible marker where it cut. */
+  /** Stores masked pieces under the per-attempt size cap (the organisation's logBytesPerJob), with one visible marker where it cut. */
   private async store(em: EntityManager, job: JobRow, nextSeq: number, pieces: { stream: JobLog['stream']; text: string }[], carry: Record<string, string>) {
+    const { logBytesPerJob: cap } = await this.limits.of(job.organizationId);
     let bytes = job.logBytes;
     let truncated = job.logTruncated;
     const kept: typeof pieces = [];
     for (const piece of pieces) {
       if (truncated || !piece.text) continue;
       const size = Buffer.byteLength(piece.text);
-      if (bytes + size <= this.config.jobLogMaxBytes) {
+      if (bytes + size <= cap) {
         kept.push(piece);
         bytes += size;
         continue;
       }
-      const room = Math.max(0, this.config.jobLogMaxBytes - bytes);
+      const room = Math.max(0, cap - bytes);
       const head = Buffer.from(piece.text)
         .subarray(0, room)
         .toString('utf8')
         .replace(/\uFFFD$/, '');
       if (head) kept.push({ stream: piece.stream, text: head });
-      kept.push({ stream: 'system', text: `\n[corral] log truncated: this job's output passed ${this.config.jobLogMaxBytes} bytes (JOB_LOG_MAX_BYTES); the rest was not kept\n` });
+      kept.push({ stream: 'system', text: `\n[corral] log truncated: this job's output passed ${cap} bytes, the organisation's limit per job; the rest was not kept and the job ran on\n` });
       bytes += Buffer.byteLength(head);
       truncated = true;
     }

@@ -9,6 +9,7 @@ import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { Batcher } from '../database/batcher';
 import { retryOnDeadlock } from '../database/sql';
+import { OrganizationLimitsService } from '../orgs/organization-limits.service';
 import { type JobPayload, JobPayloadSchema } from '../protocol/messages';
 import { policyRefusal } from '../protocol/policy-check';
 import { jobSecretAad } from '../secrets/sealed-columns';
@@ -99,6 +100,7 @@ export class TaskQueue {
     private readonly jobs: JobsRepository,
     private readonly hooks: TaskHooks,
     private readonly cipher: SecretsCipher,
+    private readonly limits: OrganizationLimitsService,
   ) {}
 
   /**
@@ -106,6 +108,7 @@ export class TaskQueue {
    * audit): its agents hear of it when that transaction commits.
    */
   async enqueue(em: EntityManager, organizationId: string, spec: NewTask): Promise<QueuedTask> {
+    await this.assertQueueRoom(organizationId, em);
     const row = this.row(organizationId, spec);
     const names = await this.checkTargets(organizationId, row, em);
     let blocker: Task | null = null;
@@ -133,6 +136,7 @@ export class TaskQueue {
           return queued;
         }),
       );
+    await this.assertQueueRoom(organizationId);
     const row = this.row(organizationId, spec);
     const here = new Map<string, AgentConnection>();
     for (const j of row.jobs) {
@@ -157,6 +161,22 @@ export class TaskQueue {
     }
     this.connections.workAnnounced(queued.jobs.filter((j) => j.state === 'queued').map((j) => j.agentId));
     return { ...queued, blocker: null };
+  }
+
+  /**
+   * An organisation with as many tasks waiting to start as its limit gets no more until some
+   * start. Tasks created at the same moment may pass the limit together by a few: it bounds a
+   * flood, it is not a quota to the task.
+   */
+  private async assertQueueRoom(organizationId: string, em?: EntityManager) {
+    const { queuedTasks } = await this.limits.of(organizationId);
+    if ((await this.tasks.countQueued(organizationId, queuedTasks, em)) < queuedTasks) return;
+    throw new TasksException(
+      TasksErrorCode.QUEUE_FULL,
+      `your organisation already has ${queuedTasks} tasks waiting to start, its limit: let some start (or cancel some), or ask the platform's operator to raise it`,
+      { limit: 'queuedTasks', value: queuedTasks },
+      { 'Retry-After': '5' },
+    );
   }
 
   /**

@@ -7,6 +7,7 @@ import type { TaskState } from './task-states';
 // Finding the task that holds a concurrency key looks only at unfinished tasks.
 @Index('IDX_tasks_active_concurrency_key', ['organizationId', 'concurrencyKey', 'createdAt'], { where: `concurrency_key IS NOT NULL AND state IN ('queued', 'running', 'cancelling')` })
 @Index('IDX_tasks_blocked_by', ['blockedBy'], { where: 'blocked_by IS NOT NULL' })
+@Index('IDX_tasks_queued', ['organizationId'], { where: `state = 'queued'` })
 export class Task {
   @PrimaryGeneratedColumn('uuid')
   id: string;

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AgentsModule } from '../agents/agents.module';
+import { OrgsModule } from '../orgs/orgs.module';
 import { SecretsModule } from '../secrets/secrets.module';
 import { JobDispatchService } from './job-dispatch.service';
 import { JobLogsRepository } from './job-logs.repository';
@@ -15,7 +16,7 @@ import { TasksService } from './tasks.service';
 
 /** The engine. Other modules queue work through TaskQueue and hear of its end through TaskHooks. */
 @Module({
-  imports: [AgentsModule, SecretsModule],
+  imports: [AgentsModule, OrgsModule, SecretsModule],
   controllers: [TasksController],
   providers: [TasksRepository, JobsRepository, JobLogsRepository, JobOutputs, TaskHooks, TaskProgress, TaskQueue, TasksService, TaskLogsService, JobDispatchService],
   exports: [JobsRepository, JobLogsRepository, JobOutputs, TaskQueue, TaskHooks, TaskLogsService],

@@ -149,6 +149,12 @@ export class TasksRepository {
     return new Map(inserted.map(({ n, ...task }) => [n, { ...task, createdAt: new Date(task.createdAt) }]));
   }
 
+  /** How many of the organisation's tasks wait to start, counted up to `upTo` (served by IDX_tasks_queued). */
+  async countQueued(organizationId: string, upTo: number, em: EntityManager = this.dataSource.manager): Promise<number> {
+    const rows: { n: number }[] = await em.query(`SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks WHERE organization_id = $1 AND state = 'queued' LIMIT $2) q`, [organizationId, upTo]);
+    return rows[0].n;
+  }
+
   /** Serialises everything that touches one concurrency key of one organisation, until the transaction ends. */
   async lockConcurrencyKey(em: EntityManager, organizationId: string, key: string): Promise<void> {
     await em.query(`SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))`, [organizationId, key]);

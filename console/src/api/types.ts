@@ -380,3 +380,17 @@ export interface VariablesPreview {
   step: string | null;
   variables: { name: string; value: string; sensitive: boolean; from: string }[];
 }
+
+export interface OrganizationLimits {
+  queuedTasks: number;
+  apiRequestsPerSecond: number;
+  logBytesPerJob: number;
+}
+
+/** GET /api/v1/organization/limits */
+export interface OrganizationLimitsView {
+  organizationId: string;
+  limits: OrganizationLimits;
+  defaults: OrganizationLimits;
+  own: Partial<OrganizationLimits>;
+}

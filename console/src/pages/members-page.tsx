@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
 import { api, messageOf } from '../api/api-client';
-import { type Invitation, type Member, type Role, ROLES } from '../api/types';
+import { type Invitation, type Member, type OrganizationLimitsView, type Role, ROLES } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { CopyField } from '../components/copy-button';
 import { ErrorMessage, Loadable } from '../components/feedback';
@@ -8,11 +8,18 @@ import { PageHeader } from '../components/layout';
 import { RelativeTime } from '../components/relative-time';
 import { useSession } from '../session/session-context';
 
+const LIMIT_LABELS = [
+  ['queuedTasks', 'Tasks waiting to start, at most', ''],
+  ['apiRequestsPerSecond', 'API requests a second, per key or session', ''],
+  ['logBytesPerJob', 'Log kept per job', 'bytes'],
+] as const;
+
 export function MembersPage() {
   const { me, can } = useSession();
   const isAdmin = can('admin');
   const members = useResource<Member[]>('/api/v1/members');
   const invitations = useResource<Invitation[]>(isAdmin ? '/api/v1/invitations' : null);
+  const limits = useResource<OrganizationLimitsView>('/api/v1/organization/limits');
   const [error, setError] = useState<string | null>(null);
   const [addError, setAddError] = useState<string | null>(null);
   const [result, setResult] = useState<string | null>(null);
@@ -168,6 +175,25 @@ export function MembersPage() {
           </section>
         </>
       )}
+      <section aria-labelledby="limits-h">
+        <h2 id="limits-h">Limits of this organisation</h2>
+        <p className="muted">What the organisation may use of this control plane, set by the platform’s operator.</p>
+        <Loadable data={limits.data} error={limits.error}>
+          {(view) => (
+            <dl className="facts">
+              {LIMIT_LABELS.map(([name, label, unit]) => (
+                <div key={name}>
+                  <dt>{label}</dt>
+                  <dd>
+                    {`${view.limits[name].toLocaleString('en')} ${unit}`.trim()}
+                    {view.own[name] !== undefined ? ` (default ${view.defaults[name].toLocaleString('en')})` : ''}
+                  </dd>
+                </div>
+              ))}
+            </dl>
+          )}
+        </Loadable>
+      </section>
     </>
   );
 }
