@@ -295,7 +295,7 @@ export const VARIABLES = [
     env: 'ORG_MAX_QUEUED_TASKS',
     default: '10000',
     unit: 'tasks',
-    doc: "tasks one organisation may have waiting to start, unless a platform operator set its own; one more is refused (429 QUEUE_FULL)",
+    doc: 'tasks one organisation may have waiting to start, unless a platform operator set its own; one more is refused (429 QUEUE_FULL)',
     parse: integer(1, 10_000_000),
   },
   {
@@ -311,7 +311,7 @@ export const VARIABLES = [
     env: 'API_REQUESTS_PER_SECOND_PER_IP',
     default: '1000',
     unit: 'requests/s',
-    doc: 'API requests a second one client address may make on a node (bursts of twice that), whoever it is; beyond it, 429 with Retry-After. Agents\' own protocol requests are not counted',
+    doc: "API requests a second one client address may make on a node (bursts of twice that), whoever it is; beyond it, 429 with Retry-After. Agents' own protocol requests are not counted",
     parse: integer(1, 1_000_000),
   },
   {
