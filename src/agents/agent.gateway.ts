@@ -79,7 +79,10 @@ class AgentSocket extends AgentSession {
     } catch {
       return this.close(1007, 'BAD_REQUEST: messages must be JSON');
     }
-    for (const parsed of messagesOf(frame)) this.accept(parsed);
+    const messages = messagesOf(frame);
+    // An empty list first would leave the connection waiting for the hello timeout: refused now, as any other first message that is not a hello.
+    if (!messages.length && !this.hello) return this.close(CLOSE_CODES.unauthenticated, 'BAD_REQUEST: send agent.hello first');
+    for (const parsed of messages) this.accept(parsed);
   }
 
   override closed() {

@@ -15,17 +15,22 @@ export type AgentStatus = (typeof AGENT_STATUSES)[number];
 export const TRANSPORTS = ['websocket', 'long-poll'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
+// A UTF-16 surrogate without its other half.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /**
- * Text the control plane stores as it is: PostgreSQL's text cannot hold U+0000, so a message with
- * one is refused as malformed instead of failing in the database. (Log output may carry any
- * character: the server keeps a NUL in it as U+FFFD.)
+ * Text the control plane stores as it is: PostgreSQL's text cannot hold U+0000, nor its jsonb
+ * (where policies and health results go) half of a surrogate pair, so a message with either is
+ * refused as malformed instead of failing in the database. (Log output may carry any character:
+ * the server keeps a NUL in it as U+FFFD.)
  */
 const text = (max: number, min = 0) =>
   z
     .string()
     .min(min)
     .max(max)
-    .refine((s) => !s.includes('\u0000'), { message: 'must not contain NUL characters (\\u0000)' });
+    .refine((s) => !s.includes('\u0000'), { message: 'must not contain NUL characters (\\u0000)' })
+    .refine((s) => !LONE_SURROGATE.test(s), { message: 'must not contain half of a UTF-16 surrogate pair' });
 
 /** The host sysadmin's local policy, as the agent reports it. */
 export const LocalPolicySchema = z.object({
@@ -145,7 +150,19 @@ export const MAX_SENSITIVE_VALUES = 100;
 /** Values one deployment step may see. */
 export const MAX_STEP_VARIABLES = 2000;
 
-const JobRef = { jobId: z.string().uuid(), attempt: z.number().int().min(1) };
+/**
+ * A whole number the control plane stores in a PostgreSQL integer column (attempts, log sequences,
+ * exit codes): one beyond its range is refused as malformed instead of failing in the database.
+ */
+const INT32_MAX = 2 ** 31 - 1;
+const int32 = () =>
+  z
+    .number()
+    .int()
+    .min(-(2 ** 31))
+    .max(INT32_MAX, { message: `must be at most ${INT32_MAX}` });
+
+const JobRef = { jobId: z.string().uuid(), attempt: int32().min(1) };
 
 // An agent's job messages carry the protocol version (one from before they did is taken as version 1);
 // the control plane's replies belong to the message they answer.
@@ -334,7 +351,7 @@ export const JobLogSchema = z.object({
   type: z.literal('agent.job.log'),
   ...version,
   ...JobRef,
-  seq: z.number().int().min(0),
+  seq: int32().min(0),
   stream: z.enum(LOG_STREAMS),
   text: z.string().max(MAX_LOG_CHUNK_CHARS),
   dropped: LogDroppedSchema.optional(),
@@ -356,10 +373,10 @@ export const JobFinishSchema = z.object({
   ...version,
   ...JobRef,
   outcome: z.enum(JOB_OUTCOMES),
-  exitCode: z.number().int().nullable(),
+  exitCode: int32().nullable(),
   signal: text(20).nullable(),
   message: text(1000).nullable(),
-  logChunks: z.number().int().min(0),
+  logChunks: int32().min(0),
   /** What the job found, for kinds that report something (a health check's facts and verdict). */
   result: JobResultSchema.nullable().default(null),
   outputs: z.array(JobOutputSchema).max(MAX_JOB_OUTPUTS).optional(),
