@@ -1,4 +1,5 @@
 import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { ValidateIf } from 'class-validator';
 import type { z } from 'zod';
 import { DomainException } from './domain.exception';
 
@@ -36,3 +37,10 @@ export function parseOrReject<T extends z.ZodType>(schema: T, body: unknown): z.
   const details = result.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', problems: [i.message] }));
   throw new DomainException('VALIDATION_FAILED', details.map((d) => `${d.field}: ${d.problems[0]}`).join('; '), 422, details);
 }
+
+/**
+ * Like @IsOptional(), but for a field left out only: `null` is a value, and gets the field's own
+ * checks (so `"name": null` in a PATCH is a 422 naming the field, not a null the service must
+ * expect). @IsOptional() skips the checks for null too.
+ */
+export const OptionalNotNull = () => ValidateIf((_object: object, value: unknown) => value !== undefined);

@@ -1,5 +1,6 @@
 import { Transform } from 'class-transformer';
-import { IsIn, IsOptional, IsString, Length } from 'class-validator';
+import { IsIn, IsString, Length } from 'class-validator';
+import { OptionalNotNull } from '../../common/validation';
 import { ROLES, type Role } from '../../orgs/roles';
 
 export class CreateApiKeyDto {
@@ -8,7 +9,7 @@ export class CreateApiKeyDto {
   @Length(1, 100, { message: 'name must be 1 to 100 characters' })
   name: string;
 
-  @IsOptional()
+  @OptionalNotNull()
   @IsIn(ROLES, { message: `role must be one of ${ROLES.join(', ')}` })
   role?: Role;
 }

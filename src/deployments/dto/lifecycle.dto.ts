@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsInt, IsOptional, IsString, Length, Min, ValidateNested } from 'class-validator';
+import { OptionalNotNull } from '../../common/validation';
 
 export class PhaseDto {
   @IsString()
@@ -50,17 +51,17 @@ export class CreateLifecycleDto {
 }
 
 export class UpdateLifecycleDto {
-  @IsOptional()
+  @OptionalNotNull()
   @IsString()
   @Length(1, 100)
   name?: string;
 
-  @IsOptional()
+  @OptionalNotNull()
   @IsString()
   @Length(0, 1000)
   description?: string;
 
-  @IsOptional()
+  @OptionalNotNull()
   @IsArray()
   @ArrayMaxSize(50)
   @ValidateNested({ each: true })

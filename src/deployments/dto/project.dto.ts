@@ -1,4 +1,5 @@
 import { ArrayMaxSize, IsArray, IsOptional, IsString, IsUUID, Length, Matches, ValidateIf } from 'class-validator';
+import { OptionalNotNull } from '../../common/validation';
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 const SLUG_MESSAGE = 'slug must be 1-64 lowercase letters, digits and "-", not starting or ending with "-"';
@@ -24,16 +25,16 @@ export class CreateProjectDto {
 }
 
 export class UpdateProjectDto {
-  @IsOptional()
+  @OptionalNotNull()
   @IsString()
   @Length(1, 100)
   name?: string;
 
-  @IsOptional()
+  @OptionalNotNull()
   @Matches(SLUG, { message: SLUG_MESSAGE })
   slug?: string;
 
-  @IsOptional()
+  @OptionalNotNull()
   @IsString()
   @Length(0, 2000)
   description?: string;
@@ -45,7 +46,7 @@ export class UpdateProjectDto {
   lifecycleId?: string | null;
 
   /** The library variable sets it includes, in order (an earlier one wins a tie between sets). */
-  @IsOptional()
+  @OptionalNotNull()
   @IsArray()
   @ArrayMaxSize(50)
   @IsUUID('all', { each: true, message: 'variableSetIds must be ids of variable sets (GET /api/v1/variable-sets)' })

@@ -1,4 +1,5 @@
 import { ArrayMaxSize, IsArray, IsBoolean, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
+import { OptionalNotNull } from '../../common/validation';
 
 // The same shape as the environment labels agents and enrollment tokens carry.
 const NAME = /^[\w.:-]{1,64}$/;
@@ -19,16 +20,16 @@ export class CreateEnvironmentDto {
 }
 
 export class UpdateEnvironmentDto {
-  @IsOptional()
+  @OptionalNotNull()
   @Matches(NAME, { message: NAME_MESSAGE })
   name?: string;
 
-  @IsOptional()
+  @OptionalNotNull()
   @IsString()
   @Length(0, 1000)
   description?: string;
 
-  @IsOptional()
+  @OptionalNotNull()
   @IsBoolean()
   guidedFailure?: boolean;
 }
