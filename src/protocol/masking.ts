@@ -35,7 +35,8 @@ export function sensitiveForms(value: string): string[] {
   const urlSafe = (b: string) => b.replaceAll('+', '-').replaceAll('/', '_');
   const hex = bytes.toString('hex');
   const binary = [...base64.flatMap((b) => [b, b.replace(/=+$/, ''), urlSafe(b), urlSafe(b).replace(/=+$/, '')]), hex, hex.toUpperCase()];
-  const uri = encodeURIComponent(value);
+  // A lone surrogate cannot be URL-encoded (encodeURIComponent throws) nor printed: as UTF-8 it is U+FFFD.
+  const uri = encodeURIComponent(value.replace(/\p{Cs}/gu, '\uFFFD'));
   const escaped = [uri, uri.replaceAll('%20', '+'), JSON.stringify(value).slice(1, -1)];
   return [...new Set([value, ...binary.filter((form) => form.length >= MIN_ENCODED_FORM), ...escaped])];
 }
@@ -69,21 +70,67 @@ function longestPrefixSuffix(text: string, secrets: readonly string[]): number {
   return best;
 }
 
-/** A `maskStep` that keeps its own carry, for one stream. */
+/**
+ * Masks one stream, as `maskStep` does, for a masker whose carry stays in memory (the agent's).
+ * The carry is kept unmasked, so a value's start is held back even when a shorter value inside it
+ * was already whole: a value containing another is masked whole wherever the stream is cut. Every
+ * stretch of the output that is part of an occurrence of a value or of one of its forms, overlapping
+ * ones included, becomes one mask: the output does not depend on where the stream was cut.
+ */
 export class StreamMasker {
+  private readonly secrets: string[];
+  /** The end of the stream not yet emitted, as it was printed: it could begin a value. */
   private carry = '';
+  /** How much of the carry is inside a value that began in what was already emitted. */
+  private covered = 0;
+  /** What was emitted ends with a mask that may go on into the carry. */
+  private maskOpen = false;
 
-  constructor(private readonly values: readonly string[]) {}
+  constructor(values: readonly string[]) {
+    this.secrets = [...new Set(values.filter((v) => v.length > 0).flatMap(sensitiveForms))].sort((a, b) => b.length - a.length);
+  }
 
   push(text: string): string {
-    const step = maskStep(this.carry, text, this.values);
-    this.carry = step.carry;
-    return step.emit;
+    return this.step(text, false);
   }
 
   flush(): string {
-    const step = maskStep(this.carry, '', this.values, true);
-    this.carry = '';
-    return step.emit;
+    return this.step('', true);
+  }
+
+  private step(text: string, final: boolean): string {
+    if (this.secrets.length === 0) return text;
+    const raw = this.carry + text;
+    const cut = final ? raw.length : raw.length - longestPrefixSuffix(raw, this.secrets);
+    const ranges: [number, number][] = this.covered ? [[0, this.covered]] : [];
+    for (const secret of this.secrets) for (let i = raw.indexOf(secret); i !== -1; i = raw.indexOf(secret, i + 1)) ranges.push([i, i + secret.length]);
+    ranges.sort((a, b) => a[0] - b[0]);
+    let out = '';
+    let at = 0;
+    let runEnd = -1;
+    let reach = this.covered - cut; // how far a value begun before the cut reaches past it
+    for (const [start, end] of ranges) {
+      if (start >= cut) break;
+      reach = Math.max(reach, end - cut);
+      if (start <= runEnd) {
+        runEnd = Math.max(runEnd, end);
+        at = Math.min(runEnd, cut);
+        continue;
+      }
+      out += raw.slice(at, start);
+      // A run that goes on from the previous piece already has its mask.
+      if (!(start === 0 && this.maskOpen)) out += MASK;
+      runEnd = end;
+      at = Math.min(end, cut);
+    }
+    out += raw.slice(at, cut);
+    if (cut > 0) this.maskOpen = runEnd >= cut;
+    this.covered = Math.max(0, reach);
+    this.carry = raw.slice(cut);
+    if (final) {
+      this.covered = 0;
+      this.maskOpen = false;
+    }
+    return out;
   }
 }
