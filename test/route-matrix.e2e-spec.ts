@@ -1,19 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { RequestMethod } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
-import { DiscoveryService, MetadataScanner, ModulesContainer, NestFactory, Reflector } from '@nestjs/core';
-import { GATEWAY_METADATA, GATEWAY_OPTIONS } from '@nestjs/websockets/constants';
 import WebSocket from 'ws';
-import { AppModule } from '../src/app.module';
-import { PLATFORM_OPERATOR, PUBLIC_ROUTE, REQUIRED_ROLE } from '../src/common/actor';
-import { CorralLogger } from '../src/common/logger';
-import { readConfig } from '../src/config/config';
 import { ROLES, type Role, roleAtLeast } from '../src/orgs/roles';
 import { AGENT_PATHS, type AgentJobMessageInput, CLOSE_CODES } from '../src/protocol/messages';
 import { waitFor } from './helpers/control-plane-process';
 import { makeApiKey, makeApprovedAgent, makeMember, PASSWORD, type SignedUp, signUp, uniqueEmail } from './helpers/factories';
 import type { HttpClient } from './helpers/http-client';
 import { ProtocolAgent } from './helpers/protocol-agent';
+import { type Route, routeTable } from './helpers/route-table';
 import { startTestApp, type TestApp } from './helpers/test-app';
 
 // The authorisation matrix (issue 17), enumerated from the application itself: every route Nest
@@ -26,77 +19,6 @@ import { startTestApp, type TestApp } from './helpers/test-app';
 // ------------------------------------------------------------------------------------------------
 // The route table, as Nest builds it
 // ------------------------------------------------------------------------------------------------
-
-interface Route {
-  key: string;
-  method: string;
-  path: string;
-  isPublic: boolean;
-  leastRole: Role | undefined;
-  platformOperator: boolean;
-}
-
-const joinPath = (...parts: string[]) =>
-  '/' +
-  parts
-    .map((p) => p.replace(/^\/+|\/+$/g, ''))
-    .filter(Boolean)
-    .join('/');
-const asList = (p: string | string[] | undefined): string[] => (p === undefined ? [''] : Array.isArray(p) ? p : [p]);
-
-/**
- * Every HTTP route and WebSocket gateway of the application module, read the way Nest reads them:
- * the module graph scanned in preview mode (what the node builds, but nothing instantiated, so no
- * database, no background loops), then each controller method's route and role metadata.
- */
-async function routeTable(): Promise<Route[]> {
-  const logger = new CorralLogger('error', 'json', process.stderr);
-  const ctx = await NestFactory.createApplicationContext(AppModule.forRoot(readConfig({}), 'postgres://route-table@127.0.0.1:1/none', logger), {
-    preview: true,
-    logger: false,
-    abortOnError: false,
-  });
-  try {
-    // In preview mode nothing is instantiated, not even the DiscoveryService: built here over Nest's own container.
-    const discovery = new DiscoveryService(ctx.get(ModulesContainer));
-    const reflector = new Reflector();
-    const scanner = new MetadataScanner();
-    const routes: Route[] = [];
-    for (const { metatype } of discovery.getControllers()) {
-      if (!metatype) continue;
-      const prototype = metatype.prototype as Record<string, (...args: unknown[]) => unknown>;
-      for (const name of scanner.getAllMethodNames(prototype)) {
-        const handler = prototype[name];
-        const methodPath = Reflect.getMetadata(PATH_METADATA, handler) as string | string[] | undefined;
-        if (methodPath === undefined) continue;
-        const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod];
-        const targets = [handler, metatype];
-        for (const base of asList(Reflect.getMetadata(PATH_METADATA, metatype) as string | string[] | undefined)) {
-          for (const sub of asList(methodPath)) {
-            const path = joinPath(base, sub);
-            routes.push({
-              key: `${method} ${path}`,
-              method,
-              path,
-              isPublic: reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets) ?? false,
-              leastRole: reflector.getAllAndOverride<Role | undefined>(REQUIRED_ROLE, targets),
-              platformOperator: reflector.getAllAndOverride<boolean>(PLATFORM_OPERATOR, targets) ?? false,
-            });
-          }
-        }
-      }
-    }
-    for (const { metatype } of discovery.getProviders()) {
-      if (!metatype || !Reflect.getMetadata(GATEWAY_METADATA, metatype)) continue;
-      const path = joinPath((Reflect.getMetadata(GATEWAY_OPTIONS, metatype) as { path?: string } | undefined)?.path ?? '');
-      // A gateway is outside the guard: it authenticates its own connections.
-      routes.push({ key: `WS ${path}`, method: 'WS', path, isPublic: true, leastRole: undefined, platformOperator: false });
-    }
-    return routes.sort((a, b) => a.key.localeCompare(b.key));
-  } finally {
-    await ctx.close();
-  }
-}
 
 /** The routes the running node says it mapped ("Mapped {/path, GET} route" in its debug log). */
 function mappedByNode(logs: string): string[] {
