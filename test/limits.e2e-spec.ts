@@ -15,7 +15,7 @@ describe('organisation limits', () => {
   const operatorEmail = uniqueEmail('operator');
 
   beforeAll(async () => {
-    app = await startTestApp({ CORRAL_PLATFORM_OPERATORS: operatorEmail, ORG_MAX_QUEUED_TASKS: '50', ORG_API_REQUESTS_PER_SECOND: '200', JOB_REQUERY_SECONDS: '1' });
+    app = await startTestApp({ CORRAL_PLATFORM_OPERATORS: operatorEmail, ORG_MAX_QUEUED_TASKS: '50', ORG_API_REQUESTS_PER_SECOND: '200', JOB_REQUERY_SECONDS: '1', LIVE_CONNECTIONS_PER_IP: '5' });
     operator = await signUp(app, 'Platform', operatorEmail);
     a = await signUp(app, 'Limited A');
     b = await signUp(app, 'Other B');
@@ -28,7 +28,7 @@ describe('organisation limits', () => {
   it('shows an organisation its limits, the defaults from configuration', async () => {
     const res = await a.client.get('/api/v1/organization/limits');
     expect(res.status).toBe(200);
-    const defaults = { queuedTasks: 50, apiRequestsPerSecond: 200, logBytesPerJob: 10485760 };
+    const defaults = { queuedTasks: 50, apiRequestsPerSecond: 200, logBytesPerJob: 10485760, runningJobs: 5000, liveConnections: 20000 };
     expect(res.body).toEqual({ organizationId: a.organizationId, limits: defaults, defaults, own: {} });
   });
 
@@ -110,6 +110,65 @@ describe('organisation limits', () => {
     } finally {
       socket.close();
       await setLimits(a.organizationId, { logBytesPerJob: null });
+    }
+  });
+
+  it('keeps an organisation’s offered and running jobs under its running limit; the next starts when one ends', async () => {
+    expect((await setLimits(a.organizationId, { runningJobs: 1 })).status).toBe(200);
+    const agent = await makeApprovedAgent(app, a, (p) => (p.maxJobs = 3));
+    const socket = await agent.connect();
+    try {
+      await socket.next('its status', (m) => m.type === 'signed');
+      const [first, second] = [await createTask(a, agent.agentId), await createTask(a, agent.agentId)];
+      const offer = await socket.next('the first offer', (m) => offerIn(agent, m, first.body.id));
+      socket.send({ type: 'agent.job.accept', jobId: offer.jobId, attempt: 1 });
+      await socket.next('start', (m) => m.type === 'server.job.start' && m.jobId === offer.jobId);
+      // Room on the agent, none in the organisation: the second waits (the node looks again every second here).
+      expect((await a.client.get(`/api/v1/tasks/${second.body.id}`)).body.state).toBe('queued');
+      expect(socket.messages.some((m) => offerIn(agent, m, second.body.id))).toBe(false);
+      socket.send({ type: 'agent.job.finish', jobId: offer.jobId, attempt: 1, outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 0 });
+      await socket.next('the second offer, once the first ended', (m) => offerIn(agent, m, second.body.id));
+    } finally {
+      socket.close();
+      await setLimits(a.organizationId, { runningJobs: null });
+    }
+  });
+
+  it('refuses a live connection past the organisation’s limit (429 for a stream, 4029 for an agent) and past an address’s', async () => {
+    expect((await setLimits(a.organizationId, { liveConnections: 2 })).status).toBe(200);
+    const opened: AbortController[] = [];
+    const stream = async (owner: SignedUp) => {
+      const abort = new AbortController();
+      opened.push(abort);
+      const res = await fetch(`${app.url}/api/v1/agent-events`, { headers: { cookie: owner.client.cookieHeader(), accept: 'text/event-stream' }, signal: abort.signal });
+      const body = (res.status === 200 ? null : await res.json()) as { error: { code: string; message: string } } | null;
+      return { status: res.status, retryAfter: res.headers.get('retry-after'), body };
+    };
+    try {
+      expect((await stream(a)).status).toBe(200);
+      const agent = await makeApprovedAgent(app, a);
+      const socket = await agent.connect();
+      await socket.next('its status', (m) => m.type === 'signed');
+      // Two held: a third stream, and another agent's WebSocket, are refused.
+      const refused = await stream(a);
+      expect(refused).toMatchObject({ status: 429, retryAfter: '10', body: { error: { code: 'TOO_MANY_CONNECTIONS' } } });
+      expect(refused.body?.error.message).toMatch(/already holds 2 live connections/);
+      const refusedSocket = await (await makeApprovedAgent(app, a)).connect();
+      const closed = await waitFor('the second agent’s socket to be closed', () => refusedSocket.closed);
+      expect(closed).toMatchObject({ code: 4029, reason: expect.stringMatching(/^TOO_MANY_CONNECTIONS: .*retry-after=10$/) });
+      // Another organisation is not held; one that leaves gives its place back.
+      expect((await stream(b)).status).toBe(200);
+      socket.close();
+      await waitFor('the agent’s place to be given back', async () => (await stream(a)).status === 200 || undefined);
+
+      // The address: 5 streams at most, whoever holds them (two of a's and one of b's are open).
+      await setLimits(a.organizationId, { liveConnections: null });
+      expect((await stream(b)).status).toBe(200);
+      expect((await stream(b)).status).toBe(200);
+      expect(await stream(b)).toMatchObject({ status: 429, body: { error: { code: 'TOO_MANY_CONNECTIONS', details: { limit: 'liveConnectionsPerIp', value: 5 } } } });
+    } finally {
+      for (const abort of opened) abort.abort();
+      await setLimits(a.organizationId, { liveConnections: null });
     }
   });
 });

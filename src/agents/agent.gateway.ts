@@ -6,6 +6,7 @@ import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { NodeLifecycle } from '../nodes/node-lifecycle.service';
+import { LiveConnectionsService, type Release, TooManyConnectionsException } from '../orgs/live-connections.service';
 import { messagesOf, packFrames } from '../protocol/frames';
 import { AGENT_PATHS, type AgentJobMessage, type AgentMessage, AgentMessageSchema, type AgentPolicy, CLOSE_CODES, type ServerMessage, type Transport } from '../protocol/messages';
 import { AgentAuthService } from './agent-auth.service';
@@ -145,6 +146,7 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
     private readonly serverKeys: ServerKeysService,
     private readonly lifecycle: NodeLifecycle,
     private readonly policies: AgentPolicyReports,
+    private readonly live: LiveConnectionsService,
     private readonly logger: CorralLogger,
   ) {}
 
@@ -193,15 +195,35 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
       socket.close(CLOSE_CODES.refused, refusal(agent));
       return;
     }
+    const release = await this.countConnection(socket, agent.organizationId);
+    if (!release) return;
     const connection = new AgentSocket(socket, { id: agent.id, name: agent.name, organizationId: agent.organizationId }, this);
     this.slices[this.nextSlice++ % this.slices.length].add(connection);
     socket.on('message', (data: Buffer) => connection.receive(data.toString()));
     const heard = () => (connection.heard = true);
     socket.on('pong', heard);
     socket.on('ping', heard);
-    socket.on('close', () => this.closed(connection));
+    socket.on('close', () => {
+      release();
+      this.closed(connection);
+    });
     this.registry.addSocket(connection);
     for (const raw of early) connection.receive(raw);
+  }
+
+  /** The connection counted among its organisation's live ones, or closed (and null) when that is at its limit. */
+  private async countConnection(socket: WebSocket, organizationId: string): Promise<Release | null> {
+    try {
+      const release = await this.live.open(organizationId, null);
+      // Gone while its organisation's limits were read: nothing will release it later.
+      if (socket.readyState === socket.OPEN) return release;
+      release();
+    } catch (err) {
+      if (err instanceof TooManyConnectionsException)
+        socket.close(CLOSE_CODES.rateLimited, `TOO_MANY_CONNECTIONS: your organisation is at its live connection limit; retry-after=${err.headers['Retry-After']}`);
+      else socket.close(1011, 'INTERNAL: the server could not admit this connection; retry later');
+    }
+    return null;
   }
 
   /** The hello: the agent is connected here now, is told its standing, and gets what waits for it. */

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { EnvironmentsModule } from '../environments/environments.module';
 import { NodesModule } from '../nodes/nodes.module';
+import { OrgsModule } from '../orgs/orgs.module';
 import { AgentEnvironments } from './agent-environments';
 import { AgentApiController } from './agent-api.controller';
 import { AgentApiService } from './agent-api.service';
@@ -21,7 +22,7 @@ import { ServerKeysService } from './server-keys.service';
 import { SessionRegistry } from './session-registry.service';
 
 @Module({
-  imports: [NodesModule, EnvironmentsModule],
+  imports: [NodesModule, EnvironmentsModule, OrgsModule],
   controllers: [AgentsController, EnrollmentTokensController, AgentApiController],
   providers: [
     AgentEnvironments,

@@ -34,6 +34,9 @@ export interface CorralConfig {
   orgMaxQueuedTasks: number;
   orgApiRequestsPerSecond: number;
   apiRequestsPerSecondPerIp: number;
+  orgMaxRunningJobs: number;
+  orgMaxLiveConnections: number;
+  liveConnectionsPerIp: number;
   jobRequerySeconds: number;
   nodeHeartbeatSeconds: number;
   nodeDeadAfterSeconds: number;
@@ -313,6 +316,30 @@ export const VARIABLES = [
     unit: 'requests/s',
     doc: "API requests a second one client address may make on a node (bursts of twice that), whoever it is; beyond it, 429 with Retry-After. Agents' own protocol requests are not counted",
     parse: integer(1, 1_000_000),
+  },
+  {
+    key: 'orgMaxRunningJobs',
+    env: 'ORG_MAX_RUNNING_JOBS',
+    default: '5000',
+    unit: 'jobs',
+    doc: 'jobs one organisation may have offered or running at once, unless a platform operator set its own; the rest wait in the queue (nothing is refused)',
+    parse: integer(1, 10_000_000),
+  },
+  {
+    key: 'orgMaxLiveConnections',
+    env: 'ORG_MAX_LIVE_CONNECTIONS',
+    default: '20000',
+    unit: 'connections',
+    doc: "live connections one organisation may hold open on a node, its agents' WebSockets and its console event streams together, unless a platform operator set its own; beyond it, 429 (a WebSocket is closed with 4029) with Retry-After",
+    parse: integer(1, 10_000_000),
+  },
+  {
+    key: 'liveConnectionsPerIp',
+    env: 'LIVE_CONNECTIONS_PER_IP',
+    default: '200',
+    unit: 'connections',
+    doc: "console event streams (live logs, agent changes) one client address may hold open on a node, whoever it is; beyond it, 429 with Retry-After. Agents' WebSockets are not counted: many agents share an address behind NAT",
+    parse: integer(1, 10_000_000),
   },
   {
     key: 'jobRequerySeconds',

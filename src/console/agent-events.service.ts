@@ -2,7 +2,8 @@ import { type BeforeApplicationShutdown, Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { AgentsRepository } from '../agents/agents.repository';
 import { ClusterEventsService } from '../cluster/cluster-events.service';
-import type { Actor } from '../common/actor';
+import { type Actor, clientIp } from '../common/actor';
+import { LiveConnectionsService } from '../orgs/live-connections.service';
 
 const KEEPALIVE_MS = 15_000;
 
@@ -17,6 +18,7 @@ export class AgentEventsService implements BeforeApplicationShutdown {
   constructor(
     private readonly events: ClusterEventsService,
     private readonly agents: AgentsRepository,
+    private readonly live: LiveConnectionsService,
   ) {}
 
   beforeApplicationShutdown() {
@@ -26,6 +28,7 @@ export class AgentEventsService implements BeforeApplicationShutdown {
   async follow(actor: Actor, req: Request, res: Response): Promise<void> {
     // Agents this organisation had: a deleted one is no longer found, but was ours to mention.
     const known = new Set((await this.agents.listForOrganization(actor.organizationId)).map((a) => a.id));
+    const release = await this.live.open(actor.organizationId, clientIp(req));
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', connection: 'keep-alive' });
     res.flushHeaders();
     let closed = false;
@@ -48,6 +51,7 @@ export class AgentEventsService implements BeforeApplicationShutdown {
       if (closed) return;
       closed = true;
       this.open.delete(close);
+      release();
       clearInterval(keepalive);
       this.events.off('agent-changed', onAgent);
       this.events.off('resync', onResync);

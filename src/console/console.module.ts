@@ -3,6 +3,7 @@ import { Module, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { AgentsModule } from '../agents/agents.module';
 import { AuthModule } from '../auth/auth.module';
+import { OrgsModule } from '../orgs/orgs.module';
 import { AgentEventsController } from './agent-events.controller';
 import { AgentEventsService } from './agent-events.service';
 import { ConsoleSessionController } from './console-session.controller';
@@ -14,7 +15,7 @@ export const CONSOLE_DIR = join(__dirname, '..', '..', 'console');
 
 /** The web console: its static files at `/`, who is logged in, and the live agent changes it listens to. */
 @Module({
-  imports: [AgentsModule, AuthModule],
+  imports: [AgentsModule, AuthModule, OrgsModule],
   controllers: [AgentEventsController, ConsoleSessionController],
   providers: [AgentEventsService, ConsoleSessionService],
 })

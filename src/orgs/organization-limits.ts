@@ -13,6 +13,10 @@ export interface OrganizationLimits {
   apiRequestsPerSecond: number;
   /** Log kept per job attempt; beyond it the output is cut behind a marker line and the job runs on. */
   logBytesPerJob: number;
+  /** Jobs offered or running at once, on all nodes; the rest wait in the queue. */
+  runningJobs: number;
+  /** Agents' WebSockets and console event streams open at once, per node; one more is refused with 429. */
+  liveConnections: number;
 }
 
 export type LimitName = keyof OrganizationLimits;
@@ -22,6 +26,8 @@ export const LIMITS: Record<LimitName, { min: number; max: number; env: string; 
   queuedTasks: { min: 1, max: 10_000_000, env: 'ORG_MAX_QUEUED_TASKS', configKey: 'orgMaxQueuedTasks' },
   apiRequestsPerSecond: { min: 1, max: 1_000_000, env: 'ORG_API_REQUESTS_PER_SECOND', configKey: 'orgApiRequestsPerSecond' },
   logBytesPerJob: { min: 1024, max: 1024 ** 3, env: 'JOB_LOG_MAX_BYTES', configKey: 'jobLogMaxBytes' },
+  runningJobs: { min: 1, max: 10_000_000, env: 'ORG_MAX_RUNNING_JOBS', configKey: 'orgMaxRunningJobs' },
+  liveConnections: { min: 1, max: 10_000_000, env: 'ORG_MAX_LIVE_CONNECTIONS', configKey: 'orgMaxLiveConnections' },
 };
 
 export const LIMIT_NAMES = Object.keys(LIMITS) as LimitName[];

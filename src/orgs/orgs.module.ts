@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { InvitationsRepository } from './invitations.repository';
+import { LiveConnectionsService } from './live-connections.service';
 import { MembersController } from './members.controller';
 import { OrganizationLimitsController } from './organization-limits.controller';
 import { OrganizationLimitsService } from './organization-limits.service';
@@ -10,7 +11,7 @@ import { UsersRepository } from './users.repository';
 
 @Module({
   controllers: [MembersController, OrganizationLimitsController],
-  providers: [OrganizationsRepository, UsersRepository, MembershipsRepository, InvitationsRepository, OrgsService, OrganizationLimitsService],
-  exports: [OrgsService, OrganizationLimitsService, UsersRepository, MembershipsRepository],
+  providers: [OrganizationsRepository, UsersRepository, MembershipsRepository, InvitationsRepository, OrgsService, OrganizationLimitsService, LiveConnectionsService],
+  exports: [OrgsService, OrganizationLimitsService, LiveConnectionsService, UsersRepository, MembershipsRepository],
 })
 export class OrgsModule {}

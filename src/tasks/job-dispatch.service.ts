@@ -32,7 +32,7 @@ import { SecretsCipher, sealedKeyId } from '../secrets/secrets-cipher';
 import { DEFAULT_FAIR_SHARE, FairShare } from './fair-share';
 import { JobLogsRepository } from './job-logs.repository';
 import { JobOutputs } from './job-outputs';
-import { type CancelRow, type ClaimedJob, type ClaimRequest, type JobRef, type JobRow, JobsRepository, refKey } from './jobs.repository';
+import { type CancelRow, type Claim, type ClaimedJob, type ClaimRequest, type JobRef, type JobRow, JobsRepository, refKey } from './jobs.repository';
 import { Announcements, TaskProgress } from './task-progress.service';
 import { HELD_JOB_STATES, type JobState } from './task-states';
 
@@ -96,11 +96,13 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
   // Organisations' shares of this node while it is busy; the agents a held organisation's rate kept waiting, served again as it allows.
   private readonly shares = new FairShare();
   private readonly heldBack = new Map<string, Set<string>>();
+  // Agents whose organisation was at its running limit when they claimed: served again when one of its jobs ends here (or by the sweep).
+  private readonly atRunningLimit = new Map<string, Set<string>>();
   private sweeping = false;
   // Every hot statement serves all the agents that need it at that moment. What no agent waits on
   // closely (starting a job it accepted, acknowledging a finish, renewing leases) lingers a little
   // to go out with more; offers do not.
-  private readonly claims = new Batcher<ClaimRequest, ClaimedJob[]>((r) => this.claimBatch(r), { maxBatch: 500, concurrency: 2 });
+  private readonly claims = new Batcher<ClaimRequest, Claim>((r) => this.claimBatch(r), { maxBatch: 500, concurrency: 2 });
   private readonly cancelLookups = new Batcher<string, CancelRow[]>((ids) => this.cancelBatch(ids), { maxBatch: 1000, concurrency: 1 });
   private readonly accepts = new Batcher<FromAgent<JobAccept>, ServerMessage[]>((b) => this.acceptBatch(b), { maxBatch: 500, concurrency: 2, lingerMs: LINGER_MS });
   private readonly finishes = new Batcher<FromAgent<JobFinish>, ServerMessage[]>((b) => this.finishBatch(b), { maxBatch: 500, concurrency: 2, lingerMs: LINGER_MS });
@@ -160,9 +162,13 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     return messages;
   }
 
-  /** Whether an organisation's new jobs may be offered as they are made, or must wait for its share of this busy node. */
+  /**
+   * Whether an organisation's new jobs may be offered as they are made, or must wait for its share
+   * of this busy node or for room under its running limit (which only claims measure: jobs offered
+   * as they are made may pass it until the next claim of the organisation's finds it reached).
+   */
   mayOfferAtOnce(organizationId: string): boolean {
-    return !this.shares.isHeld(organizationId);
+    return !this.shares.isHeld(organizationId) && !this.atRunningLimit.has(organizationId);
   }
 
   /** Jobs offered as they were made (the agent is on a WebSocket here): signed and sent now. */
@@ -203,19 +209,25 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     for (const job of jobs) if (job.queuedAt) dispatchLatency.observe({ transport }, Math.max(0, now - job.queuedAt.getTime()) / 1000);
   }
 
-  /** What the agent may be offered now: all it has room for, unless its organisation is held to its share (then it is served again later). */
+  /**
+   * What the agent may be offered now: all it has room for, unless its organisation is held to its
+   * share or is at its running limit (then it is served again later).
+   */
   private async claimFor(agent: ConnectedAgent, maxJobs: number): Promise<ClaimedJob[]> {
     const org = agent.organizationId;
     const cap = this.shares.take(org, maxJobs);
-    const claimed = cap > 0 ? await this.claims.submit({ agentId: agent.id, maxJobs, cap }) : [];
+    const { runningJobs } = await this.limits.of(org);
+    const claim = cap > 0 ? await this.claims.submit({ agentId: agent.id, maxJobs, cap, runningLimit: runningJobs }) : null;
+    const claimed = claim?.offers ?? [];
+    if (claim?.orgLimited) this.atRunningLimit.set(org, (this.atRunningLimit.get(org) ?? new Set()).add(agent.id));
     this.shares.giveBack(org, cap - claimed.length);
     this.shares.offeredTo(org, claimed.length);
     if (cap < maxJobs && claimed.length === cap) this.heldBack.set(org, (this.heldBack.get(org) ?? new Set()).add(agent.id));
     return claimed;
   }
 
-  /** Claims for many agents in one statement; each request gets its own agent's offers. */
-  private async claimBatch(requests: ClaimRequest[]): Promise<ClaimedJob[][]> {
+  /** Claims for many agents in one statement; each request gets its own agent's claim. */
+  private async claimBatch(requests: ClaimRequest[]): Promise<Claim[]> {
     const unique = [...new Map(requests.map((r) => [r.agentId, r])).values()];
     const claims = new Map((await this.jobs.claimOffers(unique, this.connections.nodeId, this.config.jobOfferTimeoutSeconds)).map((c) => [c.agentId, c]));
     for (const { agentId } of unique) {
@@ -226,7 +238,9 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     }
     // An agent asked twice in one batch gets its offers once.
     const given = new Set<string>();
-    return requests.map((r) => (given.has(r.agentId) ? [] : (given.add(r.agentId), claims.get(r.agentId)?.offers ?? [])));
+    return requests.map((r) =>
+      given.has(r.agentId) ? { agentId: r.agentId, room: 0, offers: [] } : (given.add(r.agentId), claims.get(r.agentId) ?? { agentId: r.agentId, room: 0, offers: [] }),
+    );
   }
 
   private async cancelBatch(agentIds: string[]): Promise<CancelRow[][]> {
@@ -274,8 +288,10 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
    */
   private async finishBatch(batch: FromAgent<JobFinish>[]): Promise<ServerMessage[][]> {
     const freed = new Set<string>();
+    const organizations = new Set<string>();
     const replies = await this.transact(async (em, out) => {
       freed.clear();
+      organizations.clear();
       const { rows, ended } = await this.jobs.finish(
         em,
         batch.map(({ agent, m }) => ({
@@ -303,6 +319,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
         const tails = LOG_STREAMS.map((stream) => ({ stream, text: maskStep(row.maskCarry[stream] ?? '', '', secrets, true).emit })).filter((t) => t.text);
         if (tails.length) await this.store(em, row, row.nextLogSeq, tails, {});
         freed.add(row.agentId);
+        organizations.add(row.organizationId);
       }
       const outcomes = new Map(batch.map(({ m }) => [m.jobId, m.outcome]));
       for (const id of ended) jobsFinished.inc({ state: outcomes.get(id) });
@@ -321,6 +338,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
       });
     });
     for (const agentId of freed) await this.freeSlot(agentId);
+    for (const org of organizations) this.roomAgain(org);
     return replies;
   }
 
@@ -406,6 +424,14 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
       case 'agent.job.log':
         return this.transact((em, out) => this.log(em, agent, m, out));
     }
+  }
+
+  /** One of the organisation's jobs ended: the agents its running limit kept waiting here claim again. */
+  private roomAgain(organizationId: string) {
+    const agents = this.atRunningLimit.get(organizationId);
+    if (!agents) return;
+    this.atRunningLimit.delete(organizationId);
+    this.connections.workAnnounced(agents);
   }
 
   /** A slot is free: offer the agent its next job (if any waits), here when this node holds it, else through whichever does. */

@@ -18,6 +18,8 @@ import { Task } from './task.entity';
 @Index('IDX_jobs_claimable', ['agentId', 'createdAt'], { where: `state = 'queued' AND ready` })
 // Serves an agent's busy count, its cancellations, and the sweeper's lapsed offers and leases.
 @Index('IDX_jobs_held', ['agentId', 'leaseExpiresAt'], { where: `lease_expires_at IS NOT NULL` })
+// Serves an organisation's count of jobs offered or running, against its running limit.
+@Index('IDX_jobs_org_held', ['organizationId'], { where: `lease_expires_at IS NOT NULL` })
 // Serves delivery timeouts and the backstop re-query.
 @Index('IDX_jobs_waiting', ['queuedAt'], { where: `state = 'queued' AND ready` })
 @Check('CHK_jobs_lease_iff_held', `(lease_expires_at IS NOT NULL) = (state IN ('offered', 'running'))`)

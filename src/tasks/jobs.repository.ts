@@ -22,18 +22,26 @@ export interface ClaimedJob {
   createdAt: Date;
 }
 
-/** One agent's request for offers: it has room for `maxJobs` jobs in all, and may be offered `cap` of them now. */
+/**
+ * One agent's request for offers: it has room for `maxJobs` jobs in all, and may be offered `cap` of
+ * them now; its organisation may have `runningLimit` jobs offered or running at once.
+ */
 export interface ClaimRequest {
   agentId: string;
   maxJobs: number;
   cap: number;
+  runningLimit: number;
 }
 
-/** What one agent was offered by a claim, and how much room it had. */
+/**
+ * What one agent was offered by a claim, and how much room it had. `orgLimited`: its organisation
+ * reached its running limit, so more may wait for it (its room is then what it was given).
+ */
 export interface Claim {
   agentId: string;
   room: number;
   offers: ClaimedJob[];
+  orgLimited?: true;
 }
 
 /** A job attempt as an agent names it. */
@@ -137,42 +145,55 @@ export class JobsRepository {
   ) {}
 
   /**
-   * Offers each agent as many of its claimable jobs as it has room for (at most its cap), oldest first, in one
+   * Offers each agent as many of its claimable jobs as it has room for (at most its cap, and its
+   * organisation's jobs offered or running at most its running limit), oldest first, in one
    * statement for the whole batch (served by IDX_jobs_claimable). Offers lapse after `offerSeconds`.
    * Every approved agent asked about gets an answer, with the room it had: fewer offers than room
    * means nothing more is waiting for it. An offer is built from the job row alone.
    */
   async claimOffers(requests: ClaimRequest[], nodeId: string, offerSeconds: number): Promise<Claim[]> {
     if (!requests.length) return [];
-    const rows = await this.sql.query<Partial<ClaimedJob> & { agentId: string; room: number }>(
+    const rows = await this.sql.query<Partial<ClaimedJob> & { agentId: string; room: number; orgLimited: boolean }>(
       'corral_claim_offers',
-      `WITH r AS (SELECT * FROM unnest($1::uuid[], $2::int[], $5::int[]) AS r(agent_id, max_jobs, cap)),
+      `WITH r AS (SELECT * FROM unnest($1::uuid[], $2::int[], $5::int[], $6::int[]) AS r(agent_id, max_jobs, cap, running_limit)),
        room AS (
-         SELECT r.agent_id, LEAST(r.cap, GREATEST(0, r.max_jobs - (SELECT count(*) FROM jobs b WHERE b.agent_id = r.agent_id AND b.lease_expires_at IS NOT NULL)))::int AS n
-           FROM r WHERE (SELECT a.status FROM agents a WHERE a.id = r.agent_id) = 'approved'
+         SELECT r.agent_id, a.organization_id, r.running_limit,
+                LEAST(r.cap, GREATEST(0, r.max_jobs - (SELECT count(*) FROM jobs b WHERE b.agent_id = r.agent_id AND b.lease_expires_at IS NOT NULL)))::int AS n
+           FROM r JOIN agents a ON a.id = r.agent_id WHERE a.status = 'approved'
+       ), org_room AS (
+         -- What each organisation may still have offered or running, on every node (IDX_jobs_org_held).
+         SELECT o.organization_id,
+                GREATEST(0, o.running_limit - (SELECT count(*) FROM jobs b WHERE b.organization_id = o.organization_id AND b.lease_expires_at IS NOT NULL)) AS n
+           FROM (SELECT organization_id, min(running_limit) AS running_limit FROM room GROUP BY organization_id) o
+       ), candidate AS (
+         SELECT p.id, room.agent_id, room.organization_id, row_number() OVER (PARTITION BY room.organization_id ORDER BY p.created_at) AS k
+           FROM room CROSS JOIN LATERAL (
+             SELECT j.id, j.created_at FROM jobs j
+              WHERE j.agent_id = room.agent_id AND j.state IN ${CLAIM_FROM} AND j.ready AND j.available_at <= now()
+              ORDER BY j.created_at LIMIT room.n
+                FOR UPDATE OF j SKIP LOCKED
+           ) p
        ), picked AS (
-         SELECT p.id FROM room CROSS JOIN LATERAL (
-           SELECT j.id FROM jobs j
-            WHERE j.agent_id = room.agent_id AND j.state IN ${CLAIM_FROM} AND j.ready AND j.available_at <= now()
-            ORDER BY j.created_at LIMIT room.n
-              FOR UPDATE OF j SKIP LOCKED
-         ) p
+         SELECT c.id, c.agent_id, c.k <= o.n AS within FROM candidate c JOIN org_room o ON o.organization_id = c.organization_id
        ), offered AS (
          UPDATE jobs SET state = 'offered', offered_at = now(), offered_by_node = $3, lease_expires_at = now() + make_interval(secs => $4)
-          WHERE jobs.id = ANY (ARRAY(SELECT id FROM picked))
+          WHERE jobs.id = ANY (ARRAY(SELECT id FROM picked WHERE within))
          RETURNING jobs.id, jobs.agent_id, jobs.task_id AS "taskId", jobs.organization_id AS "organizationId", jobs.attempt, jobs.name,
                    jobs.timeout_seconds AS "timeoutSeconds", jobs.kind, jobs.payload, jobs.secrets, jobs.queued_at AS "queuedAt", jobs.created_at AS "createdAt"
+       ), cut AS (
+         -- Agents some of whose jobs the organisation's limit kept back: their room is what they got.
+         SELECT agent_id, count(*) FILTER (WHERE within)::int AS given FROM picked GROUP BY agent_id HAVING bool_or(NOT within)
        )
-       SELECT room.agent_id AS "agentId", room.n AS room, o.id, o."taskId", o."organizationId", o.attempt, o.name, o."timeoutSeconds", o.kind, o.payload,
-              o.secrets, o."queuedAt", o."createdAt"
-         FROM room LEFT JOIN offered o ON o.agent_id = room.agent_id
+       SELECT room.agent_id AS "agentId", COALESCE(cut.given, room.n) AS room, cut.agent_id IS NOT NULL AS "orgLimited",
+              o.id, o."taskId", o."organizationId", o.attempt, o.name, o."timeoutSeconds", o.kind, o.payload, o.secrets, o."queuedAt", o."createdAt"
+         FROM room LEFT JOIN cut ON cut.agent_id = room.agent_id LEFT JOIN offered o ON o.agent_id = room.agent_id
         ORDER BY o."createdAt"`,
-      [requests.map((r) => r.agentId), requests.map((r) => r.maxJobs), nodeId, offerSeconds, requests.map((r) => r.cap)],
+      [requests.map((r) => r.agentId), requests.map((r) => r.maxJobs), nodeId, offerSeconds, requests.map((r) => r.cap), requests.map((r) => r.runningLimit)],
       'lazy',
     );
     const claims = new Map<string, Claim>();
-    for (const { room, ...row } of rows) {
-      const claim = claims.get(row.agentId) ?? { agentId: row.agentId, room, offers: [] };
+    for (const { room, orgLimited, ...row } of rows) {
+      const claim = claims.get(row.agentId) ?? { agentId: row.agentId, room, offers: [], ...(orgLimited ? { orgLimited: true as const } : {}) };
       claims.set(row.agentId, claim);
       if (row.id) claim.offers.push(row as ClaimedJob);
     }

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ClusterEventsService } from '../cluster/cluster-events.service';
-import type { Actor } from '../common/actor';
+import { type Actor, clientIp } from '../common/actor';
 import { NotFoundException } from '../common/domain.exception';
+import { LiveConnectionsService, type Release } from '../orgs/live-connections.service';
 import { JobLogsRepository, type LogLine } from './job-logs.repository';
 import { JobsRepository } from './jobs.repository';
 import { isFinishedTask } from './task-states';
@@ -21,6 +22,7 @@ export class TaskLogsService {
     private readonly jobs: JobsRepository,
     private readonly logs: JobLogsRepository,
     private readonly events: ClusterEventsService,
+    private readonly live: LiveConnectionsService,
   ) {}
 
   async respond(actor: Actor, taskId: string, jobId: string | undefined, req: Request, res: Response) {
@@ -30,7 +32,7 @@ export class TaskLogsService {
       if (!(await this.jobs.isInTask(actor.organizationId, jobId, taskId))) throw new TasksException(TasksErrorCode.JOB_NOT_IN_TASK, `job "${jobId}" is not one of task "${task.name}"'s jobs`);
     }
     const accept = req.headers.accept ?? '';
-    if (accept.includes('text/event-stream')) return this.follow(actor.organizationId, taskId, jobId, res);
+    if (accept.includes('text/event-stream')) return this.follow(actor.organizationId, taskId, jobId, res, await this.live.open(actor.organizationId, clientIp(req)));
     const lines = await this.read(actor.organizationId, taskId, jobId, new Map());
     if (accept.includes('application/json')) return res.json({ taskId, state: task.state, lines });
     const multiJob = !jobId && new Set(lines.map((l) => l.jobId)).size > 1;
@@ -44,7 +46,8 @@ export class TaskLogsService {
     return rows;
   }
 
-  private follow(organizationId: string, taskId: string, jobId: string | undefined, res: Response) {
+  /** Follows until the task ends or the follower leaves; `release` ends its count as a live connection. */
+  private follow(organizationId: string, taskId: string, jobId: string | undefined, res: Response, release: Release) {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', connection: 'keep-alive' });
     res.flushHeaders();
     const seen = new Map<string, number>();
@@ -56,6 +59,7 @@ export class TaskLogsService {
     const stop = () => {
       if (closed) return;
       closed = true;
+      release();
       clearInterval(recheck);
       clearInterval(keepalive);
       this.events.off('task-changed', onChange);

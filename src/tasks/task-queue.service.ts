@@ -10,6 +10,7 @@ import { InjectConfig } from '../config/config.module';
 import { Batcher } from '../database/batcher';
 import { retryOnDeadlock } from '../database/sql';
 import { OrganizationLimitsService } from '../orgs/organization-limits.service';
+import type { OrganizationLimits } from '../orgs/organization-limits';
 import { type JobPayload, JobPayloadSchema } from '../protocol/messages';
 import { policyRefusal } from '../protocol/policy-check';
 import { jobSecretAad } from '../secrets/sealed-columns';
@@ -75,6 +76,8 @@ interface Submission {
   row: TaskRow;
   audit: NewAuditEvent;
   here: Map<string, AgentConnection>;
+  /** The organisation's running limit: jobs offered as they are made stay under it too. */
+  runningLimit: number;
 }
 
 /**
@@ -136,7 +139,7 @@ export class TaskQueue {
           return queued;
         }),
       );
-    await this.assertQueueRoom(organizationId);
+    const { runningJobs: runningLimit } = await this.assertQueueRoom(organizationId);
     const row = this.row(organizationId, spec);
     const here = new Map<string, AgentConnection>();
     for (const j of row.jobs) {
@@ -148,10 +151,10 @@ export class TaskQueue {
     let names = this.targetsHere(organizationId, row, here) ?? (await this.checkTargets(organizationId, row));
     // While the organisation is held to its share of this busy node, its jobs wait to be claimed.
     const offerHere = this.dispatch.mayOfferAtOnce(organizationId) ? here : new Map<string, AgentConnection>();
-    let inserted = await this.submissions.submit({ row, audit, here: offerHere });
+    let inserted = await this.submissions.submit({ row, audit, here: offerHere, runningLimit });
     if (!inserted) {
       names = await this.checkTargets(organizationId, row); // a target changed since it was looked at: say which
-      inserted = await this.submissions.submit({ row, audit, here: offerHere });
+      inserted = await this.submissions.submit({ row, audit, here: offerHere, runningLimit });
       if (!inserted) throw new TasksException(TasksErrorCode.TARGETS_REFUSED, 'the targets changed while the task was being created; send it again');
     }
     const queued = this.queued(row, inserted, names);
@@ -168,9 +171,10 @@ export class TaskQueue {
    * start. Tasks created at the same moment may pass the limit together by a few: it bounds a
    * flood, it is not a quota to the task.
    */
-  private async assertQueueRoom(organizationId: string, em?: EntityManager) {
-    const { queuedTasks } = await this.limits.of(organizationId);
-    if ((await this.tasks.countQueued(organizationId, queuedTasks, em)) < queuedTasks) return;
+  private async assertQueueRoom(organizationId: string, em?: EntityManager): Promise<OrganizationLimits> {
+    const limits = await this.limits.of(organizationId);
+    const { queuedTasks } = limits;
+    if ((await this.tasks.countQueued(organizationId, queuedTasks, em)) < queuedTasks) return limits;
     throw new TasksException(
       TasksErrorCode.QUEUE_FULL,
       `your organisation already has ${queuedTasks} tasks waiting to start, its limit: let some start (or cancel some), or ask the platform's operator to raise it`,
@@ -239,7 +243,11 @@ export class TaskQueue {
   private async submitBatch(batch: Submission[]): Promise<(InsertedTask | undefined)[]> {
     const { nodeId } = this.connections;
     const here = new Map<string, number>();
-    for (const s of batch) for (const [agentId, socket] of s.here) here.set(agentId, socket.maxJobs);
+    const runningLimits = new Map<string, number>();
+    for (const s of batch) {
+      for (const [agentId, socket] of s.here) here.set(agentId, socket.maxJobs);
+      runningLimits.set(s.row.organizationId, s.runningLimit);
+    }
     // Agents elsewhere hear of their jobs from the notification (a spurious one, for a task refused
     // below, only makes a node look again); those here are offered or told by submit.
     const elsewhere = batch.flatMap((s) => s.row.jobs.map((j) => j.agentId).filter((id) => !s.here.has(id)));
@@ -250,7 +258,7 @@ export class TaskQueue {
       this.tasks.insertMany(
         null,
         batch.map((s) => s.row),
-        { agentIds: [...here.keys()], maxJobs: [...here.values()], nodeId, offerSeconds: this.config.jobOfferTimeoutSeconds },
+        { agentIds: [...here.keys()], maxJobs: [...here.values()], runningLimits, nodeId, offerSeconds: this.config.jobOfferTimeoutSeconds },
         parts,
       ),
     );

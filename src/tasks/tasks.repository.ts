@@ -39,10 +39,14 @@ export interface TaskRow {
   jobs: { agentId: string; name: string; timeoutSeconds: number; kind: string; payload: Record<string, unknown>; secrets: string[] }[];
 }
 
-/** Agents on a WebSocket of this node, with room for `maxJobs` jobs: their new jobs are offered to them as they are made. */
+/**
+ * Agents on a WebSocket of this node, with room for `maxJobs` jobs: their new jobs are offered to
+ * them as they are made, while each organisation has fewer jobs offered or running than its limit.
+ */
 export interface OfferHere {
   agentIds: string[];
   maxJobs: number[];
+  runningLimits: Map<string, number>;
   nodeId: string;
   offerSeconds: number;
 }
@@ -100,13 +104,14 @@ export class TasksRepository {
       created_by: t.createdBy,
       created_by_label: t.createdByLabel,
       jobs: t.jobs,
+      running_limit: here?.runningLimits.get(t.organizationId) ?? 0,
     }));
     const also = composeParts(parts, 'made', 5);
     const name = `corral_insert_tasks${also.name}`;
     const text = `WITH x AS MATERIALIZED (
            SELECT gen_random_uuid() AS id, x.* FROM jsonb_to_recordset($1::jsonb) AS x(
              n int, organization_id uuid, name text, kind text, spec jsonb, timeout_seconds int, concurrency_key text, blocked_by uuid,
-             idempotent boolean, max_attempts int, parent_task_id uuid, held boolean, created_by uuid, created_by_label text, jobs jsonb)
+             idempotent boolean, max_attempts int, parent_task_id uuid, held boolean, created_by uuid, created_by_label text, jobs jsonb, running_limit int)
             WHERE (SELECT count(*) FROM agents a
                     WHERE a.organization_id = x.organization_id AND a.status = 'approved'
                       AND a.id IN (SELECT (e ->> 'agentId')::uuid FROM jsonb_array_elements(x.jobs) e)) = jsonb_array_length(x.jobs)
@@ -115,15 +120,22 @@ export class TasksRepository {
            SELECT id, organization_id, name, kind, 'queued', spec, timeout_seconds, concurrency_key, blocked_by, idempotent, max_attempts, parent_task_id, held, created_by, created_by_label
              FROM x ORDER BY n
            RETURNING id, created_at
-         ), made AS (SELECT n, id FROM x), target AS (
-           -- An agent here is offered as many of these jobs as it has room for, earliest task first.
+         ), made AS (SELECT n, id FROM x), org_room AS (
+           -- What each organisation may still have offered or running (IDX_jobs_org_held), when any agent is here.
+           SELECT o.organization_id, o.running_limit - (SELECT count(*) FROM jobs b WHERE b.organization_id = o.organization_id AND b.lease_expires_at IS NOT NULL) AS n
+             FROM (SELECT organization_id, min(running_limit) AS running_limit FROM x GROUP BY organization_id) o WHERE cardinality($2::uuid[]) > 0
+         ), target AS (
+           -- An agent here is offered as many of these jobs as it has room for, earliest task first,
+           -- and its organisation as many as its running limit leaves room for (counting every job that could be).
            SELECT x.id AS task_id, x.organization_id, x.n, e.i, (e.j ->> 'agentId')::uuid AS agent_id, e.j ->> 'name' AS name, (e.j ->> 'timeoutSeconds')::int AS timeout_seconds, e.j ->> 'kind' AS kind, e.j -> 'payload' AS payload,
                   ARRAY(SELECT jsonb_array_elements_text(e.j -> 'secrets')) AS secrets, x.blocked_by IS NULL AS ready,
                   x.blocked_by IS NULL AND h.max_jobs IS NOT NULL
                     AND h.max_jobs - (SELECT count(*) FROM jobs b WHERE b.agent_id = (e.j ->> 'agentId')::uuid AND b.lease_expires_at IS NOT NULL)
-                        >= row_number() OVER (PARTITION BY e.j ->> 'agentId', x.blocked_by IS NULL AND h.max_jobs IS NOT NULL ORDER BY x.n) AS offer
+                        >= row_number() OVER (PARTITION BY e.j ->> 'agentId', x.blocked_by IS NULL AND h.max_jobs IS NOT NULL ORDER BY x.n)
+                    AND org_room.n >= row_number() OVER (PARTITION BY x.organization_id, x.blocked_by IS NULL AND h.max_jobs IS NOT NULL ORDER BY x.n, e.i) AS offer
              FROM x CROSS JOIN LATERAL jsonb_array_elements(x.jobs) WITH ORDINALITY AS e(j, i)
              LEFT JOIN LATERAL (SELECT h.max_jobs FROM unnest($2::uuid[], $3::int[]) AS h(agent_id, max_jobs) WHERE h.agent_id = (e.j ->> 'agentId')::uuid LIMIT 1) h ON true
+             LEFT JOIN org_room ON org_room.organization_id = x.organization_id
          ), j AS (
            INSERT INTO jobs (task_id, organization_id, agent_id, name, timeout_seconds, kind, payload, secrets, state, ready, queued_at, offered_at, offered_by_node, lease_expires_at)
            SELECT task_id, organization_id, agent_id, name, timeout_seconds, kind, payload, secrets, CASE WHEN offer THEN 'offered' ELSE 'queued' END, ready, CASE WHEN ready THEN now() END,

@@ -170,9 +170,9 @@ export async function makeTask(m: Medium, organizationId: string, agentIds: stri
 
 // ---- Driving jobs through the engine's own statements ------------------------------------------
 
-export function claim(m: Medium, requests: { agentId: string; maxJobs: number; cap?: number }[]): Promise<Claim[]> {
+export function claim(m: Medium, requests: { agentId: string; maxJobs: number; cap?: number; runningLimit?: number }[]): Promise<Claim[]> {
   return m.jobs.claimOffers(
-    requests.map((r) => ({ cap: r.maxJobs, ...r })),
+    requests.map((r) => ({ cap: r.maxJobs, runningLimit: 1_000_000, ...r })),
     NODE_ID,
     OFFER_SECONDS,
   );

@@ -64,6 +64,36 @@ describe('claims and offers', () => {
     expect(rest.offers.map((o) => o.id)).toEqual(jobs.slice(2));
   });
 
+  it('holds an organisation to its running limit across its agents, oldest jobs first, and says so', async () => {
+    const limited = await makeOrganization(m);
+    const [a, b] = [await makeApprovedAgent(m, limited), await makeApprovedAgent(m, limited)];
+    const other = await makeApprovedAgent(m, org);
+    const jobs: string[] = [];
+    for (let i = 0; i < 3; i++) jobs.push(...(await makeTask(m, limited, [a, b])).jobs.map((j) => j.id));
+    const others = (await makeTask(m, org, [other])).jobs.map((j) => j.id);
+
+    // Room for 6, limit 4: the four oldest of the organisation's jobs, whichever agent they are for.
+    const claims = await claim(m, [
+      { agentId: a, maxJobs: 5, runningLimit: 4 },
+      { agentId: b, maxJobs: 5, runningLimit: 4 },
+      { agentId: other, maxJobs: 5 },
+    ]);
+    const of = (agent: string) => claims.find((c) => c.agentId === agent)!;
+    expect([...of(a).offers, ...of(b).offers].map((o) => o.id).sort()).toEqual(jobs.slice(0, 4).sort());
+    // Kept back: its room is what it got, so it is not taken for drained; another organisation's agent is not held.
+    expect(of(a)).toMatchObject({ orgLimited: true, room: of(a).offers.length });
+    expect(of(b)).toMatchObject({ orgLimited: true, room: of(b).offers.length });
+    expect(of(other)).toEqual({ agentId: other, room: 5, offers: [expect.objectContaining({ id: others[0] })] });
+
+    // At the limit, nothing more; a finished job makes room for one.
+    expect((await claim(m, [{ agentId: a, maxJobs: 5, runningLimit: 4 }]))[0]).toMatchObject({ room: 0, offers: [], orgLimited: true });
+    const done = of(a).offers[0];
+    await accept(m, [{ id: done.id, agentId: a }]);
+    await finish(m, a, [end(done.id, 'succeeded')]);
+    const [again] = await claim(m, [{ agentId: a, maxJobs: 5, runningLimit: 4 }]);
+    expect(again.offers).toHaveLength(1);
+  });
+
   it('offers an agent its oldest claimable jobs, as many as it has room for, and tells the room it had', async () => {
     const agent = await makeApprovedAgent(m, org);
     const jobs = (await queueJobs([agent], 5)).get(agent)!;
@@ -258,13 +288,38 @@ describe('claims and offers', () => {
   it('counts the jobs TaskQueue offered as they were made, and never offers them again', async () => {
     const agent = await makeApprovedAgent(m, org);
     const inserted = await m.dataSource.transaction((em) =>
-      m.tasks.insertMany(em, [taskRow(org, [agent]), taskRow(org, [agent])], { agentIds: [agent], maxJobs: [1], nodeId: NODE_ID, offerSeconds: OFFER_SECONDS }),
+      m.tasks.insertMany(em, [taskRow(org, [agent]), taskRow(org, [agent])], {
+        agentIds: [agent],
+        maxJobs: [1],
+        runningLimits: new Map([[org, 1000]]),
+        nodeId: NODE_ID,
+        offerSeconds: OFFER_SECONDS,
+      }),
     );
     const [here, later] = [inserted.get(0)!.jobs[0], inserted.get(1)!.jobs[0]];
     expect([here.state, later.state]).toEqual(['offered', 'queued']);
     expect(await claim(m, [{ agentId: agent, maxJobs: 1 }])).toEqual([{ agentId: agent, room: 0, offers: [] }]);
     const [more] = await claim(m, [{ agentId: agent, maxJobs: 3 }]);
     expect(more.offers.map((o) => o.id)).toEqual([later.id]);
+  });
+
+  it('offers jobs as they are made only while their organisation is under its running limit', async () => {
+    const limited = await makeOrganization(m);
+    const [a, b] = [await makeApprovedAgent(m, limited), await makeApprovedAgent(m, limited)];
+    await makeTask(m, limited, [a]);
+    await claim(m, [{ agentId: a, maxJobs: 1 }]);
+    const inserted = await m.dataSource.transaction((em) =>
+      m.tasks.insertMany(em, [taskRow(limited, [a, b]), taskRow(limited, [a, b])], {
+        agentIds: [a, b],
+        maxJobs: [5, 5],
+        runningLimits: new Map([[limited, 3]]),
+        nodeId: NODE_ID,
+        offerSeconds: OFFER_SECONDS,
+      }),
+    );
+    // One already offered, limit 3: two of the four new jobs, earliest task first.
+    const states = [...inserted.values()].flatMap((t) => t.jobs.map((j) => j.state));
+    expect(states).toEqual(['offered', 'offered', 'queued', 'queued']);
   });
 
   itMovedRowsOnlyAlongTheTables(() => m);

@@ -385,6 +385,8 @@ export interface OrganizationLimits {
   queuedTasks: number;
   apiRequestsPerSecond: number;
   logBytesPerJob: number;
+  runningJobs: number;
+  liveConnections: number;
 }
 
 /** GET /api/v1/organization/limits */

@@ -12,6 +12,8 @@ const LIMIT_LABELS = [
   ['queuedTasks', 'Tasks waiting to start, at most', ''],
   ['apiRequestsPerSecond', 'API requests a second, per key or session', ''],
   ['logBytesPerJob', 'Log kept per job', 'bytes'],
+  ['runningJobs', 'Jobs offered or running at once', ''],
+  ['liveConnections', 'Live connections per node (agents and event streams)', ''],
 ] as const;
 
 export function MembersPage() {

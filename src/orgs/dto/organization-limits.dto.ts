@@ -23,4 +23,10 @@ export class UpdateOrganizationLimitsDto {
 
   @bounded('logBytesPerJob')
   logBytesPerJob?: number | null;
+
+  @bounded('runningJobs')
+  runningJobs?: number | null;
+
+  @bounded('liveConnections')
+  liveConnections?: number | null;
 }
