@@ -98,6 +98,39 @@ describe('control-plane nodes: registry, drain, metrics', () => {
     onA.close();
     const audit = await operator.client.get('/api/v1/audit-events?action=node.drained');
     expect(audit.body.items[0]).toMatchObject({ targetId: other.id, actorLabel: operator.email });
+
+    // Undrained, by an operator only: node B takes agents again.
+    expect((await owner.client.post(`/api/v1/nodes/${other.id}/undrain`)).status).toBe(404);
+    const undrained = await operator.client.post(`/api/v1/nodes/${other.id}/undrain`);
+    expect([undrained.status, undrained.body.draining]).toEqual([200, false]);
+    const back = await waitFor('node B to take an agent again', async () => {
+      const s = await bAgent.connect();
+      const first = await waitFor('its status or a close', () => s.closed ?? s.messages.find((m) => m.type === 'signed'));
+      if ('code' in first) return undefined;
+      return s;
+    });
+    back.close();
+    expect((await operator.client.get('/api/v1/audit-events?action=node.undrained')).body.items[0]).toMatchObject({ targetId: other.id });
+  });
+
+  it("shows a platform operator every organisation's agents and running jobs on each node; an owner gets 404", async () => {
+    const agent = await makeApprovedAgent(a, owner);
+    const socket = await agent.at(b.url).connect();
+    try {
+      await socket.next('its status', (m) => m.type === 'signed');
+      expect((await owner.client.get('/api/v1/platform/nodes')).status).toBe(404);
+      const onB = await waitFor('the agent on node B in the cluster view', async () => {
+        const res = await operator.client.get('/api/v1/platform/nodes');
+        const nodeB = (res.body as { self: boolean; organizations: { organizationId: string; connectedAgents: number }[] }[]).find((n) =>
+          n.organizations.some((o) => o.organizationId === owner.organizationId && o.connectedAgents >= 1),
+        );
+        return nodeB;
+      });
+      expect(onB).toMatchObject({ state: 'alive', organizations: expect.arrayContaining([expect.objectContaining({ organizationId: owner.organizationId, runningJobs: 0 })]) });
+      expect((onB as unknown as { connectedAgents: number }).connectedAgents).toBeGreaterThanOrEqual(1);
+    } finally {
+      socket.close();
+    }
   });
 
   it('serves Prometheus metrics behind METRICS_TOKEN', async () => {

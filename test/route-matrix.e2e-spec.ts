@@ -422,6 +422,15 @@ const MATRIX: Record<string, Entry> = {
     params: () => ({ id: 'no-such-node' }),
     noCrossOrg: 'nodes belong to the control plane, not to an organisation',
   },
+  'POST /api/v1/nodes/:id/undrain': {
+    access: { kind: 'platform-operator', why: 'undraining a node affects every organisation’s agents on it' },
+    params: () => ({ id: 'no-such-node' }),
+    noCrossOrg: 'nodes belong to the control plane, not to an organisation',
+  },
+  'GET /api/v1/platform/nodes': {
+    access: { kind: 'platform-operator', why: 'it shows every organisation’s agents and running jobs on each node' },
+    noCrossOrg: 'it is about every organisation, for the platform operator',
+  },
   'GET /api/v1/organization/limits': { access: role('viewer') },
   'GET /api/v1/platform/organizations': {
     access: { kind: 'platform-operator', why: 'it lists every organisation on the control plane' },

@@ -355,7 +355,7 @@ export const VARIABLES = [
     env: 'CORRAL_PLATFORM_OPERATORS',
     default: undefined,
     unit: 'emails',
-    doc: 'accounts (comma-separated emails) that run this control plane: only they may do what affects every organisation (drain a node); to anyone else those routes do not exist (404)',
+    doc: 'accounts (comma-separated emails) that run this control plane: only they may do what affects every organisation (drain or undrain a node, see every organisation’s work, set its limits); to anyone else those routes do not exist (404)',
     parse: emails,
   },
   {

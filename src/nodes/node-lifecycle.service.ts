@@ -6,9 +6,10 @@ export const DRAIN_RECONNECT_MS = 10_000;
 type NodePhase = 'draining' | 'stopping';
 
 /**
- * This node's lifecycle as the code serving agents sees it. Both phases only ever begin: a
- * drained node is not undrained (it is restarted), and a stopping one does not come back.
- * Others read the flags and hear when a phase begins; only the node's own code begins one.
+ * This node's lifecycle as the code serving agents sees it. A platform operator may undrain a
+ * draining node (it serves again; the agents it sent away come back as they reconnect); a
+ * stopping one does not come back. Others read the flags and hear when a phase begins; only the
+ * node's own code begins or ends one.
  */
 @Injectable()
 export class NodeLifecycle implements BeforeApplicationShutdown {
@@ -33,6 +34,13 @@ export class NodeLifecycle implements BeforeApplicationShutdown {
   /** This node was asked to drain; false when it already was. */
   drain(): boolean {
     return this.begin('draining');
+  }
+
+  /** This node serves again (unless it is stopping); false when it was not draining. */
+  undrain(): boolean {
+    if (!this.phases.draining || this.phases.stopping) return false;
+    this.phases = { ...this.phases, draining: false };
+    return true;
   }
 
   /** This node is shutting down; false when it already was. */

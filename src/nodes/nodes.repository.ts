@@ -53,20 +53,43 @@ export class NodesRepository {
     await this.dataSource.query(`UPDATE server_nodes SET stopped_at = now(), last_seen_at = now() WHERE id = $1`, [id]);
   }
 
-  async setDraining(id: string): Promise<boolean> {
-    return rowsOf(await this.dataSource.query(`UPDATE server_nodes SET draining = true WHERE id = $1 AND stopped_at IS NULL RETURNING id`, [id])).length > 0;
+  async setDraining(id: string, draining: boolean): Promise<boolean> {
+    return rowsOf(await this.dataSource.query(`UPDATE server_nodes SET draining = $2 WHERE id = $1 AND stopped_at IS NULL RETURNING id`, [id, draining])).length > 0;
   }
 
-  /** Every node, with the caller's organisation's agents and running jobs on each (nothing of other organisations). */
-  list(organizationId: string): Promise<NodeRow[]> {
+  /**
+   * Every node, with the organisation's agents and running jobs on each (nothing of other
+   * organisations); with null, every organisation's together, for platform operators.
+   */
+  list(organizationId: string | null): Promise<NodeRow[]> {
     return this.dataSource.query(
       `SELECT n.id, n.address, n.pid, n.started_at AS "startedAt", n.last_seen_at AS "lastSeenAt", n.draining, n.stopped_at AS "stoppedAt",
               EXTRACT(EPOCH FROM now() - n.last_seen_at)::float8 AS "secondsSilent",
-              (SELECT count(*)::int FROM agents a WHERE a.organization_id = $1 AND a.connected_node_id = n.id) AS "connectedAgents",
+              (SELECT count(*)::int FROM agents a WHERE ($1::uuid IS NULL OR a.organization_id = $1) AND a.connected_node_id = n.id) AS "connectedAgents",
               (SELECT count(*)::int FROM jobs j JOIN agents a ON a.id = j.agent_id
-                WHERE j.organization_id = $1 AND j.lease_expires_at IS NOT NULL AND j.state = 'running' AND a.connected_node_id = n.id) AS "runningJobs"
+                WHERE ($1::uuid IS NULL OR j.organization_id = $1) AND j.lease_expires_at IS NOT NULL AND j.state = 'running' AND a.connected_node_id = n.id) AS "runningJobs"
          FROM server_nodes n ORDER BY n.started_at DESC`,
       [organizationId],
+    );
+  }
+
+  /** Each organisation's connected agents and running jobs on each node (only where it has some), for platform operators. */
+  workByOrganization(): Promise<{ nodeId: string; organizationId: string; name: string; connectedAgents: number; runningJobs: number }[]> {
+    return this.dataSource.query(
+      `WITH agents_here AS (
+         SELECT connected_node_id AS node_id, organization_id, count(*)::int AS n FROM agents WHERE connected_node_id IS NOT NULL GROUP BY 1, 2
+       ), running_here AS (
+         SELECT a.connected_node_id AS node_id, j.organization_id, count(*)::int AS n
+           FROM jobs j JOIN agents a ON a.id = j.agent_id
+          WHERE j.lease_expires_at IS NOT NULL AND j.state = 'running' AND a.connected_node_id IS NOT NULL GROUP BY 1, 2
+       )
+       SELECT w.node_id AS "nodeId", w.organization_id AS "organizationId", o.name,
+              COALESCE(ah.n, 0) AS "connectedAgents", COALESCE(rh.n, 0) AS "runningJobs"
+         FROM (SELECT node_id, organization_id FROM agents_here UNION SELECT node_id, organization_id FROM running_here) w
+         JOIN organizations o ON o.id = w.organization_id
+         LEFT JOIN agents_here ah ON ah.node_id = w.node_id AND ah.organization_id = w.organization_id
+         LEFT JOIN running_here rh ON rh.node_id = w.node_id AND rh.organization_id = w.organization_id
+        ORDER BY o.name, w.organization_id`,
     );
   }
 

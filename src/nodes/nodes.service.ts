@@ -42,8 +42,9 @@ export class NodesService implements OnModuleInit, OnApplicationShutdown {
     await this.nodes.markStopped(this.nodeId).catch(() => undefined);
   }
 
-  async list(actor: Actor) {
-    const rows = await this.nodes.list(actor.organizationId);
+  /** Every node, with the actor's organisation's agents and jobs on each (every organisation's, for null: an operator's totals). */
+  async list(actor: Actor | null) {
+    const rows = await this.nodes.list(actor?.organizationId ?? null);
     return rows.map((n) => ({
       id: n.id,
       address: n.address,
@@ -58,12 +59,22 @@ export class NodesService implements OnModuleInit, OnApplicationShutdown {
     }));
   }
 
-  async drain(actor: Actor, id: string) {
+  /** Drains (or, `draining` false, undrains) a node through any node: the node itself follows at its next heartbeat, told at once. */
+  async setDraining(actor: Actor, id: string, draining: boolean) {
     if (!(await this.nodes.exists(id))) throw new NotFoundException('node', id);
-    if (!(await this.nodes.setDraining(id))) throw new DomainException('CONFLICT', `node "${id}" has stopped; there is nothing to drain`, 409);
-    await this.audit.record(actor, 'node.drained', { type: 'node', id });
+    if (!(await this.nodes.setDraining(id, draining))) throw new DomainException('CONFLICT', `node "${id}" has stopped; there is nothing to ${draining ? 'drain' : 'undrain'}`, 409);
+    await this.audit.record(actor, draining ? 'node.drained' : 'node.undrained', { type: 'node', id });
     await this.events.nodeChanged(id);
     return (await this.list(actor)).find((n) => n.id === id);
+  }
+
+  /** Every node with every organisation's connected agents and running jobs on it: a platform operator's view. */
+  async cluster() {
+    const [nodes, work] = await Promise.all([this.list(null), this.nodes.workByOrganization()]);
+    return nodes.map((n) => {
+      const organizations = work.filter((w) => w.nodeId === n.id).map(({ nodeId: _, ...w }) => w);
+      return { ...n, organizations };
+    });
   }
 
   private async beat() {
@@ -72,7 +83,7 @@ export class NodesService implements OnModuleInit, OnApplicationShutdown {
       if (draining && !this.lifecycle.draining) {
         this.logger.event('warn', 'this node is draining: it takes no new work and sends its agents to other nodes', { nodeId: this.nodeId }, 'Nodes');
         this.lifecycle.drain();
-      }
+      } else if (!draining && this.lifecycle.undrain()) this.logger.event('info', 'this node was undrained: it takes agents and work again', { nodeId: this.nodeId }, 'Nodes');
     } catch (err) {
       this.logger.event('warn', 'node heartbeat failed', { err: (err as Error).message }, 'Nodes');
     }
