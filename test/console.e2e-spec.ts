@@ -61,7 +61,8 @@ describe('the web console', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    cp = await startControlPlane({ DATABASE_URL: db.url, JOB_REQUERY_SECONDS: '1', JOB_CANCEL_GRACE_SECONDS: '2' });
+    // The console's user runs this control plane too: the Platform page is theirs.
+    cp = await startControlPlane({ DATABASE_URL: db.url, JOB_REQUERY_SECONDS: '1', JOB_CANCEL_GRACE_SECONDS: '2', CORRAL_PLATFORM_OPERATORS: email });
     browser = await launchConsoleBrowser();
     page = browser.page;
   });
@@ -401,6 +402,36 @@ describe('the web console', () => {
     const me = await fetch(`${cp.url}/api/v1/me`, { headers: { authorization: `Bearer ${key}` } });
     expect(me.status).toBe(200);
     await browser.screenshot('15-api-keys');
+  });
+
+  it('lets a platform operator see every organisation’s work on each node and set an organisation’s limits', async () => {
+    await nav(page, 'Platform').click();
+    await page.getByRole('heading', { level: 1, name: 'Platform' }).waitFor();
+    await page
+      .getByRole('list', { name: /^Work on / })
+      .getByText(/^Console Test Ltd: \d+ agents?, \d+ running$/)
+      .waitFor({ timeout: 15 * SECOND });
+    await page.getByRole('button', { name: /^Drain node / }).waitFor();
+    await browser.screenshot('13-platform');
+
+    await page.getByRole('button', { name: 'Edit the limits of Console Test Ltd' }).click();
+    const form = page.getByRole('form', { name: 'Limits of Console Test Ltd' });
+    const queued = form.getByLabel('Tasks waiting to start, at most');
+    await queued.fill('0');
+    await browser.expectingRefusal(422, async () => {
+      await form.getByRole('button', { name: 'Save limits' }).click();
+      await form.getByRole('alert').waitFor();
+    });
+    expect(await form.getByRole('alert').textContent()).toContain('queuedTasks must be a whole number from 1');
+    await queued.fill('500');
+    await form.getByRole('button', { name: 'Save limits' }).click();
+    await page
+      .getByRole('row', { name: /Console Test Ltd/ })
+      .getByText('own')
+      .waitFor();
+    // The organisation sees its own limit on its Members page.
+    await nav(page, 'Members').click();
+    await page.getByText('500 (default 10,000)').waitFor();
   });
 
   it('works at phone width', async () => {

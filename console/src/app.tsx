@@ -13,6 +13,7 @@ import { EnvironmentsPage } from './pages/environments-page';
 import { LifecyclesPage } from './pages/lifecycles-page';
 import { MembersPage } from './pages/members-page';
 import { NodesPage } from './pages/nodes-page';
+import { PlatformPage } from './pages/platform-page';
 import { ProcessEditorPage } from './pages/process-editor-page';
 import { ProjectPage, ProjectsPage } from './pages/projects-page';
 import { ProjectVariablesPage } from './pages/project-variables-page';
@@ -40,6 +41,7 @@ const TITLES: [RegExp, string][] = [
   [/^\/run/, 'Run a script'],
   [/^\/enrollment-tokens/, 'Enrollment tokens'],
   [/^\/nodes/, 'Nodes'],
+  [/^\/platform/, 'Platform'],
   [/^\/audit/, 'Audit log'],
   [/^\/members/, 'Members'],
   [/^\/api-keys/, 'API keys'],
@@ -78,6 +80,7 @@ function SignedInRoutes() {
         <Route path="run" element={<RunScriptPage />} />
         <Route path="enrollment-tokens" element={<EnrollmentTokensPage />} />
         <Route path="nodes" element={<NodesPage />} />
+        <Route path="platform" element={<PlatformPage />} />
         <Route path="audit" element={<AuditPage />} />
         <Route path="members" element={<MembersPage />} />
         <Route path="api-keys" element={<ApiKeysPage />} />

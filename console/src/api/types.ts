@@ -163,6 +163,11 @@ export interface ServerNode {
   self: boolean;
 }
 
+/** GET /api/v1/platform/nodes: a node with every organisation's work on it (platform operators). */
+export interface PlatformNode extends ServerNode {
+  organizations: { organizationId: string; name: string; connectedAgents: number; runningJobs: number }[];
+}
+
 export interface AuditEvent {
   id: string;
   actorType: string;
@@ -387,6 +392,12 @@ export interface OrganizationLimits {
   logBytesPerJob: number;
   runningJobs: number;
   liveConnections: number;
+}
+
+/** GET /api/v1/platform/organizations: every organisation with its limits (platform operators). */
+export interface PlatformOrganization extends OrganizationLimitsView {
+  name: string;
+  slug: string;
 }
 
 /** GET /api/v1/organization/limits */

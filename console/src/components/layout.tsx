@@ -44,7 +44,7 @@ export function Layout() {
       </header>
       <nav className="sidenav" aria-label="Main">
         <ul>
-          {NAV.map((item) => (
+          {[...NAV, ...(me?.user.platformOperator ? [{ to: '/platform', label: 'Platform' }] : [])].map((item) => (
             <li key={item.to}>
               <NavLink to={item.to} end={item.to === '/'}>
                 {item.label}

@@ -7,14 +7,7 @@ import { ErrorMessage, Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
 import { RelativeTime } from '../components/relative-time';
 import { useSession } from '../session/session-context';
-
-const LIMIT_LABELS = [
-  ['queuedTasks', 'Tasks waiting to start, at most', ''],
-  ['apiRequestsPerSecond', 'API requests a second, per key or session', ''],
-  ['logBytesPerJob', 'Log kept per job', 'bytes'],
-  ['runningJobs', 'Jobs offered or running at once', ''],
-  ['liveConnections', 'Live connections per node (agents and event streams)', ''],
-] as const;
+import { LIMIT_LABELS } from './limit-labels';
 
 export function MembersPage() {
   const { me, can } = useSession();

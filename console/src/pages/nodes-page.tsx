@@ -1,37 +1,22 @@
-import { useState } from 'react';
 import { Link } from 'react-router';
-import { api, messageOf, withQuery } from '../api/api-client';
+import { withQuery } from '../api/api-client';
 import type { ServerNode } from '../api/types';
 import { useResource } from '../api/use-resource';
-import { ErrorMessage, Loadable } from '../components/feedback';
+import { Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
 import { RelativeTime } from '../components/relative-time';
 import { StatusBadge } from '../components/status-badge';
 import { useSession } from '../session/session-context';
+import { DrainControl } from './platform-page';
 
 export function NodesPage() {
   const nodes = useResource<ServerNode[]>('/api/v1/nodes', { pollMs: 5_000 });
   // Draining affects every organisation's agents: a platform operator's to do.
   const operator = !!useSession().me?.user.platformOperator;
-  const [error, setError] = useState<string | null>(null);
-  const [confirming, setConfirming] = useState<string | null>(null);
-
-  const drain = async (node: ServerNode) => {
-    setError(null);
-    try {
-      await api(`/api/v1/nodes/${node.id}/drain`, { method: 'POST' });
-      setConfirming(null);
-      nodes.reload();
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
-
   return (
     <>
       <PageHeader title="Nodes" />
       <p className="lead">Control-plane nodes share only PostgreSQL; any node serves any agent. Counts show your organisation’s agents and jobs.</p>
-      <ErrorMessage error={error} />
       <Loadable data={nodes.data} error={nodes.error}>
         {(list) => (
           <div className="table-wrap">
@@ -68,26 +53,7 @@ export function NodesPage() {
                     </td>
                     <td>{n.connectedAgents}</td>
                     <td>{n.runningJobs > 0 ? <Link to={withQuery('/tasks', { nodeId: n.id })}>{n.runningJobs} running</Link> : <span className="muted">0 running</span>}</td>
-                    <td>
-                      {operator &&
-                        n.state === 'alive' &&
-                        !n.draining &&
-                        (confirming === n.id ? (
-                          <span className="confirm">
-                            Drain {n.address}? Its agents move to other nodes.{' '}
-                            <button type="button" className="button-danger button-small" onClick={() => void drain(n)}>
-                              Drain
-                            </button>{' '}
-                            <button type="button" className="button-secondary button-small" onClick={() => setConfirming(null)}>
-                              Keep
-                            </button>
-                          </span>
-                        ) : (
-                          <button type="button" className="button-secondary button-small" onClick={() => setConfirming(n.id)} aria-label={`Drain node ${n.address}`}>
-                            Drain…
-                          </button>
-                        ))}
-                    </td>
+                    <td>{operator && <DrainControl node={n} onChanged={nodes.reload} />}</td>
                   </tr>
                 ))}
               </tbody>
