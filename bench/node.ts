@@ -232,8 +232,8 @@ export class Bench {
     const metrics = await this.metrics();
     const pauses = new Map<string, GcPauses>();
     const of = (kind: string) => pauses.get(kind) ?? pauses.set(kind, { count: 0, seconds: 0 }).get(kind)!;
-    for (const s of metrics.samples('corral_process_nodejs_gc_duration_seconds_sum')) of(s.labels.kind).seconds = s.value;
-    for (const s of metrics.samples('corral_process_nodejs_gc_duration_seconds_count')) of(s.labels.kind).count = s.value;
+    for (const s of metrics.samples('corral_nodejs_gc_duration_seconds_sum')) of(s.labels.kind).seconds = s.value;
+    for (const s of metrics.samples('corral_nodejs_gc_duration_seconds_count')) of(s.labels.kind).count = s.value;
     return pauses;
   }
 

@@ -127,7 +127,7 @@ const HOT_STATEMENTS = ['create_tasks', 'claim_offers', 'api_key_principals', 't
 /** The node's own view of dispatch: its event-loop lag, and the fast buckets of the hot statements and of creating a task. */
 export function dispatchSamples(metrics: PrometheusMetrics): Sample[] {
   const shown = ({ name, labels }: Sample) => {
-    if (name === 'corral_process_nodejs_eventloop_lag_p99_seconds' || name === 'corral_process_nodejs_eventloop_lag_max_seconds') return true;
+    if (name === 'corral_nodejs_eventloop_lag_p99_seconds' || name === 'corral_nodejs_eventloop_lag_max_seconds') return true;
     if (name === 'corral_db_statement_duration_seconds_bucket') return ['0.01', '0.025'].includes(labels.le) && HOT_STATEMENTS.includes(labels.statement);
     const creatingTasks = labels.method === 'POST' && labels.route === '/api/v1/tasks';
     if (name === 'corral_http_request_duration_seconds_bucket') return creatingTasks && ['0.005', '0.01', '0.025'].includes(labels.le);

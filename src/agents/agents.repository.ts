@@ -215,4 +215,9 @@ export class AgentsRepository {
   async clearNodeConnections(nodeId: string): Promise<void> {
     await this.dataSource.query(`UPDATE agents SET connected_node_id = NULL WHERE connected_node_id = $1`, [nodeId]);
   }
+
+  /** Every organisation's agents by status, and how many of each are connected to a node: cluster-wide metrics. */
+  countAllByStatus(): Promise<{ status: string; n: number; connected: number }[]> {
+    return this.dataSource.query(`SELECT status, count(*)::int AS n, count(connected_node_id)::int AS connected FROM agents GROUP BY status`);
+  }
 }

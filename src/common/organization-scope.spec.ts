@@ -52,6 +52,7 @@ const ACROSS_ORGANISATIONS: Record<string, Record<string, string>> = {
     markDisconnected: 'presence of agents this node authenticated',
     recordError: 'an authenticated agent’s own last error',
     clearNodeConnections: 'presence of a node’s agents',
+    countAllByStatus: 'cluster-wide metrics, counts only',
   },
   'agents/enrollment-tokens.repository.ts': { findByHashForUpdate: 'a token is known by its hash before any organisation is' },
   'auth/api-keys.repository.ts': { touch: 'the key the guard just resolved' },

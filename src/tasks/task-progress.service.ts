@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { ClusterEventsService } from '../cluster/cluster-events.service';
+import { tasksFinished } from '../metrics/metrics';
 import { type JobRow, JobsRepository } from './jobs.repository';
 import { TaskHooks } from './task-hooks';
 import { isFinishedTask } from './task-states';
@@ -35,6 +36,8 @@ export class TaskProgress {
     for (const id of ids) out.tasks.add(id);
     const settled = await this.tasks.settle(em, ids);
     const finished = settled.filter((t) => t.finished);
+    // Counted as it settles: a transaction retried after a deadlock may count one twice (rare; metrics, not records).
+    for (const task of finished) if (!isFinishedTask(task.from)) tasksFinished.inc({ kind: task.kind, state: task.state });
     const released: { id: string; kind: string }[] = [];
     for (const task of finished) if (task.keyed && !isFinishedTask(task.from)) released.push(...(await this.tasks.handOver(em, task)));
     for (const agentId of await this.jobs.release(
