@@ -8,6 +8,7 @@ import { AppModule } from './app.module';
 import { HttpExceptionFilter, toDomainException } from './common/http-exception.filter';
 import { jsonBodyOnly, requestLogging, securityHeaders } from './common/http-middleware';
 import { CorralLogger } from './common/logger';
+import { metricsLog } from './metrics/metrics-log';
 import { createValidationPipe } from './common/validation';
 import type { CorralConfig } from './config/config';
 
@@ -20,6 +21,7 @@ export async function createApp(config: CorralConfig, databaseUrl: string, logge
   });
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
+  if (config.metricsLog) metricsLog.open(config.metricsLog, config.metricsLogMaxBytes);
   app.use(requestLogging(logger));
   app.use(securityHeaders(config.publicUrl));
   app.use(cookieParser());

@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, waitFor } from './helpers/control-plane-process';
 import { makeApprovedAgent, signUp } from './helpers/factories';
@@ -25,15 +26,18 @@ function namesIn(expr: string): string[] {
   return [...expr.matchAll(/\bcorral_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ''));
 }
 
-// What Prometheus, its alert rules and the Grafana dashboard see of a node, checked with
-// Prometheus's own linter: a node that has done some work (an agent, a task run to its end).
-describe('metrics for Prometheus and Grafana', () => {
+// What Prometheus, its alert rules, the Grafana dashboard and a log shipper see of a node, checked
+// with Prometheus's own linter: a node that has done some work (an agent, a task run to its end).
+describe('metrics for Prometheus, Grafana and log shippers', () => {
   let app: TestApp;
   let exposition: string;
+  let taskId: string;
   const tool = promtool();
+  const dir = mkdtempSync(join(tmpdir(), 'corral-metrics-log-'));
+  const metricsLogPath = join(dir, 'metrics.jsonl');
 
   beforeAll(async () => {
-    app = await startTestApp({ METRICS_TOKEN: TOKEN });
+    app = await startTestApp({ METRICS_TOKEN: TOKEN, CORRAL_METRICS_LOG: metricsLogPath });
     const owner = await signUp(app);
     const agent = await makeApprovedAgent(app, owner);
     const socket = await agent.connect();
@@ -42,11 +46,15 @@ describe('metrics for Prometheus and Grafana', () => {
     socket.send({ type: 'agent.job.accept', jobId: offer.jobId, attempt: 1 });
     await socket.next('start', (m) => m.type === 'server.job.start');
     socket.send({ type: 'agent.job.finish', jobId: offer.jobId, attempt: 1, outcome: 'succeeded', exitCode: 0, signal: null, message: null, logChunks: 0 });
+    taskId = task.body.id;
     await waitFor('the task to succeed', async () => (await owner.client.get(`/api/v1/tasks/${task.body.id}`)).body.state === 'succeeded' || undefined);
     exposition = await (await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
     socket.close();
   });
-  afterAll(() => app?.close());
+  afterAll(async () => {
+    await app?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('passes `promtool check metrics` without a warning', () => {
     const result = spawnSync(tool, ['check', 'metrics'], { input: exposition, encoding: 'utf8' });
@@ -83,5 +91,38 @@ describe('metrics for Prometheus and Grafana', () => {
     );
     expect(missing).toEqual([]);
     expect(dashboard.panels.map((p) => p.title)).toEqual(expect.arrayContaining(['Queue depth (jobs an agent could be offered now)', 'Dispatch latency', 'Agents online and offline']));
+  });
+
+  it('writes one JSON line per finished task and per answered API request to CORRAL_METRICS_LOG', async () => {
+    const lines = await waitFor('the task’s line in the metrics log', () => {
+      const read = readFileSync(metricsLogPath, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      return read.some((l) => l.type === 'task' && l.taskId === taskId) ? read : undefined;
+    });
+    expect(lines.find((l) => l.type === 'task')).toEqual({
+      time: expect.any(String),
+      type: 'task',
+      taskId,
+      organizationId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      kind: 'script',
+      outcome: 'succeeded',
+      queuedSeconds: expect.any(Number),
+      runningSeconds: expect.any(Number),
+      jobs: 1,
+    });
+    const created = lines.find((l) => l.type === 'request' && l.route === '/api/v1/tasks' && l.method === 'POST');
+    expect(created).toEqual({
+      time: expect.any(String),
+      type: 'request',
+      method: 'POST',
+      route: '/api/v1/tasks',
+      status: 201,
+      durationMs: expect.any(Number),
+      organizationId: expect.any(String),
+    });
+    // By route template: no request line holds an id in its route.
+    expect(lines.filter((l) => l.type === 'request' && /[0-9a-f]{8}-[0-9a-f]{4}/.test(String(l.route)))).toEqual([]);
   });
 });

@@ -4,6 +4,8 @@ import express from 'express';
 import { DomainException } from './domain.exception';
 import type { CorralLogger } from './logger';
 import { httpRequestDuration } from '../metrics/metrics';
+import { metricsLog } from '../metrics/metrics-log';
+import type { AuthenticatedRequest } from './actor';
 import { requestContext } from './request-context';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -20,8 +22,11 @@ export function requestLogging(logger: CorralLogger) {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         // By route template, so ids do not explode the label set.
         const route = (req.route as { path?: string } | undefined)?.path ?? (res.statusCode === 404 ? 'unmatched' : req.baseUrl || 'other');
-        if (!(res.getHeader('content-type') as string | undefined)?.startsWith('text/event-stream'))
+        if (!(res.getHeader('content-type') as string | undefined)?.startsWith('text/event-stream')) {
           httpRequestDuration.observe({ method: req.method, route, status: String(res.statusCode) }, ms / 1000);
+          const organizationId = (req as AuthenticatedRequest).actor?.organizationId ?? null;
+          metricsLog.request({ method: req.method, route, status: res.statusCode, durationMs: Math.round(ms * 10) / 10, organizationId });
+        }
         // Query strings are left out: they may carry tokens.
         requestContext.run({ requestId }, () =>
           logger.event(res.statusCode >= 500 ? 'error' : 'info', 'request', { method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }),

@@ -101,6 +101,7 @@ const ACROSS_ORGANISATIONS: Record<string, Record<string, string>> = {
     settle: 'tasks whose jobs the same transaction just moved',
     settling: 'tasks whose jobs the same statement or transaction just moved',
     handOver: 'a task the same transaction just finished',
+    finishedSummaries: 'tasks the same transaction just finished, for the metrics log',
   },
 };
 

@@ -42,6 +42,8 @@ export interface CorralConfig {
   nodeDeadAfterSeconds: number;
   metricsToken: string | undefined;
   platformOperators: string[] | undefined;
+  metricsLog: string | undefined;
+  metricsLogMaxBytes: number;
   secretsKey: Buffer | undefined;
 }
 
@@ -189,6 +191,22 @@ export const VARIABLES = [
     unit: 'connections',
     doc: 'database connections of this node for work that waits for the disk; it also opens 4 for work that need not (offers, presence) and one to listen for other nodes',
     parse: integer(1, 500),
+  },
+  {
+    key: 'metricsLog',
+    env: 'CORRAL_METRICS_LOG',
+    default: undefined,
+    unit: 'path',
+    doc: 'when set, one JSON line per finished task and per answered API request is appended to this file, for a log shipper (docs/metrics.md)',
+    parse: (raw: string) => resolve(nonEmpty(raw)),
+  },
+  {
+    key: 'metricsLogMaxBytes',
+    env: 'CORRAL_METRICS_LOG_MAX_BYTES',
+    default: '104857600',
+    unit: 'bytes',
+    doc: 'size past which the metrics log is renamed to .1 (up to .3 kept) and a new one begun',
+    parse: integer(4096, 1024 ** 4),
   },
   {
     key: 'dataDir',

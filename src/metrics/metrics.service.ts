@@ -1,18 +1,23 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { AgentConnectionsService } from '../agents/agent-connections.service';
 import { AgentsRepository } from '../agents/agents.repository';
 import { AGENT_STATUSES } from '../protocol/messages';
 import { JobsRepository } from '../tasks/jobs.repository';
 import { agentsByStatus, buildInfo, connectedAgents, corralVersion, jobsByState, queueDepth, registry } from './metrics';
+import { metricsLog } from './metrics-log';
 
 @Injectable()
-export class MetricsService {
+export class MetricsService implements OnApplicationShutdown {
   constructor(
     private readonly jobs: JobsRepository,
     private readonly connections: AgentConnectionsService,
     private readonly agents: AgentsRepository,
   ) {
     buildInfo.set({ version: corralVersion(), node: connections.nodeId }, 1);
+  }
+
+  onApplicationShutdown() {
+    metricsLog.close();
   }
 
   /** Reads the cluster-wide gauges (the jobs' served by the queue's partial indexes), then renders everything. */

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { ClusterEventsService } from '../cluster/cluster-events.service';
 import { tasksFinished } from '../metrics/metrics';
+import { metricsLog } from '../metrics/metrics-log';
 import { type JobRow, JobsRepository } from './jobs.repository';
 import { TaskHooks } from './task-hooks';
 import { isFinishedTask } from './task-states';
@@ -37,7 +38,15 @@ export class TaskProgress {
     const settled = await this.tasks.settle(em, ids);
     const finished = settled.filter((t) => t.finished);
     // Counted as it settles: a transaction retried after a deadlock may count one twice (rare; metrics, not records).
-    for (const task of finished) if (!isFinishedTask(task.from)) tasksFinished.inc({ kind: task.kind, state: task.state });
+    const justFinished = finished.filter((t) => !isFinishedTask(t.from));
+    for (const task of justFinished) tasksFinished.inc({ kind: task.kind, state: task.state });
+    if (metricsLog.enabled && justFinished.length) {
+      const lines = await this.tasks.finishedSummaries(
+        em,
+        justFinished.map((t) => t.id),
+      );
+      for (const line of lines) metricsLog.task(line);
+    }
     const released: { id: string; kind: string }[] = [];
     for (const task of finished) if (task.keyed && !isFinishedTask(task.from)) released.push(...(await this.tasks.handOver(em, task)));
     for (const agentId of await this.jobs.release(

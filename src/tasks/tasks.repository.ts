@@ -243,6 +243,21 @@ export class TasksRepository {
     return this.sql.queryIn<SettledTask>(em, 'corral_settle_tasks', `WITH ${settling('(SELECT * FROM tasks WHERE id = ANY ($1::uuid[]))', 'jobs')} SELECT * FROM settled`, [taskIds]);
   }
 
+  /** What the metrics log says of tasks that just finished: their timings and their jobs. */
+  finishedSummaries(
+    em: EntityManager,
+    taskIds: string[],
+  ): Promise<{ taskId: string; organizationId: string; kind: string; outcome: string; queuedSeconds: number; runningSeconds: number; jobs: number }[]> {
+    return em.query(
+      `SELECT t.id AS "taskId", t.organization_id AS "organizationId", t.kind, t.state AS outcome,
+              EXTRACT(EPOCH FROM COALESCE(t.started_at, t.finished_at, now()) - t.created_at)::float8 AS "queuedSeconds",
+              COALESCE(EXTRACT(EPOCH FROM COALESCE(t.finished_at, now()) - t.started_at), 0)::float8 AS "runningSeconds",
+              (SELECT count(*)::int FROM jobs j WHERE j.task_id = t.id AND j.organization_id = t.organization_id) AS jobs
+         FROM tasks t WHERE t.id = ANY ($1::uuid[])`,
+      [taskIds],
+    );
+  }
+
   /**
    * A finished task hands its concurrency key on: the task behind it now waits for whatever this
    * one waited for, or for nothing. Returns the tasks that may run now.
