@@ -56,12 +56,7 @@ async function queriesSent(bench: Bench): Promise<number> {
   return (await bench.metrics()).value('corral_db_queries_total') ?? NaN;
 }
 
-const MEMORY = [
-  'corral_process_resident_memory_bytes',
-  'corral_nodejs_heap_size_used_bytes',
-  'corral_nodejs_heap_size_total_bytes',
-  'corral_nodejs_external_memory_bytes',
-];
+const MEMORY = ['corral_process_resident_memory_bytes', 'corral_nodejs_heap_size_used_bytes', 'corral_nodejs_heap_size_total_bytes', 'corral_nodejs_external_memory_bytes'];
 const HEAP_SPACES = ['corral_nodejs_heap_space_size_used_bytes', 'corral_nodejs_heap_space_size_total_bytes'];
 
 /** The node's memory by kind, and the heap spaces that grow with connections. */
