@@ -187,7 +187,8 @@ describe('jobs run by the agent program', () => {
     for (const t of tasks) expect((await ended(owner, t.id, 60_000)).state).toBe('succeeded');
     const lines = readFileSync(ran, 'utf8').split('\n').filter(Boolean);
     expect(lines.sort()).toEqual(tasks.map((t) => t.jobs[0].id).sort());
-  });
+    // A restart and 40 tasks: on a loaded machine more than jest's default minute, within the waits' own bounds.
+  }, 180_000);
 
   it('with --spool-max-bytes, output past the cap while the control plane is down drops the oldest; the job succeeds and its log says what went', async () => {
     const { agent, run } = await approvedAgent('ws', ['--spool-max-bytes', '64KiB']);

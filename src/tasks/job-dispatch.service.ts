@@ -220,6 +220,8 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     const claim = cap > 0 ? await this.claims.submit({ agentId: agent.id, maxJobs, cap, runningLimit: runningJobs }) : null;
     const claimed = claim?.offers ?? [];
     if (claim?.orgLimited) this.atRunningLimit.set(org, (this.atRunningLimit.get(org) ?? new Set()).add(agent.id));
+    // Room again (a job of its ended on another node): those it kept waiting here claim too.
+    else if (claim) this.roomAgain(org);
     this.shares.giveBack(org, cap - claimed.length);
     this.shares.offeredTo(org, claimed.length);
     if (cap < maxJobs && claimed.length === cap) this.heldBack.set(org, (this.heldBack.get(org) ?? new Set()).add(agent.id));
@@ -426,7 +428,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     }
   }
 
-  /** One of the organisation's jobs ended: the agents its running limit kept waiting here claim again. */
+  /** The organisation has room under its running limit again: the agents it kept waiting here claim again. */
   private roomAgain(organizationId: string) {
     const agents = this.atRunningLimit.get(organizationId);
     if (!agents) return;
