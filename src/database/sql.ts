@@ -108,7 +108,13 @@ export class Sql implements OnApplicationShutdown {
   private pool(commit: Commit): Pool {
     if (commit === 'durable') return (this.dataSource.driver as unknown as { master: Pool }).master;
     const { url } = this.dataSource.driver.options as { url?: string };
-    this.lazyPool ??= new Pool({ connectionString: url, max: LAZY_POOL_SIZE, application_name: 'corral-lazy', options: '-c synchronous_commit=off' });
+    if (!this.lazyPool) {
+      this.lazyPool = new Pool({ connectionString: url, max: LAZY_POOL_SIZE, application_name: 'corral-lazy', options: '-c synchronous_commit=off' });
+      // An idle connection the server ended (PostgreSQL restarted, a proxy cut it) is an 'error'
+      // event on the pool; unheard, it would end the process. The pool drops that connection and
+      // opens another on the next query, whose own failure its caller hears.
+      this.lazyPool.on('error', () => undefined);
+    }
     return this.lazyPool;
   }
 }
