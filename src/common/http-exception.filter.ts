@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
 import type { Response } from 'express';
 import type { CorralLogger } from './logger';
+import { databaseUnreachable } from './database-errors';
 import { DomainException, ERROR_STATUS, type ErrorCode } from './domain.exception';
 
 // body-parser reports its failures with a `type`; each maps to what the client did wrong.
@@ -37,6 +38,11 @@ export function toDomainException(err: unknown): DomainException {
   // Two requests racing for the same unique value: the loser gets a conflict, not a crash.
   if ((err as { driverError?: { code?: string } })?.driverError?.code === '23505') {
     return new DomainException('CONFLICT', 'this conflicts with a change made at the same moment; reload and try again');
+  }
+  if (databaseUnreachable(err)) {
+    return new DomainException('DATABASE_UNAVAILABLE', 'the control plane cannot reach its database at the moment; nothing was changed, try again shortly', 503, undefined, {
+      'Retry-After': '5',
+    });
   }
   if (err instanceof HttpException) {
     const status = err.getStatus();
