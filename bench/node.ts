@@ -110,9 +110,10 @@ export class Bench {
     if (!this.options.json) process.stdout.write(`${line}\n`);
   }
 
-  async start(): Promise<Node> {
+  /** Starts the node; `env` adds to (or overrides) the environment it inherits. */
+  async start(env: Record<string, string> = {}): Promise<Node> {
     const child = spawn(process.execPath, [...NODE_FLAGS, ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN], {
-      env: { ...process.env, DATABASE_URL: this.dbUrl, PORT: String(this.port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', CORRAL_SECRETS_KEY: this.secretsKey },
+      env: { ...process.env, ...env, DATABASE_URL: this.dbUrl, PORT: String(this.port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', CORRAL_SECRETS_KEY: this.secretsKey },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -1,4 +1,4 @@
-/** How much work each phase does; BENCH_RATE, BENCH_TASKS and BENCH_IDLE override some. */
+/** How much work each phase does; BENCH_RATE, BENCH_TASKS, BENCH_IDLE and BENCH_STREAMS override some. */
 export interface Sizes {
   /** Agents on WebSocket during dispatch. */
   dispatchWs: number;
@@ -10,8 +10,10 @@ export interface Sizes {
   seconds: number;
   throughputTasks: number;
   throughputAgents: number;
-  /** Agents in the fleet the idle and reconnect phases connect. */
+  /** Agents in the fleet the idle, reconnect and held phases connect. */
   idle: number;
+  /** Console event streams the held phase keeps open beside the fleet. */
+  heldStreams: number;
   /** Agents the one large deployment of the deploy phase runs on. */
   deployAgents: number;
   /** Projects that deploy at once in the deploy phase, each to the same deployProjectAgents agents. */
@@ -34,5 +36,12 @@ export function sizesFor(quick: boolean, env: NodeJS.ProcessEnv): Sizes {
     ? { dispatchWs: 80, dispatchPoll: 20, rate: n('BENCH_RATE', 100), seconds: 5, throughputTasks: n('BENCH_TASKS', 2000), throughputAgents: 20, idle: n('BENCH_IDLE', 1000) }
     : { dispatchWs: 800, dispatchPoll: 200, rate: n('BENCH_RATE', 200), seconds: 15, throughputTasks: n('BENCH_TASKS', 20_000), throughputAgents: 100, idle: n('BENCH_IDLE', 10_000) };
   const deployProjects = quick ? 40 : 200;
-  return { ...sizes, deployAgents: quick ? 200 : 1000, deployProjects, deployProjectAgents: 50, deployWidth: n('BENCH_DEPLOY_WIDTH', deployProjects) };
+  return {
+    ...sizes,
+    heldStreams: n('BENCH_STREAMS', quick ? 200 : 2000),
+    deployAgents: quick ? 200 : 1000,
+    deployProjects,
+    deployProjectAgents: 50,
+    deployWidth: n('BENCH_DEPLOY_WIDTH', deployProjects),
+  };
 }

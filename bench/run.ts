@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [-- --quick] [-- --only=dispatch,throughput,fairness,health,deploy,idle,reconnect] [-- --verbose]:
+// npm run bench [-- --json] [-- --quick] [-- --only=dispatch,throughput,fairness,health,deploy,idle,reconnect,held] [-- --verbose]:
 // measures the control plane against simulated agents that speak the real protocol. Prints a
 // table, or with --json one JSON object on the last line.
 import { Client } from 'pg';
@@ -9,12 +9,13 @@ import { deployPhase } from './phases/deploy';
 import { dispatchPhase } from './phases/dispatch';
 import { fairnessPhase } from './phases/fairness';
 import { healthPhase } from './phases/health';
+import { heldPhase } from './phases/held';
 import { idlePhase } from './phases/idle';
 import { reconnectPhase } from './phases/reconnect';
 import { throughputPhase } from './phases/throughput';
 
 /** Every phase, in the order they run: their rows of the table and keys of the JSON come in this order too. */
-const PHASES: readonly Phase<unknown>[] = [dispatchPhase, throughputPhase, fairnessPhase, healthPhase, deployPhase, idlePhase, reconnectPhase];
+const PHASES: readonly Phase<unknown>[] = [dispatchPhase, throughputPhase, fairnessPhase, healthPhase, deployPhase, idlePhase, reconnectPhase, heldPhase];
 
 const names = PHASES.map((p) => p.name);
 const quick = process.argv.includes('--quick');
