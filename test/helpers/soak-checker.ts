@@ -133,10 +133,12 @@ export const ANOMALY_RULES = {
   'outcome-wrong': 'a recorded outcome contradicts what the script did (succeeded without running, or ended otherwise than the script does)',
   'agent-disagrees': "an agent's ledger disagrees with the control plane about a job it ended, or still holds one",
   'revoked-ran': 'a job started on a revoked agent after its revocation took effect',
+  'not-delivered': 'a job for an agent that was never away for long failed undelivered (JOB_DELIVERY_TIMEOUT_SECONDS)',
   'malformed-run': 'a run file holds a line that is not a run record',
   'process-exited': 'a node or agent exited although the soak did not kill it',
   'revoked-kept-running': 'a revoked agent did not stop',
   'probe-failed': 'after the soak, an agent did not run a new job',
+  'agent-offline': 'after the soak, an agent that runs and says it is connected shows offline in the API',
 } as const;
 export type AnomalyRule = keyof typeof ANOMALY_RULES;
 
@@ -181,6 +183,8 @@ export function checkHistory(h: History): Anomaly[] {
     checkAttempts(job, task, add);
     checkRuns(job, task, runs, add);
     checkOutcome(job, task, runs, add);
+    // No fault keeps a live agent away for anywhere near the delivery timeout; the revoked one is meant to leave its jobs undelivered.
+    if (endingOf(job) === 'failed: never delivered' && job.agentId !== h.revocation?.agentId) add('not-delivered', `job ${job.id} failed undelivered: ${job.message}`, job);
     const ledger = ledgerOf.get(`${job.agentId}:${job.id}`);
     if (ledger && job.agentId !== h.revocation?.agentId) checkLedger(job, ledger, add);
   }

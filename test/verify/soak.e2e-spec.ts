@@ -1,4 +1,4 @@
-import { appendFileSync, cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'pg';
 import { removeTempDirs, stopAllAgents, tempDir } from '../helpers/agent-process';
@@ -204,16 +204,33 @@ describe(`soak: ${MINUTES} min of faults under load, then the history checked (s
         .filter((a) => !a.up)
         .map((a) => a.run()),
     );
+    let offline: { id: string; name: string; connection: unknown }[] = [];
     await waitFor(
       'every agent online',
       async () => {
         const answer = await api.anyNode('GET', '/api/v1/agents');
         if (!answer.ok || answer.status !== 200) return false;
-        return answer.body.items.every((a: { status: string; connection: { state: string } }) => a.status !== 'approved' || a.connection.state === 'online');
+        offline = answer.body.items.filter((a: { status: string; connection: { state: string } }) => a.status === 'approved' && a.connection.state !== 'online');
+        return offline.length === 0;
       },
       120_000,
       500,
-    );
+    ).catch(async () => {
+      // Each of these runs and says (status.json) whether it is connected: the API and the agent disagree.
+      const rows = await db!.query(`SELECT id, connected_node_id AS node, transport, last_seen_at AS seen, last_error AS error FROM agents WHERE id = ANY ($1::uuid[])`, [
+        offline.map((a) => a.id),
+      ]);
+      const nodeRows = await db!.query(`SELECT id, started_at AS started, last_seen_at AS seen, stopped_at AS stopped FROM server_nodes ORDER BY started_at`);
+      for (const a of offline) {
+        const agent = agents.find((x) => x.agentId === a.id);
+        const own = agent ? readFileSafe(join(agent.stateDir, 'status.json')) : 'not a soak agent';
+        const row = JSON.stringify(rows.rows.find((r) => r.id === a.id));
+        extra.push({
+          rule: 'agent-offline',
+          detail: `${a.name} shows ${JSON.stringify(a.connection)} after 120 s; its process ${agent?.up ? 'runs' : 'is not running'}; its status.json: ${own}; its row: ${row}; nodes: ${JSON.stringify(nodeRows.rows)}`,
+        });
+      }
+    });
     progress('everything is back');
   }
 
@@ -314,6 +331,14 @@ describe(`soak: ${MINUTES} min of faults under load, then the history checked (s
     process.stdout.write(`${lines.join('\n')}\n`);
   }
 });
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
 
 function countRules(anomalies: Anomaly[]): Record<string, number> {
   const counts: Record<string, number> = {};
