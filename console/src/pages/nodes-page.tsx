@@ -5,9 +5,8 @@ import { useResource } from '../api/use-resource';
 import { Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
 import { RelativeTime } from '../components/relative-time';
-import { StatusBadge } from '../components/status-badge';
+import { DrainControl, NodeState } from '../components/server-node';
 import { useSession } from '../session/session-context';
-import { DrainControl } from './platform-page';
 
 export function NodesPage() {
   const nodes = useResource<ServerNode[]>('/api/v1/nodes', { pollMs: 5_000 });
@@ -42,8 +41,7 @@ export function NodesPage() {
                       {n.self && <div className="small muted">serving this page</div>}
                     </td>
                     <td>
-                      <StatusBadge status={n.state} />
-                      {n.draining && n.state === 'alive' && <StatusBadge status="draining" />}
+                      <NodeState node={n} />
                     </td>
                     <td>
                       <RelativeTime value={n.startedAt} />

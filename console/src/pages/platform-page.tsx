@@ -1,11 +1,11 @@
 import { type FormEvent, useState } from 'react';
 import { api, messageOf } from '../api/api-client';
-import type { OrganizationLimits, PlatformNode, PlatformOrganization, ServerNode } from '../api/types';
+import type { OrganizationLimits, PlatformNode, PlatformOrganization } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { ErrorMessage, Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
 import { RelativeTime } from '../components/relative-time';
-import { StatusBadge } from '../components/status-badge';
+import { DrainControl, NodeState } from '../components/server-node';
 import { LIMIT_LABELS } from './limit-labels';
 
 /** What a platform operator runs: every node with every organisation's work on it, and each organisation's limits. */
@@ -44,8 +44,7 @@ export function PlatformPage() {
                         </div>
                       </td>
                       <td>
-                        <StatusBadge status={n.state} />
-                        {n.draining && n.state === 'alive' && <StatusBadge status="draining" />}
+                        <NodeState node={n} />
                       </td>
                       <td>
                         {n.organizations.length ? (
@@ -174,46 +173,5 @@ function LimitsForm({ organization, onDone }: { organization: PlatformOrganizati
         </button>
       </div>
     </form>
-  );
-}
-
-/** Drain (after a confirmation: its agents move to other nodes) or undrain a live node. */
-export function DrainControl({ node, onChanged }: { node: ServerNode; onChanged: () => void }) {
-  const [confirming, setConfirming] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  if (node.state !== 'alive') return null;
-  const set = async (action: 'drain' | 'undrain') => {
-    setError(null);
-    try {
-      await api(`/api/v1/nodes/${node.id}/${action}`, { method: 'POST' });
-      setConfirming(false);
-      onChanged();
-    } catch (err) {
-      setError(messageOf(err));
-    }
-  };
-  return (
-    <>
-      <ErrorMessage error={error} />
-      {node.draining ? (
-        <button type="button" className="button-secondary button-small" onClick={() => void set('undrain')} aria-label={`Undrain node ${node.address}`}>
-          Undrain
-        </button>
-      ) : confirming ? (
-        <span className="confirm">
-          Drain {node.address}? Its agents move to other nodes.{' '}
-          <button type="button" className="button-danger button-small" onClick={() => void set('drain')}>
-            Drain
-          </button>{' '}
-          <button type="button" className="button-secondary button-small" onClick={() => setConfirming(false)}>
-            Keep
-          </button>
-        </span>
-      ) : (
-        <button type="button" className="button-secondary button-small" onClick={() => setConfirming(true)} aria-label={`Drain node ${node.address}`}>
-          Drain…
-        </button>
-      )}
-    </>
   );
 }
