@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { type AgentConnection, AgentConnectionsService, type AgentWork, type ConnectedAgent } from '../agents/agent-connections.service';
@@ -8,22 +7,9 @@ import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { maskStep } from '../protocol/masking';
-import { formatBytes } from '../protocol/byte-size';
-import {
-  type AgentJobMessage,
-  type JobAccept,
-  type JobFinish,
-  type JobLog,
-  type JobOfferPayload,
-  type JobRefuse,
-  LOG_STREAMS,
-  type LogDropped,
-  PROTOCOL_VERSION,
-  type ServerMessage,
-} from '../protocol/messages';
+import { type AgentJobMessage, type JobAccept, type JobFinish, type JobLog, type JobOfferPayload, type JobRefuse, LOG_STREAMS, PROTOCOL_VERSION, type ServerMessage } from '../protocol/messages';
 import { dispatchLatency, jobsFinished, leaseExpiries } from '../metrics/metrics';
 import { Batcher } from '../database/batcher';
-import { statementTime } from '../database/database-metrics';
 import { retryOnDeadlock } from '../database/sql';
 import { OrganizationLimitsService } from '../orgs/organization-limits.service';
 import { jobSecretAad } from '../secrets/sealed-columns';
@@ -31,6 +17,8 @@ import { SecretKeysService } from '../secrets/secret-keys.service';
 import { SecretsCipher, sealedKeyId } from '../secrets/secrets-cipher';
 import { DEFAULT_FAIR_SHARE, FairShare } from './fair-share';
 import { JobLogsRepository } from './job-logs.repository';
+import { droppedMarker, truncatedMarker } from './log-markers';
+import { nodeLoad } from './node-load';
 import { JobOutputs } from './job-outputs';
 import { type CancelRow, type Claim, type ClaimedJob, type ClaimRequest, type JobRef, type JobRow, JobsRepository, refKey } from './jobs.repository';
 import { Announcements, TaskProgress } from './task-progress.service';
@@ -45,37 +33,10 @@ const LINGER_MS = 5;
 // An agent that said "busy" is not offered the job again for this long.
 const BUSY_RETRY_SECONDS = 5;
 
-/**
- * How busy the node was since the last call, every `windowMs`: the larger of its event loop's
- * utilisation and the database time its hot statements took per second of the window (two at
- * once count twice). Either saturates first depending on the machine; both slow every dispatch.
- */
-function nodeLoad(windowMs: number): () => number {
-  let loop = performance.eventLoopUtilization();
-  let database = statementTime.seconds;
-  return () => {
-    const now = performance.eventLoopUtilization();
-    const load = Math.max(performance.eventLoopUtilization(now, loop).utilization, (statementTime.seconds - database) / (windowMs / 1000));
-    loop = now;
-    database = statementTime.seconds;
-    return load;
-  };
-}
-
 /** One agent's message about one job, as a batch takes it. */
 interface FromAgent<M> {
   agent: ConnectedAgent;
   m: M;
-}
-
-/**
- * The log line standing for output the agent dropped (its spool of unsent output reached its cap
- * during an outage). When some of those chunks reached the server before the agent dropped them,
- * fewer are missing than the agent counted, and its byte count is an upper bound.
- */
-function droppedMarker(dropped: LogDropped, missing: number): string {
-  const size = missing === dropped.chunks ? formatBytes(dropped.bytes) : `up to ${formatBytes(dropped.bytes)}`;
-  return `\n[corral] ${size} of output was dropped on the agent: the spool reached its ${formatBytes(dropped.capBytes)} cap while the control plane was unreachable\n`;
 }
 
 /**
@@ -518,7 +479,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
         .toString('utf8')
         .replace(/\uFFFD$/, '');
       if (head) kept.push({ stream: piece.stream, text: head });
-      kept.push({ stream: 'system', text: `\n[corral] log truncated: this job's output passed ${cap} bytes, the organisation's limit per job; the rest was not kept and the job ran on\n` });
+      kept.push({ stream: 'system', text: truncatedMarker(cap) });
       bytes += Buffer.byteLength(head);
       truncated = true;
     }
