@@ -46,7 +46,9 @@ export function jsonBodyOnly(limitBytes: number) {
     if (BODY_METHODS.has(req.method) && hasBody && !req.is('application/json')) {
       return next(new DomainException('UNSUPPORTED_MEDIA_TYPE', `send the body as JSON with "Content-Type: application/json" (got ${req.headers['content-type'] ?? 'no content type'})`));
     }
-    return parse(req, res, (err?: unknown) => next(err ?? bodyProblem(req.body, !req.path.startsWith(AGENT_API))));
+    // The query string is stored and compared as text as much as the body is: the same rules.
+    const text = !req.path.startsWith(AGENT_API);
+    return parse(req, res, (err?: unknown) => next(err ?? bodyProblem(req.body, text) ?? (text ? bodyProblem(req.query, true) : undefined)));
   };
 }
 
