@@ -6,10 +6,10 @@ WORKDIR /app
 COPY package*.json ./
 RUN npm ci
 COPY . .
-# agent/dist may not exist yet; creating it keeps the runtime COPY below valid.
+# agent/dist and cli/dist may not exist yet; creating them keeps the runtime COPYs below valid.
 RUN npm run build \
  && npm prune --omit=dev \
- && mkdir -p agent/dist
+ && mkdir -p agent/dist cli/dist
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
@@ -22,6 +22,8 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/agent/dist ./agent/dist
+# Served at /downloads/ to the hosts and pipelines that fetch them.
+COPY --from=build /app/cli/dist ./cli/dist
 USER node
 EXPOSE 3000
 # Slim images have no curl; Node 20 has fetch built in.

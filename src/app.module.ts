@@ -12,6 +12,7 @@ import { dataSourceOptions } from './database/data-source';
 import { SqlModule } from './database/sql';
 import { DeploymentsModule } from './deployments/deployments.module';
 import { EnvironmentsModule } from './environments/environments.module';
+import { DownloadsModule } from './downloads/downloads.module';
 import { HealthModule } from './health/health.module';
 import { HealthChecksModule } from './health-checks/health-checks.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -45,6 +46,7 @@ export class AppModule {
         OrgsModule,
         AuthModule,
         HealthModule,
+        DownloadsModule,
         EnvironmentsModule,
         AgentsModule,
         TasksModule,

@@ -445,6 +445,11 @@ const MATRIX: Record<string, Entry> = {
   },
   'GET /metrics': { access: { kind: 'metrics-token', why: 'Prometheus scrapes with METRICS_TOKEN, not with a user account' } },
   'GET /healthz': { access: { kind: 'public', why: 'a liveness probe carries no credentials and says nothing but "ok"', anonymous: 200 } },
+  'GET /downloads/:file': {
+    access: { kind: 'public', why: 'the agent and CLI programs hold no secret, and a host fetches the agent before it has any credential', anonymous: 200 },
+    params: () => ({ file: 'corral.js' }),
+    noCrossOrg: 'a download belongs to no organisation',
+  },
   'GET /readyz': { access: { kind: 'public', why: 'a readiness probe carries no credentials and says nothing about any organisation', anonymous: 200 } },
 };
 

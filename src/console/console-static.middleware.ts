@@ -4,7 +4,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express from 'express';
 
 // Paths the console never answers: the API keeps its JSON 404 for unknown routes.
-const SERVER_PATHS = /^\/(api|metrics|healthz|readyz)(\/|$)/;
+const SERVER_PATHS = /^\/(api|metrics|healthz|readyz|downloads)(\/|$)/;
 // Vite puts content-hashed files here: a changed file gets a new name.
 const HASHED_ASSETS = /^\/assets\//;
 
