@@ -80,6 +80,14 @@ const boundaries = {
       },
       ({ target }) => (target !== null && within(target, 'src') && !within(target, 'src/protocol') ? { messageId: 'server' } : null),
     ),
+    'cli-standalone': importBoundary(
+      'cli/ imports from the project only src/protocol/ and agent/src/',
+      {
+        server:
+          "Boundary cli/ → server: '{{spec}}' resolves to '{{target}}'. The CLI is one standalone file a pipeline runs, talking to the control plane over its public API; from the project it may import only src/protocol/ and the agent's plumbing in agent/src/ (proxies, CA bundles, the job helper's files). Use the API instead.",
+      },
+      ({ target }) => (target !== null && !within(target, 'cli') && !within(target, 'src/protocol') && !within(target, 'agent/src') ? { messageId: 'server' } : null),
+    ),
     'database-no-features': importBoundary(
       'src/database/ imports no feature module',
       {
@@ -142,7 +150,7 @@ const boundaries = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/', 'console/dist/', 'agent/dist/', 'bench/dist/', 'node_modules/', 'coverage/', '.corral/', 'test-artifacts/'] },
+  { ignores: ['dist/', 'console/dist/', 'agent/dist/', 'cli/dist/', 'bench/dist/', 'node_modules/', 'coverage/', '.corral/', 'test-artifacts/'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -174,6 +182,10 @@ export default tseslint.config(
   {
     files: ['agent/**'],
     rules: { 'boundaries/agent-protocol-only': 'error' },
+  },
+  {
+    files: ['cli/**'],
+    rules: { 'boundaries/cli-standalone': 'error' },
   },
   {
     files: ['src/database/**'],

@@ -13,7 +13,7 @@ module.exports = {
     {
       displayName: 'unit',
       testEnvironment: 'node',
-      roots: ['<rootDir>/src', '<rootDir>/agent/src', '<rootDir>/bench'],
+      roots: ['<rootDir>/src', '<rootDir>/agent/src', '<rootDir>/cli/src', '<rootDir>/bench'],
       testMatch: ['**/*.spec.ts'],
       transform: { '^.+\\.ts$': swc },
     },

@@ -43,7 +43,8 @@ case "$1" in
 esac
 `;
 
-const key = (name: string) => Buffer.from(name.toLowerCase()).toString('hex');
+/** A name's file in values/ or outputs/: names ignore case; hex keeps any name a safe file name. */
+export const helperKey = (name: string) => Buffer.from(name.toLowerCase()).toString('hex');
 
 /** Writes the helper and the step's values into its working directory; returns what the job's environment needs (`path`: the job's PATH). */
 export function writeHelper(workDir: string, values: Record<string, string>, runAs: RunAsUser | null, path = '/usr/local/bin:/usr/bin:/bin'): NodeJS.ProcessEnv {
@@ -56,7 +57,7 @@ export function writeHelper(workDir: string, values: Record<string, string>, run
   writeFileSync(join(dir, 'bin', 'corral'), SCRIPT, { mode: 0o700 });
   own(join(dir, 'bin', 'corral'));
   for (const [name, value] of Object.entries(values)) {
-    const file = join(dir, 'values', key(name));
+    const file = join(dir, 'values', helperKey(name));
     writeFileSync(file, value, { mode: 0o600 });
     own(file);
   }

@@ -1,0 +1,81 @@
+import type { Api } from './api';
+import { UsageError } from './args';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface Project {
+  id: string;
+  name: string;
+  slug: string;
+}
+
+export interface Release {
+  id: string;
+  version: string;
+}
+
+export interface Agent {
+  id: string;
+  name: string;
+  status: string;
+  environments: string[];
+  roles: string[];
+  connection: { state: string; transport: string | null };
+  fingerprint: string;
+  verificationCode: string;
+}
+
+/** A resource named as a user would: its id, or its name (any case); an unknown one lists what there is. */
+function pick<T extends { id: string; name: string }>(all: T[], wanted: string, what: string, also: (t: T) => string[] = () => []): T {
+  const byId = all.find((t) => t.id === wanted);
+  if (byId) return byId;
+  const lower = wanted.toLowerCase();
+  const named = all.filter((t) => t.name.toLowerCase() === lower || also(t).some((a) => a.toLowerCase() === lower));
+  if (named.length === 1) return named[0];
+  if (named.length > 1) throw new UsageError(`${named.length} ${what}s are called "${wanted}": name one by id (${named.map((t) => t.id).join(', ')})`);
+  const known = all.slice(0, 10).map((t) => t.name);
+  throw new UsageError(`no ${what} "${wanted}"${known.length ? `; there are: ${known.join(', ')}${all.length > known.length ? ', …' : ''}` : ''}`);
+}
+
+export async function findProject(api: Api, wanted: string): Promise<Project> {
+  return pick(await api.get<Project[]>('/api/v1/projects'), wanted, 'project', (p) => [p.slug]);
+}
+
+/** The release of that version, or the project's latest when no version is given. */
+export async function findRelease(api: Api, project: Project, version: string | undefined): Promise<Release> {
+  const releases = await api.get<Release[]>(`/api/v1/projects/${project.id}/releases`);
+  if (!version) {
+    if (!releases.length) throw new UsageError(`project "${project.name}" has no release yet: corral release create --project ${project.slug}`);
+    return releases[0]; // newest first
+  }
+  const found = releases.find((r) => r.version === version);
+  if (!found)
+    throw new UsageError(
+      `project "${project.name}" has no release ${version}${
+        releases.length
+          ? ` (latest: ${releases
+              .map((r) => r.version)
+              .slice(0, 5)
+              .join(', ')})`
+          : ''
+      }`,
+    );
+  return found;
+}
+
+export async function listAgents(api: Api, status?: string): Promise<Agent[]> {
+  return (await api.get<{ items: Agent[] }>('/api/v1/agents', { status })).items;
+}
+
+/**
+ * Agents by name or id. Among several with one name (an agent enrolled again keeps the old one,
+ * revoked), the approved one is meant.
+ */
+export async function findAgents(api: Api, wanted: string[]): Promise<Agent[]> {
+  const all = await listAgents(api);
+  return wanted.map((w) => {
+    if (UUID.test(w)) return pick(all, w, 'agent');
+    const approved = all.filter((a) => a.status === 'approved');
+    return approved.some((a) => a.name.toLowerCase() === w.toLowerCase()) ? pick(approved, w, 'approved agent') : pick(all, w, 'agent');
+  });
+}
