@@ -24,12 +24,18 @@ export class AgentPresence {
   ) {}
 
   /** Records the agent as connected here; its standing as of that moment, or null when it was deleted. */
-  markConnected(agentId: string, transport: Transport, facts: HostFacts): Promise<AgentStanding | null> {
-    return this.connects.submit({ id: agentId, nodeId: this.events.nodeId, transport, ...facts });
+  async markConnected(agentId: string, transport: Transport, facts: HostFacts): Promise<AgentStanding | null> {
+    const standing = await this.connects.submit({ id: agentId, nodeId: this.events.nodeId, transport, ...facts });
+    if (standing) {
+      const fields = { agentId, name: standing.name, organizationId: standing.organizationId, status: standing.status, transport, hostname: facts.hostname, agentVersion: facts.agentVersion };
+      this.logger.event('info', 'agent connected', fields, 'AgentConnections');
+    }
+    return standing;
   }
 
   /** The agent's connection here ended (and no other of it is held here). */
   markDisconnected(agentId: string) {
+    this.logger.event('info', 'agent disconnected', { agentId }, 'AgentConnections');
     void this.disconnects.submit(agentId).catch((err: Error) => this.logger.event('warn', 'presence update failed', { err: err.message }, 'AgentConnections'));
   }
 

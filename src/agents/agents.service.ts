@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import type { Actor } from '../common/actor';
+import { type Actor, actorLabel } from '../common/actor';
+import { CorralLogger } from '../common/logger';
 import { NotFoundException } from '../common/domain.exception';
 import { sha256Hex } from '../common/secrets';
 import { fingerprintOf, normalizeVerificationCode, publicKeyFromRaw, verificationCodeOf } from '../protocol/identity';
@@ -56,6 +57,7 @@ export class AgentsService {
     private readonly events: ClusterEventsService,
     private readonly audit: AuditService,
     private readonly labels: AgentEnvironments,
+    private readonly logger: CorralLogger,
   ) {}
 
   /**
@@ -180,6 +182,7 @@ export class AgentsService {
       }
       return null;
     });
+    this.decided('approved', actor, agent);
     await this.events.agentChanged(id);
     if (retired) await this.events.agentChanged(retired);
     return this.get(actor, id);
@@ -224,8 +227,15 @@ export class AgentsService {
       }
       await this.audit.record(actor, action, { type: 'agent', id }, { fingerprint: agent.fingerprint, reason: reason ?? null }, em);
     });
+    this.decided(to, actor, agent, reason);
     await this.events.agentChanged(id);
     return this.get(actor, id);
+  }
+
+  /** An operator's log line for each decision, once it is committed (the audit trail has it too). */
+  private decided(status: AgentStatus, actor: Actor, agent: Agent, reason?: string) {
+    const fields = { agentId: agent.id, name: agent.name, organizationId: actor.organizationId, by: actorLabel(actor), ...(reason ? { reason } : {}) };
+    this.logger.event('info', `agent ${status}`, fields, 'Agents');
   }
 
   private decider(actor: Actor) {

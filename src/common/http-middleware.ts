@@ -5,7 +5,7 @@ import { DomainException } from './domain.exception';
 import type { CorralLogger } from './logger';
 import { httpRequestDuration } from '../metrics/metrics';
 import { metricsLog } from '../metrics/metrics-log';
-import type { AuthenticatedRequest } from './actor';
+import { actorLabel, type AuthenticatedRequest, clientIp } from './actor';
 import { requestContext } from './request-context';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -28,12 +28,24 @@ export function requestLogging(logger: CorralLogger) {
           metricsLog.request({ method: req.method, route, status: res.statusCode, durationMs: Math.round(ms * 10) / 10, organizationId });
         }
         // Query strings are left out: they may carry tokens.
-        requestContext.run({ requestId }, () =>
-          logger.event(res.statusCode >= 500 ? 'error' : 'info', 'request', { method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }),
-        );
+        requestContext.run({ requestId }, () => logger.event(res.statusCode >= 500 ? 'error' : 'info', 'request', requestLine(req, res, route, ms)));
       });
       next();
     });
+  };
+}
+
+/** What an operator reads of a request: what was asked, by whom and from where, and how it went. */
+function requestLine(req: Request, res: Response, route: string, ms: number) {
+  const actor = (req as AuthenticatedRequest).actor;
+  return {
+    method: req.method,
+    path: req.path,
+    route,
+    status: res.statusCode,
+    ms: Math.round(ms * 10) / 10,
+    ip: clientIp(req),
+    ...(actor ? { organizationId: actor.organizationId, user: actorLabel(actor) } : {}),
   };
 }
 

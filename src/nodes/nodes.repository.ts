@@ -30,23 +30,23 @@ export class NodesRepository {
    * Records that the node is alive, in one statement with the cluster's housekeeping: agents
    * connected to a node that is not (stopped, or silent for `deadAfterSeconds`) are released, so
    * they show offline, and nodes gone for a day are forgotten. Returns whether this node was asked
-   * to drain.
+   * to drain, and the peers presumed dead (silent, never stopped).
    */
-  async heartbeat(id: string, deadAfterSeconds: number): Promise<boolean> {
-    const [row] = await this.dataSource.query<{ draining: boolean }[]>(
+  async heartbeat(id: string, deadAfterSeconds: number): Promise<{ draining: boolean; silent: string[] }> {
+    const [row] = await this.dataSource.query<{ draining: boolean; silent: string[] }[]>(
       `WITH beat AS (
          UPDATE server_nodes SET last_seen_at = now() WHERE id = $1 RETURNING draining
        ), gone AS (
-         SELECT id FROM server_nodes WHERE id <> $1 AND (stopped_at IS NOT NULL OR last_seen_at < now() - make_interval(secs => $2))
+         SELECT id, stopped_at FROM server_nodes WHERE id <> $1 AND (stopped_at IS NOT NULL OR last_seen_at < now() - make_interval(secs => $2))
        ), released AS (
          UPDATE agents SET connected_node_id = NULL WHERE connected_node_id IN (SELECT id FROM gone) RETURNING 1
        ), forgotten AS (
          DELETE FROM server_nodes WHERE COALESCE(stopped_at, last_seen_at) < now() - interval '${FORGET_AFTER}' RETURNING 1
        )
-       SELECT draining FROM beat`,
+       SELECT draining, ARRAY(SELECT id FROM gone WHERE stopped_at IS NULL ORDER BY id) AS silent FROM beat`,
       [id, deadAfterSeconds],
     );
-    return row?.draining ?? false;
+    return { draining: row?.draining ?? false, silent: row?.silent ?? [] };
   }
 
   async markStopped(id: string): Promise<void> {

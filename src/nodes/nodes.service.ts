@@ -17,6 +17,8 @@ import { NodesRepository } from './nodes.repository';
 @Injectable()
 export class NodesService implements OnModuleInit, OnApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
+  /** Peers this node has already said are presumed dead. */
+  private silentPeers = new Set<string>();
 
   constructor(
     @InjectConfig() private readonly config: CorralConfig,
@@ -77,9 +79,24 @@ export class NodesService implements OnModuleInit, OnApplicationShutdown {
     });
   }
 
+  /** Says once, in this node's log, when a peer falls silent: its agents show offline, its jobs' leases lapse. */
+  private notePeers(silent: string[]) {
+    for (const id of silent) {
+      if (this.silentPeers.has(id)) continue;
+      this.logger.event(
+        'warn',
+        'a peer node is presumed dead: its agents show offline until they reconnect to a live node',
+        { nodeId: id, silentForMoreThanSeconds: this.config.nodeDeadAfterSeconds },
+        'Nodes',
+      );
+    }
+    this.silentPeers = new Set(silent);
+  }
+
   private async beat() {
     try {
-      const draining = await this.nodes.heartbeat(this.nodeId, this.config.nodeDeadAfterSeconds);
+      const { draining, silent } = await this.nodes.heartbeat(this.nodeId, this.config.nodeDeadAfterSeconds);
+      this.notePeers(silent);
       if (draining && !this.lifecycle.draining) {
         this.logger.event('warn', 'this node is draining: it takes no new work and sends its agents to other nodes', { nodeId: this.nodeId }, 'Nodes');
         this.lifecycle.drain();
