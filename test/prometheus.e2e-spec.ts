@@ -61,10 +61,13 @@ describe('metrics for Prometheus, Grafana and log shippers', () => {
     expect({ status: result.status, output: `${result.stdout}${result.stderr}`.trim() }).toEqual({ status: 0, output: '' });
   });
 
-  it('says which version each node runs, and counts agents by status and tasks by kind', () => {
+  it('says which version each node runs, counts agents by status, and tasks by kind with their durations', () => {
     expect(exposition).toMatch(/^corral_build_info\{version="\d+\.\d+\.\d+",node="[0-9a-f-]{36}"\} 1$/m);
     expect(exposition).toMatch(/^corral_agents\{status="approved",connected="true"\} 1$/m);
     expect(exposition).toMatch(/^corral_tasks_finished_total\{kind="script",state="succeeded"\} 1$/m);
+    // How long they took, by kind.
+    expect(exposition).toMatch(/^corral_task_duration_seconds_count\{kind="script",state="succeeded"\} 1$/m);
+    expect(exposition).toMatch(/^corral_job_duration_seconds_count\{kind="script",state="succeeded"\} 1$/m);
     // Request durations by route template, never by raw path or organisation.
     expect(exposition).toMatch(/corral_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/tasks\/:id",status="200"\} \d+/);
     expect(exposition).not.toMatch(/route="\/api\/v1\/tasks\/[0-9a-f]{8}-/);

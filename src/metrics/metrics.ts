@@ -64,6 +64,25 @@ export const tasksFinished = new Counter({
   registers: [registry],
 });
 
+// Jobs and tasks run from seconds (a script) to hours (a deployment waiting on a manual step).
+const DURATION_BUCKETS = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 12 * 3600];
+
+export const jobDuration = new Histogram({
+  name: 'corral_job_duration_seconds',
+  help: 'How long jobs that ended on this node ran, from start to their reported end, by kind and final state',
+  labelNames: ['kind', 'state'] as const,
+  buckets: DURATION_BUCKETS,
+  registers: [registry],
+});
+
+export const taskDuration = new Histogram({
+  name: 'corral_task_duration_seconds',
+  help: 'How long tasks that ended on this node took, from creation (queueing included) to their end, by kind and final state',
+  labelNames: ['kind', 'state'] as const,
+  buckets: DURATION_BUCKETS,
+  registers: [registry],
+});
+
 export const leaseExpiries = new Counter({
   name: 'corral_lease_expiries_total',
   help: 'Leases that lapsed: offers not accepted in time (offer), running jobs that became unknown (lost) or were retried (retried)',

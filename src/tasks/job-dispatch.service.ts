@@ -8,7 +8,7 @@ import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { maskStep } from '../protocol/masking';
 import { type AgentJobMessage, type JobAccept, type JobFinish, type JobLog, type JobOfferPayload, type JobRefuse, LOG_STREAMS, PROTOCOL_VERSION, type ServerMessage } from '../protocol/messages';
-import { dispatchLatency, jobsFinished, leaseExpiries } from '../metrics/metrics';
+import { dispatchLatency, jobDuration, jobsFinished, leaseExpiries } from '../metrics/metrics';
 import { Batcher } from '../database/batcher';
 import { retryOnDeadlock } from '../database/sql';
 import { OrganizationLimitsService } from '../orgs/organization-limits.service';
@@ -285,7 +285,10 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
         organizations.add(row.organizationId);
       }
       const outcomes = new Map(batch.map(({ m }) => [m.jobId, m.outcome]));
-      for (const id of ended) jobsFinished.inc({ state: outcomes.get(id) });
+      for (const row of endedRows) {
+        jobsFinished.inc({ state: outcomes.get(row.id) });
+        if (row.runningSeconds !== null) jobDuration.observe({ kind: row.kind, state: outcomes.get(row.id) }, row.runningSeconds);
+      }
       await this.progress.settle(
         em,
         endedRows.map((r) => r.taskId),

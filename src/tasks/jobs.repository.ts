@@ -88,6 +88,8 @@ export interface JobRow {
   maskCarry: Record<string, string>;
   cancelRequestedAt: Date | null;
   secrets: string[];
+  /** Since it started running, as of the statement; null when it never started. */
+  runningSeconds: number | null;
 }
 
 /** A job that just ended, as the task-finished hooks get it. */
@@ -110,7 +112,8 @@ export interface CancelRow {
 }
 
 const JOB_ROW = `j.id, j.task_id AS "taskId", j.agent_id AS "agentId", j.organization_id AS "organizationId", j.kind, j.state, j.attempt, j.next_log_seq AS "nextLogSeq",
-  j.log_bytes::float8 AS "logBytes", j.log_truncated AS "logTruncated", j.mask_carry AS "maskCarry", j.cancel_requested_at AS "cancelRequestedAt", j.secrets`;
+  j.log_bytes::float8 AS "logBytes", j.log_truncated AS "logTruncated", j.mask_carry AS "maskCarry", j.cancel_requested_at AS "cancelRequestedAt", j.secrets,
+  EXTRACT(EPOCH FROM now() - j.started_at)::float8 AS "runningSeconds"`;
 
 /** A locked job as it was before its statement, and whether that statement moved it. */
 type MovedRow = JobRow & { moved: boolean };

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { ClusterEventsService } from '../cluster/cluster-events.service';
-import { tasksFinished } from '../metrics/metrics';
+import { taskDuration, tasksFinished } from '../metrics/metrics';
 import { metricsLog } from '../metrics/metrics-log';
 import { type JobRow, JobsRepository } from './jobs.repository';
 import { TaskHooks } from './task-hooks';
@@ -39,7 +39,10 @@ export class TaskProgress {
     const finished = settled.filter((t) => t.finished);
     // Counted as it settles: a transaction retried after a deadlock may count one twice (rare; metrics, not records).
     const justFinished = finished.filter((t) => !isFinishedTask(t.from));
-    for (const task of justFinished) tasksFinished.inc({ kind: task.kind, state: task.state });
+    for (const task of justFinished) {
+      tasksFinished.inc({ kind: task.kind, state: task.state });
+      taskDuration.observe({ kind: task.kind, state: task.state }, task.ageSeconds);
+    }
     if (metricsLog.enabled && justFinished.length) {
       const lines = await this.tasks.finishedSummaries(
         em,

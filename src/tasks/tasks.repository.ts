@@ -68,6 +68,8 @@ export interface SettledTask {
   finished: boolean;
   blockedBy: string | null;
   keyed: boolean;
+  /** Since it was created: its whole duration, once finished. */
+  ageSeconds: number;
 }
 
 const LONE_SURROGATE = /\p{Surrogate}/gu;
@@ -336,6 +338,6 @@ export function settling(tasks: string, jobs: string): string {
            FROM settle_derived d
           WHERE tasks.id = d.id AND (d.old, d.new) IN ${TASK_EDGES}
          RETURNING tasks.id, d.kind, d.old AS "from", d.new AS state, d.new IN ('succeeded', 'failed', 'cancelled', 'timed_out') AS finished,
-                   d.blocked_by AS "blockedBy", d.keyed
+                   d.blocked_by AS "blockedBy", d.keyed, EXTRACT(EPOCH FROM now() - tasks.created_at)::float8 AS "ageSeconds"
        )`;
 }
