@@ -9,6 +9,7 @@ describe('command line', () => {
     });
     expect(parseCommandLine(['run', '--transport', 'poll', '--state-dir', '/s'])).toEqual({ kind: 'command', command: 'run', flags: { transport: 'poll', stateDir: '/s' } });
     expect(parseCommandLine(['run', '--max-jobs', '4'])).toEqual({ kind: 'command', command: 'run', flags: { maxJobs: '4' } });
+    for (const command of ['enroll', 'run', 'status', 'doctor']) expect(parseCommandLine([command, '--log-format', 'json'])).toEqual({ kind: 'command', command, flags: { logFormat: 'json' } });
   });
 
   it('answers help and version', () => {
@@ -19,6 +20,7 @@ describe('command line', () => {
     expect(helpText(null)).toContain('corral-agent enroll --server URL --token TOKEN');
     expect(helpText('run')).toContain('--transport auto|ws|poll');
     expect(helpText('run')).toContain('--max-jobs N       CORRAL_MAX_JOBS');
+    expect(helpText('status')).toContain('--log-format FORMAT  CORRAL_LOG_FORMAT');
   });
 
   it.each([
@@ -31,6 +33,7 @@ describe('command line', () => {
     [['enroll', '--server'], '--server needs a value'],
     [['enroll', '--server', '--json'], '--server needs a value'],
     [['enroll', '--json=yes'], '--json takes no value'],
+    [['run', '--log-format'], '--log-format needs a value'],
     [['enroll', '--name', 'a', '--name', 'b'], '--name given twice'],
     [['run', 'now'], 'unexpected argument "now"'],
     [['help', 'launch'], 'unknown command "launch"'],

@@ -5,6 +5,7 @@ export type Command = (typeof COMMANDS)[number];
 
 export interface CliFlags extends SettingFlags {
   json?: boolean;
+  logFormat?: string;
 }
 
 export type ParsedCli = { kind: 'help'; topic: Command | null } | { kind: 'version' } | { kind: 'command'; command: Command; flags: CliFlags };
@@ -36,13 +37,14 @@ const OPTIONS: Record<string, OptionSpec> = {
   '--max-jobs': { key: 'maxJobs', takesValue: true },
   '--spool-max-bytes': { key: 'spoolMaxBytes', takesValue: true },
   '--json': { key: 'json', takesValue: false },
+  '--log-format': { key: 'logFormat', takesValue: true },
 };
 
 const ACCEPTS: Record<Command, string[]> = {
-  enroll: ['--server', '--token', '--name', '--state-dir', '--ca-file', '--json'],
-  run: ['--state-dir', '--transport', '--server', '--ca-file', '--max-jobs', '--spool-max-bytes'],
-  status: ['--state-dir', '--json'],
-  doctor: ['--state-dir', '--server', '--ca-file'],
+  enroll: ['--server', '--token', '--name', '--state-dir', '--ca-file', '--json', '--log-format'],
+  run: ['--state-dir', '--transport', '--server', '--ca-file', '--max-jobs', '--spool-max-bytes', '--log-format'],
+  status: ['--state-dir', '--json', '--log-format'],
+  doctor: ['--state-dir', '--server', '--ca-file', '--log-format'],
 };
 
 /** Parses `corral-agent <command> [options]`; throws UsageError for anything it does not know. */
@@ -105,6 +107,8 @@ const SETTINGS_HELP = `Settings, first found wins: flag, environment variable, "
   --spool-max-bytes SIZE  CORRAL_SPOOL_MAX_BYTES  "spoolMaxBytes"
                                                     most unsent job output kept on disk while the control
                                                     plane is unreachable, e.g. 512MiB (default 1GiB; run only)
+  --log-format FORMAT  CORRAL_LOG_FORMAT  -         log lines on stderr as text ("<time> <level> <message>",
+                                                    the default) or json (one {"time","level","msg"} object a line)
   HTTPS_PROXY, HTTP_PROXY and NO_PROXY (or lower case) are honoured for every connection.
   CORRAL_LOG_LEVEL=debug|info|warn|error sets how much is logged on stderr (default info).`;
 
@@ -129,7 +133,11 @@ the control plane within seconds): "frozen", "allowedJobKinds",
 recorded in the ledger (<state dir>/jobs/) before it starts and is never run twice.
 
 SIGTERM or SIGINT: no new jobs; running jobs get 10 s to end, then are cancelled (SIGTERM to
-their process group, SIGKILL 5 s later); outcomes are reported, then the agent exits 0.`,
+their process group, SIGKILL 5 s later); outcomes are reported, then the agent exits 0.
+
+Under systemd (Type=notify, NOTIFY_SOCKET set) the agent tells systemd it is ready once it has
+connected the first time, and keeps the unit's status line up to date (systemctl status),
+through systemd-notify.`,
   status: `Usage: corral-agent status [--state-dir DIR] [--json]
 
 Shows the identity, server(s), the last known approval state and connection, from the state
@@ -160,6 +168,8 @@ Commands:
   doctor   check DNS, TCP, proxy, TLS, clock and authentication, one line each
 
 ${SETTINGS_HELP}
+
+Every command also takes --log-format text|json.
 
 Exit codes: 0 success, 1 error, 2 bad command line or configuration, 3 agent rejected or revoked.
 `;

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ConfigError } from './errors';
-import { parseMaxJobs, parseServerList, resolveSettings, type ConfigFile, type ResolveInput } from './config';
+import { parseMaxJobs, parseServerList, resolveLogFormat, resolveSettings, type ConfigFile, type ResolveInput } from './config';
 
 function input(partial: Partial<ResolveInput> & { file?: ConfigFile | null } = {}): ResolveInput {
   const { file = null, ...rest } = partial;
@@ -84,5 +84,19 @@ describe('--max-jobs', () => {
   it.each(['0', '65', '2.5', 'two', '-1'])('refuses %s, naming where it came from', (value) => {
     expect(() => resolveSettings(input({ flags: { maxJobs: value } }))).toThrow(`--max-jobs: max jobs must be a whole number from 1 to 64 (got "${value}")`);
     expect(() => parseMaxJobs(value, 'CORRAL_MAX_JOBS')).toThrow(ConfigError);
+  });
+});
+
+describe('log format', () => {
+  it('takes the flag over CORRAL_LOG_FORMAT over text, in any letter case', () => {
+    expect(resolveLogFormat(undefined, {})).toBe('text');
+    expect(resolveLogFormat(undefined, { CORRAL_LOG_FORMAT: ' JSON ' })).toBe('json');
+    expect(resolveLogFormat('text', { CORRAL_LOG_FORMAT: 'json' })).toBe('text');
+    expect(resolveLogFormat('', { CORRAL_LOG_FORMAT: 'json' })).toBe('json');
+  });
+
+  it('refuses a format it does not know, naming where it came from', () => {
+    expect(() => resolveLogFormat('logfmt', {})).toThrow(new ConfigError('--log-format: the log format must be text or json (got "logfmt")'));
+    expect(() => resolveLogFormat(undefined, { CORRAL_LOG_FORMAT: 'yaml' })).toThrow('CORRAL_LOG_FORMAT: the log format must be text or json (got "yaml")');
   });
 });

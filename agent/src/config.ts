@@ -4,6 +4,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { MAX_JOBS_PER_AGENT } from '../../src/protocol/messages';
 import { ConfigError } from './errors';
+import { LOG_FORMATS, type LogFormat } from './log';
 
 export const TRANSPORT_MODES = ['auto', 'ws', 'poll'] as const;
 export type TransportMode = (typeof TRANSPORT_MODES)[number];
@@ -57,6 +58,7 @@ export const ENV_VARS = {
   caFile: 'CORRAL_CA_FILE',
   maxJobs: 'CORRAL_MAX_JOBS',
   spoolMaxBytes: 'CORRAL_SPOOL_MAX_BYTES',
+  logFormat: 'CORRAL_LOG_FORMAT',
 } as const;
 
 /** The default cap on unsent job output on disk: enough for a long outage of a chatty job, small next to a disk. */
@@ -142,6 +144,20 @@ export function readConfigFile(path: string): ConfigFile | null {
     throw new ConfigError(`${path} is invalid: ${problems.join('; ')} (allowed keys: server, token, name, transport, caFile, maxJobs, spoolMaxBytes)`);
   }
   return parsed.data;
+}
+
+export function parseLogFormat(value: string, from: string): LogFormat {
+  const v = value.trim().toLowerCase();
+  if ((LOG_FORMATS as readonly string[]).includes(v)) return v as LogFormat;
+  throw new ConfigError(`${from}: the log format must be text or json (got "${value}")`);
+}
+
+/** The log format: flag, then environment, then text. Not from agent.json: the logger exists before the state dir is known. */
+export function resolveLogFormat(flag: string | undefined, env: NodeJS.ProcessEnv): LogFormat {
+  const fromFlag = nonEmpty(flag);
+  if (fromFlag) return parseLogFormat(fromFlag, '--log-format');
+  const fromEnv = nonEmpty(env[ENV_VARS.logFormat]);
+  return fromEnv ? parseLogFormat(fromEnv, ENV_VARS.logFormat) : 'text';
 }
 
 /** A whole number of jobs from 1 to MAX_JOBS_PER_AGENT. */

@@ -23,6 +23,8 @@ export interface ConnectionOptions {
   jobs: JobManager;
   /** Where status.json goes; null keeps the state in memory only. */
   store: StateStore | null;
+  /** Told of every change of the state status.json records (the service manager's status line follows it). */
+  stateChanged?: (state: Omit<StatusFile, 'updatedAt'>) => void;
   timings?: Partial<Timings>;
   random?: () => number;
   now?: () => number;
@@ -323,6 +325,7 @@ export class AgentConnection {
 
   private save(patch: Partial<Omit<StatusFile, 'updatedAt'>>) {
     this.state = { ...this.state, ...patch };
+    this.options.stateChanged?.(this.state);
     if (!this.options.store) return;
     try {
       this.options.store.writeStatus(this.state);

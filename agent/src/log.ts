@@ -1,6 +1,10 @@
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** `text` for a person reading a terminal, `json` (one object a line) for a log shipper. */
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export interface Logger {
@@ -19,7 +23,16 @@ export function logTimestamp(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** Human-readable lines (`<time> <level> <message>`), on stderr so stdout stays for command output. */
+/**
+ * One log line, newline included. Text: `<time> <level> <message>`. JSON: `{"time","level","msg"}`
+ * with the time to the millisecond, so a shipper can keep lines of one second in order.
+ */
+export function formatLogLine(format: LogFormat, level: LogLevel, message: string, date: Date): string {
+  if (format === 'json') return `${JSON.stringify({ time: date.toISOString(), level, msg: message })}\n`;
+  return `${logTimestamp(date)} ${level} ${message}\n`;
+}
+
+/** Log lines on stderr (so stdout stays for command output), as text or as JSON. */
 export class LineLogger implements Logger {
   private readonly threshold: number;
 
@@ -27,6 +40,7 @@ export class LineLogger implements Logger {
     private readonly sink: Sink = process.stderr,
     level: LogLevel = 'info',
     private readonly now: () => Date = () => new Date(),
+    private readonly format: LogFormat = 'text',
   ) {
     this.threshold = ORDER[level];
   }
@@ -46,7 +60,7 @@ export class LineLogger implements Logger {
 
   private write(level: LogLevel, message: string) {
     if (ORDER[level] < this.threshold) return;
-    this.sink.write(`${logTimestamp(this.now())} ${level} ${message}\n`);
+    this.sink.write(formatLogLine(this.format, level, message, this.now()));
   }
 }
 

@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { helpText, parseCommandLine, UsageError, type CliFlags, type Command } from './cli';
 import type { CommandContext } from './command-context';
+import { resolveLogFormat } from './config';
 import { doctor } from './doctor';
 import { enroll, formatEnrollment } from './enroll';
 import { AgentError, ConfigError, EXIT_CODES, messageOf } from './errors';
@@ -48,7 +49,6 @@ async function dispatch(command: Command, flags: CliFlags, ctx: CommandContext):
 
 /** The whole program: parse, run one command, map every failure to an exit code and one message. */
 export async function main(argv: string[]): Promise<number> {
-  const logger = new LineLogger(process.stderr, parseLogLevel(process.env.CORRAL_LOG_LEVEL));
   let parsed;
   try {
     parsed = parseCommandLine(argv);
@@ -64,6 +64,14 @@ export async function main(argv: string[]): Promise<number> {
   if (parsed.kind === 'version') {
     process.stdout.write(`corral-agent ${AGENT_VERSION}\n`);
     return EXIT_CODES.ok;
+  }
+  let logger: LineLogger;
+  try {
+    logger = new LineLogger(process.stderr, parseLogLevel(process.env.CORRAL_LOG_LEVEL), undefined, resolveLogFormat(parsed.flags.logFormat, process.env));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`corral-agent: ${err.message}\n`);
+    return EXIT_CODES.usage;
   }
   const ctx: CommandContext = { stdout: process.stdout, logger, env: process.env, cwd: process.cwd(), home: homedir(), isRoot: process.getuid?.() === 0 };
   try {

@@ -7,6 +7,7 @@ import { buildHello } from './host-facts';
 import { DEFAULT_JOB_TIMINGS, JobManager, type JobManagerTimings } from './jobs/job-manager';
 import { describePolicy, loadPolicy, policyPaths, readPolicyNow } from './policy';
 import { PolicyWatcher } from './policy-watcher';
+import { ServiceNotifier, systemdNotifySender } from './service-notifier';
 import type { Timings } from './session';
 import { StateStore } from './state-store';
 import { AGENT_VERSION } from './version';
@@ -39,6 +40,8 @@ export async function runAgent(ctx: CommandContext, flags: SettingFlags, signal:
   const servers = settings.servers.length ? settings.servers : identity.servers;
   const client = new HttpClient({ caFile: settings.caFile ?? identity.caFile, env: ctx.env });
   const release = store.acquireRunLock();
+  // Under systemd (Type=notify), READY=1 once connected, and the status line as things change.
+  const notifier = ctx.env.NOTIFY_SOCKET ? new ServiceNotifier(systemdNotifySender(ctx.logger, ctx.env)) : null;
   let jobs: JobManager | null = null;
   let watcher: PolicyWatcher | null = null;
 
@@ -85,6 +88,7 @@ export async function runAgent(ctx: CommandContext, flags: SettingFlags, signal:
       logger: ctx.logger,
       jobs,
       store,
+      stateChanged: notifier ? (state) => notifier.update(state) : undefined,
       timings: overrides.timings,
       random: overrides.random,
     });
@@ -95,5 +99,6 @@ export async function runAgent(ctx: CommandContext, flags: SettingFlags, signal:
     jobs?.close();
     client.close();
     release();
+    await notifier?.idle();
   }
 }
