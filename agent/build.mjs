@@ -15,6 +15,21 @@ if (!source.includes(`'${version}'`)) {
   process.exit(1);
 }
 
+// ws loads these native helpers inside try/catch and falls back to JavaScript without them. They
+// resolve to a module that fails as a missing one does, so nothing is looked for at run time:
+// the bundle has no node_modules beside it, and the single executable's require knows only
+// Node's built-ins (and warns about anything else it is asked for).
+const nativeHelpersLeftOut = {
+  name: 'native-helpers-left-out',
+  setup(b) {
+    b.onResolve({ filter: /^(bufferutil|utf-8-validate)$/ }, (args) => ({ path: args.path, namespace: 'left-out' }));
+    b.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => ({
+      contents: `throw Object.assign(new Error(${JSON.stringify(`Cannot find module '${args.path}'`)}), { code: 'MODULE_NOT_FOUND' });`,
+      loader: 'js',
+    }));
+  },
+};
+
 await build({
   entryPoints: [join(here, 'src', 'main.ts')],
   outfile,
@@ -23,8 +38,7 @@ await build({
   target: 'node20',
   format: 'cjs',
   banner: { js: '#!/usr/bin/env node' },
-  // ws loads these native helpers inside try/catch and falls back to JavaScript without them.
-  external: ['bufferutil', 'utf-8-validate'],
+  plugins: [nativeHelpersLeftOut],
   legalComments: 'none',
   sourcemap: false,
   logLevel: 'warning',

@@ -6,6 +6,7 @@ import { doctor } from './doctor';
 import { enroll, formatEnrollment } from './enroll';
 import { AgentError, ConfigError, EXIT_CODES, messageOf } from './errors';
 import { LineLogger, parseLogLevel } from './log';
+import { NODE_SCRIPT_COMMAND, runNodeScript } from './node-script';
 import { runAgent, shutdownBudgetMs } from './run';
 import { statusReport } from './status-report';
 import { AGENT_VERSION } from './version';
@@ -91,9 +92,13 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  void main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-    // Nothing should be left running; if something is, it must not keep a finished agent alive.
-    setTimeout(() => process.exit(code), 2_000).unref();
-  });
+  const argv = process.argv.slice(2);
+  // A node job of the packaged agent (see node-script.ts): the script, not the agent, runs here.
+  if (argv[0] === NODE_SCRIPT_COMMAND) runNodeScript(argv.slice(1));
+  else
+    void main(argv).then((code) => {
+      process.exitCode = code;
+      // Nothing should be left running; if something is, it must not keep a finished agent alive.
+      setTimeout(() => process.exit(code), 2_000).unref();
+    });
 }

@@ -3,6 +3,7 @@ import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import type { JobOutcome, JobOutput, ScriptSyntax } from '../../../src/protocol/messages';
+import { nodeInterpreter } from '../node-script';
 import { readOutputs, writeHelper } from './job-helper';
 
 /** A user to run jobs as, from /etc/passwd. */
@@ -25,7 +26,7 @@ export function defaultInterpreters(): Record<ScriptSyntax, Interpreter> {
   return {
     bash: { command: 'bash', args: [], file: 'script.sh', label: 'bash' },
     sh: { command: 'sh', args: [], file: 'script.sh', label: 'sh' },
-    node: { command: process.execPath, args: [], file: 'script.js', label: 'Node.js' },
+    node: { ...nodeInterpreter(), file: 'script.js', label: 'Node.js' },
     pwsh: { command: 'pwsh', args: ['-NoProfile', '-NonInteractive', '-File'], file: 'script.ps1', label: 'PowerShell (pwsh)' },
   };
 }
