@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Page } from 'playwright-core';
-import { type AgentProcess, newStateDir, removeTempDirs, runAgentCommand, spawnAgent, stopAllAgents } from './helpers/agent-process';
+import { spawnSync } from 'node:child_process';
+import { dirname } from 'node:path';
+import { type AgentProcess, newStateDir, removeTempDirs, spawnAgent, stopAllAgents, tempDir } from './helpers/agent-process';
 import { type ConsoleBrowser, launchConsoleBrowser } from './helpers/browser';
 import { type ControlPlaneProcess, startControlPlane } from './helpers/control-plane-process';
 import { PASSWORD, uniqueEmail } from './helpers/factories';
@@ -56,6 +58,8 @@ describe('the web console', () => {
   const email = uniqueEmail('console');
   const agentName = `web-${randomBytes(3).toString('hex')}`;
   let token = '';
+  /** The install command the console shows, run on the "server" as it is. */
+  let installCommand = '';
   let printedCode = '';
   let runningAgent: AgentProcess;
 
@@ -136,14 +140,17 @@ describe('the web console', () => {
     await browser.screenshot('02b-environments');
   });
 
-  it('creates an enrollment token, shown once with its copy buttons and the exact enroll command', async () => {
+  it('creates an enrollment token, shown once with its copy buttons and the install command', async () => {
     await nav(page, 'Enrollment tokens').click();
     await page.getByLabel('Uses').fill('2');
     await page.getByRole('button', { name: 'Create token' }).click();
     await page.getByRole('heading', { name: /Token created/ }).waitFor();
     token = (await page.getByTestId('copy-token').textContent())!;
     expect(token).toMatch(/^crl_enr_[0-9A-Za-z]{40}$/);
-    expect(await page.getByTestId('copy-command').textContent()).toBe(`node corral-agent.js enroll --server ${cp.url} --token ${token}`);
+    installCommand = (await page.getByTestId('copy-command').textContent())!;
+    expect(installCommand).toMatch(
+      new RegExp(`^curl -fsSLo corral-agent\\.js ${cp.url}/downloads/corral-agent\\.js && node corral-agent\\.js enroll --server ${cp.url} --token ${token} --server-key SHA256:[\\w+/]{43}$`),
+    );
     await page.getByRole('button', { name: 'Copy token' }).waitFor();
     await page.getByRole('button', { name: 'Copy command' }).waitFor();
     await page.getByRole('row', { name: /active/ }).waitFor();
@@ -156,9 +163,16 @@ describe('the web console', () => {
     // A page reload would lose this marker.
     await page.evaluate('window.notReloaded = true');
 
+    // The copied command, pasted on the server: it fetches the agent from the control plane.
     const stateDir = newStateDir();
-    const enroll = await runAgentCommand(['enroll', '--server', cp.url, '--token', token, '--name', agentName, '--state-dir', stateDir]);
-    expect(enroll.exitCode).toBe(0);
+    const host = tempDir('corral-install-');
+    const enroll = spawnSync('bash', ['-c', installCommand], {
+      cwd: host,
+      env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, CORRAL_STATE_DIR: stateDir, CORRAL_NAME: agentName },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect({ status: enroll.status, stderr: enroll.stderr }).toEqual({ status: 0, stderr: expect.any(String) });
     printedCode = /Verification code\s+(\S+)/.exec(enroll.stdout)![1];
     const printedFingerprint = /Fingerprint\s+(\S+)/.exec(enroll.stdout)![1];
 

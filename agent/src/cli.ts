@@ -6,6 +6,7 @@ export type Command = (typeof COMMANDS)[number];
 export interface CliFlags extends SettingFlags {
   json?: boolean;
   logFormat?: string;
+  serverKey?: string;
 }
 
 export type ParsedCli = { kind: 'help'; topic: Command | null } | { kind: 'version' } | { kind: 'command'; command: Command; flags: CliFlags };
@@ -38,10 +39,11 @@ const OPTIONS: Record<string, OptionSpec> = {
   '--spool-max-bytes': { key: 'spoolMaxBytes', takesValue: true },
   '--json': { key: 'json', takesValue: false },
   '--log-format': { key: 'logFormat', takesValue: true },
+  '--server-key': { key: 'serverKey', takesValue: true },
 };
 
 const ACCEPTS: Record<Command, string[]> = {
-  enroll: ['--server', '--token', '--name', '--state-dir', '--ca-file', '--json', '--log-format'],
+  enroll: ['--server', '--token', '--name', '--state-dir', '--ca-file', '--server-key', '--json', '--log-format'],
   run: ['--state-dir', '--transport', '--server', '--ca-file', '--max-jobs', '--spool-max-bytes', '--log-format'],
   status: ['--state-dir', '--json', '--log-format'],
   doctor: ['--state-dir', '--server', '--ca-file', '--log-format'],
@@ -113,11 +115,13 @@ const SETTINGS_HELP = `Settings, first found wins: flag, environment variable, "
   CORRAL_LOG_LEVEL=debug|info|warn|error sets how much is logged on stderr (default info).`;
 
 const COMMAND_HELP: Record<Command, string> = {
-  enroll: `Usage: corral-agent enroll --server URL --token TOKEN [--name NAME] [--state-dir DIR] [--ca-file FILE] [--json]
+  enroll: `Usage: corral-agent enroll --server URL --token TOKEN [--name NAME] [--state-dir DIR] [--ca-file FILE] [--server-key SHA256:…] [--json]
 
 Generates this host's key pair (the private key stays in <state dir>/agent.key, mode 0600),
 asks the control plane to enroll it, and prints the agent id, key fingerprint and verification
 code. An administrator compares them in the Corral console before approving the agent.
+--server-key (or CORRAL_SERVER_KEY) names the fingerprint of the key the control plane signs
+with, as its console's install command gives it: enrollment fails unless the answer carries it.
 --json prints only {"agentId","fingerprint","verificationCode","status"} on stdout.`,
   run: `Usage: corral-agent run [--state-dir DIR] [--transport auto|ws|poll] [--server URL]... [--ca-file FILE] [--max-jobs N] [--spool-max-bytes SIZE]
 
@@ -155,7 +159,7 @@ export function helpText(topic: Command | null): string {
   return `corral-agent: connects this server out to a Corral control plane; no inbound port is needed.
 
 Usage:
-  corral-agent enroll --server URL --token TOKEN [--name NAME] [--state-dir DIR] [--ca-file FILE] [--json]
+  corral-agent enroll --server URL --token TOKEN [--name NAME] [--state-dir DIR] [--ca-file FILE] [--server-key SHA256:…] [--json]
   corral-agent run [--state-dir DIR] [--transport auto|ws|poll] [--server URL]... [--ca-file FILE] [--max-jobs N] [--spool-max-bytes SIZE]
   corral-agent status [--state-dir DIR] [--json]
   corral-agent doctor [--state-dir DIR] [--server URL]... [--ca-file FILE]

@@ -55,6 +55,18 @@ describe('enroll', () => {
     expect(logs.join('')).not.toContain(TOKEN);
   });
 
+  it('enrolls only when the answer carries the server key the install command pinned', async () => {
+    const pinned = fingerprintOf(cp.serverKey.publicKey);
+    const other = fingerprintOf(Buffer.alloc(32, 7).toString('base64'));
+    await expect(enroll(ctx, { server: [cp.url], token: TOKEN, stateDir: join(dir, 'elsewhere'), serverKey: other })).rejects.toThrow(
+      `the control plane answered with signing keys ${pinned}, not ${other} that the install command pinned: something other than your control plane answered`,
+    );
+    expect(new StateStore(join(dir, 'elsewhere')).readIdentity()).toBeNull();
+    await expect(enroll(ctx, { server: [cp.url], token: TOKEN, stateDir: join(dir, 'bad'), serverKey: 'SHA256:short' })).rejects.toThrow('--server-key must be a key fingerprint like SHA256:');
+    const result = await enroll({ ...ctx, env: { CORRAL_SERVER_KEY: pinned } }, { server: [cp.url], token: TOKEN, stateDir: join(dir, 'state') });
+    expect(result.identity.serverKeys.map((k) => k.fingerprint)).toEqual([pinned]);
+  });
+
   it('prints exactly one JSON object with --json', async () => {
     const result = await enroll(ctx, { server: [cp.url], token: TOKEN, stateDir: join(dir, 'state'), json: true });
     const out = formatEnrollment(result, true);

@@ -17,6 +17,8 @@ const MAX_ENROLL_WAIT_MS = 60_000;
 
 export interface EnrollFlags extends SettingFlags {
   json?: boolean;
+  /** The fingerprint of a key the control plane signs with, from its install command. */
+  serverKey?: string;
 }
 
 export interface EnrollResult {
@@ -107,8 +109,20 @@ async function sendEnrollment(ctx: CommandContext, client: HttpClient, servers: 
   throw new AgentError(last?.code ?? 'NETWORK', `could not enroll: ${last ? enrollError(last) : 'no server answered'}`, 'fatal');
 }
 
-/** Checks that what the server recorded is this key, and that its own keys are well-formed. */
-function checkResponse(response: EnrollResponse, publicKey: string) {
+/** The pinned server key, if any: the flag, else CORRAL_SERVER_KEY. */
+function pinnedServerKey(flags: EnrollFlags, env: NodeJS.ProcessEnv): string | null {
+  const pin = (flags.serverKey ?? env.CORRAL_SERVER_KEY)?.trim();
+  if (!pin) return null;
+  if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(pin)) throw new ConfigError(`--server-key must be a key fingerprint like SHA256:ab12… (43 characters after "SHA256:"), not "${pin}"`);
+  return pin;
+}
+
+/**
+ * Checks that what the server recorded is this key, that its own keys are well-formed and, when
+ * the install command pinned one, that the pinned key is among them: an answer from anyone else
+ * (a proxy that terminates TLS, a look-alike host) would hand the agent keys of its own to trust.
+ */
+function checkResponse(response: EnrollResponse, publicKey: string, pinned: string | null) {
   const fingerprint = fingerprintOf(publicKey);
   if (response.fingerprint !== fingerprint || response.verificationCode !== verificationCodeOf(publicKey))
     throw new AgentError(
@@ -124,6 +138,12 @@ function checkResponse(response: EnrollResponse, publicKey: string) {
     }
     if (fingerprintOf(key.publicKey) !== key.fingerprint) throw new AgentError('PROTOCOL_ERROR', `server key "${key.keyId}" does not match its own fingerprint`, 'fatal');
   }
+  if (pinned && !response.serverKeys.some((k) => k.fingerprint === pinned))
+    throw new AgentError(
+      'SERVER_KEY_MISMATCH',
+      `the control plane answered with signing keys ${response.serverKeys.map((k) => k.fingerprint).join(', ')}, not ${pinned} that the install command pinned: something other than your control plane answered; nothing was saved, do not approve an agent of this host, and tell your security team`,
+      'fatal',
+    );
 }
 
 /** `corral-agent enroll`: a new key, a signed enrollment request, and the identity saved for `run`. */
@@ -137,6 +157,7 @@ export async function enroll(ctx: CommandContext, flags: EnrollFlags): Promise<E
     );
   if (!settings.servers.length) throw new ConfigError('a control-plane URL is required: pass --server URL or set CORRAL_SERVER');
   const token = checkToken(settings.token);
+  const pinned = pinnedServerKey(flags, ctx.env);
   const name = checkName(settings);
   const policy: LocalPolicy = loadPolicy(settings.stateDir, ctx.systemPolicyPath);
   const client = new HttpClient({ caFile: settings.caFile, env: ctx.env });
@@ -147,7 +168,7 @@ export async function enroll(ctx: CommandContext, flags: EnrollFlags): Promise<E
     ctx.logger.info(`enrolling as "${name}" with ${settings.servers.join(', ')} (${client.routeOf(new URL(settings.servers[0]))})`);
     const body = JSON.stringify(EnrollRequestSchema.parse({ token, publicKey, name, ...hostFacts(), policy }));
     const { response, server } = await sendEnrollment(ctx, client, settings.servers, body, privateKey);
-    checkResponse(response, publicKey);
+    checkResponse(response, publicKey, pinned);
 
     const identity: Identity = {
       version: 1,

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { AgentEnvironments } from './agent-environments';
+import { ServerKeysService } from './server-keys.service';
 import type { Actor } from '../common/actor';
 import { NotFoundException } from '../common/domain.exception';
 import { randomToken, sha256Hex } from '../common/secrets';
@@ -34,6 +35,7 @@ export class EnrollmentTokensService {
     private readonly tokens: EnrollmentTokensRepository,
     private readonly audit: AuditService,
     private readonly labels: AgentEnvironments,
+    private readonly serverKeys: ServerKeysService,
   ) {}
 
   /** The token is in the result once and stored only as a hash. */
@@ -51,7 +53,10 @@ export class EnrollmentTokensService {
       createdBy: actor.userId,
     });
     await this.audit.record(actor, 'enrollment_token.created', { type: 'enrollment_token', id: created.id }, { maxUses: created.maxUses, expiresAt: created.expiresAt });
-    return { ...enrollmentTokenView(created), token };
+    // The install command pins it: an agent enrolling through someone answering in the control
+    // plane's place then refuses, instead of trusting that someone's keys.
+    const { keyId, fingerprint } = this.serverKeys.signingKey();
+    return { ...enrollmentTokenView(created), token, serverKey: { keyId, fingerprint } };
   }
 
   async list(actor: Actor) {

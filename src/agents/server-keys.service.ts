@@ -48,6 +48,13 @@ export class ServerKeysService implements OnModuleInit {
     this.trusted = keys.map((k) => ({ keyId: k.keyId, publicKey: k.publicKey, fingerprint: fingerprintOf(k.publicKey) }));
   }
 
+  /** The key this node signs with, as an install command pins it. */
+  signingKey(): ServerKey {
+    const key = this.trusted.find((k) => k.keyId === this.active?.keyId);
+    if (!key) throw new Error('the server signing keys are not loaded yet');
+    return key;
+  }
+
   /** Every key an agent should trust: the active one and those published or not yet retired. */
   publicKeys(): ServerKey[] {
     return this.trusted;

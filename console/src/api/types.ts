@@ -194,6 +194,12 @@ export interface EnrollmentToken {
   revokedAt: string | null;
 }
 
+/** What creating a token answers, once: the token itself and the server key an install pins. */
+export interface CreatedEnrollmentToken extends EnrollmentToken {
+  token: string;
+  serverKey: { keyId: string; fingerprint: string };
+}
+
 export interface Member {
   id: string;
   userId: string;

@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
 import { api, messageOf } from '../api/api-client';
-import type { EnrollmentToken } from '../api/types';
+import type { CreatedEnrollmentToken, EnrollmentToken } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { CopyField } from '../components/copy-button';
 import { EnvironmentChecklist } from '../components/environment-checklist';
@@ -18,14 +18,17 @@ const EXPIRIES: [number, string][] = [
   [30 * 24 * 60, '30 days'],
 ];
 
-/** The command an operator runs on the server to enroll an agent. */
-export function enrollCommand(origin: string, token: string): string {
-  return `node corral-agent.js enroll --server ${origin} --token ${token}`;
+/**
+ * What an operator pastes on the server: fetch the agent from this control plane and enroll it,
+ * pinning the key this control plane signs with (so an enrollment answered by anyone else fails).
+ */
+export function installCommand(origin: string, token: string, serverKey: string): string {
+  return `curl -fsSLo corral-agent.js ${origin}/downloads/corral-agent.js && node corral-agent.js enroll --server ${origin} --token ${token} --server-key ${serverKey}`;
 }
 
 export function EnrollmentTokensPage() {
   const tokens = useResource<EnrollmentToken[]>('/api/v1/enrollment-tokens');
-  const [created, setCreated] = useState<(EnrollmentToken & { token: string }) | null>(null);
+  const [created, setCreated] = useState<CreatedEnrollmentToken | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [listError, setListError] = useState<string | null>(null);
@@ -38,7 +41,7 @@ export function EnrollmentTokensPage() {
     setBusy(true);
     setError(null);
     try {
-      const token = await api<EnrollmentToken & { token: string }>('/api/v1/enrollment-tokens', {
+      const token = await api<CreatedEnrollmentToken>('/api/v1/enrollment-tokens', {
         method: 'POST',
         body: {
           expiresInMinutes: Number(form.get('expiresInMinutes')),
@@ -117,10 +120,14 @@ export function EnrollmentTokensPage() {
           </p>
           <CopyField label="Token" value={created.token} />
           <p>
-            On the server, with the agent program copied there (from the control plane’s <code>agent/dist/corral-agent.js</code>), run:
+            On the server (Node.js 20 or newer), as the user the agent will run as, run this: it fetches the agent from here and enrolls it
+            {created.environments.length || created.roles.length ? ` into ${[...created.environments, ...created.roles.map((r) => `role ${r}`)].join(', ')}` : ''}.
           </p>
-          <CopyField label="Command" value={enrollCommand(window.location.origin, created.token)} />
-          <p className="muted">It prints a verification code; the agent then appears under Agents → Pending, where you compare the code and approve it.</p>
+          <CopyField label="Command" value={installCommand(window.location.origin, created.token, created.serverKey.fingerprint)} />
+          <p className="muted">
+            It prints a verification code; the agent then appears under Agents → Pending, where you compare the code and approve it. Start it with <code>node corral-agent.js run</code>, or
+            install the Debian package and its systemd unit (<code>docs/agent-packages.md</code>).
+          </p>
           <button type="button" className="button-secondary" onClick={() => setCreated(null)}>
             Done, hide it
           </button>
