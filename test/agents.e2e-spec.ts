@@ -237,6 +237,34 @@ describe('two control-plane nodes on one database', () => {
     expect(Date.now() - revokedAt).toBeLessThan(1_000);
     expect(socket.closed!.code).toBe(4003);
   });
+
+  it("keeps a hello that arrives while node B first reads the agent's organisation, as after a failover", async () => {
+    const owner = await signUp(a);
+    const agent = await makeApprovedAgent(a, owner);
+    // Node B has never served this organisation: admitting the agent's socket reads its limits.
+    // Held behind a lock, that read leaves the authenticated socket waiting, and the hello lands then.
+    const lock = new Client({ connectionString: a.databaseUrl });
+    // Another session to watch from: pg_stat_activity stays as it was first read within a transaction.
+    const watch = new Client({ connectionString: a.databaseUrl });
+    await Promise.all([lock.connect(), watch.connect()]);
+    try {
+      await lock.query('BEGIN');
+      await lock.query('LOCK TABLE organizations IN ACCESS EXCLUSIVE MODE');
+      const socket = await agent.at(b.url).connect({ hello: false });
+      await waitFor('node B to wait for the organisation', async () => {
+        const { rows } = await watch.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%"organizations"%'`);
+        return rows.length > 0;
+      });
+      await new Promise<void>((resolve, reject) => socket.ws.send(JSON.stringify(agent.hello()), (err) => (err ? reject(err) : resolve())));
+      await lock.query('COMMIT');
+      const status = await socket.next('the signed status answering the hello', (m) => m.type === 'signed' && agent.verify(m), 0, 5_000);
+      expect(status.status).toBe('approved');
+      expect(socket.closed).toBeUndefined();
+      socket.close();
+    } finally {
+      await Promise.all([lock.end(), watch.end()]);
+    }
+  });
 });
 
 describe('reconnect storms', () => {

@@ -171,7 +171,8 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
   }
 
   async handleConnection(socket: WebSocket, req: IncomingMessage) {
-    // Messages may arrive while the signature is being checked; keep them for afterwards.
+    // Messages may arrive while the signature is checked and the connection admitted (reading
+    // the organisation's limits, on a node that has not served it yet); keep them for afterwards.
     const early: string[] = [];
     const buffer = (data: Buffer) => early.push(data.toString());
     socket.on('message', buffer);
@@ -188,7 +189,6 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
       socket.close(closeCodeFor(code), `${code}: ${message}`.slice(0, 120));
       return;
     }
-    socket.off('message', buffer);
     if (agent.status === 'revoked' || agent.status === 'rejected') {
       await this.auth.recordRefusal(agent);
       socket.send(JSON.stringify(this.notices.statusMessage(agent)));
@@ -199,6 +199,8 @@ export class AgentGateway implements OnGatewayConnection, OnModuleInit, OnApplic
     if (!release) return;
     const connection = new AgentSocket(socket, { id: agent.id, name: agent.name, organizationId: agent.organizationId }, this);
     this.slices[this.nextSlice++ % this.slices.length].add(connection);
+    // From here on nothing is awaited before the early messages are replayed, so none is lost or reordered.
+    socket.off('message', buffer);
     socket.on('message', (data: Buffer) => connection.receive(data.toString()));
     const heard = () => (connection.heard = true);
     socket.on('pong', heard);

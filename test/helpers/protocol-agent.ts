@@ -102,14 +102,17 @@ export class ProtocolAgent {
     return StatusPayloadSchema.parse(JSON.parse(message.payload));
   }
 
-  /** Opens the agent WebSocket and collects what arrives; with `autoPong: false` it leaves the server's pings unanswered. */
-  connect({ autoPong = true } = {}): Promise<AgentSocket> {
+  /**
+   * Opens the agent WebSocket and collects what arrives; with `autoPong: false` it leaves the
+   * server's pings unanswered, with `hello: false` the test sends the hello itself.
+   */
+  connect({ autoPong = true, hello = true } = {}): Promise<AgentSocket> {
     const url = this.baseUrl.replace(/^http/, 'ws') + AGENT_PATHS.ws;
     const ws = new WebSocket(url, { autoPong, headers: signRequest({ method: 'GET', path: AGENT_PATHS.ws, body: '', agentId: this.agentId }, this.privateKey) });
     const socket = new AgentSocket(ws);
     return new Promise((resolve, reject) => {
       ws.once('open', () => {
-        ws.send(JSON.stringify(this.hello()));
+        if (hello) ws.send(JSON.stringify(this.hello()));
         resolve(socket);
       });
       ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused with HTTP ${res.statusCode}`)));
