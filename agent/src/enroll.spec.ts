@@ -9,6 +9,7 @@ import { AgentError, ConfigError } from './errors';
 import { LineLogger } from './log';
 import { StateStore } from './state-store';
 import { FakeControlPlane } from './testing/fake-control-plane';
+import { FakeProxy } from './testing/fake-proxy';
 
 const TOKEN = `crl_enr_${'a1B2'.repeat(10)}`;
 
@@ -99,6 +100,19 @@ describe('enroll', () => {
     const firstKey = cp.enrollments[0].publicKey;
     await enroll(ctx, { server: [cp.url], token: TOKEN, stateDir: join(dir, 'state') });
     expect(cp.enrollments[1].publicKey).toBe(firstKey);
+  });
+
+  it('stops at the first refusal from a proxy, which asking again would not change', async () => {
+    const proxy = await FakeProxy.start();
+    proxy.refuseWith = '407 Proxy Authentication Required';
+    try {
+      const failure = enroll({ ...ctx, env: { HTTP_PROXY: proxy.url.replace('http://', 'http://ops:wrong@') } }, { server: [cp.url], token: TOKEN, stateDir: join(dir, 'state') });
+      await expect(failure).rejects.toMatchObject({ code: 'PROXY_REFUSED', kind: 'fatal', message: expect.stringMatching(/^could not enroll: .*refused the credentials of user "ops"/) });
+      expect(proxy.connects).toHaveLength(1);
+      expect(logs.join('')).not.toMatch(/trying again/);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('checks the token and the name before sending anything', async () => {

@@ -73,11 +73,15 @@ function enrollError(error: AgentError): string {
       return `the control plane refused the request because this host's clock is off (${error.message}); fix the clock (NTP, chrony or timedatectl) and enroll again`;
     case 'VALIDATION_FAILED':
       return `the control plane refused the enrollment request (${error.message})`;
+    case 'TLS_CERTIFICATE':
+    case 'PROXY_REFUSED':
+      return `could not enroll: ${error.message}`;
     default:
       return error.message;
   }
 }
 
+// Not TLS_CERTIFICATE or PROXY_REFUSED: asking again gets the same answer until someone changes a setting.
 function isTransient(error: AgentError): boolean {
   return error.code === 'NETWORK' || error.code === 'SERVER_ERROR' || error.code === 'RATE_LIMITED' || error.code === 'PROTOCOL_ERROR';
 }

@@ -71,6 +71,22 @@ describe('error classification', () => {
     expect(untrusted.message).toContain('--ca-file');
   });
 
+  it('names certificate failures and proxy refusals, which asking again does not fix, by codes of their own', () => {
+    const leaf = classifyNetworkError(Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }), 'https://x');
+    expect(leaf).toMatchObject({ kind: 'retryable', code: 'TLS_CERTIFICATE' });
+    expect(leaf.message).toBe(
+      'cannot reach https://x: UNABLE_TO_VERIFY_LEAF_SIGNATURE unable to verify the first certificate (the certificate is not trusted: pass --ca-file or set CORRAL_CA_FILE to the CA bundle that signed it)',
+    );
+    expect(classifyNetworkError(Object.assign(new Error('Hostname/IP does not match'), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }), 'https://x').code).toBe('TLS_CERTIFICATE');
+    const proxy = classifyNetworkError(Object.assign(new Error('proxy http://p:3128 refused CONNECT x:443: HTTP 407 Proxy Authentication Required'), { code: 'PROXY_407' }), 'https://x');
+    expect(proxy).toMatchObject({
+      kind: 'retryable',
+      code: 'PROXY_REFUSED',
+      message: 'cannot reach https://x: proxy http://p:3128 refused CONNECT x:443: HTTP 407 Proxy Authentication Required',
+    });
+    expect(classifyNetworkError(Object.assign(new Error('proxy http://p:3128 refused CONNECT x:443: HTTP 502 Bad Gateway'), { code: 'PROXY_502' }), 'https://x').code).toBe('NETWORK');
+  });
+
   it('tells the operator what to do after a fatal error', () => {
     const files = { identity: '/var/lib/corral-agent/identity.json', key: '/var/lib/corral-agent/agent.key' };
     const revoked = describeFatal(new AgentError('AGENT_REVOKED', 'agent "web-01" was revoked by admin@x', 'fatal'), files, 'web-01');

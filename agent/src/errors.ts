@@ -153,12 +153,22 @@ export function messageOf(err: unknown): string {
   return typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string' ? (err as { message: string }).message : String(err);
 }
 
-/** Network, DNS, TLS and timeout failures: always retryable. */
+const TLS_CERTIFICATE_CODES = new Set([...TLS_TRUST_CODES, 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+
+/**
+ * Network, DNS, TLS and timeout failures: always retryable (a server's certificate or a proxy's
+ * rules may be fixed while the agent waits). A certificate the agent will not trust is
+ * TLS_CERTIFICATE and a proxy refusing the tunnel (403, 407) PROXY_REFUSED, so that an
+ * interactive command can stop at once instead of trying again what cannot work.
+ */
 export function classifyNetworkError(err: unknown, target: string): AgentError {
   if (err instanceof AgentError) return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const message = messageOf(err);
-  return new AgentError('NETWORK', `cannot reach ${target}: ${code && !message.includes(code) ? `${code} ${message}` : message}${networkHint(code)}`, 'retryable');
+  const errorCode = code && TLS_CERTIFICATE_CODES.has(code) ? 'TLS_CERTIFICATE' : code && /^PROXY_4\d\d$/.test(code) ? 'PROXY_REFUSED' : 'NETWORK';
+  // A proxy's refusal already says its HTTP status in words; PROXY_407 in front would only repeat it.
+  const shown = code && !message.includes(code) && errorCode !== 'PROXY_REFUSED' ? `${code} ${message}` : message;
+  return new AgentError(errorCode, `cannot reach ${target}: ${shown}${networkHint(code)}`, 'retryable');
 }
 
 /** The message an operator reads when the agent stops for good, with what to do next. */

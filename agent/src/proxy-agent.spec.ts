@@ -126,7 +126,19 @@ describe('the CONNECT tunnel', () => {
     proxy.refuseWith = '407 Proxy Authentication Required';
     const client = new HttpClient({ env: { HTTP_PROXY: proxy.url } });
     try {
-      await expect(client.serverTime(cp.url)).rejects.toThrow(/refused CONNECT .*407.*credentials/);
+      await expect(client.serverTime(cp.url)).rejects.toThrow(/refused CONNECT .*407.*the proxy wants credentials: put them in the proxy URL/);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('says the credentials were refused when the proxy URL had some, naming the user but never the password', async () => {
+    proxy.refuseWith = '407 Proxy Authentication Required';
+    const client = new HttpClient({ env: { HTTP_PROXY: proxy.url.replace('http://', 'http://ops%40corp:s3cr%3At@') } });
+    try {
+      const failure = client.serverTime(cp.url);
+      await expect(failure).rejects.toMatchObject({ code: 'PROXY_REFUSED', message: expect.stringContaining('the proxy refused the credentials of user "ops@corp" in the proxy URL') });
+      await expect(failure).rejects.not.toThrow(/s3cr/);
     } finally {
       client.close();
     }

@@ -167,7 +167,13 @@ export function openTunnel(proxy: URL, host: string, port: number, options: Tunn
       const status = Number(match[1]);
       if (status !== 200) {
         const hint =
-          status === 407 ? ' (the proxy wants credentials: put them in the proxy URL, http://user:password@proxy:port)' : status === 403 ? ` (the proxy does not allow ${authority})` : '';
+          status === 407
+            ? proxy.username
+              ? ` (the proxy refused the credentials of user "${decodeURIComponent(proxy.username)}" in the proxy URL: check the user name and password; percent-encode characters such as @ and : in them)`
+              : ' (the proxy wants credentials: put them in the proxy URL, http://user:password@proxy:port)'
+            : status === 403
+              ? ` (the proxy does not allow ${authority})`
+              : '';
         const err = new Error(`proxy ${label} refused CONNECT ${authority}: HTTP ${status} ${match[2]}${hint}`.trim()) as NodeJS.ErrnoException;
         err.code = `PROXY_${status}`;
         return fail(err);
