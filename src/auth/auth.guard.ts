@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { type AuthenticatedRequest, clientIp, PLATFORM_OPERATOR, PUBLIC_ROUTE, REQUIRED_ROLE } from '../common/actor';
 import { DomainException } from '../common/domain.exception';
+import { requestContext } from '../common/request-context';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { OrganizationLimitsService } from '../orgs/organization-limits.service';
@@ -65,6 +66,8 @@ export class AuthGuard implements CanActivate {
       actor.apiKeyId ? 'requests with this API key' : 'requests of this session',
     );
     req.actor = actor;
+    const request = requestContext.getStore();
+    if (request) request.organizationId = actor.organizationId;
     return true;
   }
 

@@ -29,6 +29,20 @@ describe('CorralLogger', () => {
     expect(sink.lines()).toEqual([expect.objectContaining({ level: 'info', msg: 'hello', requestId: 'req-1', n: 1 })]);
   });
 
+  it('names the organisation of an authenticated request on each of its lines', () => {
+    const sink = capture();
+    const logger = new CorralLogger('info', 'json', sink.stream);
+    requestContext.run({ requestId: 'req-2' }, () => {
+      logger.event('info', 'before the guard');
+      requestContext.getStore()!.organizationId = 'org-1';
+      logger.event('info', 'after it');
+    });
+    expect(sink.lines().map((l) => [l.msg, l.organizationId])).toEqual([
+      ['before the guard', undefined],
+      ['after it', 'org-1'],
+    ]);
+  });
+
   it('redacts secret-looking fields wherever they are', () => {
     const sink = capture();
     new CorralLogger('info', 'json', sink.stream).event('info', 'x', { password: 'p', nested: { apiKey: 'k', token: 't' }, ok: 'v' });

@@ -50,8 +50,16 @@ export class CorralLogger implements LoggerService {
   /** Logs an event with structured fields: logger.event('info', 'request finished', { status: 200 }). */
   event(level: LogLevel, msg: string, fields: Record<string, unknown> = {}, context?: string) {
     if (LEVELS[level] < this.threshold) return;
-    const requestId = requestContext.getStore()?.requestId;
-    const record = { time: new Date().toISOString(), level, ...(context ? { context } : {}), ...(requestId ? { requestId } : {}), msg, ...(redact(fields) as object) };
+    const { requestId, organizationId } = requestContext.getStore() ?? {};
+    const record = {
+      time: new Date().toISOString(),
+      level,
+      ...(context ? { context } : {}),
+      ...(requestId ? { requestId } : {}),
+      ...(organizationId ? { organizationId } : {}),
+      msg,
+      ...(redact(fields) as object),
+    };
     this.out.write(this.pretty ? this.format(record) : `${JSON.stringify(record)}\n`);
   }
 
