@@ -33,6 +33,11 @@ describe('control-plane nodes: registry, drain, metrics', () => {
       return nodeB ? res.body : undefined;
     });
     expect(nodes).toHaveLength(2);
+    // Both listen on a port picked at start (PORT=0): the registry has the real ones.
+    await waitFor('both nodes registered with their ports', async () => {
+      const ports = (await owner.client.get('/api/v1/nodes')).body.map((n: { address: string }) => n.address.split(':').pop()).sort();
+      return JSON.stringify(ports) === JSON.stringify([new URL(a.url).port, new URL(b.url).port].sort()) || undefined;
+    });
     expect(nodes.every((n: { state: string; draining: boolean }) => n.state === 'alive' && !n.draining)).toBe(true);
     // Another organisation sees the nodes but none of these agents or jobs.
     const stranger = await signUp(a);

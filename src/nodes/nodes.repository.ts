@@ -49,6 +49,10 @@ export class NodesRepository {
     return { draining: row?.draining ?? false, silent: row?.silent ?? [] };
   }
 
+  async setAddress(id: string, address: string): Promise<void> {
+    await this.dataSource.query(`UPDATE server_nodes SET address = $2 WHERE id = $1`, [id, address]);
+  }
+
   async markStopped(id: string): Promise<void> {
     await this.dataSource.query(`UPDATE server_nodes SET stopped_at = now(), last_seen_at = now() WHERE id = $1`, [id]);
   }

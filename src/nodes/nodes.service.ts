@@ -1,4 +1,7 @@
-import { Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { ClusterEventsService } from '../cluster/cluster-events.service';
 import { AuditService } from '../audit/audit.service';
@@ -15,7 +18,7 @@ import { NodesRepository } from './nodes.repository';
  * lives, draining when asked (through any node), and clearing the presence of dead nodes' agents.
  */
 @Injectable()
-export class NodesService implements OnModuleInit, OnApplicationShutdown {
+export class NodesService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
   /** Peers this node has already said are presumed dead. */
   private silentPeers = new Set<string>();
@@ -27,6 +30,7 @@ export class NodesService implements OnModuleInit, OnApplicationShutdown {
     private readonly events: ClusterEventsService,
     private readonly audit: AuditService,
     private readonly logger: CorralLogger,
+    private readonly http: HttpAdapterHost,
   ) {}
 
   get nodeId(): string {
@@ -37,6 +41,15 @@ export class NodesService implements OnModuleInit, OnApplicationShutdown {
     await this.nodes.register(this.nodeId, `${hostname()}:${this.config.port}`, process.pid);
     this.events.on('node-changed', ({ nodeId }: { nodeId: string }) => nodeId === this.nodeId && void this.beat());
     this.timer = setInterval(() => void this.beat(), this.config.nodeHeartbeatSeconds * 1000).unref();
+  }
+
+  /** With PORT=0 the port is known only once the server listens: the registry shows the real one. */
+  onApplicationBootstrap() {
+    const server = this.http.httpAdapter?.getHttpServer() as Server | undefined;
+    server?.once('listening', () => {
+      const { port } = server.address() as AddressInfo;
+      if (port !== this.config.port) void this.nodes.setAddress(this.nodeId, `${hostname()}:${port}`).catch(() => undefined);
+    });
   }
 
   async onApplicationShutdown() {
