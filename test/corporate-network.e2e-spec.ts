@@ -571,7 +571,8 @@ describe('the agent on a corporate network', () => {
   it('behind a reverse proxy that does not pass WebSocket upgrades, the agent falls back to long-poll and runs the job', async () => {
     const agent = await enrolled(owner, nginx.legacyUrl);
     const run = startRun(agent.stateDir);
-    await run.waitForOutput(new RegExp(`WebSocket to ${escape(nginx.legacyUrl)} is not available \\(.*\\); falling back to HTTP long-poll`));
+    // The control plane's 426 says what happened, and the agent passes it on.
+    await run.waitForOutput(new RegExp(`WebSocket to ${escape(nginx.legacyUrl)} is not available \\(.*arrived without "Upgrade: websocket": a proxy .*\\); falling back to HTTP long-poll`));
     await run.waitForOutput(new RegExp(`connected over HTTP long-poll to ${escape(nginx.legacyUrl)}\\n`));
     await waitOnline(owner, agent.agentId, 'long-poll');
     const { task, log, marker } = await runJob(owner, agent.agentId);

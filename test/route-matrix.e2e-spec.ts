@@ -330,6 +330,7 @@ const MATRIX: Record<string, Entry> = {
   'GET /api/agent/v1/whoami': { access: { kind: 'agent-signed', signed: async (ctx) => answerOf(await ctx.a.agent.signedFetch('GET', AGENT_PATHS.whoami)), signedStatus: 200 } },
   'GET /api/agent/v1/time': { access: { kind: 'public', why: 'an agent measures its clock skew before it can sign anything', anonymous: 200 } },
   'WS /api/agent/v1/ws': { access: { kind: 'agent-ws' } },
+  'GET /api/agent/v1/ws': { access: { kind: 'public', why: 'the WebSocket reached without its Upgrade header (a proxy dropped it): 426 saying so, to anyone', anonymous: 426 } },
 
   // --- the task engine ------------------------------------------------------------------------
   'POST /api/v1/tasks': {
