@@ -90,6 +90,10 @@ describe('control-plane nodes: registry, drain, metrics', () => {
     expect(drained.status).toBe(200);
     expect(drained.body.draining).toBe(true);
     const reconnect = await socket.next('reconnect request', (m) => m.type === 'server.reconnect' && m);
+    // A load balancer's readiness probe turns it away too; node A stays ready.
+    const ready = await b.client().get('/readyz');
+    expect([ready.status, ready.body.error.message]).toEqual([503, expect.stringContaining('this node is draining')]);
+    expect((await a.client().get('/readyz')).status).toBe(200);
     expect(reconnect.maxDelayMs).toBeGreaterThan(0);
     socket.close();
 
@@ -115,6 +119,7 @@ describe('control-plane nodes: registry, drain, metrics', () => {
       return s;
     });
     back.close();
+    expect((await b.client().get('/readyz')).status).toBe(200);
     expect((await operator.client.get('/api/v1/audit-events?action=node.undrained')).body.items[0]).toMatchObject({ targetId: other.id });
   });
 
