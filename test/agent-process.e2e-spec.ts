@@ -2,7 +2,20 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from './helpers/control-plane-process';
-import { type AgentProcess, approve, deadPort, enrollAgent, enrollmentToken, newStateDir, removeTempDirs, runAgentCommand, spawnAgent, stopAllAgents } from './helpers/agent-process';
+import {
+  type AgentProcess,
+  approve,
+  deadPort,
+  enrollAgent,
+  enrollmentToken,
+  newStateDir,
+  removeTempDirs,
+  runAgentCommand,
+  spawnAgent,
+  stopAllAgents,
+  agentView,
+  waitOnline,
+} from './helpers/agent-process';
 import { signUp, type SignedUp } from './helpers/factories';
 import { startTestApp, type TestApp } from './helpers/test-app';
 
@@ -16,24 +29,6 @@ function outcome(agent: AgentProcess) {
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-async function agentView(owner: SignedUp, agentId: string) {
-  const res = await owner.client.get(`/api/v1/agents/${agentId}`);
-  if (res.status !== 200) throw new Error(`GET agent: ${res.status} ${res.text}`);
-  return res.body;
-}
-
-/** Waits until the API shows the agent online over `transport`. */
-function waitOnline(owner: SignedUp, agentId: string, transport: 'websocket' | 'long-poll') {
-  return waitFor(
-    `agent ${agentId} online over ${transport}`,
-    async () => {
-      const { connection } = await agentView(owner, agentId);
-      return connection.state === 'online' && connection.transport === transport;
-    },
-    10_000,
-  );
 }
 
 afterEach(() => stopAllAgents());

@@ -5,7 +5,7 @@ import https from 'node:https';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AgentProcess, approve, deadPort, enrollmentToken, newStateDir, removeTempDirs, runAgentCommand, spawnAgent, stopAllAgents } from './helpers/agent-process';
+import { type AgentProcess, approve, deadPort, enrollmentToken, newStateDir, removeTempDirs, runAgentCommand, spawnAgent, stopAllAgents, agentView, waitOnline } from './helpers/agent-process';
 import { ROOT, waitFor } from './helpers/control-plane-process';
 import { makeApiKey, PASSWORD, signUp, type SignedUp, uniqueEmail } from './helpers/factories';
 import { HttpClient } from './helpers/http-client';
@@ -331,23 +331,6 @@ interface Task {
   id: string;
   state: string;
   jobs: { state: string; exitCode: number | null }[];
-}
-
-async function agentView(owner: SignedUp, agentId: string) {
-  const res = await owner.client.get(`/api/v1/agents/${agentId}`);
-  if (res.status !== 200) throw new Error(`GET agent: ${res.status} ${res.text}`);
-  return res.body;
-}
-
-function waitOnline(owner: SignedUp, agentId: string, transport: 'websocket' | 'long-poll') {
-  return waitFor(
-    `agent ${agentId} online over ${transport}`,
-    async () => {
-      const { connection } = await agentView(owner, agentId);
-      return connection.state === 'online' && connection.transport === transport;
-    },
-    15_000,
-  );
 }
 
 /** Runs a script on the agent and returns the ended task with its log. */

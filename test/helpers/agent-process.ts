@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './control-plane-process';
+import { ROOT, waitFor } from './control-plane-process';
 import type { SignedUp } from './factories';
 
 export const AGENT_BUNDLE = join(ROOT, 'agent', 'dist', 'corral-agent.js');
@@ -216,4 +216,23 @@ export async function runApprovedAgent(
   const run = spawnAgent(['run', '--state-dir', stateDir, '--transport', 'ws'], options.env);
   await run.waitForOutput(/approved: agent/);
   return run;
+}
+
+/** The agent as the API shows it to `owner`. */
+export async function agentView(owner: SignedUp, agentId: string) {
+  const res = await owner.client.get(`/api/v1/agents/${agentId}`);
+  if (res.status !== 200) throw new Error(`GET agent: ${res.status} ${res.text}`);
+  return res.body;
+}
+
+/** Waits until the API shows the agent online over `transport`. */
+export function waitOnline(owner: SignedUp, agentId: string, transport: 'websocket' | 'long-poll', timeoutMs = 15_000) {
+  return waitFor(
+    `agent ${agentId} online over ${transport}`,
+    async () => {
+      const { connection } = await agentView(owner, agentId);
+      return connection.state === 'online' && connection.transport === transport;
+    },
+    timeoutMs,
+  );
 }
