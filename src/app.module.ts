@@ -18,6 +18,7 @@ import { HealthChecksModule } from './health-checks/health-checks.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { QueryCounter } from './metrics/query-counter';
 import { NodesModule } from './nodes/nodes.module';
+import { OpenApiModule } from './openapi/openapi.module';
 import { OrgsModule } from './orgs/orgs.module';
 import { TasksModule } from './tasks/tasks.module';
 import { VariablesModule } from './variables/variables.module';
@@ -56,6 +57,7 @@ export class AppModule {
         NodesModule,
         MetricsModule,
         ConsoleModule,
+        OpenApiModule,
       ],
     };
   }

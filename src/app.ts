@@ -10,6 +10,7 @@ import { jsonBodyOnly, requestLogging, securityHeaders } from './common/http-mid
 import { CorralLogger } from './common/logger';
 import { metricsLog } from './metrics/metrics-log';
 import { createValidationPipe } from './common/validation';
+import { OpenApiService } from './openapi/openapi.service';
 import type { CorralConfig } from './config/config';
 
 /** Builds a listening-ready control-plane application; main.ts and the tests both start it this way. */
@@ -35,6 +36,7 @@ export async function createApp(config: CorralConfig, databaseUrl: string, logge
   app.useWebSocketAdapter(new AgentWsAdapter(app));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter(logger));
+  app.get(OpenApiService).describe(app);
   const server = app.getHttpServer() as Server;
   // Slow or idle clients must not hold sockets forever; long-polls stay below these.
   server.keepAliveTimeout = 65_000;
