@@ -41,7 +41,7 @@ export function agentView(a: Agent, now = Date.now()) {
     conflictsWith: a.conflictsWith,
     environments: a.environments,
     roles: a.roles,
-    connection: { state: online ? 'online' : 'offline', transport: online ? a.transport : null, lastSeenAt: online ? new Date(now) : a.lastSeenAt, lastError: a.lastError },
+    connection: { state: online ? ('online' as const) : ('offline' as const), transport: online ? a.transport : null, lastSeenAt: online ? new Date(now) : a.lastSeenAt, lastError: a.lastError },
     policy: a.policy,
     health: a.health,
   };

@@ -12,7 +12,7 @@ import type { CreateEnrollmentTokenDto } from './dto/create-enrollment-token.dto
 export const ENROLLMENT_TOKEN_PREFIX = 'crl_enr_';
 
 export function enrollmentTokenView(t: EnrollmentToken, now = new Date()) {
-  const state = t.revokedAt ? 'revoked' : t.expiresAt <= now ? 'expired' : t.uses >= t.maxUses ? 'used_up' : 'active';
+  const state: 'revoked' | 'expired' | 'used_up' | 'active' = t.revokedAt ? 'revoked' : t.expiresAt <= now ? 'expired' : t.uses >= t.maxUses ? 'used_up' : 'active';
   return {
     id: t.id,
     prefix: t.prefix,

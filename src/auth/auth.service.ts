@@ -150,7 +150,8 @@ export class AuthService {
       user: { id: actor.userId, email: actor.email, ...(this.isPlatformOperator(actor) ? { platformOperator: true } : {}) },
       organization: { id: organization.id, name: organization.name, slug: organization.slug },
       role: actor.role,
-      authenticatedBy: actor.type === 'api_key' ? { type: 'api_key', id: actor.apiKeyId, name: actor.apiKeyName } : { type: 'session' },
+      // An API key actor always has its key's id and name.
+      authenticatedBy: actor.type === 'api_key' ? { type: 'api_key' as const, id: actor.apiKeyId!, name: actor.apiKeyName! } : { type: 'session' as const },
     };
   }
 

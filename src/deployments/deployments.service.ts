@@ -93,7 +93,7 @@ export class DeploymentsService implements OnModuleInit {
     const { environment, forbidden, plan } = await this.plan(this.dataSource.manager, release, body, false);
     return {
       environment,
-      refusals: [...(forbidden ? [{ code: DeploymentsErrorCode.LIFECYCLE_FORBIDS, message: forbidden }] : []), ...plan.refusals],
+      refusals: [...(forbidden ? [{ code: DeploymentsErrorCode.LIFECYCLE_FORBIDS as const, message: forbidden }] : []), ...plan.refusals],
       steps: plan.steps.map((s) => ({
         name: s.name,
         kind: release.steps[s.position].kind,

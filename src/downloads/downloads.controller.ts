@@ -2,8 +2,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Controller, Get, Param, Res } from '@nestjs/common';
 import type { Response } from 'express';
+import { ApiOperation } from '@nestjs/swagger';
+import { z } from 'zod';
 import { Public } from '../common/actor';
 import { DomainException } from '../common/domain.exception';
+import { RespondsRaw } from '../openapi/openapi.decorators';
 
 // From dist/src/downloads/ to the checkout (or the image's /app), where `npm run build` bundles them.
 const ROOT = join(__dirname, '..', '..', '..');
@@ -22,6 +25,8 @@ export class DownloadsController {
    */
   @Get(':file')
   @Public()
+  @ApiOperation({ summary: 'Download the agent or the CLI', description: 'corral-agent.js (the agent) or corral.js (the CLI).' })
+  @RespondsRaw(200, { 'application/javascript': z.string().describe('The program: one file that runs with node ≥ 20') }, 'The file')
   download(@Param('file') file: string, @Res() res: Response) {
     const entry = Object.hasOwn(DOWNLOADS, file) ? DOWNLOADS[file] : undefined;
     if (!entry) throw new DomainException('NOT_FOUND', `there is no download "${file}"; there are: ${Object.keys(DOWNLOADS).join(', ')}`);

@@ -23,6 +23,6 @@ export class HealthService {
       throw new DomainException('NOT_READY', `the database is not reachable: ${(err as Error).message}`, 503);
     }
     if (pending) throw new DomainException('NOT_READY', 'database migrations are pending; run "npm run migration:run" or start with RUN_MIGRATIONS=true', 503);
-    return { status: 'ready', database: 'ok', migrations: 'applied' };
+    return { status: 'ready' as const, database: 'ok' as const, migrations: 'applied' as const };
   }
 }

@@ -1,11 +1,14 @@
 import { Controller, Get, Headers, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { timingSafeEqual } from 'node:crypto';
+import { ApiOperation } from '@nestjs/swagger';
+import { z } from 'zod';
 import { ClientIp, Public } from '../common/actor';
 import { DomainException } from '../common/domain.exception';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { MetricsService } from './metrics.service';
+import { RespondsRaw } from '../openapi/openapi.decorators';
 
 /**
  * Prometheus text. With METRICS_TOKEN set, scrapers must send it as a bearer token; without it,
@@ -20,6 +23,8 @@ export class MetricsController {
   ) {}
 
   @Get()
+  @ApiOperation({ summary: 'Prometheus metrics', description: 'With METRICS_TOKEN set, send it as a bearer token; without it, only loopback callers get an answer.' })
+  @RespondsRaw(200, { 'text/plain': z.string().describe('The Prometheus text exposition format') }, 'The metrics')
   async scrape(@Headers('authorization') authorization: string | undefined, @ClientIp() ip: string, @Res() res: Response) {
     const expected = this.config.metricsToken;
     if (!expected && !isLoopback(ip))

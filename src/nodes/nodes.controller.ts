@@ -1,6 +1,10 @@
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiOperation } from '@nestjs/swagger';
+import { z } from 'zod';
 import { type Actor, CurrentActor, RequirePlatformOperator, RequireRole } from '../common/actor';
 import { NodesService } from './nodes.service';
+import { Responds } from '../openapi/openapi.decorators';
+import { ClusterNodeSchema, NodeSchema } from './nodes.responses';
 
 @Controller('api/v1')
 export class NodesController {
@@ -8,6 +12,8 @@ export class NodesController {
 
   @Get('nodes')
   @RequireRole('viewer')
+  @ApiOperation({ summary: 'List control-plane nodes' })
+  @Responds(200, z.array(NodeSchema))
   list(@CurrentActor() actor: Actor) {
     return this.nodes.list(actor);
   }
@@ -16,6 +22,8 @@ export class NodesController {
   @Post('nodes/:id/drain')
   @HttpCode(200)
   @RequirePlatformOperator()
+  @ApiOperation({ summary: 'Drain a node', description: 'It takes no new agents or work; its agents move to other nodes.' })
+  @Responds(200, NodeSchema.optional())
   drain(@CurrentActor() actor: Actor, @Param('id') id: string) {
     return this.nodes.setDraining(actor, id, true);
   }
@@ -23,6 +31,8 @@ export class NodesController {
   @Post('nodes/:id/undrain')
   @HttpCode(200)
   @RequirePlatformOperator()
+  @ApiOperation({ summary: 'Undrain a node' })
+  @Responds(200, NodeSchema.optional())
   undrain(@CurrentActor() actor: Actor, @Param('id') id: string) {
     return this.nodes.setDraining(actor, id, false);
   }
@@ -30,6 +40,8 @@ export class NodesController {
   /** Every node with every organisation's work on it. */
   @Get('platform/nodes')
   @RequirePlatformOperator()
+  @ApiOperation({ summary: "Every node with every organisation's work" })
+  @Responds(200, z.array(ClusterNodeSchema))
   cluster() {
     return this.nodes.cluster();
   }

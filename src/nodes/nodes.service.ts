@@ -66,7 +66,7 @@ export class NodesService implements OnModuleInit, OnApplicationBootstrap, OnApp
       pid: n.pid,
       startedAt: n.startedAt,
       lastSeenAt: n.lastSeenAt,
-      state: n.stoppedAt ? 'stopped' : n.secondsSilent > this.config.nodeDeadAfterSeconds ? 'dead' : 'alive',
+      state: n.stoppedAt ? ('stopped' as const) : n.secondsSilent > this.config.nodeDeadAfterSeconds ? ('dead' as const) : ('alive' as const),
       draining: n.draining,
       connectedAgents: n.connectedAgents,
       runningJobs: n.runningJobs,

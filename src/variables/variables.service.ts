@@ -361,7 +361,7 @@ function variableView(v: Variable, names: Names) {
   return {
     id: v.id,
     name: v.name,
-    ...(v.sensitive ? { sensitive: true, hasValue: v.sealedValue !== null } : { sensitive: false, value: v.value }),
+    ...(v.sensitive ? { sensitive: true as const, hasValue: v.sealedValue !== null } : { sensitive: false as const, value: v.value }),
     description: v.description,
     scope: scopeView(v.scope, names),
     prompt: v.prompt,
