@@ -445,6 +445,7 @@ const MATRIX: Record<string, Entry> = {
     noCrossOrg: 'the platform operator sets any organisation’s limits; no organisation may',
   },
   'GET /metrics': { access: { kind: 'metrics-token', why: 'Prometheus scrapes with METRICS_TOKEN, not with a user account' } },
+  'GET /api/v1/openapi.json': { access: { kind: 'public', why: 'the API document describes the routes; it holds nothing of any organisation nor any secret', anonymous: 200 } },
   'GET /healthz': { access: { kind: 'public', why: 'a liveness probe carries no credentials and says nothing but "ok"', anonymous: 200 } },
   'GET /downloads/:file': {
     access: { kind: 'public', why: 'the agent and CLI programs hold no secret, and a host fetches the agent before it has any credential', anonymous: 200 },
@@ -464,6 +465,7 @@ const CONSOLE_FILES: Record<string, { status: number; type: RegExp }> = {
   'GET /agents': { status: 200, type: /text\/html/ }, // one of the console's own routes, on reload
   'GET /assets/no-such-file.js': { status: 404, type: /text\/plain/ },
   'GET /api/v1/no-such-route': { status: 404, type: /application\/json/ }, // the console never answers for the API
+  'GET /api/docs': { status: 200, type: /text\/html/ }, // the API reference (OpenApiModule), not the console
 };
 
 function answerOf(res: { status: number; text: string; body: any }): Answer {

@@ -1,5 +1,5 @@
 import { RequestMethod } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
+import { HTTP_CODE_METADATA, METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { DiscoveryService, MetadataScanner, ModulesContainer, NestFactory, Reflector } from '@nestjs/core';
 import { GATEWAY_METADATA, GATEWAY_OPTIONS } from '@nestjs/websockets/constants';
@@ -29,6 +29,8 @@ export interface Route {
   queryType?: unknown;
   /** `Controller.method`, for messages. */
   handler?: string;
+  /** The status of a success, as Nest sets it: @HttpCode, else 201 for POST and 200 for the rest. */
+  status?: number;
 }
 
 const joinPath = (...parts: string[]) =>
@@ -88,6 +90,7 @@ export async function routeTable(): Promise<Route[]> {
               bodyType: paramTypeOf(metatype, name, RouteParamtypes.BODY),
               queryType: paramTypeOf(metatype, name, RouteParamtypes.QUERY),
               handler: `${metatype.name}.${name}`,
+              status: (Reflect.getMetadata(HTTP_CODE_METADATA, handler) as number | undefined) ?? (method === 'POST' ? 201 : 200),
             });
           }
         }
