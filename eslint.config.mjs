@@ -150,7 +150,7 @@ const boundaries = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/', 'console/dist/', 'agent/dist/', 'cli/dist/', 'bench/dist/', 'node_modules/', 'coverage/', '.corral/', 'test-artifacts/'] },
+  { ignores: ['dist/', 'console/dist/', 'agent/dist/', 'cli/dist/', 'bench/dist/', 'node_modules/', 'coverage/', '.corral/', 'test-artifacts/', 'src/protocol/api-schema.ts'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {
