@@ -2455,7 +2455,9 @@ export interface components {
             guidedFailure?: boolean | null;
             skipSteps?: string[] | null;
             excludeAgents?: string[] | null;
-            variables?: Record<string, never> | null;
+            variables?: {
+                [key: string]: string;
+            } | null;
         };
         Deployment: {
             /** Format: uuid */

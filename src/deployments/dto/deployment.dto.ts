@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsBoolean, IsObject, IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
+import { JSONSchema } from 'class-validator-jsonschema';
 import { DEPLOYMENT_STATES, type DeploymentState } from '../deployment.entity';
 import type { InterruptionAction } from '../deployment-plan';
 
@@ -26,9 +27,10 @@ export class CreateDeploymentDto {
   @IsString({ each: true })
   excludeAgents?: string[];
 
-  /** Answers to the release's prompted variables, by name. */
+  /** Answers to the release's prompted variables, by name (checkAnswers refuses a value that is not a string). */
   @IsOptional()
   @IsObject()
+  @JSONSchema({ additionalProperties: { type: 'string' } })
   variables?: Record<string, string>;
 }
 
