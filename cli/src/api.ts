@@ -1,7 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
+import createClient, { type Client } from 'openapi-fetch';
 import { HttpClient } from '../../agent/src/http-client';
+import type { paths } from '../../src/protocol/api-schema';
 import { CLI_VERSION } from './version';
 import { parseSse, type SseEvent } from './sse';
 
@@ -28,13 +30,21 @@ export interface ApiSettings {
   caFile: string | null;
 }
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+/** What openapi-fetch answers: the success body in `data`, or the refusal's body in `error`. */
+interface Answer<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
+}
 
 /**
- * The control plane's API with an API key. Connections go through the agent's plumbing, so the
- * CLI honours HTTPS_PROXY, NO_PROXY and a private CA bundle exactly as the agent does.
+ * The control plane's API with an API key, typed by the API document (src/protocol/api-schema.ts):
+ * `api.ok(api.client.GET('/api/v1/tasks/{id}', { params: { path: { id } } }))`. Connections go
+ * through the agent's plumbing, so the CLI honours HTTPS_PROXY, NO_PROXY and a private CA bundle
+ * exactly as the agent does.
  */
 export class Api {
+  readonly client: Client<paths>;
   private readonly transport: HttpClient;
 
   constructor(readonly settings: ApiSettings) {
@@ -43,26 +53,25 @@ export class Api {
     } catch (err) {
       throw new ConnectionError((err as Error).message);
     }
+    this.client = createClient<paths>({ baseUrl: settings.url.replace(/\/+$/, ''), headers: { accept: 'application/json' }, fetch: (request) => this.fetch(request) });
   }
 
-  get<T>(path: string, query: Record<string, string | number | undefined> = {}): Promise<T> {
-    const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
-    const search = params.size ? `?${params}` : '';
-    return this.json<T>('GET', `${path}${search}`);
-  }
-
-  post<T>(path: string, body: unknown = {}): Promise<T> {
-    return this.json<T>('POST', path, body);
-  }
-
-  patch<T>(path: string, body: unknown): Promise<T> {
-    return this.json<T>('PATCH', path, body);
+  /** The answer's body, or the server's refusal as an ApiError. */
+  async ok<T>(pending: Promise<Answer<T>>): Promise<T> {
+    let answer: Answer<T>;
+    try {
+      answer = await pending;
+    } catch (err) {
+      if (err instanceof SyntaxError) throw new ConnectionError(`${this.settings.url} answered with something that is not JSON: is CORRAL_URL the control plane's address?`);
+      throw err;
+    }
+    if (!answer.response.ok) throw errorOf(answer.response.status, answer.error);
+    return answer.data as T;
   }
 
   /** Follows a server-sent event stream until it ends or `signal` aborts; each event goes to `onEvent`. */
   async stream(path: string, onEvent: (event: SseEvent) => void, signal?: AbortSignal): Promise<void> {
-    const res = await this.send('GET', path, undefined, 'text/event-stream', signal);
+    const res = await this.send('GET', this.urlOf(path), undefined, 'text/event-stream', signal);
     if (res.statusCode! >= 300) throw errorOf(res.statusCode!, await readAll(res, this.settings.url));
     const parse = parseSse(onEvent);
     await new Promise<void>((resolve, reject) => {
@@ -78,21 +87,21 @@ export class Api {
     this.transport.close();
   }
 
-  private async json<T>(method: Method, path: string, body?: unknown): Promise<T> {
-    const res = await this.send(method, path, body === undefined ? undefined : JSON.stringify(body), 'application/json');
-    const text = await readAll(res, this.settings.url);
-    if (res.statusCode! >= 300) throw errorOf(res.statusCode!, text);
-    if (res.statusCode === 204 || !text) return undefined as T;
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new ConnectionError(`${this.settings.url} answered ${method} ${path} with something that is not JSON: is CORRAL_URL the control plane's address?`);
-    }
+  private urlOf(path: string): URL {
+    const base = new URL(this.settings.url);
+    return new URL(`${base.pathname.replace(/\/+$/, '')}${path}`, base);
   }
 
-  private send(method: Method, path: string, body: string | undefined, accept: string, signal?: AbortSignal): Promise<http.IncomingMessage> {
-    const base = new URL(this.settings.url);
-    const url = new URL(`${base.pathname.replace(/\/+$/, '')}${path}`, base);
+  /** The client's fetch, over node:http and the agent's proxy and CA handling. */
+  private async fetch(request: Request): Promise<Response> {
+    const body = request.body ? await request.text() : undefined;
+    const res = await this.send(request.method, new URL(request.url), body, request.headers.get('accept') ?? 'application/json', request.signal);
+    const text = await readAll(res, this.settings.url);
+    const status = res.statusCode!;
+    return new Response(status === 204 || status === 304 || !text ? null : text, { status, headers: { 'content-type': String(res.headers['content-type'] ?? '') } });
+  }
+
+  private send(method: string, url: URL, body: string | undefined, accept: string, signal?: AbortSignal): Promise<http.IncomingMessage> {
     const headers: Record<string, string> = { accept, 'user-agent': USER_AGENT, authorization: `Bearer ${this.settings.apiKey}` };
     if (body !== undefined) {
       headers['content-type'] = 'application/json';
@@ -121,14 +130,18 @@ function readAll(res: http.IncomingMessage, server: string): Promise<string> {
   });
 }
 
-/** The server's `{error: {code, message}}`, or what the status says when the body is not Corral's. */
-export function errorOf(status: number, text: string): ApiError {
-  try {
-    const { error } = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
-    if (error && typeof error.message === 'string') return new ApiError(status, typeof error.code === 'string' ? error.code : `HTTP_${status}`, error.message);
-  } catch {
-    // not JSON: a proxy's page, say
+/** The server's `{error: {code, message}}` (as text or parsed), or what the status says when the body is not Corral's. */
+export function errorOf(status: number, body: unknown): ApiError {
+  let parsed = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      // not JSON: a proxy's page, say
+    }
   }
+  const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  if (error && typeof error.message === 'string') return new ApiError(status, typeof error.code === 'string' ? error.code : `HTTP_${status}`, error.message);
   const hint =
     status === 401 ? ': check CORRAL_API_KEY' : status === 404 ? ': check CORRAL_URL' : status === 407 ? ': the proxy wants credentials (HTTPS_PROXY=http://user:password@proxy:port)' : '';
   return new ApiError(status, `HTTP_${status}`, `the server answered HTTP ${status}${hint}`);

@@ -1,14 +1,5 @@
+import type { LogLine } from '../../src/protocol/api-schema';
 import { type Api, ApiError, ConnectionError } from './api';
-
-export interface LogLine {
-  jobId: string;
-  jobName: string;
-  agentName: string;
-  attempt: number;
-  seq: number;
-  stream: 'stdout' | 'stderr' | 'system';
-  text: string;
-}
 
 export interface FollowOptions {
   /** Each new line once, in order, even across reconnections. */

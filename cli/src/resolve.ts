@@ -1,29 +1,8 @@
+import type { Agent, Project, ReleaseSummary } from '../../src/protocol/api-schema';
 import type { Api } from './api';
 import { UsageError } from './args';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export interface Project {
-  id: string;
-  name: string;
-  slug: string;
-}
-
-export interface Release {
-  id: string;
-  version: string;
-}
-
-export interface Agent {
-  id: string;
-  name: string;
-  status: string;
-  environments: string[];
-  roles: string[];
-  connection: { state: string; transport: string | null };
-  fingerprint: string;
-  verificationCode: string;
-}
 
 /** A resource named as a user would: its id, or its name (any case); an unknown one lists what there is. */
 function pick<T extends { id: string; name: string }>(all: T[], wanted: string, what: string, also: (t: T) => string[] = () => []): T {
@@ -38,12 +17,12 @@ function pick<T extends { id: string; name: string }>(all: T[], wanted: string, 
 }
 
 export async function findProject(api: Api, wanted: string): Promise<Project> {
-  return pick(await api.get<Project[]>('/api/v1/projects'), wanted, 'project', (p) => [p.slug]);
+  return pick(await api.ok(api.client.GET('/api/v1/projects')), wanted, 'project', (p) => [p.slug]);
 }
 
 /** The release of that version, or the project's latest when no version is given. */
-export async function findRelease(api: Api, project: Project, version: string | undefined): Promise<Release> {
-  const releases = await api.get<Release[]>(`/api/v1/projects/${project.id}/releases`);
+export async function findRelease(api: Api, project: Project, version: string | undefined): Promise<ReleaseSummary> {
+  const releases = await api.ok(api.client.GET('/api/v1/projects/{id}/releases', { params: { path: { id: project.id } } }));
   if (!version) {
     if (!releases.length) throw new UsageError(`project "${project.name}" has no release yet: corral release create --project ${project.slug}`);
     return releases[0]; // newest first
@@ -63,8 +42,8 @@ export async function findRelease(api: Api, project: Project, version: string | 
   return found;
 }
 
-export async function listAgents(api: Api, status?: string): Promise<Agent[]> {
-  return (await api.get<{ items: Agent[] }>('/api/v1/agents', { status })).items;
+export async function listAgents(api: Api, status?: Agent['status']): Promise<Agent[]> {
+  return (await api.ok(api.client.GET('/api/v1/agents', { params: { query: { status } } }))).items;
 }
 
 /**

@@ -1,9 +1,10 @@
 import { UsageError } from '../args';
 import { type Command, type Context, EXIT } from '../command';
 import { table } from '../output';
-import { type Agent, findAgents, listAgents } from '../resolve';
+import type { Agent } from '../../../src/protocol/api-schema';
+import { findAgents, listAgents } from '../resolve';
 
-const STATUSES = ['pending', 'approved', 'rejected', 'revoked'];
+const STATUSES: readonly Agent['status'][] = ['pending', 'approved', 'rejected', 'revoked'];
 
 export const agentsList: Command = {
   path: ['agents', 'list'],
@@ -12,8 +13,8 @@ export const agentsList: Command = {
   flags: { status: { value: true } },
   async run(ctx) {
     const status = ctx.flags.string('status');
-    if (status !== undefined && !STATUSES.includes(status)) throw new UsageError(`--status must be one of ${STATUSES.join(', ')}, not "${status}"`);
-    const agents = await listAgents(ctx.api(), status);
+    if (status !== undefined && !STATUSES.includes(status as Agent['status'])) throw new UsageError(`--status must be one of ${STATUSES.join(', ')}, not "${status}"`);
+    const agents = await listAgents(ctx.api(), status as Agent['status'] | undefined);
     ctx.out.result(agents, () =>
       table(
         ['NAME', 'STATUS', 'CONNECTION', 'ENVIRONMENTS', 'ROLES', 'CODE', 'ID'],
@@ -51,11 +52,13 @@ export const agentsApprove: Command = {
     const agent = await onlyAgent(ctx);
     const environments = ctx.flags.list('environment');
     const roles = ctx.flags.list('role');
-    const approved = await ctx.api().post<Agent>(`/api/v1/agents/${agent.id}/approve`, {
-      ...(code ? { verificationCode: code } : { fingerprint }),
-      ...(environments.length ? { environments } : {}),
-      ...(roles.length ? { roles } : {}),
-    });
+    const api = ctx.api();
+    const approved = await api.ok(
+      api.client.POST('/api/v1/agents/{id}/approve', {
+        params: { path: { id: agent.id } },
+        body: { ...(code ? { verificationCode: code } : { fingerprint }), ...(environments.length ? { environments } : {}), ...(roles.length ? { roles } : {}) },
+      }),
+    );
     ctx.out.result(approved, () => `approved ${approved.name} (${approved.id})`);
     return EXIT.ok;
   },
@@ -68,7 +71,8 @@ export const agentsRevoke: Command = {
   flags: { reason: { value: true } },
   async run(ctx) {
     const agent = await onlyAgent(ctx);
-    const revoked = await ctx.api().post<Agent>(`/api/v1/agents/${agent.id}/revoke`, { reason: ctx.flags.string('reason') });
+    const api = ctx.api();
+    const revoked = await api.ok(api.client.POST('/api/v1/agents/{id}/revoke', { params: { path: { id: agent.id } }, body: { reason: ctx.flags.string('reason') } }));
     ctx.out.result(revoked, () => `revoked ${revoked.name} (${revoked.id})`);
     return EXIT.ok;
   },

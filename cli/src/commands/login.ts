@@ -5,13 +5,6 @@ import { UsageError } from '../args';
 import { type Command, EXIT } from '../command';
 import { checkUrl, configPath, saveLogin } from '../settings';
 
-interface Me {
-  user: { email: string | null };
-  organization: { name: string };
-  role: string;
-  authenticatedBy: { type: string; name?: string };
-}
-
 /** The key from stdin: piped (`… | corral login`), or typed at a prompt that does not echo it. */
 async function readKey(): Promise<string> {
   const input = process.stdin;
@@ -41,10 +34,13 @@ export const login: Command = {
     const caFile = ctx.flags.string('ca-file') ?? null;
     const api = new Api({ url, apiKey, caFile });
     try {
-      const me = await api.get<Me>('/api/v1/me');
+      const me = await api.ok(api.client.GET('/api/v1/me'));
       const path = configPath(ctx.env);
       saveLogin(path, { url, apiKey, caFile });
-      ctx.out.result(me, () => `logged in to ${url} as ${me.authenticatedBy.name ?? me.user.email} (${me.role} in ${me.organization.name}); saved in ${path}`);
+      ctx.out.result(
+        me,
+        () => `logged in to ${url} as ${me.authenticatedBy.type === 'api_key' ? me.authenticatedBy.name : me.user.email} (${me.role} in ${me.organization.name}); saved in ${path}`,
+      );
     } finally {
       api.close();
     }
@@ -71,8 +67,9 @@ export const whoami: Command = {
   usage: 'corral whoami',
   flags: {},
   async run(ctx) {
-    const me = await ctx.api().get<Me>('/api/v1/me');
-    ctx.out.result(me, () => `${me.authenticatedBy.name ?? me.user.email}: ${me.role} in ${me.organization.name} at ${ctx.api().settings.url}`);
+    const api = ctx.api();
+    const me = await api.ok(api.client.GET('/api/v1/me'));
+    ctx.out.result(me, () => `${me.authenticatedBy.type === 'api_key' ? me.authenticatedBy.name : me.user.email}: ${me.role} in ${me.organization.name} at ${api.settings.url}`);
     return EXIT.ok;
   },
 };

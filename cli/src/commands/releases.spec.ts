@@ -1,12 +1,15 @@
-import { type Deployment, failureSummary } from './releases';
+import { failureSummary, type Outcome } from './releases';
 
-const target = (name: string, state: string, exitCode: number | null = null, reason: string | null = null) => ({ agent: { name }, state, exitCode, reason });
+const target = (name: string, state: Outcome['steps'][number]['targets'][number]['state'], exitCode: number | null = null, reason: string | null = null) => ({
+  agent: { name },
+  state,
+  exitCode,
+  reason,
+});
 
 describe('failureSummary', () => {
   it('names each failed step and where it failed', () => {
-    const d: Deployment = {
-      id: 'd',
-      taskId: 't',
+    const d: Outcome = {
       state: 'failed',
       steps: [
         { name: 'migrate', state: 'succeeded', reason: null, targets: [target('db-1', 'succeeded', 0)] },
@@ -18,6 +21,6 @@ describe('failureSummary', () => {
   });
 
   it('says when nothing failed', () => {
-    expect(failureSummary({ id: 'd', taskId: 't', state: 'cancelled', steps: [] })).toBe('it was cancelled');
+    expect(failureSummary({ state: 'cancelled', steps: [] })).toBe('it was cancelled');
   });
 });

@@ -1,39 +1,18 @@
 import { readFileSync } from 'node:fs';
+import type { Api } from '../api';
 import { UsageError } from '../args';
 import { type Command, type Context, EXIT } from '../command';
 import { followLog, prefixed } from '../follow';
 import { table } from '../output';
+import type { Deployment } from '../../../src/protocol/api-schema';
 import { findProject, findRelease } from '../resolve';
 
-interface Target {
-  agent: { name: string };
-  state: string;
-  reason: string | null;
-  exitCode: number | null;
-}
-interface Step {
-  name: string;
-  state: string;
-  reason: string | null;
-  targets: Target[];
-}
-interface Interruption {
-  id: string;
-  kind: string;
-  instructions: string | null;
-  actions: string[];
-  answer: unknown;
-}
-export interface Deployment {
-  id: string;
-  taskId: string;
-  state: string;
-  release?: { version: string };
-  project?: { name: string };
-  environment?: { name: string };
-  createdAt?: string;
-  steps?: Step[];
-  interruptions?: Interruption[];
+type Step = Deployment['steps'][number];
+type Target = Step['targets'][number];
+/** What says how a deployment ended. */
+export interface Outcome {
+  state: Deployment['state'];
+  steps: (Pick<Step, 'name' | 'state' | 'reason'> & { targets: (Pick<Target, 'state' | 'exitCode' | 'reason'> & { agent: { name: string } })[] })[];
 }
 
 const FINISHED = ['succeeded', 'failed', 'cancelled'];
@@ -57,7 +36,8 @@ export const releaseCreate: Command = {
   flags: { project: { value: true }, version: { value: true }, notes: { value: true }, 'notes-file': { value: true } },
   async run(ctx) {
     const project = await findProject(ctx.api(), ctx.flags.required('project', 'Shop'));
-    const release = await ctx.api().post<{ id: string; version: string }>(`/api/v1/projects/${project.id}/releases`, { version: ctx.flags.string('version'), notes: notes(ctx) });
+    const api = ctx.api();
+    const release = await api.ok(api.client.POST('/api/v1/projects/{id}/releases', { params: { path: { id: project.id } }, body: { version: ctx.flags.string('version'), notes: notes(ctx) } }));
     ctx.out.result(release, () => `created release ${release.version} of ${project.name} (${release.id})`);
     return EXIT.ok;
   },
@@ -69,8 +49,9 @@ export const releaseList: Command = {
   usage: 'corral release list --project PROJECT',
   flags: { project: { value: true } },
   async run(ctx) {
-    const project = await findProject(ctx.api(), ctx.flags.required('project', 'Shop'));
-    const releases = await ctx.api().get<{ id: string; version: string; createdAt: string; createdBy: string }[]>(`/api/v1/projects/${project.id}/releases`);
+    const api = ctx.api();
+    const project = await findProject(api, ctx.flags.required('project', 'Shop'));
+    const releases = await api.ok(api.client.GET('/api/v1/projects/{id}/releases', { params: { path: { id: project.id } } }));
     ctx.out.result(releases, () =>
       table(
         ['VERSION', 'CREATED', 'BY', 'ID'],
@@ -105,13 +86,18 @@ export const releaseDeploy: Command = {
     const api = ctx.api();
     const project = await findProject(api, ctx.flags.required('project', 'Shop'));
     const release = await findRelease(api, project, ctx.flags.string('version'));
-    const created = await api.post<Deployment>(`/api/v1/releases/${release.id}/deployments`, {
-      environment,
-      ...(Object.keys(variables).length ? { variables } : {}),
-      ...(ctx.flags.has('guided-failure') ? { guidedFailure: true } : {}),
-      ...(ctx.flags.list('skip-step').length ? { skipSteps: ctx.flags.list('skip-step') } : {}),
-      ...(ctx.flags.list('exclude-agent').length ? { excludeAgents: ctx.flags.list('exclude-agent') } : {}),
-    });
+    const created = await api.ok(
+      api.client.POST('/api/v1/releases/{id}/deployments', {
+        params: { path: { id: release.id } },
+        body: {
+          environment,
+          ...(Object.keys(variables).length ? { variables } : {}),
+          ...(ctx.flags.has('guided-failure') ? { guidedFailure: true } : {}),
+          ...(ctx.flags.list('skip-step').length ? { skipSteps: ctx.flags.list('skip-step') } : {}),
+          ...(ctx.flags.list('exclude-agent').length ? { excludeAgents: ctx.flags.list('exclude-agent') } : {}),
+        },
+      }),
+    );
     ctx.out.progress(`deploying ${project.name} ${release.version} to ${environment}: ${api.settings.url}/deployments/${created.id}`);
     if (!ctx.flags.has('wait')) {
       ctx.out.result(created, () => created.id);
@@ -122,13 +108,15 @@ export const releaseDeploy: Command = {
   },
 };
 
+const getDeployment = (api: Api, id: string) => api.ok(api.client.GET('/api/v1/deployments/{id}', { params: { path: { id } } }));
+
 /** Streams the deployment's log until it ends; says why when it did not succeed. */
 async function waitForDeployment(ctx: Context, id: string, timeoutSeconds: number | undefined): Promise<Deployment | null> {
   const api = ctx.api();
   const told = new Set<string>();
   const tellPauses = async () => {
-    const d = await api.get<Deployment>(`/api/v1/deployments/${id}`);
-    for (const i of d.interruptions ?? []) {
+    const d = await getDeployment(api, id);
+    for (const i of d.interruptions) {
       if (i.answer || told.has(i.id)) continue;
       told.add(i.id);
       ctx.out.progress(`paused (${i.kind})${i.instructions ? `: ${i.instructions}` : ''}; ${i.actions.join(', ')} in the console: ${api.settings.url}/deployments/${id}`);
@@ -141,7 +129,7 @@ async function waitForDeployment(ctx: Context, id: string, timeoutSeconds: numbe
     timeoutMs: timeoutSeconds && timeoutSeconds * 1000,
     onReconnect: (why) => ctx.out.progress(`reconnecting to the log (${why})`),
   });
-  const d = await api.get<Deployment>(`/api/v1/deployments/${id}`);
+  const d = await getDeployment(api, id);
   if (how === 'timeout' && !FINISHED.includes(d.state)) {
     ctx.out.progress(`still ${d.state} after ${timeoutSeconds} s; it goes on (cancel it with POST /api/v1/deployments/${id}/cancel)`);
     ctx.out.result(d, () => '');
@@ -153,8 +141,8 @@ async function waitForDeployment(ctx: Context, id: string, timeoutSeconds: numbe
 }
 
 /** Which step failed and where, in one line a pipeline log shows. */
-export function failureSummary(d: Deployment): string {
-  const failed = (d.steps ?? []).filter((s) => s.state === 'failed');
+export function failureSummary(d: Outcome): string {
+  const failed = d.steps.filter((s) => s.state === 'failed');
   if (!failed.length) return d.state === 'cancelled' ? 'it was cancelled' : 'no step failed';
   return failed
     .map((s) => {
@@ -173,16 +161,17 @@ export const deploymentsList: Command = {
     const api = ctx.api();
     const wanted = ctx.flags.string('project');
     const project = wanted === undefined ? undefined : await findProject(api, wanted);
-    const list = await api.get<Deployment[]>('/api/v1/deployments', {
+    const query = {
       projectId: project?.id,
       environment: ctx.flags.string('environment'),
-      state: ctx.flags.string('state'),
+      state: ctx.flags.string('state') as Deployment['state'] | undefined,
       limit: ctx.flags.integer('limit', 1, 200),
-    });
+    };
+    const list = await api.ok(api.client.GET('/api/v1/deployments', { params: { query } }));
     ctx.out.result(list, () =>
       table(
         ['PROJECT', 'RELEASE', 'ENVIRONMENT', 'STATE', 'CREATED', 'ID'],
-        list.map((d) => [d.project?.name, d.release?.version, d.environment?.name, d.state, d.createdAt, d.id]),
+        list.map((d) => [d.project.name, d.release.version, d.environment.name, d.state, d.createdAt, d.id]),
       ),
     );
     return EXIT.ok;
@@ -197,13 +186,13 @@ export const deploymentsShow: Command = {
   async run(ctx) {
     const [id] = ctx.words;
     if (!id || ctx.words.length > 1) throw new UsageError('name one deployment by its id');
-    const d = await ctx.api().get<Deployment>(`/api/v1/deployments/${encodeURIComponent(id)}`);
+    const d = await getDeployment(ctx.api(), id);
     ctx.out.result(d, () =>
       [
-        `${d.project?.name} ${d.release?.version} to ${d.environment?.name}: ${d.state}`,
+        `${d.project.name} ${d.release.version} to ${d.environment.name}: ${d.state}`,
         table(
           ['STEP', 'AGENT', 'STATE', 'EXIT', 'WHY'],
-          (d.steps ?? []).flatMap((s) => (s.targets.length ? s.targets.map((t) => [s.name, t.agent.name, t.state, t.exitCode, t.reason]) : [[s.name, null, s.state, null, s.reason]])),
+          d.steps.flatMap((s) => (s.targets.length ? s.targets.map((t) => [s.name, t.agent.name, t.state, t.exitCode, t.reason]) : [[s.name, null, s.state, null, s.reason]])),
         ),
       ].join('\n'),
     );

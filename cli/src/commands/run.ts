@@ -2,15 +2,11 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '../args';
 import { type Command, EXIT } from '../command';
 import { followLog, prefixed } from '../follow';
+import type { CreateTaskDto } from '../../../src/protocol/api-schema';
 import { findAgents } from '../resolve';
 
-const SYNTAXES = ['bash', 'sh', 'node', 'pwsh'];
-
-interface Task {
-  id: string;
-  state: string;
-  jobs: { agentName: string; state: string; exitCode: number | null; message: string | null }[];
-}
+type Syntax = CreateTaskDto['script']['syntax'];
+const SYNTAXES: readonly Syntax[] = ['bash', 'sh', 'node', 'pwsh'];
 
 export const run: Command = {
   path: ['run'],
@@ -20,7 +16,7 @@ export const run: Command = {
   async run(ctx) {
     const agents = ctx.flags.list('agent');
     if (!agents.length) throw new UsageError('name at least one --agent (by name or id)');
-    const syntax = ctx.flags.string('syntax') ?? 'bash';
+    const syntax = (ctx.flags.string('syntax') ?? 'bash') as Syntax;
     if (!SYNTAXES.includes(syntax)) throw new UsageError(`--syntax must be one of ${SYNTAXES.join(', ')}, not "${syntax}"`);
     const file = ctx.flags.string('file');
     if (file !== undefined && ctx.rest.length) throw new UsageError('give the script after -- or with --file, not both');
@@ -29,12 +25,16 @@ export const run: Command = {
     if (ctx.words.length) throw new UsageError(`unexpected "${ctx.words[0]}": the script goes after --`);
     const api = ctx.api();
     const targets = await findAgents(api, agents);
-    const task = await api.post<Task>('/api/v1/tasks', {
-      name: ctx.flags.string('name'),
-      targets: { agentIds: [...new Set(targets.map((a) => a.id))] },
-      script: { syntax, body },
-      timeoutSeconds: ctx.flags.integer('timeout', 1, 7 * 24 * 3600),
-    });
+    const task = await api.ok(
+      api.client.POST('/api/v1/tasks', {
+        body: {
+          name: ctx.flags.string('name'),
+          targets: { agentIds: [...new Set(targets.map((a) => a.id))] },
+          script: { syntax, body },
+          timeoutSeconds: ctx.flags.integer('timeout', 1, 7 * 24 * 3600),
+        },
+      }),
+    );
     ctx.out.progress(`task ${task.id} on ${targets.map((a) => a.name).join(', ')}`);
     if (ctx.flags.has('no-wait')) {
       ctx.out.result(task, () => task.id);
@@ -45,7 +45,7 @@ export const run: Command = {
       onLine: (l) => ctx.out.log(many ? prefixed(`${l.agentName} | `, l.text) : l.text, l.stream),
       onReconnect: (why) => ctx.out.progress(`reconnecting to the log (${why})`),
     });
-    const done = await api.get<Task>(`/api/v1/tasks/${task.id}`);
+    const done = await api.ok(api.client.GET('/api/v1/tasks/{id}', { params: { path: { id: task.id } } }));
     const bad = done.jobs.filter((j) => j.state !== 'succeeded');
     for (const j of bad) ctx.out.progress(`${j.agentName}: ${j.state}${j.exitCode !== null ? ` with exit code ${j.exitCode}` : j.message ? ` (${j.message})` : ''}`);
     ctx.out.result(done, () => '');
