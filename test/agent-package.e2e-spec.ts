@@ -5,12 +5,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AgentProcess, approve, enrollmentToken, removeTempDirs, tempDir, type Enrolled } from './helpers/agent-process';
 import { ROOT, waitFor } from './helpers/control-plane-process';
+import { makePki, type Nginx, type Pki, PROXY_PASSWORD, PROXY_USER, startNginx, startSquid, type Squid } from './helpers/corporate-network';
 import { signUp, type SignedUp } from './helpers/factories';
 import { startTestApp, type TestApp } from './helpers/test-app';
 
 // The packaged agent (`npm run package:agent`) as a sysadmin gets it: the single executable, its
 // checksums, the .deb and its systemd unit, and, when this runs as root, the .deb installed on
-// this very host, enrolled as its service user, running a job.
+// this very host, enrolled as its service user, running a job through nginx (TLS with a private
+// CA) and squid (basic auth), as on a corporate network.
 
 const exec = promisify(execFile);
 const PACKAGES = join(ROOT, 'agent', 'dist', 'packages');
@@ -230,8 +232,19 @@ describe('the packaged agent', () => {
     });
 
     (installSkipped ? describe.skip : describe)(`installed from the .deb on this host${installSkipped ? ` (skipped: ${installSkipped})` : ''}`, () => {
-      afterAll(() => {
+      let pki: Pki;
+      let nginx: Nginx;
+      let squid: Squid;
+      beforeAll(async () => {
+        // The service user reads the CA bundle, as it would one under /etc/ssl.
+        const dir = tempDir('corral-pki-');
+        chmodSync(dir, 0o755);
+        pki = makePki(dir);
+        [nginx, squid] = await Promise.all([startNginx(pki, [app.url]), startSquid()]);
+      }, 120_000);
+      afterAll(async () => {
         if (spawnSync('dpkg-query', ['-W', 'corral-agent']).status === 0) dpkg(['--purge', 'corral-agent']);
+        await Promise.all([nginx?.stop(), squid?.stop()]);
       });
 
       it('dpkg -i creates the corral-agent user and its 0700 state directory, starts nothing and says how to enroll', () => {
@@ -253,9 +266,11 @@ describe('the packaged agent', () => {
         expect(processesOf('/usr/bin/corral-agent')).toEqual([]);
       });
 
-      it('enrolled as corral-agent into /var/lib/corral-agent, the installed agent runs a job as that user', async () => {
+      it('enrolled as corral-agent into /var/lib/corral-agent through nginx and squid, the installed agent runs a job as that user', async () => {
         const asService = ['runuser', '-u', 'corral-agent', '--', '/usr/bin/corral-agent'];
-        const agent = await enroll(owner, app.url, asService, STATE_DIR);
+        const network = { HTTPS_PROXY: squid.url(PROXY_USER, PROXY_PASSWORD), CORRAL_CA_FILE: pki.caFile };
+        const agent = await enroll(owner, nginx.url, asService, STATE_DIR, network);
+        expect(agent.log).toContain(`(through proxy http://127.0.0.1:${squid.port})`);
         const { uid } = statSync(STATE_DIR);
         for (const [file, mode] of [
           ['identity.json', 0o644],
@@ -271,12 +286,24 @@ describe('the packaged agent', () => {
 
         await approve(owner, agent);
         const [command, ...prefix] = asService;
-        const run = start(command, [...prefix, 'run', '--state-dir', STATE_DIR, '--transport', 'ws']);
+        const run = start(command, [...prefix, 'run', '--state-dir', STATE_DIR, '--transport', 'ws'], network);
         await run.waitForOutput(/approved: agent/);
+        expect(run.output).toContain(`connected over websocket to ${nginx.url} through proxy http://127.0.0.1:${squid.port}`);
         const job = await runScript(owner, agent.agentId, 'bash', 'echo "as $(id -un) in $PWD"');
         expect(job).toEqual({ state: 'succeeded', log: expect.stringMatching(new RegExp(`as corral-agent in ${STATE_DIR}/work/`)) });
         await run.stop('SIGTERM', 15_000);
         expect(run.stderr).toContain('disconnected; agent stopped');
+        // Both connections were tunnels through squid, as its user, to nginx.
+        await waitFor(
+          "squid to log the agent's tunnels",
+          () =>
+            squid
+              .accessLog()
+              .split('\n')
+              .filter((l) => l === `CONNECT 127.0.0.1:${nginx.port} ${PROXY_USER} TCP_TUNNEL/200`).length >= 2,
+          5_000,
+        );
+        expect(run.output).not.toContain(PROXY_PASSWORD);
       });
 
       it('dpkg --purge removes the agent, its settings, its state and its user', () => {
