@@ -1,19 +1,8 @@
-import { api, ApiError, onUnauthenticated, withQuery } from './api-client';
+import { answer, pathOf } from '../../test/jsdom-fetch';
+import { ApiError, del, get, onUnauthenticated, post, withQuery } from './api-client';
 
-function answer(status: number, body?: unknown) {
-  return {
-    ok: status >= 200 && status < 300,
-    status,
-    statusText: '',
-    json: async () => {
-      if (body === undefined) throw new SyntaxError('no body');
-      return body;
-    },
-  };
-}
-
-describe('api', () => {
-  const fetchMock = jest.fn();
+describe('api client', () => {
+  const fetchMock = jest.fn<Promise<Response>, [Request]>();
   beforeEach(() => {
     fetchMock.mockReset();
     globalThis.fetch = fetchMock as unknown as typeof fetch;
@@ -21,45 +10,65 @@ describe('api', () => {
 
   it('sends JSON and returns the parsed answer', async () => {
     fetchMock.mockResolvedValue(answer(201, { id: 'x' }));
-    await expect(api('/api/v1/things', { method: 'POST', body: { a: 1 } })).resolves.toEqual({ id: 'x' });
-    const [path, init] = fetchMock.mock.calls[0];
-    expect(path).toBe('/api/v1/things');
-    expect(init).toMatchObject({ method: 'POST', body: '{"a":1}', credentials: 'same-origin' });
-    expect(init.headers['content-type']).toBe('application/json');
+    await expect(post('/api/v1/projects/{id}/releases', { params: { path: { id: 'p 1' } }, body: { version: '1.0' } })).resolves.toEqual({ id: 'x' });
+    const [request] = fetchMock.mock.calls[0];
+    expect(pathOf(request)).toBe('/api/v1/projects/p%201/releases');
+    expect(request.method).toBe('POST');
+    expect(request.credentials).toBe('same-origin');
+    expect(request.headers.get('content-type')).toBe('application/json');
+    expect(request.headers.get('accept')).toBe('application/json');
+    expect(await request.text()).toBe('{"version":"1.0"}');
+  });
+
+  it('sends the query, leaving out what is undefined', async () => {
+    fetchMock.mockResolvedValue(answer(200, { items: [], nextBefore: null }));
+    await get('/api/v1/tasks', { query: { agentId: 'a b', limit: 5, before: undefined } });
+    expect(pathOf(fetchMock.mock.calls[0][0])).toBe('/api/v1/tasks?agentId=a%20b&limit=5');
   });
 
   it('throws the API error with its code and message', async () => {
     fetchMock.mockResolvedValue(answer(422, { error: { code: 'FINGERPRINT_MISMATCH', message: 'the verification code does not match' } }));
-    const err = await api('/x').catch((e: unknown) => e);
+    const err = await get('/api/v1/me').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ status: 422, code: 'FINGERPRINT_MISMATCH', message: 'the verification code does not match' });
   });
 
   it('makes a readable error of an answer that is not the API error shape', async () => {
     fetchMock.mockResolvedValue(answer(502));
-    await expect(api('/x')).rejects.toMatchObject({ status: 502, message: expect.stringContaining('502') });
+    await expect(get('/api/v1/me')).rejects.toMatchObject({ status: 502, code: 'HTTP_ERROR', message: expect.stringContaining('502') });
+    fetchMock.mockResolvedValue(new Response('<html>Bad gateway</html>', { status: 502 }));
+    await expect(get('/api/v1/me')).rejects.toMatchObject({ status: 502, code: 'HTTP_ERROR' });
     fetchMock.mockRejectedValue(new TypeError('Failed to fetch'));
-    await expect(api('/x')).rejects.toMatchObject({ code: 'NETWORK_ERROR' });
+    await expect(get('/api/v1/me')).rejects.toMatchObject({ code: 'NETWORK_ERROR' });
   });
 
-  it('tells listeners when the session is gone', async () => {
+  it('lets an aborted call stay aborted', async () => {
+    fetchMock.mockRejectedValue(new DOMException('The operation was aborted.', 'AbortError'));
+    await expect(get('/api/v1/me')).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('tells listeners when the session is gone, not for a wrong password', async () => {
     const listener = jest.fn();
     const stop = onUnauthenticated(listener);
     fetchMock.mockResolvedValue(answer(401, { error: { code: 'UNAUTHENTICATED', message: 'log in first' } }));
-    await expect(api('/x')).rejects.toBeInstanceOf(ApiError);
+    await expect(get('/api/v1/me')).rejects.toBeInstanceOf(ApiError);
+    expect(listener).toHaveBeenCalledTimes(1);
+    fetchMock.mockResolvedValue(answer(401, { error: { code: 'INVALID_CREDENTIALS', message: 'wrong email or password' } }));
+    await expect(post('/api/v1/auth/login', { body: { email: 'a@b.c', password: 'x' } })).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
     expect(listener).toHaveBeenCalledTimes(1);
     stop();
   });
 
   it('returns nothing for 204', async () => {
     fetchMock.mockResolvedValue(answer(204));
-    await expect(api('/x', { method: 'DELETE' })).resolves.toBeUndefined();
+    await expect(del('/api/v1/projects/{id}', { params: { path: { id: 'p1' } } })).resolves.toBeUndefined();
+    expect(fetchMock.mock.calls[0][0].method).toBe('DELETE');
   });
 });
 
 describe('withQuery', () => {
   it('leaves out empty values', () => {
-    expect(withQuery('/api/v1/tasks', { state: '', agentId: 'a b', limit: 5, before: undefined })).toBe('/api/v1/tasks?agentId=a+b&limit=5');
-    expect(withQuery('/api/v1/tasks', {})).toBe('/api/v1/tasks');
+    expect(withQuery('/tasks', { state: '', agentId: 'a b', limit: 5, before: undefined })).toBe('/tasks?agentId=a+b&limit=5');
+    expect(withQuery('/tasks', {})).toBe('/tasks');
   });
 });

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { api, messageOf } from './api-client';
+import { messageOf, post } from './api-client';
 import { refusalsOf } from './target-refusals';
 import type { HealthCheckTask, TargetRefusal } from './types';
 
@@ -23,7 +23,7 @@ export function useHealthCheck(): HealthCheckStarter {
     setError(null);
     setRefusals([]);
     try {
-      return await api<HealthCheckTask>('/api/v1/agents/health-checks', { method: 'POST', body: agentIds ? { agentIds } : {} });
+      return await post('/api/v1/agents/health-checks', { body: agentIds ? { agentIds } : {} });
     } catch (err) {
       setError(messageOf(err));
       setRefusals(refusalsOf(err));

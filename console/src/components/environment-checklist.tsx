@@ -1,11 +1,10 @@
 import { Link } from 'react-router';
-import type { Environment } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { Loadable } from './feedback';
 
 /** The organisation's environments as checkboxes, by name; a link to make one when there are none. */
 export function EnvironmentChecklist({ selected, onChange, legend = 'Environments' }: { selected: ReadonlySet<string>; onChange: (next: Set<string>) => void; legend?: string }) {
-  const known = useResource<Environment[]>('/api/v1/environments');
+  const known = useResource('/api/v1/environments');
   return (
     <fieldset className="field">
       <legend>{legend}</legend>

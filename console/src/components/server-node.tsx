@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { api, messageOf } from '../api/api-client';
+import { messageOf, post } from '../api/api-client';
 import type { ServerNode } from '../api/types';
 import { ErrorMessage } from './feedback';
 import { StatusBadge } from './status-badge';
@@ -22,7 +22,7 @@ export function DrainControl({ node, onChanged }: { node: ServerNode; onChanged:
   const set = async (action: 'drain' | 'undrain') => {
     setError(null);
     try {
-      await api(`/api/v1/nodes/${node.id}/${action}`, { method: 'POST' });
+      await post(`/api/v1/nodes/{id}/${action}`, { params: { path: { id: node.id } } });
       setConfirming(false);
       onChanged();
     } catch (err) {

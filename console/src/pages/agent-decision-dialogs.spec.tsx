@@ -1,4 +1,5 @@
 import '../../test/jsdom-text-encoding';
+import { answer, type Call, fetchInto } from '../../test/jsdom-fetch';
 import { fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { MemoryRouter } from 'react-router';
 import type { Agent } from '../api/types';
@@ -16,6 +17,7 @@ const agent: Agent = {
   status: 'pending',
   enrolledAt: new Date().toISOString(),
   decidedBy: null,
+  decidedById: null,
   decidedAt: null,
   decisionReason: null,
   conflictsWith: null,
@@ -26,24 +28,20 @@ const agent: Agent = {
   health: null,
 };
 
-function answer(status: number, body: unknown) {
-  return { ok: status < 300, status, statusText: '', json: async () => body };
-}
-
 describe('ApproveAgentDialog', () => {
-  const fetchMock = jest.fn();
+  const fetchMock = jest.fn<Promise<Response>, [Call]>();
   beforeEach(() => {
     fetchMock.mockReset();
-    globalThis.fetch = fetchMock as unknown as typeof fetch;
+    fetchInto(fetchMock);
   });
 
   const env = (name: string) => ({ id: name, name, description: '', guidedFailure: false, position: 0, createdAt: '' });
-  const approvals = () => fetchMock.mock.calls.filter(([url]) => url !== '/api/v1/environments');
+  const approvals = () => fetchMock.mock.calls.map(([call]) => call).filter((call) => call.path !== '/api/v1/environments');
 
   it('sends the typed code with the environments ticked and the roles, and shows the API’s refusal in the form', async () => {
     const onDone = jest.fn();
-    let approve = answer(422, { error: { code: 'FINGERPRINT_MISMATCH', message: 'the verification code does not match agent "web-01"' } });
-    fetchMock.mockImplementation(async (url: string) => (url === '/api/v1/environments' ? answer(200, [env('production'), env('staging')]) : approve));
+    let approve = () => answer(422, { error: { code: 'FINGERPRINT_MISMATCH', message: 'the verification code does not match agent "web-01"' } });
+    fetchMock.mockImplementation(async ({ path }) => (path === '/api/v1/environments' ? answer(200, [env('production'), env('staging')]) : approve()));
     render(
       <MemoryRouter>
         <ApproveAgentDialog agent={agent} onClose={() => undefined} onDone={onDone} />
@@ -55,20 +53,20 @@ describe('ApproveAgentDialog', () => {
     fireEvent.change(screen.getByLabelText('Roles'), { target: { value: 'web, db' } });
     fireEvent.click(screen.getByRole('button', { name: 'Approve' }));
     expect((await screen.findByRole('alert')).textContent).toBe('the verification code does not match agent "web-01"');
-    expect(JSON.parse(approvals()[0][1].body)).toEqual({ verificationCode: 'AAAA-AAAA', environments: ['production'], roles: ['web', 'db'] });
+    expect(approvals()[0].body).toEqual({ verificationCode: 'AAAA-AAAA', environments: ['production'], roles: ['web', 'db'] });
     expect(onDone).not.toHaveBeenCalled();
 
-    approve = answer(200, { ...agent, status: 'approved' });
+    approve = () => answer(200, { ...agent, status: 'approved' });
     fireEvent.click(screen.getByRole('button', { name: 'It matches what the agent printed' }));
     expect(screen.queryByRole('alert')).toBeNull();
     fireEvent.click(screen.getByRole('button', { name: 'Approve' }));
     await waitFor(() => expect(onDone).toHaveBeenCalledWith(expect.objectContaining({ status: 'approved' })));
-    expect(approvals()[1][0]).toBe(`/api/v1/agents/${agent.id}/approve`);
-    expect(JSON.parse(approvals()[1][1].body).verificationCode).toBe('4F7Q-K2MD');
+    expect(approvals()[1].path).toBe(`/api/v1/agents/${agent.id}/approve`);
+    expect(approvals()[1].body).toMatchObject({ verificationCode: '4F7Q-K2MD' });
   });
 
   it('points to the Environments page when there are none', async () => {
-    fetchMock.mockResolvedValue(answer(200, []));
+    fetchMock.mockImplementation(async () => answer(200, []));
     render(
       <MemoryRouter>
         <ApproveAgentDialog agent={agent} onClose={() => undefined} onDone={() => undefined} />

@@ -1,5 +1,5 @@
 import { type FormEvent, useState } from 'react';
-import { api, messageOf } from '../api/api-client';
+import { messageOf, patch, post } from '../api/api-client';
 import type { Agent } from '../api/types';
 import { Dialog } from '../components/dialog';
 import { EnvironmentChecklist } from '../components/environment-checklist';
@@ -33,8 +33,8 @@ export function ApproveAgentDialog({ agent, onClose, onDone }: { agent: Agent; o
     setBusy(true);
     setError(null);
     try {
-      const approved = await api<Agent>(`/api/v1/agents/${agent.id}/approve`, {
-        method: 'POST',
+      const approved = await post('/api/v1/agents/{id}/approve', {
+        params: { path: { id: agent.id } },
         body: { verificationCode: code.trim(), environments: [...environments], roles: parseLabels(roles) },
       });
       onDone(approved);
@@ -119,7 +119,7 @@ export function AgentLabelsDialog({ agent, onClose, onDone }: { agent: Agent; on
     setBusy(true);
     setError(null);
     try {
-      onDone(await api<Agent>(`/api/v1/agents/${agent.id}`, { method: 'PATCH', body: { environments: [...environments], roles: parseLabels(roles) } }));
+      onDone(await patch('/api/v1/agents/{id}', { params: { path: { id: agent.id } }, body: { environments: [...environments], roles: parseLabels(roles) } }));
     } catch (err) {
       setError(messageOf(err));
       setBusy(false);
@@ -161,7 +161,7 @@ export function DecideAgentDialog({ agent, decision, onClose, onDone }: { agent:
     setBusy(true);
     setError(null);
     try {
-      onDone(await api<Agent>(`/api/v1/agents/${agent.id}/${decision}`, { method: 'POST', body: reason.trim() ? { reason: reason.trim() } : {} }));
+      onDone(await post(`/api/v1/agents/{id}/${decision}`, { params: { path: { id: agent.id } }, body: reason.trim() ? { reason: reason.trim() } : {} }));
     } catch (err) {
       setError(messageOf(err));
       setBusy(false);

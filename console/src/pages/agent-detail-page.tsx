@@ -1,7 +1,6 @@
 import { useCallback, useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { withQuery } from '../api/api-client';
-import type { Agent, AuditEvent, Page, Task } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { Empty, Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
@@ -24,10 +23,10 @@ const ACTION_LABELS: Record<string, string> = {
 
 export function AgentDetailPage() {
   const { id = '' } = useParams();
-  const agent = useResource<Agent>(`/api/v1/agents/${id}`, { pollMs: 5_000 });
+  const agent = useResource('/api/v1/agents/{id}', { path: { id } }, { pollMs: 5_000 });
   const { can } = useSession();
-  const history = useResource<Page<AuditEvent>>(can('admin') ? withQuery('/api/v1/audit-events', { targetId: id, limit: 50 }) : null);
-  const jobs = useResource<Page<Task>>(withQuery('/api/v1/tasks', { agentId: id, limit: 20 }), { pollMs: 5_000 });
+  const history = useResource(can('admin') ? '/api/v1/audit-events' : null, { query: { targetId: id, limit: 50 } });
+  const jobs = useResource('/api/v1/tasks', { query: { agentId: id, limit: 20 } }, { pollMs: 5_000 });
   const reloadAll = useCallback(() => {
     agent.reload();
     history.reload();

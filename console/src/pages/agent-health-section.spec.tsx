@@ -1,4 +1,5 @@
 import '../../test/jsdom-text-encoding';
+import { answer, type Call, fetchInto } from '../../test/jsdom-fetch';
 import { fireEvent, render, screen, within } from '@testing-library/react';
 import { MemoryRouter } from 'react-router';
 import type { Agent, AgentHealth, HealthFacts } from '../api/types';
@@ -54,6 +55,7 @@ const agent: Agent = {
   status: 'approved',
   enrolledAt: new Date().toISOString(),
   decidedBy: 'admin@example.com',
+  decidedById: null,
   decidedAt: new Date().toISOString(),
   decisionReason: null,
   conflictsWith: null,
@@ -79,15 +81,11 @@ function factsOf(list: HTMLElement): Record<string, string> {
   return out;
 }
 
-function answer(status: number, body: unknown) {
-  return { ok: status < 300, status, statusText: '', json: async () => body };
-}
-
 describe('AgentHealthSection', () => {
-  const fetchMock = jest.fn();
+  const fetchMock = jest.fn<Promise<Response>, [Call]>();
   beforeEach(() => {
     fetchMock.mockReset();
-    globalThis.fetch = fetchMock as unknown as typeof fetch;
+    fetchInto(fetchMock);
   });
 
   it('shows a warning with its problems, when it was found, and the facts in words', () => {
@@ -143,8 +141,7 @@ describe('AgentHealthSection', () => {
     show(warning, true);
     fireEvent.click(screen.getByRole('button', { name: 'Run health check' }));
     expect((await screen.findByRole('alert')).textContent).toBe('agent "web-01": its local policy does not allow health checks');
-    expect(fetchMock.mock.calls[0][0]).toBe('/api/v1/agents/health-checks');
-    expect(JSON.parse(fetchMock.mock.calls[0][1].body)).toEqual({ agentIds: [agent.id] });
+    expect(fetchMock.mock.calls[0][0]).toEqual({ method: 'POST', path: '/api/v1/agents/health-checks', body: { agentIds: [agent.id] } });
 
     const started = '9e1d1f00-0000-4000-8000-000000000002';
     fetchMock.mockResolvedValueOnce(answer(201, { id: started, name: 'health check', kind: 'health-check', state: 'queued', script: null, jobs: [], skipped: [] }));

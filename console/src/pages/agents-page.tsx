@@ -1,7 +1,6 @@
 import { useCallback, useRef, useState } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router';
-import { withQuery } from '../api/api-client';
-import { AGENT_STATUSES, type Agent, type AgentList, type AgentStatus } from '../api/types';
+import { AGENT_STATUSES, type Agent, type AgentStatus } from '../api/types';
 import { useAgentEvents } from '../api/use-agent-events';
 import { useHealthCheck } from '../api/use-health-check';
 import { useResource } from '../api/use-resource';
@@ -36,7 +35,7 @@ export function useReloadOnAgentChange(reload: () => void, relevant: (agentId: s
 export function AgentsPage() {
   const [params, setParams] = useSearchParams();
   const tab = (AGENT_STATUSES as readonly string[]).includes(params.get('status') ?? '') ? (params.get('status') as AgentStatus) : 'pending';
-  const agents = useResource<AgentList>(withQuery('/api/v1/agents', { status: tab }), { pollMs: tab === 'approved' ? PRESENCE_POLL_MS : BACKSTOP_POLL_MS });
+  const agents = useResource('/api/v1/agents', { query: { status: tab } }, { pollMs: tab === 'approved' ? PRESENCE_POLL_MS : BACKSTOP_POLL_MS });
   useReloadOnAgentChange(agents.reload);
   const { can } = useSession();
   const [dialog, setDialog] = useState<{ agent: Agent; kind: 'approve' | 'reject' } | null>(null);

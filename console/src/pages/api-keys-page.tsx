@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
-import { api, messageOf } from '../api/api-client';
-import { type ApiKey, roleAtLeast, ROLES } from '../api/types';
+import { del, messageOf, post } from '../api/api-client';
+import { type ApiKey, type Role, roleAtLeast, ROLES } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { CopyField } from '../components/copy-button';
 import { Empty, ErrorMessage, Loadable } from '../components/feedback';
@@ -11,7 +11,7 @@ import { useSession } from '../session/session-context';
 
 export function ApiKeysPage() {
   const { me } = useSession();
-  const keys = useResource<ApiKey[]>('/api/v1/api-keys');
+  const keys = useResource('/api/v1/api-keys');
   const [created, setCreated] = useState<(ApiKey & { key: string }) | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [listError, setListError] = useState<string | null>(null);
@@ -23,7 +23,7 @@ export function ApiKeysPage() {
     const form = new FormData(formEl);
     setError(null);
     try {
-      setCreated(await api<ApiKey & { key: string }>('/api/v1/api-keys', { method: 'POST', body: { name: String(form.get('name') ?? '').trim(), role: form.get('role') } }));
+      setCreated(await post('/api/v1/api-keys', { body: { name: String(form.get('name') ?? '').trim(), role: form.get('role') as Role } }));
       formEl.reset();
       keys.reload();
     } catch (err) {
@@ -33,7 +33,7 @@ export function ApiKeysPage() {
   const revoke = async (k: ApiKey) => {
     setListError(null);
     try {
-      await api(`/api/v1/api-keys/${k.id}`, { method: 'DELETE' });
+      await del('/api/v1/api-keys/{id}', { params: { path: { id: k.id } } });
       keys.reload();
     } catch (err) {
       setListError(messageOf(err));

@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
-import { api, messageOf, withQuery } from '../api/api-client';
-import type { AuditEvent, Page } from '../api/types';
+import { get, messageOf } from '../api/api-client';
+import type { AuditEvent } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { Empty, ErrorMessage, Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
@@ -35,7 +35,7 @@ function Details({ details }: { details: Record<string, unknown> }) {
 export function AuditPage() {
   const [params, setParams] = useSearchParams();
   const action = params.get('action') ?? '';
-  const first = useResource<Page<AuditEvent>>(withQuery('/api/v1/audit-events', { action, limit: 50 }));
+  const first = useResource('/api/v1/audit-events', { query: { action: action || undefined, limit: 50 } });
   const [older, setOlder] = useState<{ forAction: string; items: AuditEvent[]; next: string | null } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const more = older?.forAction === action ? older : null;
@@ -49,7 +49,7 @@ export function AuditPage() {
   const loadMore = async () => {
     if (!cursor) return;
     try {
-      const page = await api<Page<AuditEvent>>(withQuery('/api/v1/audit-events', { action, limit: 50, before: cursor }));
+      const page = await get('/api/v1/audit-events', { query: { action: action || undefined, limit: 50, before: cursor } });
       setOlder({ forAction: action, items: [...(more?.items ?? []), ...page.items], next: page.nextBefore });
     } catch (err) {
       setError(messageOf(err));

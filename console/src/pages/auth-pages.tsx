@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { Link, useLocation, useNavigate } from 'react-router';
-import { api, ApiError, messageOf } from '../api/api-client';
-import type { Me } from '../api/types';
+import type { AcceptInvitationDto, LoginDto, SignupDto } from '../../../src/protocol/api-schema';
+import { ApiError, messageOf, post } from '../api/api-client';
 import { ErrorMessage } from '../components/feedback';
 import { useSession } from '../session/session-context';
 
@@ -34,19 +34,20 @@ function fieldProblems(err: unknown): Record<string, string> {
 }
 
 /** Posts the form to `path` and signs in with the answer; `then` runs once signed in. */
-function useAuthForm(path: string, then?: () => void) {
+function useAuthForm(path: '/api/v1/auth/login' | '/api/v1/signup' | '/api/v1/invitations/accept', then?: () => void) {
   const { signedIn } = useSession();
   const [error, setError] = useState<string | null>(null);
   const [fields, setFields] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
   const submit = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
-    const body = Object.fromEntries(new FormData(e.currentTarget).entries());
+    // The form's inputs are named after the route's fields (the server checks them).
+    const body = Object.fromEntries(new FormData(e.currentTarget).entries()) as LoginDto & SignupDto & AcceptInvitationDto;
     setBusy(true);
     setError(null);
     setFields({});
     try {
-      signedIn(await api<Me>(path, { method: 'POST', body }));
+      signedIn(await post(path, { body }));
       then?.();
     } catch (err) {
       setError(messageOf(err));

@@ -1,5 +1,4 @@
 import { Link } from 'react-router';
-import type { Dashboard } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { Empty, Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
@@ -8,7 +7,7 @@ import { StatusBadge } from '../components/status-badge';
 
 /** What is deployed where: every project × environment, its latest deployment. */
 export function DashboardPage() {
-  const dashboard = useResource<Dashboard>('/api/v1/dashboard', { pollMs: 5_000 });
+  const dashboard = useResource('/api/v1/dashboard', {}, { pollMs: 5_000 });
   return (
     <>
       <PageHeader title="Dashboard" />

@@ -1,4 +1,5 @@
 import '../../test/jsdom-text-encoding';
+import { answer, type Call, fetchInto } from '../../test/jsdom-fetch';
 import { fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { MemoryRouter } from 'react-router';
 import type { Release, Variable } from '../api/types';
@@ -13,24 +14,20 @@ const variables: Variable[] = [
 ];
 const preview = { environment: { id: 'e1', name: 'Prod', guidedFailure: false }, refusals: [], steps: [{ name: 'deploy', kind: 'script', state: 'pending', reason: null, targets: [] }] };
 
-function answer(status: number, body: unknown) {
-  return { ok: status < 300, status, statusText: '', json: async () => body };
-}
-
 describe('DeployDialog', () => {
-  const fetchMock = jest.fn();
-  let deploy = answer(422, { error: { code: 'PROMPTED_VARIABLE_MISSING', message: 'this release asks for "Ticket" (Change ticket); give it in variables: {"Ticket": "…"}' } });
+  const fetchMock = jest.fn<Promise<Response>, [Call]>();
+  let deploy = () => answer(422, { error: { code: 'PROMPTED_VARIABLE_MISSING', message: 'this release asks for "Ticket" (Change ticket); give it in variables: {"Ticket": "…"}' } });
   beforeEach(() => {
     fetchMock.mockReset();
-    globalThis.fetch = fetchMock as unknown as typeof fetch;
-    fetchMock.mockImplementation(async (url: string) => {
-      if (url === '/api/v1/releases/r1') return answer(200, { ...release, variables, deployments: [], progress: { allowed: [], next: [] } });
-      if (url === '/api/v1/releases/r1/deployments/preview') return answer(200, preview);
-      if (url === '/api/v1/releases/r1/deployments') return deploy;
-      throw new Error(`unexpected ${url}`);
+    fetchInto(fetchMock);
+    fetchMock.mockImplementation(async ({ path }) => {
+      if (path === '/api/v1/releases/r1') return answer(200, { ...release, variables, deployments: [], progress: { allowed: [], next: [] } });
+      if (path === '/api/v1/releases/r1/deployments/preview') return answer(200, preview);
+      if (path === '/api/v1/releases/r1/deployments') return deploy();
+      throw new Error(`unexpected ${path}`);
     });
   });
-  const bodiesOf = (path: string) => fetchMock.mock.calls.filter(([url]) => url === path).map(([, init]) => JSON.parse(String(init.body)));
+  const bodiesOf = (path: string) => fetchMock.mock.calls.filter(([call]) => call.path === path).map(([call]) => call.body);
 
   it('asks for the prompted values, a sensitive one in a password field, and sends them with the deployment; a refusal is shown', async () => {
     render(
@@ -50,7 +47,7 @@ describe('DeployDialog', () => {
     expect((await screen.findByRole('alert')).textContent).toContain('this release asks for "Ticket"');
     expect(bodiesOf('/api/v1/releases/r1/deployments')[0]).toEqual({ environment: 'Prod', skipSteps: [], excludeAgents: [] });
 
-    deploy = answer(201, { id: 'd1' });
+    deploy = () => answer(201, { id: 'd1' });
     fireEvent.change(ticket, { target: { value: 'CHG-42' } });
     fireEvent.change(screen.getByLabelText('API token'), { target: { value: 's3cret' } });
     fireEvent.click(deployButton);

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useNavigate } from 'react-router';
-import { api, messageOf } from '../api/api-client';
-import type { DeploymentPreview, DeploymentSummary, Environment, Release, ReleaseDetail } from '../api/types';
+import { messageOf, post } from '../api/api-client';
+import type { DeploymentPreview, Environment, Release } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { Dialog } from '../components/dialog';
 import { ErrorMessage } from '../components/feedback';
@@ -25,7 +25,7 @@ export function DeployDialog({ release, environments, environment, onClose }: { 
   const [guided, setGuided] = useState<boolean | null>(null);
   const [preview, setPreview] = useState<DeploymentPreview | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const detail = useResource<ReleaseDetail>(`/api/v1/releases/${release.id}`);
+  const detail = useResource('/api/v1/releases/{id}', { path: { id: release.id } });
   const prompts = useMemo(() => promptsOf(detail.data?.variables ?? []), [detail.data]);
   const [typed, setTyped] = useState<Record<string, string>>({});
   const variables = answersOf(prompts, typed);
@@ -42,8 +42,8 @@ export function DeployDialog({ release, environments, environment, onClose }: { 
     lastPreviewVariables.current = previewVariables;
     const timer = setTimeout(
       () =>
-        api<DeploymentPreview>(`/api/v1/releases/${release.id}/deployments/preview`, {
-          method: 'POST',
+        post('/api/v1/releases/{id}/deployments/preview', {
+          params: { path: { id: release.id } },
           body: { environment: target, skipSteps, excludeAgents, variables: JSON.parse(previewVariables) as Record<string, string> },
         })
           .then((p) => {
@@ -68,7 +68,7 @@ export function DeployDialog({ release, environments, environment, onClose }: { 
   const deploy = async () => {
     setError(null);
     try {
-      const d = await api<DeploymentSummary>(`/api/v1/releases/${release.id}/deployments`, { method: 'POST', body });
+      const d = await post('/api/v1/releases/{id}/deployments', { params: { path: { id: release.id } }, body });
       void navigate(`/deployments/${d.id}`);
     } catch (err) {
       setError(messageOf(err));

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { api, messageOf } from '../api/api-client';
-import { type DeploymentDetail, type DeploymentTarget, type Interruption, type LogLine, roleAtLeast } from '../api/types';
+import { messageOf, post } from '../api/api-client';
+import { type DeploymentTarget, type Interruption, type LogLine, roleAtLeast } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { ErrorMessage, Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
@@ -16,14 +16,14 @@ const FINISHED = ['succeeded', 'failed', 'cancelled'];
 export function DeploymentPage() {
   const { id = '' } = useParams();
   const { can } = useSession();
-  const deployment = useResource<DeploymentDetail>(`/api/v1/deployments/${id}`, { pollMs: 1_000, pollWhile: (d) => !FINISHED.includes(d.state) });
+  const deployment = useResource('/api/v1/deployments/{id}', { path: { id } }, { pollMs: 1_000, pollWhile: (d) => !FINISHED.includes(d.state) });
   const [error, setError] = useState<string | null>(null);
   const log = useDeploymentLog(id);
 
-  const act = async (path: string, body: unknown = {}) => {
+  const act = async (request: () => Promise<unknown>) => {
     setError(null);
     try {
-      await api(path, { method: 'POST', body });
+      await request();
       deployment.reload();
     } catch (err) {
       setError(messageOf(err));
@@ -45,7 +45,7 @@ export function DeploymentPage() {
             }
           >
             {!FINISHED.includes(d.state) && can('operator') && (
-              <button type="button" className="button-danger" onClick={() => void act(`/api/v1/deployments/${d.id}/cancel`)}>
+              <button type="button" className="button-danger" onClick={() => void act(() => post('/api/v1/deployments/{id}/cancel', { params: { path: { id: d.id } } }))}>
                 Cancel deployment
               </button>
             )}
@@ -65,7 +65,11 @@ export function DeploymentPage() {
           {d.interruptions
             .filter((i) => !i.answer)
             .map((i) => (
-              <InterruptionPanel key={i.id} interruption={i} onAnswer={(action, note) => act(`/api/v1/interruptions/${i.id}`, { action, note })} />
+              <InterruptionPanel
+                key={i.id}
+                interruption={i}
+                onAnswer={(action, note) => act(() => post('/api/v1/interruptions/{id}', { params: { path: { id: i.id } }, body: { action, note } }))}
+              />
             ))}
           <ol className="steps" aria-label="Steps">
             {d.steps.map((s) => (
@@ -164,7 +168,7 @@ function Timing({ target }: { target: DeploymentTarget }) {
   );
 }
 
-function InterruptionPanel({ interruption, onAnswer }: { interruption: Interruption; onAnswer: (action: string, note: string) => Promise<void> }) {
+function InterruptionPanel({ interruption, onAnswer }: { interruption: Interruption; onAnswer: (action: Interruption['actions'][number], note: string) => Promise<void> }) {
   const { me } = useSession();
   const [note, setNote] = useState('');
   const allowed = !!me && roleAtLeast(me.role, interruption.responsibleRole);

@@ -1,5 +1,5 @@
 import { type FormEvent, useState } from 'react';
-import { api, messageOf } from '../api/api-client';
+import { del, messageOf, post } from '../api/api-client';
 import type { CreatedEnrollmentToken, EnrollmentToken } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { CopyField } from '../components/copy-button';
@@ -27,7 +27,7 @@ export function installCommand(origin: string, token: string, serverKey: string)
 }
 
 export function EnrollmentTokensPage() {
-  const tokens = useResource<EnrollmentToken[]>('/api/v1/enrollment-tokens');
+  const tokens = useResource('/api/v1/enrollment-tokens');
   const [created, setCreated] = useState<CreatedEnrollmentToken | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -41,8 +41,7 @@ export function EnrollmentTokensPage() {
     setBusy(true);
     setError(null);
     try {
-      const token = await api<CreatedEnrollmentToken>('/api/v1/enrollment-tokens', {
-        method: 'POST',
+      const token = await post('/api/v1/enrollment-tokens', {
         body: {
           expiresInMinutes: Number(form.get('expiresInMinutes')),
           maxUses: Number(form.get('maxUses')),
@@ -63,7 +62,7 @@ export function EnrollmentTokensPage() {
   const revoke = async (t: EnrollmentToken) => {
     setListError(null);
     try {
-      await api(`/api/v1/enrollment-tokens/${t.id}`, { method: 'DELETE' });
+      await del('/api/v1/enrollment-tokens/{id}', { params: { path: { id: t.id } } });
       tokens.reload();
     } catch (err) {
       setListError(messageOf(err));

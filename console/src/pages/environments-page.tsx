@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { Link } from 'react-router';
-import { api, messageOf } from '../api/api-client';
-import { type AgentList, type Environment, roleAtLeast } from '../api/types';
+import { del, messageOf, patch, post } from '../api/api-client';
+import { type Environment, roleAtLeast } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { Empty, ErrorMessage, Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
@@ -12,8 +12,8 @@ import { useSession } from '../session/session-context';
 export function EnvironmentsPage() {
   const { me } = useSession();
   const canEdit = !!me && roleAtLeast(me.role, 'admin');
-  const environments = useResource<Environment[]>('/api/v1/environments');
-  const agents = useResource<AgentList>('/api/v1/agents?status=approved');
+  const environments = useResource('/api/v1/environments');
+  const agents = useResource('/api/v1/agents', { query: { status: 'approved' } });
   const [error, setError] = useState<string | null>(null);
   const [listError, setListError] = useState<string | null>(null);
 
@@ -34,7 +34,7 @@ export function EnvironmentsPage() {
     setError(null);
     try {
       const description = String(form.get('description') ?? '').trim();
-      await api('/api/v1/environments', { method: 'POST', body: { name: String(form.get('name') ?? '').trim(), ...(description ? { description } : {}) } });
+      await post('/api/v1/environments', { body: { name: String(form.get('name') ?? '').trim(), ...(description ? { description } : {}) } });
       formEl.reset();
       environments.reload();
     } catch (err) {
@@ -45,7 +45,7 @@ export function EnvironmentsPage() {
   const move = (list: Environment[], at: number, by: -1 | 1) => {
     const ids = list.map((e) => e.id);
     [ids[at], ids[at + by]] = [ids[at + by], ids[at]];
-    return change(() => api('/api/v1/environments/order', { method: 'POST', body: { ids } }));
+    return change(() => post('/api/v1/environments/order', { body: { ids } }));
   };
 
   return (
@@ -119,7 +119,7 @@ export function EnvironmentsPage() {
                               type="checkbox"
                               checked={env.guidedFailure}
                               disabled={!canEdit}
-                              onChange={(e) => void change(() => api(`/api/v1/environments/${env.id}`, { method: 'PATCH', body: { guidedFailure: e.target.checked } }))}
+                              onChange={(e) => void change(() => patch('/api/v1/environments/{id}', { params: { path: { id: env.id } }, body: { guidedFailure: e.target.checked } }))}
                             />
                             <span className="visually-hidden">Guided failure in {env.name}</span>
                           </label>
@@ -141,7 +141,7 @@ export function EnvironmentsPage() {
                             <button
                               type="button"
                               className="button-secondary button-small"
-                              onClick={() => void change(() => api(`/api/v1/environments/${env.id}`, { method: 'DELETE' }))}
+                              onClick={() => void change(() => del('/api/v1/environments/{id}', { params: { path: { id: env.id } } }))}
                               aria-label={`Delete environment ${env.name}`}
                             >
                               Delete

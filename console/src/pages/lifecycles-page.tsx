@@ -1,5 +1,5 @@
 import { type FormEvent, useState } from 'react';
-import { api, messageOf } from '../api/api-client';
+import { del, messageOf, patch, post } from '../api/api-client';
 import type { Environment, Lifecycle } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { Empty, ErrorMessage, Loadable } from '../components/feedback';
@@ -29,15 +29,15 @@ function draftOf(l: Lifecycle): PhaseDraft[] {
 /** Lifecycles: the phases a release goes through, and the form that makes or changes one. */
 export function LifecyclesPage() {
   const { can } = useSession();
-  const lifecycles = useResource<Lifecycle[]>('/api/v1/lifecycles');
-  const environments = useResource<Environment[]>('/api/v1/environments');
+  const lifecycles = useResource('/api/v1/lifecycles');
+  const environments = useResource('/api/v1/environments');
   const [editing, setEditing] = useState<Lifecycle | 'new' | null>(null);
   const [error, setError] = useState<string | null>(null);
 
   const remove = async (l: Lifecycle) => {
     setError(null);
     try {
-      await api(`/api/v1/lifecycles/${l.id}`, { method: 'DELETE' });
+      await del('/api/v1/lifecycles/{id}', { params: { path: { id: l.id } } });
       lifecycles.reload();
     } catch (err) {
       setError(messageOf(err));
@@ -137,7 +137,7 @@ function LifecycleForm({ lifecycle, environments, onDone }: { lifecycle: Lifecyc
       })),
     };
     try {
-      await api(lifecycle ? `/api/v1/lifecycles/${lifecycle.id}` : '/api/v1/lifecycles', { method: lifecycle ? 'PATCH' : 'POST', body });
+      await (lifecycle ? patch('/api/v1/lifecycles/{id}', { params: { path: { id: lifecycle.id } }, body }) : post('/api/v1/lifecycles', { body }));
       onDone();
     } catch (err) {
       setError(messageOf(err));

@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
-import { api, messageOf } from '../api/api-client';
-import { type Invitation, type Member, type OrganizationLimitsView, type Role, ROLES } from '../api/types';
+import { del, messageOf, patch, post } from '../api/api-client';
+import { type Role, ROLES } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { CopyField } from '../components/copy-button';
 import { ErrorMessage, Loadable } from '../components/feedback';
@@ -12,9 +12,9 @@ import { LIMIT_LABELS } from './limit-labels';
 export function MembersPage() {
   const { me, can } = useSession();
   const isAdmin = can('admin');
-  const members = useResource<Member[]>('/api/v1/members');
-  const invitations = useResource<Invitation[]>(isAdmin ? '/api/v1/invitations' : null);
-  const limits = useResource<OrganizationLimitsView>('/api/v1/organization/limits');
+  const members = useResource('/api/v1/members');
+  const invitations = useResource(isAdmin ? '/api/v1/invitations' : null);
+  const limits = useResource('/api/v1/organization/limits');
   const [error, setError] = useState<string | null>(null);
   const [addError, setAddError] = useState<string | null>(null);
   const [result, setResult] = useState<string | null>(null);
@@ -39,9 +39,8 @@ export function MembersPage() {
     setResult(null);
     setInviteToken(null);
     try {
-      const res = await api<{ invitation: Invitation & { token: string } }>('/api/v1/members', {
-        method: 'POST',
-        body: { email: String(form.get('email') ?? '').trim(), role: form.get('role') },
+      const res = await post('/api/v1/members', {
+        body: { email: String(form.get('email') ?? '').trim(), role: form.get('role') as Role },
       });
       setResult(
         `${res.invitation.email} is invited: send them this invitation link (shown once). They become a member when they accept it, with their account's password or, if they have no account yet, a new one.`,
@@ -85,7 +84,7 @@ export function MembersPage() {
                         <select
                           aria-label={`Role of ${m.email}`}
                           value={m.role}
-                          onChange={(e) => void act(() => api(`/api/v1/members/${m.id}`, { method: 'PATCH', body: { role: e.target.value as Role } }))}
+                          onChange={(e) => void act(() => patch('/api/v1/members/{id}', { params: { path: { id: m.id } }, body: { role: e.target.value as Role } }))}
                         >
                           {ROLES.map((r) => (
                             <option key={r} value={r}>
@@ -103,7 +102,7 @@ export function MembersPage() {
                     {isAdmin && (
                       <td>
                         {m.userId !== me?.user.id && (
-                          <button type="button" className="button-secondary button-small" onClick={() => void act(() => api(`/api/v1/members/${m.id}`, { method: 'DELETE' }))}>
+                          <button type="button" className="button-secondary button-small" onClick={() => void act(() => del('/api/v1/members/{id}', { params: { path: { id: m.id } } }))}>
                             Remove
                           </button>
                         )}
@@ -158,7 +157,7 @@ export function MembersPage() {
                     {list.map((i) => (
                       <li key={i.id}>
                         {i.email} as {i.role}, expires <RelativeTime value={i.expiresAt} />{' '}
-                        <button type="button" className="button-secondary button-small" onClick={() => void act(() => api(`/api/v1/invitations/${i.id}`, { method: 'DELETE' }))}>
+                        <button type="button" className="button-secondary button-small" onClick={() => void act(() => del('/api/v1/invitations/{id}', { params: { path: { id: i.id } } }))}>
                           Revoke
                         </button>
                       </li>

@@ -1,6 +1,5 @@
 import { Link } from 'react-router';
 import { withQuery } from '../api/api-client';
-import type { ServerNode } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
@@ -9,7 +8,7 @@ import { DrainControl, NodeState } from '../components/server-node';
 import { useSession } from '../session/session-context';
 
 export function NodesPage() {
-  const nodes = useResource<ServerNode[]>('/api/v1/nodes', { pollMs: 5_000 });
+  const nodes = useResource('/api/v1/nodes', {}, { pollMs: 5_000 });
   // Draining affects every organisation's agents: a platform operator's to do.
   const operator = !!useSession().me?.user.platformOperator;
   return (

@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
-import { api, messageOf } from '../api/api-client';
-import type { OrganizationLimits, PlatformNode, PlatformOrganization } from '../api/types';
+import { messageOf, patch } from '../api/api-client';
+import type { OrganizationLimits, PlatformOrganization } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { ErrorMessage, Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
@@ -10,8 +10,8 @@ import { LIMIT_LABELS } from './limit-labels';
 
 /** What a platform operator runs: every node with every organisation's work on it, and each organisation's limits. */
 export function PlatformPage() {
-  const nodes = useResource<PlatformNode[]>('/api/v1/platform/nodes', { pollMs: 5_000 });
-  const organizations = useResource<PlatformOrganization[]>('/api/v1/platform/organizations');
+  const nodes = useResource('/api/v1/platform/nodes', {}, { pollMs: 5_000 });
+  const organizations = useResource('/api/v1/platform/organizations');
   const [editing, setEditing] = useState<string | null>(null);
 
   return (
@@ -145,7 +145,7 @@ function LimitsForm({ organization, onDone }: { organization: PlatformOrganizati
     }
     setError(null);
     try {
-      await api(`/api/v1/platform/organizations/${organization.organizationId}/limits`, { method: 'PATCH', body: changes });
+      await patch('/api/v1/platform/organizations/{id}/limits', { params: { path: { id: organization.organizationId } }, body: changes });
       onDone();
     } catch (err) {
       setError(messageOf(err));

@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { api, messageOf } from '../api/api-client';
-import { type DeploymentProcess, type Environment, type ProcessStep, type Project, ROLES, type Role, SCRIPT_SYNTAXES, type ScriptSyntax, type StepCondition } from '../api/types';
+import { messageOf, put } from '../api/api-client';
+import { type DeploymentProcess, type Environment, type ProcessStep, ROLES, type Role, SCRIPT_SYNTAXES, type ScriptSyntax, type StepCondition } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { Empty, ErrorMessage, Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
@@ -74,10 +74,11 @@ const numberOrLeftOut = (field: string, value: string) => (value.trim() === '' ?
 
 /** The step as PUT /api/v1/projects/:id/process takes it; the server checks every field. */
 function inputOf(d: StepDraft) {
-  const common = { name: d.name.trim(), kind: d.kind, condition: d.condition, ...(d.environments.length ? { environments: d.environments } : {}) };
-  if (d.kind === 'manual') return { ...common, instructions: d.instructions, responsibleRole: d.responsibleRole };
+  const common = { name: d.name.trim(), condition: d.condition, ...(d.environments.length ? { environments: d.environments } : {}) };
+  if (d.kind === 'manual') return { ...common, kind: d.kind, instructions: d.instructions, responsibleRole: d.responsibleRole };
   return {
     ...common,
+    kind: d.kind,
     script: { syntax: d.syntax, body: d.body },
     targetRoles: d.roles
       .split(',')
@@ -94,9 +95,9 @@ function inputOf(d: StepDraft) {
 /** The project's deployment process: its steps in order, each edited in place, saved as a new version. */
 export function ProcessEditorPage() {
   const { id = '' } = useParams();
-  const project = useResource<Project>(`/api/v1/projects/${id}`);
-  const process = useResource<DeploymentProcess>(`/api/v1/projects/${id}/process`);
-  const environments = useResource<Environment[]>('/api/v1/environments');
+  const project = useResource('/api/v1/projects/{id}', { path: { id } });
+  const process = useResource('/api/v1/projects/{id}/process', { path: { id } });
+  const environments = useResource('/api/v1/environments');
   return (
     <Loadable
       data={project.data && process.data && environments.data ? { p: project.data, process: process.data, envs: environments.data } : undefined}
@@ -133,7 +134,7 @@ function ProcessForm({ projectId, process, environments, onSaved }: { projectId:
     e.preventDefault();
     setError(null);
     try {
-      await api(`/api/v1/projects/${projectId}/process`, { method: 'PUT', body: { steps: steps.map(inputOf) } });
+      await put('/api/v1/projects/{id}/process', { params: { path: { id: projectId } }, body: { steps: steps.map(inputOf) } });
       onSaved();
     } catch (err) {
       setError(messageOf(err));

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { api, messageOf } from '../api/api-client';
-import type { DeploymentProcess, Project, VariableSet } from '../api/types';
+import { messageOf, patch } from '../api/api-client';
+import type { Project } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { ErrorMessage, Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
@@ -13,8 +13,8 @@ import { VariablesPreviewPanel } from './variables-preview';
 export function ProjectVariablesPage() {
   const { id = '' } = useParams();
   const { can } = useSession();
-  const project = useResource<Project>(`/api/v1/projects/${id}`);
-  const process = useResource<DeploymentProcess>(`/api/v1/projects/${id}/process`);
+  const project = useResource('/api/v1/projects/{id}', { path: { id } });
+  const process = useResource('/api/v1/projects/{id}/process', { path: { id } });
   // Each save changes what the preview shows.
   const [revision, setRevision] = useState(0);
   const changed = () => setRevision((r) => r + 1);
@@ -38,7 +38,7 @@ export function ProjectVariablesPage() {
           </section>
           <section className="panel" aria-labelledby="project-values-h">
             <h2 id="project-values-h">Project values</h2>
-            <VariablesEditor path={`/api/v1/projects/${p.id}/variables`} editable={can('admin')} stepNames={stepNames} onSaved={changed} />
+            <VariablesEditor path="/api/v1/projects/{id}/variables" id={p.id} editable={can('admin')} stepNames={stepNames} onSaved={changed} />
           </section>
           <section className="panel" aria-labelledby="preview-h">
             <h2 id="preview-h">Preview</h2>
@@ -52,7 +52,7 @@ export function ProjectVariablesPage() {
 
 /** The library sets a project includes, in order (an earlier one wins a tie between sets), saved as one list. */
 function IncludedVariableSets({ project, editable, onSaved }: { project: Project; editable: boolean; onSaved: () => void }) {
-  const sets = useResource<VariableSet[]>('/api/v1/variable-sets');
+  const sets = useResource('/api/v1/variable-sets');
   const [ids, setIds] = useState(project.variableSetIds);
   const [saved, setSaved] = useState(project.variableSetIds);
   const [pick, setPick] = useState('');
@@ -74,7 +74,7 @@ function IncludedVariableSets({ project, editable, onSaved }: { project: Project
   const save = async () => {
     setError(null);
     try {
-      const updated = await api<Project>(`/api/v1/projects/${project.id}`, { method: 'PATCH', body: { variableSetIds: ids } });
+      const updated = await patch('/api/v1/projects/{id}', { params: { path: { id: project.id } }, body: { variableSetIds: ids } });
       setIds(updated.variableSetIds);
       setSaved(updated.variableSetIds);
       setNotice('Saved the included sets.');

@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { api, messageOf } from '../api/api-client';
-import type { CreatedRelease, DeploymentSummary, Environment, Project, Release, ReleaseDetail } from '../api/types';
+import { messageOf, post } from '../api/api-client';
+import type { CreatedRelease, DeploymentSummary, Release } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { Empty, ErrorMessage, Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
@@ -12,7 +12,7 @@ import { DeployDialog } from './deploy-dialog';
 
 export function ProjectsPage() {
   const { can } = useSession();
-  const projects = useResource<Project[]>('/api/v1/projects');
+  const projects = useResource('/api/v1/projects');
   const [error, setError] = useState<string | null>(null);
 
   const create = async (e: FormEvent<HTMLFormElement>) => {
@@ -20,7 +20,7 @@ export function ProjectsPage() {
     const formEl = e.currentTarget;
     setError(null);
     try {
-      await api('/api/v1/projects', { method: 'POST', body: { name: String(new FormData(formEl).get('name') ?? '').trim() } });
+      await post('/api/v1/projects', { body: { name: String(new FormData(formEl).get('name') ?? '').trim() } });
       formEl.reset();
       projects.reload();
     } catch (err) {
@@ -73,12 +73,12 @@ export function ProjectsPage() {
 export function ProjectPage() {
   const { id = '' } = useParams();
   const { can } = useSession();
-  const project = useResource<Project>(`/api/v1/projects/${id}`);
-  const releases = useResource<Release[]>(`/api/v1/projects/${id}/releases`);
-  const deployments = useResource<DeploymentSummary[]>(`/api/v1/deployments?projectId=${id}&limit=200`);
+  const project = useResource('/api/v1/projects/{id}', { path: { id } });
+  const releases = useResource('/api/v1/projects/{id}/releases', { path: { id } });
+  const deployments = useResource('/api/v1/deployments', { query: { projectId: id, limit: 200 } });
   const latest = releases.data?.[0];
-  const detail = useResource<ReleaseDetail>(latest ? `/api/v1/releases/${latest.id}` : null);
-  const environments = useResource<Environment[]>('/api/v1/environments');
+  const detail = useResource(latest ? '/api/v1/releases/{id}' : null, { path: { id: latest?.id ?? '' } });
+  const environments = useResource('/api/v1/environments');
   const [creating, setCreating] = useState(false);
   const [warned, setWarned] = useState<CreatedRelease | null>(null);
   const [snapshotNotice, setSnapshotNotice] = useState<string | null>(null);
@@ -95,7 +95,7 @@ export function ProjectPage() {
     setSnapshotNotice(null);
     setSnapshotError(null);
     try {
-      const updated = await api<CreatedRelease>(`/api/v1/releases/${r.id}/update-variables`, { method: 'POST' });
+      const updated = await post('/api/v1/releases/{id}/update-variables', { params: { path: { id: r.id } } });
       setWarned(updated.warnings.length ? updated : null);
       setSnapshotNotice(`Release ${r.version} now has the project's current variables.`);
     } catch (err) {
@@ -275,7 +275,7 @@ function ReleaseForm({ projectId, onDone }: { projectId: string; onDone: (create
     const notes = String(form.get('notes') ?? '').trim();
     setError(null);
     try {
-      onDone(await api<CreatedRelease>(`/api/v1/projects/${projectId}/releases`, { method: 'POST', body: { ...(version ? { version } : {}), ...(notes ? { notes } : {}) } }));
+      onDone(await post('/api/v1/projects/{id}/releases', { params: { path: { id: projectId } }, body: { ...(version ? { version } : {}), ...(notes ? { notes } : {}) } }));
     } catch (err) {
       setError(messageOf(err));
     }

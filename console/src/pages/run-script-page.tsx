@@ -1,8 +1,8 @@
 import { type FormEvent, useState } from 'react';
 import { useNavigate, useSearchParams } from 'react-router';
-import { api, messageOf } from '../api/api-client';
+import { messageOf, post } from '../api/api-client';
 import { refusalsOf } from '../api/target-refusals';
-import { type AgentList, SCRIPT_SYNTAXES, type Task } from '../api/types';
+import { SCRIPT_SYNTAXES, type ScriptSyntax } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { Empty, ErrorMessage, Loadable } from '../components/feedback';
 import { PageHeader } from '../components/layout';
@@ -10,7 +10,7 @@ import { StatusBadge } from '../components/status-badge';
 
 export function RunScriptPage() {
   const [params] = useSearchParams();
-  const agents = useResource<AgentList>('/api/v1/agents?status=approved', { pollMs: 10_000 });
+  const agents = useResource('/api/v1/agents', { query: { status: 'approved' } }, { pollMs: 10_000 });
   const navigate = useNavigate();
   const [selected, setSelected] = useState<Set<string>>(() => new Set(params.getAll('agentId')));
   const [error, setError] = useState<string | null>(null);
@@ -34,12 +34,11 @@ export function RunScriptPage() {
     setError(null);
     setReasons([]);
     try {
-      const task = await api<Task>('/api/v1/tasks', {
-        method: 'POST',
+      const task = await post('/api/v1/tasks', {
         body: {
           ...(text('name') ? { name: text('name') } : {}),
           targets: { agentIds: [...selected] },
-          script: { syntax: text('syntax'), body: String(form.get('body') ?? '') },
+          script: { syntax: text('syntax') as ScriptSyntax, body: String(form.get('body') ?? '') },
           ...(text('timeoutSeconds') ? { timeoutSeconds: Number(text('timeoutSeconds')) } : {}),
           ...(text('concurrencyKey') ? { concurrencyKey: text('concurrencyKey') } : {}),
         },

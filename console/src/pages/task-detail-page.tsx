@@ -1,7 +1,7 @@
 import { useEffect, useEffectEvent, useLayoutEffect, useRef, useState } from 'react';
 import { Link, useLocation, useParams } from 'react-router';
-import { api, messageOf } from '../api/api-client';
-import { FINISHED_TASK_STATES, type LogLine, type TargetRefusal, type Task } from '../api/types';
+import { messageOf, post } from '../api/api-client';
+import { FINISHED_TASK_STATES, type LogLine, type TargetRefusal } from '../api/types';
 import { useNow } from '../api/use-now';
 import { useResource } from '../api/use-resource';
 import { Empty, ErrorMessage, Loadable } from '../components/feedback';
@@ -21,7 +21,7 @@ function skippedFromState(state: unknown): TargetRefusal[] {
 export function TaskDetailPage() {
   const { id = '' } = useParams();
   // Job states are re-read while the task runs; a finished task no longer changes.
-  const task = useResource<Task>(`/api/v1/tasks/${id}`, { pollMs: 2_000, pollWhile: (t) => !FINISHED_TASK_STATES.includes(t.state) });
+  const task = useResource('/api/v1/tasks/{id}', { path: { id } }, { pollMs: 2_000, pollWhile: (t) => !FINISHED_TASK_STATES.includes(t.state) });
   const now = useNow();
   const { can } = useSession();
   const [cancelError, setCancelError] = useState<string | null>(null);
@@ -32,7 +32,7 @@ export function TaskDetailPage() {
     setCancelling(true);
     setCancelError(null);
     try {
-      await api(`/api/v1/tasks/${id}/cancel`, { method: 'POST' });
+      await post('/api/v1/tasks/{id}/cancel', { params: { path: { id } } });
       task.reload();
     } catch (err) {
       setCancelError(messageOf(err));

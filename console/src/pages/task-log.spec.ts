@@ -1,7 +1,7 @@
 import type { LogLine } from '../api/types';
 import { mergeLogLines } from './task-log';
 
-const line = (seq: number, text: string, attempt = 1): LogLine => ({ jobId: 'j1', agentName: 'web-01', attempt, seq, stream: 'stdout', text, at: '2026-03-01T12:00:00Z' });
+const line = (seq: number, text: string, attempt = 1): LogLine => ({ jobId: 'j1', jobName: 'run', agentName: 'web-01', attempt, seq, stream: 'stdout', text, at: '2026-03-01T12:00:00Z' });
 
 describe('mergeLogLines', () => {
   it('appends new lines and skips ones already shown (a reconnect replays the log)', () => {

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
-import { api, messageOf, withQuery } from '../api/api-client';
-import { type Page, type ServerNode, type Task, TASK_STATES } from '../api/types';
+import { get, messageOf } from '../api/api-client';
+import { type Task, TASK_STATES, type TaskState } from '../api/types';
 import { useNow } from '../api/use-now';
 import { useResource } from '../api/use-resource';
 import { Empty, ErrorMessage, Loadable } from '../components/feedback';
@@ -16,16 +16,18 @@ export function TasksPage() {
   const state = params.get('state') ?? '';
   const nodeId = params.get('nodeId') ?? '';
   const agentId = params.get('agentId') ?? '';
-  const path = withQuery('/api/v1/tasks', { state, nodeId, agentId, limit: 50 });
-  const first = useResource<Page<Task>>(path, { pollMs: 5_000 });
-  const nodes = useResource<ServerNode[]>(nodeId ? '/api/v1/nodes' : null);
+  // The server refuses a state it does not know; an empty filter is none.
+  const query = { state: (state || undefined) as TaskState | undefined, nodeId: nodeId || undefined, agentId: agentId || undefined, limit: 50 };
+  const filter = JSON.stringify(query);
+  const first = useResource('/api/v1/tasks', { query }, { pollMs: 5_000 });
+  const nodes = useResource(nodeId ? '/api/v1/nodes' : null);
   const node = nodes.data?.find((n) => n.id === nodeId);
   const { can } = useSession();
   const now = useNow();
   // Older pages, loaded on demand below the first (which keeps refreshing); kept per filter.
-  const [olderPages, setOlderPages] = useState<{ forPath: string; items: Task[]; next: string | null } | null>(null);
+  const [olderPages, setOlderPages] = useState<{ forFilter: string; items: Task[]; next: string | null } | null>(null);
   const [moreError, setMoreError] = useState<string | null>(null);
-  const more = olderPages?.forPath === path ? olderPages : null;
+  const more = olderPages?.forFilter === filter ? olderPages : null;
   const older = more?.items ?? [];
 
   const setFilter = (key: string, value: string) => {
@@ -38,8 +40,8 @@ export function TasksPage() {
   const loadMore = async () => {
     if (!cursor) return;
     try {
-      const page = await api<Page<Task>>(withQuery('/api/v1/tasks', { state, nodeId, agentId, limit: 50, before: cursor }));
-      setOlderPages({ forPath: path, items: [...older, ...page.items], next: page.nextBefore });
+      const page = await get('/api/v1/tasks', { query: { ...query, before: cursor } });
+      setOlderPages({ forFilter: filter, items: [...older, ...page.items], next: page.nextBefore });
     } catch (err) {
       setMoreError(messageOf(err));
     }

@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { api, messageOf } from '../api/api-client';
+import { del, messageOf, patch, post } from '../api/api-client';
 import type { VariableSet } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { Empty, ErrorMessage, Loadable } from '../components/feedback';
@@ -12,7 +12,7 @@ import { VariablesEditor } from './variables-editor';
 export function VariableSetsPage() {
   const { can } = useSession();
   const editable = can('admin');
-  const sets = useResource<VariableSet[]>('/api/v1/variable-sets');
+  const sets = useResource('/api/v1/variable-sets');
   const [error, setError] = useState<string | null>(null);
   const [listError, setListError] = useState<string | null>(null);
   const [renaming, setRenaming] = useState<string | null>(null);
@@ -24,7 +24,7 @@ export function VariableSetsPage() {
     setError(null);
     try {
       const description = String(form.get('description') ?? '').trim();
-      await api('/api/v1/variable-sets', { method: 'POST', body: { name: String(form.get('name') ?? '').trim(), ...(description ? { description } : {}) } });
+      await post('/api/v1/variable-sets', { body: { name: String(form.get('name') ?? '').trim(), ...(description ? { description } : {}) } });
       formEl.reset();
       sets.reload();
     } catch (err) {
@@ -46,7 +46,7 @@ export function VariableSetsPage() {
   const rename = (e: FormEvent<HTMLFormElement>, set: VariableSet) => {
     e.preventDefault();
     const name = String(new FormData(e.currentTarget).get('name') ?? '').trim();
-    void change(() => api(`/api/v1/variable-sets/${set.id}`, { method: 'PATCH', body: { name } }));
+    void change(() => patch('/api/v1/variable-sets/{id}', { params: { path: { id: set.id } }, body: { name } }));
   };
 
   return (
@@ -118,7 +118,7 @@ export function VariableSetsPage() {
                           <button
                             type="button"
                             className="button-secondary button-small"
-                            onClick={() => void change(() => api(`/api/v1/variable-sets/${set.id}`, { method: 'DELETE' }))}
+                            onClick={() => void change(() => del('/api/v1/variable-sets/{id}', { params: { path: { id: set.id } } }))}
                             aria-label={`Delete variable set ${set.name}`}
                           >
                             Delete
@@ -141,7 +141,7 @@ export function VariableSetsPage() {
 export function VariableSetPage() {
   const { id = '' } = useParams();
   const { can } = useSession();
-  const set = useResource<VariableSet>(`/api/v1/variable-sets/${id}`);
+  const set = useResource('/api/v1/variable-sets/{id}', { path: { id } });
   return (
     <Loadable data={set.data} error={set.error}>
       {(s) => (
@@ -153,7 +153,7 @@ export function VariableSetPage() {
           {s.description && <p className="lead">{s.description}</p>}
           <section className="panel" aria-labelledby="set-values-h">
             <h2 id="set-values-h">Values</h2>
-            <VariablesEditor path={`/api/v1/variable-sets/${s.id}/variables`} editable={can('admin')} />
+            <VariablesEditor path="/api/v1/variable-sets/{id}/variables" id={s.id} editable={can('admin')} />
           </section>
         </>
       )}

@@ -1,4 +1,5 @@
 import '../../test/jsdom-text-encoding';
+import { answer, type Call, fetchInto } from '../../test/jsdom-fetch';
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import type { Variable } from '../api/types';
 import { VariablesEditor } from './variables-editor';
@@ -14,32 +15,28 @@ const saved: Variable[] = [
   { id: SECRET_ID, name: 'DbPassword', sensitive: true, hasValue: true, description: 'the app user', scope: {}, prompt: null },
 ];
 
-function answer(status: number, body: unknown) {
-  return { ok: status < 300, status, statusText: '', json: async () => body };
-}
-
 /** The inputs' values on the page: a secret must never be one of them. */
 const inputValues = () => [...document.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>('input, textarea')].map((el) => el.value);
 
 describe('VariablesEditor', () => {
-  const fetchMock = jest.fn();
-  let put: (body: unknown) => ReturnType<typeof answer>;
+  const fetchMock = jest.fn<Promise<Response>, [Call]>();
+  let put: (body: unknown) => Response;
   beforeEach(() => {
     fetchMock.mockReset();
-    globalThis.fetch = fetchMock as unknown as typeof fetch;
+    fetchInto(fetchMock);
     put = () => answer(200, saved);
-    fetchMock.mockImplementation(async (url: string, init: RequestInit) => {
-      if (url === '/api/v1/environments') return answer(200, [DEV, PROD]);
-      if (url.startsWith('/api/v1/agents')) return answer(200, { items: [{ id: 'a1', name: 'web-01', roles: ['web', 'cache'] }], counts: {} });
-      if (url === PATH && init.method === 'PUT') return put(JSON.parse(String(init.body)));
-      if (url === PATH) return answer(200, saved);
-      throw new Error(`unexpected ${url}`);
+    fetchMock.mockImplementation(async ({ method, path, body }) => {
+      if (path === '/api/v1/environments') return answer(200, [DEV, PROD]);
+      if (path.startsWith('/api/v1/agents')) return answer(200, { items: [{ id: 'a1', name: 'web-01', roles: ['web', 'cache'] }], counts: {} });
+      if (path === PATH && method === 'PUT') return put(body);
+      if (path === PATH) return answer(200, saved);
+      throw new Error(`unexpected ${path}`);
     });
   });
-  const puts = () => fetchMock.mock.calls.filter(([, init]) => init.method === 'PUT').map(([, init]) => JSON.parse(String(init.body)));
+  const puts = () => fetchMock.mock.calls.filter(([call]) => call.method === 'PUT').map(([call]) => call.body as unknown[]);
 
   it('shows a saved secret only as set, sends it back by id without a value, and a scoped value with its chips', async () => {
-    render(<VariablesEditor path={PATH} editable />);
+    render(<VariablesEditor path="/api/v1/projects/{id}/variables" id="p1" editable />);
     const password = await screen.findByRole('group', { name: 'Value 2' });
     expect(within(password).getByTestId('secret-set').textContent).toBe('•••• (set)');
     expect(within(password).queryByLabelText('Value')).toBeNull();
@@ -57,7 +54,7 @@ describe('VariablesEditor', () => {
   it('takes a new secret in a password field, and once saved it is in no input any more', async () => {
     const typed = 'n3w-s3cret';
     put = () => answer(200, saved);
-    render(<VariablesEditor path={PATH} editable />);
+    render(<VariablesEditor path="/api/v1/projects/{id}/variables" id="p1" editable />);
     const password = await screen.findByRole('group', { name: 'Value 2' });
     fireEvent.click(within(password).getByRole('button', { name: 'Replace the value of DbPassword' }));
     const field = within(password).getByLabelText('New value');
@@ -74,7 +71,7 @@ describe('VariablesEditor', () => {
   });
 
   it('adds a value scoped with chips picked from what exists and typed, and removes a chip', async () => {
-    render(<VariablesEditor path={PATH} editable />);
+    render(<VariablesEditor path="/api/v1/projects/{id}/variables" id="p1" editable />);
     await screen.findByRole('group', { name: 'Value 1' });
     fireEvent.click(screen.getByRole('button', { name: 'Add a value' }));
     const row = screen.getByRole('group', { name: 'Value 3' });
@@ -102,7 +99,7 @@ describe('VariablesEditor', () => {
       'value 3 ("Token") is sensitive and has no value; give one (it is never shown again)',
     ];
     put = () => answer(422, { error: { code: 'INVALID_VARIABLES', message: problems.join('; '), details: { problems } } });
-    render(<VariablesEditor path={PATH} editable />);
+    render(<VariablesEditor path="/api/v1/projects/{id}/variables" id="p1" editable />);
     await screen.findByRole('group', { name: 'Value 1' });
     fireEvent.click(screen.getByRole('button', { name: 'Add a value' }));
     fireEvent.change(within(screen.getByRole('group', { name: 'Value 3' })).getByLabelText('Name'), { target: { value: 'Token' } });
@@ -113,7 +110,7 @@ describe('VariablesEditor', () => {
   });
 
   it('lets a viewer read the values without editing them', async () => {
-    render(<VariablesEditor path={PATH} editable={false} />);
+    render(<VariablesEditor path="/api/v1/projects/{id}/variables" id="p1" editable={false} />);
     const host = await screen.findByRole('group', { name: 'Value 1' });
     expect(within(host).getByLabelText('Name').matches(':disabled')).toBe(true);
     expect(screen.queryByRole('button', { name: 'Save variables' })).toBeNull();

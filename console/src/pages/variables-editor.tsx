@@ -1,6 +1,6 @@
 import { type FormEvent, type ReactNode, useState } from 'react';
-import { api, ApiError, messageOf } from '../api/api-client';
-import type { AgentList, Environment, Named, Variable } from '../api/types';
+import { ApiError, messageOf, put } from '../api/api-client';
+import type { Named, Variable } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { type ChipOption, ChipPicker } from '../components/chip-picker';
 import { Empty, Loadable } from '../components/feedback';
@@ -19,17 +19,19 @@ function saveErrorOf(err: unknown): SaveError {
 
 const chipsOf = (list: Named[]): ChipOption[] => list.map((x) => ({ value: x.id, label: x.name }));
 const namedOf = (list: ChipOption[]): Named[] => list.map((c) => ({ id: c.value, name: c.label }));
+type VariablesPath = '/api/v1/projects/{id}/variables' | '/api/v1/variable-sets/{id}/variables';
+
 const textChips = (list: string[]): ChipOption[] => list.map((x) => ({ value: x, label: x }));
 
 /**
- * The values of a project or a library set (`path` is its `/variables`), edited in place and
+ * The values of a project or a library set (`path` is its `/variables` route, `id` its id), edited in place and
  * saved as one list. A sensitive value, once saved, is only ever shown as set: it can be
  * replaced, never read back.
  */
-export function VariablesEditor({ path, editable, stepNames = [], onSaved }: { path: string; editable: boolean; stepNames?: string[]; onSaved?: () => void }) {
-  const variables = useResource<Variable[]>(path);
-  const environments = useResource<Environment[]>('/api/v1/environments');
-  const agents = useResource<AgentList>('/api/v1/agents?status=approved');
+export function VariablesEditor({ path, id, editable, stepNames = [], onSaved }: { path: VariablesPath; id: string; editable: boolean; stepNames?: string[]; onSaved?: () => void }) {
+  const variables = useResource(path, { path: { id } });
+  const environments = useResource('/api/v1/environments');
+  const agents = useResource('/api/v1/agents', { query: { status: 'approved' } });
   const known = {
     environments: (environments.data ?? []).map((e) => ({ value: e.id, label: e.name })),
     agents: (agents.data?.items ?? []).map((a) => ({ value: a.id, label: a.name })),
@@ -38,7 +40,7 @@ export function VariablesEditor({ path, editable, stepNames = [], onSaved }: { p
   };
   return (
     <Loadable data={variables.data} error={variables.error}>
-      {(list) => <VariablesForm key={path} path={path} initial={list} editable={editable} known={known} onSaved={onSaved} />}
+      {(list) => <VariablesForm key={`${path} ${id}`} path={path} id={id} initial={list} editable={editable} known={known} onSaved={onSaved} />}
     </Loadable>
   );
 }
@@ -50,7 +52,7 @@ interface Known {
   steps: ChipOption[];
 }
 
-function VariablesForm({ path, initial, editable, known, onSaved }: { path: string; initial: Variable[]; editable: boolean; known: Known; onSaved?: () => void }) {
+function VariablesForm({ path, id, initial, editable, known, onSaved }: { path: VariablesPath; id: string; initial: Variable[]; editable: boolean; known: Known; onSaved?: () => void }) {
   const [drafts, setDrafts] = useState<VariableDraft[]>(() => initial.map(draftOf));
   const [error, setError] = useState<SaveError | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
@@ -74,7 +76,7 @@ function VariablesForm({ path, initial, editable, known, onSaved }: { path: stri
     setSaved(null);
     setSaving(true);
     try {
-      const list = await api<Variable[]>(path, { method: 'PUT', body: drafts.map(inputOf) });
+      const list = await put(path, { params: { path: { id } }, body: drafts.map(inputOf) });
       // What the server answers replaces every draft: a secret just typed leaves every input.
       setDrafts(list.map(draftOf));
       setSaved(list.length === 1 ? 'Saved 1 value.' : `Saved ${list.length} values.`);

@@ -1,6 +1,4 @@
 import { useEffect, useRef, useState } from 'react';
-import { withQuery } from '../api/api-client';
-import type { AgentList, Environment, VariablesPreview } from '../api/types';
 import { useResource } from '../api/use-resource';
 import { Empty, Loadable } from '../components/feedback';
 
@@ -9,16 +7,18 @@ import { Empty, Loadable } from '../components/feedback';
  * came from, as the server resolves it (sensitive ones as `***`). Read again when `revision` changes.
  */
 export function VariablesPreviewPanel({ projectId, stepNames, revision }: { projectId: string; stepNames: string[]; revision: number }) {
-  const environments = useResource<Environment[]>('/api/v1/environments');
-  const agents = useResource<AgentList>('/api/v1/agents?status=approved');
+  const environments = useResource('/api/v1/environments');
+  const agents = useResource('/api/v1/agents', { query: { status: 'approved' } });
   const [chosenEnvironment, setEnvironment] = useState<string | null>(null);
   const [agent, setAgent] = useState('');
   const [step, setStep] = useState('');
   // The first environment until one is chosen.
   const environment = chosenEnvironment ?? environments.data?.[0]?.name ?? '';
   const inEnvironment = (agents.data?.items ?? []).filter((a) => !environment || a.environments.includes(environment));
-  const path = environments.data ? withQuery(`/api/v1/projects/${projectId}/variables/preview`, { environment, agent, step }) : null;
-  const preview = useResource<VariablesPreview>(path);
+  const preview = useResource(environments.data ? '/api/v1/projects/{id}/variables/preview' : null, {
+    path: { id: projectId },
+    query: { environment: environment || undefined, agent: agent || undefined, step: step || undefined },
+  });
 
   const { reload } = preview;
   const seen = useRef(revision);

@@ -1,5 +1,5 @@
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
-import { api, ApiError, messageOf, onUnauthenticated } from '../api/api-client';
+import { ApiError, get, messageOf, onUnauthenticated, post } from '../api/api-client';
 import { type Me, type Role, roleAtLeast } from '../api/types';
 
 interface Session {
@@ -20,7 +20,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     // Answers 200 with null when logged out, so a first visit logs no failed request.
-    api<{ me: Me | null }>('/api/v1/console/session').then(
+    get('/api/v1/console/session').then(
       (session) => setMe(session.me),
       (err: unknown) => {
         setMe(null);
@@ -41,7 +41,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, []);
   const logOut = useCallback(async () => {
     try {
-      await api('/api/v1/auth/logout', { method: 'POST' });
+      await post('/api/v1/auth/logout');
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 401)) throw err;
     }
