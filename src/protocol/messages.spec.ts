@@ -17,4 +17,11 @@ describe('agent messages', () => {
   it('lets log output carry any character', () => {
     expect(AgentJobMessageSchema.safeParse({ type: 'agent.job.log', ...ref, seq: 0, stream: 'stdout', text: 'a\u0000b' }).success).toBe(true);
   });
+
+  it('refuses a log sequence whose successor would not fit the column that stores it', () => {
+    const log = { type: 'agent.job.log', ...ref, stream: 'stdout', text: 'x' };
+    expect(AgentJobMessageSchema.safeParse({ ...log, seq: 2 ** 31 - 2 }).success).toBe(true);
+    const bad = AgentJobMessageSchema.safeParse({ ...log, seq: 2 ** 31 - 1 });
+    expect(bad.error?.issues[0]).toMatchObject({ path: ['seq'], message: `must be below ${2 ** 31 - 1}` });
+  });
 });

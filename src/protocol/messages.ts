@@ -351,7 +351,10 @@ export const JobLogSchema = z.object({
   type: z.literal('agent.job.log'),
   ...version,
   ...JobRef,
-  seq: int32().min(0),
+  // The job then expects seq + 1, which must fit the same column.
+  seq: int32()
+    .min(0)
+    .max(INT32_MAX - 1, { message: `must be below ${INT32_MAX}` }),
   stream: z.enum(LOG_STREAMS),
   text: z.string().max(MAX_LOG_CHUNK_CHARS),
   dropped: LogDroppedSchema.optional(),
