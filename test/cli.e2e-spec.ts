@@ -117,6 +117,9 @@ describe('the corral CLI', () => {
 
     const list = await shell('corral deployments list --project Shop --output json');
     expect(JSON.parse(list.stdout).map((d: { release: { version: string }; state: string }) => `${d.release.version} ${d.state}`)).toEqual(['1.4.0 failed', '1.4.1 failed', '1.4.0 succeeded']);
+
+    const missing = await shell('corral release deploy --project Shop --version 9.9.9 --to Dev');
+    expect([missing.code, missing.stderr.trim()]).toEqual([2, expect.stringContaining('project "Shop" has no release 9.9.9 (latest: 1.4.1, 1.4.0)')]);
   });
 
   it('runs a script on agents by name, exiting with how it went', async () => {

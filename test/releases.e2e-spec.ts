@@ -41,6 +41,15 @@ describe('releases', () => {
     expect(audit[0].details).toMatchObject({ project: 'Shop', version: '1.0.2', processVersion: 1 });
   });
 
+  it('finds one release by its version, and says what is wrong with a version that cannot be one', async () => {
+    const found = await owner.client.get(`/api/v1/projects/${projectId}/releases?version=1.0.1`);
+    expect([found.status, found.body.map((r: { version: string }) => r.version)]).toEqual([200, ['1.0.1']]);
+    expect((await owner.client.get(`/api/v1/projects/${projectId}/releases?version=9.9.9`)).body).toEqual([]);
+    const bad = await owner.client.get(`/api/v1/projects/${projectId}/releases?version=${encodeURIComponent('no spaces')}`);
+    expect([bad.status, bad.body.error.code]).toEqual([422, 'VALIDATION_FAILED']);
+    expect(bad.body.error.message).toMatch(/version must be 1-64 letters/);
+  });
+
   it('keeps the snapshot of its process version, whatever happens to the process later', async () => {
     await owner.client.put(`/api/v1/projects/${projectId}/process`, { steps: [step('migrate'), step('deploy', 'echo v1')] });
     const release = (await owner.client.post(`/api/v1/projects/${projectId}/releases`, { version: 'snapshot' })).body;

@@ -22,24 +22,11 @@ export async function findProject(api: Api, wanted: string): Promise<Project> {
 
 /** The release of that version, or the project's latest when no version is given. */
 export async function findRelease(api: Api, project: Project, version: string | undefined): Promise<ReleaseSummary> {
-  const releases = await api.ok(api.client.GET('/api/v1/projects/{id}/releases', { params: { path: { id: project.id } } }));
-  if (!version) {
-    if (!releases.length) throw new UsageError(`project "${project.name}" has no release yet: corral release create --project ${project.slug}`);
-    return releases[0]; // newest first
-  }
-  const found = releases.find((r) => r.version === version);
-  if (!found)
-    throw new UsageError(
-      `project "${project.name}" has no release ${version}${
-        releases.length
-          ? ` (latest: ${releases
-              .map((r) => r.version)
-              .slice(0, 5)
-              .join(', ')})`
-          : ''
-      }`,
-    );
-  return found;
+  const releases = await api.ok(api.client.GET('/api/v1/projects/{id}/releases', { params: { path: { id: project.id }, query: version ? { version } : {} } }));
+  if (releases.length) return releases[0]; // newest first; a version names one
+  if (!version) throw new UsageError(`project "${project.name}" has no release yet: corral release create --project ${project.slug}`);
+  const latest = (await api.ok(api.client.GET('/api/v1/projects/{id}/releases', { params: { path: { id: project.id } } }))).slice(0, 5).map((r) => r.version);
+  throw new UsageError(`project "${project.name}" has no release ${version}${latest.length ? ` (latest: ${latest.join(', ')})` : ''}`);
 }
 
 export async function listAgents(api: Api, status?: Agent['status']): Promise<Agent[]> {

@@ -1,8 +1,8 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
 import { ApiOperation } from '@nestjs/swagger';
 import { z } from 'zod';
 import { type Actor, CurrentActor, RequireRole } from '../common/actor';
-import { CreateReleaseDto } from './dto/release.dto';
+import { CreateReleaseDto, ListReleasesQuery } from './dto/release.dto';
 import { ReleasesService } from './releases.service';
 import { Responds } from '../openapi/openapi.decorators';
 import { NewReleaseSchema, ReleaseSchema, ReleaseSummarySchema, ReleaseVariablesSchema } from './deployments.responses';
@@ -13,10 +13,10 @@ export class ReleasesController {
 
   @Get('projects/:id/releases')
   @RequireRole('viewer')
-  @ApiOperation({ summary: "List a project's releases", description: 'Newest first.' })
+  @ApiOperation({ summary: "List a project's releases", description: 'Newest first, the latest 200; `version` finds one release however old.' })
   @Responds(200, z.array(ReleaseSummarySchema))
-  list(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) projectId: string) {
-    return this.releases.list(actor, projectId);
+  list(@CurrentActor() actor: Actor, @Param('id', ParseUUIDPipe) projectId: string, @Query() query: ListReleasesQuery) {
+    return this.releases.list(actor, projectId, query.version);
   }
 
   @Post('projects/:id/releases')

@@ -8,8 +8,8 @@ export class ReleasesRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /** Newest first. */
-  listForProject(organizationId: string, projectId: string, limit: number): Promise<Release[]> {
-    return this.dataSource.manager.find(Release, { where: { organizationId, projectId }, order: { createdAt: 'DESC', id: 'DESC' }, take: limit });
+  listForProject(organizationId: string, projectId: string, limit: number, version?: string): Promise<Release[]> {
+    return this.dataSource.manager.find(Release, { where: { organizationId, projectId, ...(version ? { version } : {}) }, order: { createdAt: 'DESC', id: 'DESC' }, take: limit });
   }
 
   findInOrganization(organizationId: string, id: string, em: EntityManager = this.dataSource.manager): Promise<Release | null> {

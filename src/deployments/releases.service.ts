@@ -49,9 +49,9 @@ export class ReleasesService implements OnModuleInit {
     });
   }
 
-  async list(actor: Actor, projectId: string) {
+  async list(actor: Actor, projectId: string, version?: string) {
     await this.requireProject(actor.organizationId, projectId);
-    return (await this.releases.listForProject(actor.organizationId, projectId, MAX_RELEASES_LISTED)).map(releaseSummary);
+    return (await this.releases.listForProject(actor.organizationId, projectId, MAX_RELEASES_LISTED, version)).map(releaseSummary);
   }
 
   /** The release with its snapshot, where it has been deployed, and where its lifecycle lets it go now. */

@@ -1116,7 +1116,7 @@ export interface paths {
          * List a project's releases
          * @description Least role: viewer.
          *
-         *     Newest first.
+         *     Newest first, the latest 200; `version` finds one release however old.
          */
         get: operations["Releases_list"];
         put?: never;
@@ -5152,7 +5152,9 @@ export interface operations {
     };
     Releases_list: {
         parameters: {
-            query?: never;
+            query?: {
+                version?: string;
+            };
             header?: never;
             path: {
                 id: string;
@@ -5173,6 +5175,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             "4XX": components["responses"]["ClientError"];
         };
