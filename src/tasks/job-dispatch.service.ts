@@ -6,21 +6,17 @@ import { ClusterEventsService } from '../cluster/cluster-events.service';
 import { CorralLogger } from '../common/logger';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
-import { maskStep } from '../protocol/masking';
-import { type AgentJobMessage, type JobAccept, type JobFinish, type JobLog, type JobOfferPayload, type JobRefuse, LOG_STREAMS, PROTOCOL_VERSION, type ServerMessage } from '../protocol/messages';
+import { type AgentJobMessage, type JobAccept, type JobFinish, type JobLog, type JobOfferPayload, type JobRefuse, PROTOCOL_VERSION, type ServerMessage } from '../protocol/messages';
 import { dispatchLatency, jobDuration, jobsFinished, leaseExpiries } from '../metrics/metrics';
 import { Batcher } from '../database/batcher';
 import { retryOnDeadlock } from '../database/sql';
 import { OrganizationLimitsService } from '../orgs/organization-limits.service';
-import { jobSecretAad } from '../secrets/sealed-columns';
 import { SecretKeysService } from '../secrets/secret-keys.service';
-import { SecretsCipher, sealedKeyId } from '../secrets/secrets-cipher';
 import { DEFAULT_FAIR_SHARE, FairShare } from './fair-share';
-import { JobLogsRepository } from './job-logs.repository';
-import { droppedMarker, truncatedMarker } from './log-markers';
+import { JobLogIntake } from './job-log-intake';
 import { nodeLoad } from './node-load';
 import { JobOutputs } from './job-outputs';
-import { type CancelRow, type Claim, type ClaimedJob, type ClaimRequest, type JobRef, type JobRow, JobsRepository, refKey } from './jobs.repository';
+import { type CancelRow, type Claim, type ClaimedJob, type ClaimRequest, type JobRef, JobsRepository, refKey } from './jobs.repository';
 import { Announcements, TaskProgress } from './task-progress.service';
 import { HELD_JOB_STATES, type JobState } from './task-states';
 
@@ -46,7 +42,7 @@ interface FromAgent<M> {
  * of accepts is one statement that locks its tasks and jobs, starts the offered ones and settles
  * their tasks; a batch of finishes is one transaction whose one statement locks and ends the
  * jobs, whose tasks then settle (with the kinds' hooks) before it commits. Every reply is read
- * from the rows those statements return.
+ * from the rows those statements return. Output reaches the job's log through JobLogIntake.
  */
 @Injectable()
 export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicationShutdown {
@@ -78,10 +74,9 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     private readonly serverKeys: ServerKeysService,
     private readonly events: ClusterEventsService,
     private readonly logger: CorralLogger,
-    private readonly cipher: SecretsCipher,
     private readonly secretKeys: SecretKeysService,
     private readonly outputs: JobOutputs,
-    private readonly logs: JobLogsRepository,
+    private readonly logIntake: JobLogIntake,
     private readonly limits: OrganizationLimitsService,
   ) {}
 
@@ -275,12 +270,8 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
         em,
         endedRows.map((r) => ({ id: r.id, organizationId: r.organizationId, outputs: reported.get(r.id) ?? [] })),
       );
-      await this.secretKeys.know(endedRows.flatMap((r) => r.secrets));
+      await this.logIntake.release(em, endedRows);
       for (const row of endedRows) {
-        // What was held back in case it began a secret is released, masked: no more output comes.
-        const secrets = this.openSecrets(row);
-        const tails = LOG_STREAMS.map((stream) => ({ stream, text: maskStep(row.maskCarry[stream] ?? '', '', secrets, true).emit })).filter((t) => t.text);
-        if (tails.length) await this.store(em, row, row.nextLogSeq, tails, {});
         freed.add(row.agentId);
         organizations.add(row.organizationId);
       }
@@ -321,7 +312,7 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     for (const job of jobs) {
       let sensitiveValues: string[];
       try {
-        sensitiveValues = this.openSecrets(job);
+        sensitiveValues = this.logIntake.secretsOf(job);
       } catch (err) {
         // Not offered: the offer lapses and the job waits; nothing the agent could run safely without its masks.
         this.logger.event('error', 'a job was not offered: its sensitive values cannot be opened', { jobId: job.id, err: (err as Error).message }, 'JobDispatch');
@@ -351,13 +342,6 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
       size += bytes;
     }
     return envelopes.map((offers) => this.serverKeys.sign(offers.length === 1 ? offers[0] : { type: 'server.job.offers', v: PROTOCOL_VERSION, agentId, offers, issuedAt }));
-  }
-
-  /** A job's sensitive values in clear, for its offer and for masking its output. */
-  private openSecrets(job: Pick<JobRow, 'organizationId' | 'secrets'>): string[] {
-    const aad = jobSecretAad(job.organizationId);
-    // A value that is not sealed was queued before job secrets were (the rotation seals it).
-    return job.secrets.map((value) => (sealedKeyId(value) ? this.cipher.open(value, aad) : value));
   }
 
   private cancel(agentId: string, jobId: string, attempt: number): ServerMessage {
@@ -445,48 +429,8 @@ export class JobDispatchService implements AgentWork, OnModuleInit, OnApplicatio
     if (!job) return [this.gone(m.jobId, m.attempt, 'no such job for this agent')];
     if (job.attempt !== m.attempt) return [this.gone(m.jobId, m.attempt, `attempt ${m.attempt} was superseded by attempt ${job.attempt}`)];
     out.tasks.add(job.taskId); // live followers read the new lines
-    const ack = (nextSeq: number): ServerMessage[] => [{ type: 'server.job.logAck', jobId: job.id, attempt: job.attempt, nextSeq }];
-    // A duplicate, or a gap the agent must fill first, unless the chunk says the agent dropped what is missing.
-    const skipped = m.dropped && m.seq > job.nextLogSeq && m.seq - m.dropped.chunks <= job.nextLogSeq ? m.dropped : null;
-    if (m.seq !== job.nextLogSeq && !skipped) return ack(job.nextLogSeq);
-    const carry = { ...job.maskCarry };
-    await this.secretKeys.know(job.secrets);
-    // PostgreSQL's text cannot hold U+0000, which a script may well print (find -print0): it is kept as U+FFFD.
-    const step = maskStep(carry[m.stream] ?? '', m.text.replaceAll('\u0000', '\uFFFD'), this.openSecrets(job));
-    // Only what is really held back is kept, so a job with nothing held back finishes at once.
-    if (step.carry) carry[m.stream] = step.carry;
-    else delete carry[m.stream];
-    const pieces = [{ stream: m.stream, text: step.emit }];
-    if (skipped) pieces.unshift({ stream: 'system', text: droppedMarker(skipped, m.seq - job.nextLogSeq) });
-    await this.store(em, job, m.seq + 1, pieces, carry);
-    return ack(m.seq + 1);
-  }
-
-  /** Stores masked pieces under the per-attempt size cap (the organisation's logBytesPerJob), with one visible marker where it cut. */
-  private async store(em: EntityManager, job: JobRow, nextSeq: number, pieces: { stream: JobLog['stream']; text: string }[], carry: Record<string, string>) {
-    const { logBytesPerJob: cap } = await this.limits.of(job.organizationId);
-    let bytes = job.logBytes;
-    let truncated = job.logTruncated;
-    const kept: typeof pieces = [];
-    for (const piece of pieces) {
-      if (truncated || !piece.text) continue;
-      const size = Buffer.byteLength(piece.text);
-      if (bytes + size <= cap) {
-        kept.push(piece);
-        bytes += size;
-        continue;
-      }
-      const room = Math.max(0, cap - bytes);
-      const head = Buffer.from(piece.text)
-        .subarray(0, room)
-        .toString('utf8')
-        .replace(/\uFFFD$/, '');
-      if (head) kept.push({ stream: piece.stream, text: head });
-      kept.push({ stream: 'system', text: truncatedMarker(cap) });
-      bytes += Buffer.byteLength(head);
-      truncated = true;
-    }
-    await this.logs.appendLog(em, job, nextSeq, kept, { nextLogSeq: nextSeq, logBytes: bytes, logTruncated: truncated, maskCarry: carry });
+    const nextSeq = await this.logIntake.append(em, job, m);
+    return [{ type: 'server.job.logAck', jobId: job.id, attempt: job.attempt, nextSeq }];
   }
 
   /** Lapsed offers and leases, undeliverable jobs, and work nobody was told about; every node runs it. */

@@ -3,6 +3,7 @@ import { AgentsModule } from '../agents/agents.module';
 import { OrgsModule } from '../orgs/orgs.module';
 import { SecretsModule } from '../secrets/secrets.module';
 import { JobDispatchService } from './job-dispatch.service';
+import { JobLogIntake } from './job-log-intake';
 import { JobLogsRepository } from './job-logs.repository';
 import { JobOutputs } from './job-outputs';
 import { JobsRepository } from './jobs.repository';
@@ -18,7 +19,7 @@ import { TasksService } from './tasks.service';
 @Module({
   imports: [AgentsModule, OrgsModule, SecretsModule],
   controllers: [TasksController],
-  providers: [TasksRepository, JobsRepository, JobLogsRepository, JobOutputs, TaskHooks, TaskProgress, TaskQueue, TasksService, TaskLogsService, JobDispatchService],
+  providers: [TasksRepository, JobsRepository, JobLogsRepository, JobOutputs, TaskHooks, TaskProgress, TaskQueue, TasksService, TaskLogsService, JobLogIntake, JobDispatchService],
   exports: [JobsRepository, JobLogsRepository, JobOutputs, TaskQueue, TaskHooks, TaskLogsService],
 })
 export class TasksModule {}
