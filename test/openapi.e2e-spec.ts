@@ -66,7 +66,7 @@ describe('the API document', () => {
 
   it('is OpenAPI 3.1, anonymous, and refers only to what it defines', () => {
     expect(document.openapi).toBe('3.1.0');
-    expect(Object.keys(document.components.securitySchemes).sort()).toEqual(['agentSignature', 'apiKey', 'session']);
+    expect(Object.keys(document.components.securitySchemes).sort()).toEqual(['agentSignature', 'apiKey', 'metricsToken', 'session']);
     expect(danglingRefs(document)).toEqual([]);
     // 3.0's `nullable` is gone: 3.1 says null with a type.
     expect(JSON.stringify(document)).not.toMatch(/"nullable":/);
@@ -83,7 +83,7 @@ describe('the API document', () => {
       const operation = operations.get(route.key)!;
       const schemes = (operation.security ?? document.security ?? []).flatMap((s) => Object.keys(s)).sort();
       const agentSigned = route.path.startsWith('/api/agent/') && !UNSIGNED_AGENT_ROUTES.has(route.key);
-      const expected = agentSigned ? ['agentSignature'] : route.isPublic ? [] : ['apiKey', 'session'];
+      const expected = agentSigned ? ['agentSignature'] : route.key === 'GET /metrics' ? ['metricsToken'] : route.isPublic ? [] : ['apiKey', 'session'];
       if (JSON.stringify(schemes) !== JSON.stringify(expected)) wrong.push(`${route.key}: security ${schemes.join(', ') || 'none'}, expected ${expected.join(', ') || 'none'}`);
       if (!route.isPublic && operation['x-corral-least-role'] !== route.leastRole) wrong.push(`${route.key}: least role ${operation['x-corral-least-role']}, the route says ${route.leastRole}`);
     }

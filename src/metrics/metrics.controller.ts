@@ -8,7 +8,7 @@ import { DomainException } from '../common/domain.exception';
 import type { CorralConfig } from '../config/config';
 import { InjectConfig } from '../config/config.module';
 import { MetricsService } from './metrics.service';
-import { RespondsRaw } from '../openapi/openapi.decorators';
+import { MetricsTokenOrLoopback, RespondsRaw } from '../openapi/openapi.decorators';
 
 /**
  * Prometheus text. With METRICS_TOKEN set, scrapers must send it as a bearer token; without it,
@@ -24,6 +24,7 @@ export class MetricsController {
 
   @Get()
   @ApiOperation({ summary: 'Prometheus metrics', description: 'With METRICS_TOKEN set, send it as a bearer token; without it, only loopback callers get an answer.' })
+  @MetricsTokenOrLoopback()
   @RespondsRaw(200, { 'text/plain': z.string().describe('The Prometheus text exposition format') }, 'The metrics')
   async scrape(@Headers('authorization') authorization: string | undefined, @ClientIp() ip: string, @Res() res: Response) {
     const expected = this.config.metricsToken;

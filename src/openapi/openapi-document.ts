@@ -46,6 +46,10 @@ export function buildOpenApiDocument(app: INestApplication, serverUrl: string): 
       name: SIGNATURE_HEADERS.signature,
       description: `Agent protocol requests carry \`${SIGNATURE_HEADERS.agentId}\`, \`${SIGNATURE_HEADERS.timestamp}\` (ms since the epoch), \`${SIGNATURE_HEADERS.nonce}\` and \`${SIGNATURE_HEADERS.signature}\`: the base64 Ed25519 signature, by the agent's key, of "corral-agent-request-v1", the method, the path with its query, the timestamp, the nonce, the body's SHA-256 and the agent id, one per line. Enrolment signs with the agent id "enroll" and the key it presents. A nonce is accepted once; the timestamp must be within the clock skew the node allows (GET /api/agent/v1/time).`,
     })
+    .addBearerAuth(
+      { type: 'http', scheme: 'bearer', description: "The node's METRICS_TOKEN: `Authorization: Bearer <token>`. Without METRICS_TOKEN set, `/metrics` answers loopback callers only." },
+      SECURITY.metricsToken,
+    )
     .addSecurityRequirements(SECURITY.apiKey)
     .addSecurityRequirements(SECURITY.session)
     .build();
@@ -176,7 +180,7 @@ function queryParameters(dto: JsonSchema, dtos: Record<string, JsonSchema>): Par
 }
 
 function describeAccess(operation: OperationObject, handler: Handler) {
-  const signed = handler.isPublic && operation.security?.some((s) => SECURITY.agentSignature in s);
+  const signed = handler.isPublic && operation.security?.some((s) => SECURITY.agentSignature in s || SECURITY.metricsToken in s);
   if (handler.isPublic && !signed) operation.security = [];
   if (handler.isPublic) return;
   const access = handler.platformOperator ? 'Platform operators only (`CORRAL_PLATFORM_OPERATORS`); to anyone else this route does not exist (404).' : `Least role: ${handler.leastRole}.`;
@@ -188,10 +192,11 @@ function errorsOf(handler: Handler, operation: OperationObject): ResponsesObject
   const takesBody = !!operation.requestBody;
   const takesQuery = !!operation.parameters?.some((p) => (p as ParameterObject).in === 'query');
   const agentProtocol = handler.isPublic && operation.security?.some((s) => SECURITY.agentSignature in s);
+  const metricsToken = handler.isPublic && operation.security?.some((s) => SECURITY.metricsToken in s);
   return {
     ...(takesBody || handler.uuidParams.length ? { 400: ref('BadRequest') } : {}),
-    ...(handler.isPublic && !agentProtocol ? {} : { 401: ref('Unauthenticated') }),
-    ...(!handler.isPublic && !handler.platformOperator && (handler.leastRole !== 'viewer' || handler.method !== 'GET') ? { 403: ref('Forbidden') } : {}),
+    ...(handler.isPublic && !agentProtocol && !metricsToken ? {} : { 401: ref('Unauthenticated') }),
+    ...(metricsToken || (!handler.isPublic && !handler.platformOperator && (handler.leastRole !== 'viewer' || handler.method !== 'GET')) ? { 403: ref('Forbidden') } : {}),
     ...(operation.parameters?.some((p) => (p as ParameterObject).in === 'path') || handler.platformOperator ? { 404: ref('NotFound') } : {}),
     ...(takesBody || takesQuery ? { 422: ref('ValidationFailed') } : {}),
     ...(agentProtocol ? {} : { 429: ref('RateLimited') }),

@@ -7,7 +7,7 @@ import type { z } from 'zod';
 // JSON Schema 2020-12 when the document is first asked for (json-schema.ts), not at startup.
 
 /** The document's security schemes (openapi-document.ts defines them). */
-export const SECURITY = { apiKey: 'apiKey', session: 'session', agentSignature: 'agentSignature' } as const;
+export const SECURITY = { apiKey: 'apiKey', session: 'session', agentSignature: 'agentSignature', metricsToken: 'metricsToken' } as const;
 
 type Handler<T> = (...args: never[]) => T | Promise<T>;
 
@@ -73,3 +73,9 @@ export const BodySchema = (schema: z.ZodType) => SetMetadata(BODY_SCHEMA, schema
  * signature (AgentAuthService), which the document's `agentSignature` scheme describes.
  */
 export const AgentSigned = () => ApiSecurity(SECURITY.agentSignature);
+
+/**
+ * The route is @Public to the guard and checks the node's METRICS_TOKEN itself (the document's
+ * `metricsToken` scheme); without a token set, it answers loopback callers only.
+ */
+export const MetricsTokenOrLoopback = () => ApiSecurity(SECURITY.metricsToken);
