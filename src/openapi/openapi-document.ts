@@ -180,8 +180,9 @@ function queryParameters(dto: JsonSchema, dtos: Record<string, JsonSchema>): Par
 }
 
 function describeAccess(operation: OperationObject, handler: Handler) {
-  const signed = handler.isPublic && operation.security?.some((s) => SECURITY.agentSignature in s || SECURITY.metricsToken in s);
-  if (handler.isPublic && !signed) operation.security = [];
+  // Public to the guard, but checking a credential of its own (an agent's signature, the metrics token).
+  const ownCredential = handler.isPublic && operation.security?.some((s) => SECURITY.agentSignature in s || SECURITY.metricsToken in s);
+  if (handler.isPublic && !ownCredential) operation.security = [];
   if (handler.isPublic) return;
   const access = handler.platformOperator ? 'Platform operators only (`CORRAL_PLATFORM_OPERATORS`); to anyone else this route does not exist (404).' : `Least role: ${handler.leastRole}.`;
   operation.description = operation.description ? `${access}\n\n${operation.description}` : access;
