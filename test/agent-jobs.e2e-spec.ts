@@ -21,15 +21,32 @@ async function runScript(owner: SignedUp, agentId: string, body: string, extra: 
   return res.body;
 }
 
-function ended(owner: SignedUp, id: string, timeoutMs = 20_000): Promise<Task> {
-  return waitFor(
-    `task ${id} to end`,
-    async () => {
-      const res = await owner.client.get(`/api/v1/tasks/${id}`);
-      return ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(res.body.state) ? (res.body as Task) : undefined;
-    },
-    timeoutMs,
-  );
+/** Waits for a task to end; a timeout says where it stood, so a failure shows which job hung and how. */
+async function ended(owner: SignedUp, id: string, timeoutMs = 20_000): Promise<Task> {
+  let last: unknown;
+  try {
+    return await waitFor(
+      `task ${id} to end`,
+      async () => {
+        const res = await owner.client.get(`/api/v1/tasks/${id}`);
+        last = res.body;
+        return ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(res.body.state) ? (res.body as Task) : undefined;
+      },
+      timeoutMs,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`, { cause: err });
+  }
+}
+
+/** How many times the agent has connected over WebSocket so far. */
+function connections(run: AgentProcess): number {
+  return run.output.match(/connected over websocket/g)?.length ?? 0;
+}
+
+/** The agent's backoff (full jitter, capped at a minute) may keep it away that long after a slow restart. */
+function reconnected(run: AgentProcess, before: number) {
+  return waitFor('the agent to reconnect', () => connections(run) > before, 90_000);
 }
 
 function processAlive(pid: number): boolean {
@@ -169,7 +186,7 @@ describe('jobs run by the agent program', () => {
   });
 
   it('survives kill -9 of the control plane in the middle of 40 tasks: all succeed, each script ran exactly once', async () => {
-    const { agent } = await approvedAgent('ws', ['--max-jobs', '4']);
+    const { agent, run } = await approvedAgent('ws', ['--max-jobs', '4']);
     const dir = tempDir('corral-ran-');
     const ran = join(dir, 'ran.log');
     const tasks: Task[] = [];
@@ -181,14 +198,16 @@ describe('jobs run by the agent program', () => {
         return false;
       }
     });
+    const before = connections(run);
     cp.child.kill('SIGKILL');
     await cp.exited;
     cp = await startControlPlane(env());
+    await reconnected(run, before);
     for (const t of tasks) expect((await ended(owner, t.id, 60_000)).state).toBe('succeeded');
     const lines = readFileSync(ran, 'utf8').split('\n').filter(Boolean);
     expect(lines.sort()).toEqual(tasks.map((t) => t.jobs[0].id).sort());
     // A restart and 40 tasks: on a loaded machine more than jest's default minute, within the waits' own bounds.
-  }, 180_000);
+  }, 240_000);
 
   it('with --spool-max-bytes, output past the cap while the control plane is down drops the oldest; the job succeeds and its log says what went', async () => {
     const { agent, run } = await approvedAgent('ws', ['--spool-max-bytes', '64KiB']);
@@ -198,12 +217,14 @@ describe('jobs run by the agent program', () => {
     const task = await runScript(owner, agent.agentId, body);
     await waitFor('the first output stored', async () => (await owner.client.get(`/api/v1/tasks/${task.id}/log`)).text.includes('started'));
 
+    const before = connections(run);
     cp.child.kill('SIGKILL');
     await cp.exited;
     writeFileSync(join(dir, 'go'), '');
     await run.waitForOutput(/dropped the oldest .* of unsent output of job .*: the log spools reached their 64 KiB cap/);
     expect(run.running).toBe(true);
     cp = await startControlPlane(env());
+    await reconnected(run, before);
 
     const done = await ended(owner, task.id, 60_000);
     expect(done.state).toBe('succeeded');
@@ -211,7 +232,7 @@ describe('jobs run by the agent program', () => {
     expect(log).toMatch(/^\[corral\] (up to )?[\d.]+ KiB of output was dropped on the agent: the spool reached its 64 KiB cap while the control plane was unreachable$/m);
     expect(log).toContain('the-last-line');
     expect(log.length).toBeLessThan(200_000);
-  });
+  }, 240_000);
 
   it('node and pwsh scripts run with their own interpreter; a missing one fails the job saying so', async () => {
     const { agent } = await approvedAgent();
