@@ -114,9 +114,11 @@ export class TasksRepository {
            SELECT gen_random_uuid() AS id, x.* FROM jsonb_to_recordset($1::jsonb) AS x(
              n int, organization_id uuid, name text, kind text, spec jsonb, timeout_seconds int, concurrency_key text, blocked_by uuid,
              idempotent boolean, max_attempts int, parent_task_id uuid, held boolean, created_by uuid, created_by_label text, jobs jsonb, running_limit int)
+            -- "= ANY (ARRAY(...))", not "IN (SELECT ...)": the semi-join form scanned every agent of the
+            -- organisation for each task (14 ms with 10,000 agents, instead of a look-up by primary key).
             WHERE (SELECT count(*) FROM agents a
                     WHERE a.organization_id = x.organization_id AND a.status = 'approved'
-                      AND a.id IN (SELECT (e ->> 'agentId')::uuid FROM jsonb_array_elements(x.jobs) e)) = jsonb_array_length(x.jobs)
+                      AND a.id = ANY (ARRAY(SELECT (e ->> 'agentId')::uuid FROM jsonb_array_elements(x.jobs) e))) = jsonb_array_length(x.jobs)
          ), t AS (
            INSERT INTO tasks (id, organization_id, name, kind, state, spec, timeout_seconds, concurrency_key, blocked_by, idempotent, max_attempts, parent_task_id, held, created_by, created_by_label)
            SELECT id, organization_id, name, kind, 'queued', spec, timeout_seconds, concurrency_key, blocked_by, idempotent, max_attempts, parent_task_id, held, created_by, created_by_label
