@@ -124,8 +124,9 @@ export class TasksRepository {
            SELECT id, organization_id, name, kind, 'queued', spec, timeout_seconds, concurrency_key, blocked_by, idempotent, max_attempts, parent_task_id, held, created_by, created_by_label
              FROM x ORDER BY n
            RETURNING id, created_at
-         ), made AS (SELECT n, id FROM x), org_room AS (
-           -- What each organisation may still have offered or running (IDX_jobs_org_held), when any agent is here.
+         ), made AS (SELECT n, id FROM x), org_room AS MATERIALIZED (
+           -- What each organisation may still have offered or running (IDX_jobs_org_held), when any agent is here;
+           -- materialised so that it is counted once, not again for every target (as in the claim).
            SELECT o.organization_id, o.running_limit - (SELECT count(*) FROM jobs b WHERE b.organization_id = o.organization_id AND b.lease_expires_at IS NOT NULL) AS n
              FROM (SELECT organization_id, min(running_limit) AS running_limit FROM x GROUP BY organization_id) o WHERE cardinality($2::uuid[]) > 0
          ), target AS (
