@@ -179,10 +179,13 @@ function queryParameters(dto: JsonSchema, dtos: Record<string, JsonSchema>): Par
   });
 }
 
+/** Public to the guard, but checking a credential of its own, which the operation's security names. */
+function checksOwn(handler: Handler, operation: OperationObject, ...schemes: string[]): boolean {
+  return handler.isPublic && !!operation.security?.some((s) => schemes.some((scheme) => scheme in s));
+}
+
 function describeAccess(operation: OperationObject, handler: Handler) {
-  // Public to the guard, but checking a credential of its own (an agent's signature, the metrics token).
-  const ownCredential = handler.isPublic && operation.security?.some((s) => SECURITY.agentSignature in s || SECURITY.metricsToken in s);
-  if (handler.isPublic && !ownCredential) operation.security = [];
+  if (handler.isPublic && !checksOwn(handler, operation, SECURITY.agentSignature, SECURITY.metricsToken)) operation.security = [];
   if (handler.isPublic) return;
   const access = handler.platformOperator ? 'Platform operators only (`CORRAL_PLATFORM_OPERATORS`); to anyone else this route does not exist (404).' : `Least role: ${handler.leastRole}.`;
   operation.description = operation.description ? `${access}\n\n${operation.description}` : access;
@@ -192,8 +195,8 @@ function describeAccess(operation: OperationObject, handler: Handler) {
 function errorsOf(handler: Handler, operation: OperationObject): ResponsesObject {
   const takesBody = !!operation.requestBody;
   const takesQuery = !!operation.parameters?.some((p) => (p as ParameterObject).in === 'query');
-  const agentProtocol = handler.isPublic && operation.security?.some((s) => SECURITY.agentSignature in s);
-  const metricsToken = handler.isPublic && operation.security?.some((s) => SECURITY.metricsToken in s);
+  const agentProtocol = checksOwn(handler, operation, SECURITY.agentSignature);
+  const metricsToken = checksOwn(handler, operation, SECURITY.metricsToken);
   return {
     ...(takesBody || handler.uuidParams.length ? { 400: ref('BadRequest') } : {}),
     ...(handler.isPublic && !agentProtocol && !metricsToken ? {} : { 401: ref('Unauthenticated') }),
