@@ -21,9 +21,12 @@ async function runScript(owner: SignedUp, agentId: string, body: string, extra: 
   return res.body;
 }
 
-/** Waits for a task to end; a timeout says where it stood, so a failure shows which job hung and how. */
-async function ended(owner: SignedUp, id: string, timeoutMs = 20_000): Promise<Task> {
-  let last: unknown;
+/**
+ * Waits for a task to end; a timeout says where it stood, and the lines of `logs` (the agent's,
+ * the control plane's) that name one of its jobs, so a failure shows which job hung and how.
+ */
+async function ended(owner: SignedUp, id: string, timeoutMs = 20_000, logs?: () => string): Promise<Task> {
+  let last: Task | undefined;
   try {
     return await waitFor(
       `task ${id} to end`,
@@ -35,7 +38,9 @@ async function ended(owner: SignedUp, id: string, timeoutMs = 20_000): Promise<T
       timeoutMs,
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`, { cause: err });
+    const jobIds = last?.jobs.map((j) => j.id) ?? [];
+    const lines = (logs?.() ?? '').split('\n').filter((line) => jobIds.some((jobId) => line.includes(jobId)));
+    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}${lines.length ? `\nlog lines about its jobs:\n${lines.join('\n')}` : ''}`, { cause: err });
   }
 }
 
@@ -199,11 +204,13 @@ describe('jobs run by the agent program', () => {
       }
     });
     const before = connections(run);
-    cp.child.kill('SIGKILL');
-    await cp.exited;
+    const killed = cp;
+    killed.child.kill('SIGKILL');
+    await killed.exited;
     cp = await startControlPlane(env());
     await reconnected(run, before);
-    for (const t of tasks) expect((await ended(owner, t.id, 60_000)).state).toBe('succeeded');
+    const logs = () => [run.output, killed.output(), cp.output()].join('\n');
+    for (const t of tasks) expect((await ended(owner, t.id, 60_000, logs)).state).toBe('succeeded');
     const lines = readFileSync(ran, 'utf8').split('\n').filter(Boolean);
     expect(lines.sort()).toEqual(tasks.map((t) => t.jobs[0].id).sort());
     // A restart and 40 tasks: on a loaded machine more than jest's default minute, within the waits' own bounds.
